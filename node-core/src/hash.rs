@@ -1,0 +1,157 @@
+//! Hash functions and the hash newtypes that keep block hashes, txids and key hashes apart.
+
+use core::fmt;
+
+use ripemd::Ripemd160;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A 32-byte SHA-256 digest, shown in hex in the order it was computed.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Hash256(pub [u8; 32]);
+
+impl Hash256 {
+    /// The all-zero hash: the previous hash of the genesis block.
+    pub const ZERO: Hash256 = Hash256([0; 32]);
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            out[i] = (hex_val(pair[0])? << 4) | hex_val(pair[1])?;
+        }
+        Some(Hash256(out))
+    }
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Hash256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Hash256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+macro_rules! hash_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+        pub struct $name(pub Hash256);
+
+        impl $name {
+            /// Parses 64 hex digits.
+            pub fn from_hex(s: &str) -> Option<Self> {
+                Hash256::from_hex(s).map($name)
+            }
+            /// The raw digest bytes.
+            pub fn as_bytes(&self) -> &[u8; 32] {
+                &self.0 .0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+hash_newtype!(
+    /// The hash of a block: always computed from its header, never carried as a trusted field.
+    BlockHash
+);
+hash_newtype!(
+    /// The id of a transaction: SHA-256 of its whole encoding, signatures included.
+    Txid
+);
+
+/// RIPEMD-160(SHA-256(public key)): what an output pays to and what an address encodes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct PubKeyHash(pub [u8; 20]);
+
+impl PubKeyHash {
+    /// Hashes a SEC1-encoded public key into the form outputs are locked to.
+    pub fn of_public_key(public_key: &[u8]) -> Self {
+        PubKeyHash(hash160(public_key))
+    }
+}
+
+impl fmt::Debug for PubKeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One SHA-256.
+pub fn sha256(data: &[u8]) -> Hash256 {
+    Hash256(Sha256::digest(data).into())
+}
+
+/// SHA-256 of SHA-256, used for address checksums as in the seed's series.
+pub fn sha256d(data: &[u8]) -> Hash256 {
+    sha256(&sha256(data).0)
+}
+
+/// RIPEMD-160 of SHA-256.
+pub fn hash160(data: &[u8]) -> [u8; 20] {
+    Ripemd160::digest(Sha256::digest(data)).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn sha256_of_abc_matches_the_standard_vector() {
+        assert_eq!(
+            sha256(b"abc").to_string(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn hex_round_trips_and_rejects_junk() {
+        let h = sha256(b"x");
+        assert_eq!(Hash256::from_hex(&h.to_string()), Some(h));
+        assert_eq!(Hash256::from_hex("zz"), None);
+        assert_eq!(Hash256::from_hex(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn hash160_of_empty_matches_the_known_value() {
+        let h = hash160(b"");
+        let hex: alloc::string::String = h.iter().map(|b| alloc::format!("{b:02x}")).collect();
+        assert_eq!(hex, "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb");
+    }
+}

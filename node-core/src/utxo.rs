@@ -1,0 +1,185 @@
+//! The UTXO set: every unspent output, updated block by block.
+//!
+//! [`UtxoSet::apply`] connects a block and returns the [`BlockUndo`] that
+//! [`UtxoSet::undo`] needs to disconnect it again; the seed's reindex after every block is
+//! gone. An index by owner makes balance queries proportional to one address's coins.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::block::Block;
+use crate::hash::{Hash256, PubKeyHash};
+use crate::tx::{OutPoint, TxOut};
+
+/// An unspent output and where it was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UtxoEntry {
+    /// The output itself.
+    pub output: TxOut,
+    /// Height of the block that created it.
+    pub height: u64,
+    /// Whether a coinbase created it.
+    pub coinbase: bool,
+}
+
+/// What disconnecting a block needs: the outputs it spent and the ones it created.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BlockUndo {
+    /// Outputs the block spent, to restore.
+    pub spent: Vec<(OutPoint, UtxoEntry)>,
+    /// Outputs the block created, to remove.
+    pub created: Vec<OutPoint>,
+}
+
+/// One change to the stored UTXO set: `Some` writes an entry, `None` deletes it.
+pub type UtxoChange = (OutPoint, Option<UtxoEntry>);
+
+/// The set of unspent outputs with an index by owner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UtxoSet {
+    entries: BTreeMap<OutPoint, UtxoEntry>,
+    by_owner: BTreeSet<(PubKeyHash, OutPoint)>,
+}
+
+impl UtxoSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a set from stored entries.
+    pub fn from_entries(entries: impl IntoIterator<Item = (OutPoint, UtxoEntry)>) -> Self {
+        let mut set = Self::new();
+        for (op, e) in entries {
+            set.insert(op, e);
+        }
+        set
+    }
+
+    /// The entry for `outpoint`, if unspent.
+    pub fn get(&self, outpoint: &OutPoint) -> Option<&UtxoEntry> {
+        self.entries.get(outpoint)
+    }
+
+    /// Number of unspent outputs.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no output is unspent.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every entry, in outpoint order.
+    pub fn iter(&self) -> impl Iterator<Item = (&OutPoint, &UtxoEntry)> {
+        self.entries.iter()
+    }
+
+    fn insert(&mut self, op: OutPoint, e: UtxoEntry) {
+        if let Some(old) = self.entries.insert(op, e) {
+            self.by_owner.remove(&(old.output.pubkey_hash, op));
+        }
+        self.by_owner.insert((e.output.pubkey_hash, op));
+    }
+
+    fn remove(&mut self, op: &OutPoint) -> Option<UtxoEntry> {
+        let e = self.entries.remove(op)?;
+        self.by_owner.remove(&(e.output.pubkey_hash, *op));
+        Some(e)
+    }
+
+    /// Connects a block whose inputs were validated: spends its inputs and adds its outputs.
+    /// An input that is missing anyway is skipped (and then not restored by the undo).
+    pub fn apply(&mut self, block: &Block, height: u64) -> BlockUndo {
+        let mut undo = BlockUndo::default();
+        for tx in &block.transactions {
+            for input in &tx.inputs {
+                if let Some(e) = self.remove(&input.prev) {
+                    undo.spent.push((input.prev, e));
+                }
+            }
+            let txid = tx.txid();
+            for (vout, output) in tx.outputs.iter().enumerate() {
+                let op = OutPoint {
+                    txid,
+                    vout: vout as u32,
+                };
+                self.insert(
+                    op,
+                    UtxoEntry {
+                        output: *output,
+                        height,
+                        coinbase: tx.is_coinbase(),
+                    },
+                );
+                undo.created.push(op);
+            }
+        }
+        undo
+    }
+
+    /// Disconnects the block `undo` came from: the exact inverse of [`UtxoSet::apply`].
+    pub fn undo(&mut self, undo: &BlockUndo) {
+        for op in undo.created.iter().rev() {
+            self.remove(op);
+        }
+        for (op, e) in undo.spent.iter().rev() {
+            self.insert(*op, *e);
+        }
+    }
+
+    /// Changes to store after `apply` produced `undo`.
+    pub fn changes_for_apply(&self, undo: &BlockUndo) -> Vec<UtxoChange> {
+        let mut out: Vec<UtxoChange> = undo.spent.iter().map(|(op, _)| (*op, None)).collect();
+        out.extend(undo.created.iter().map(|op| (*op, self.get(op).copied())));
+        out
+    }
+
+    /// Changes to store after `undo` was applied.
+    pub fn changes_for_undo(undo: &BlockUndo) -> Vec<UtxoChange> {
+        let mut out: Vec<UtxoChange> = undo.created.iter().map(|op| (*op, None)).collect();
+        out.extend(undo.spent.iter().map(|(op, e)| (*op, Some(*e))));
+        out
+    }
+
+    /// Sum of the unspent outputs locked to `owner`.
+    pub fn balance(&self, owner: &PubKeyHash) -> u64 {
+        self.outputs_of(owner)
+            .map(|(_, e)| e.output.value)
+            .fold(0u64, u64::saturating_add)
+    }
+
+    /// The unspent outputs locked to `owner`, in outpoint order.
+    pub fn outputs_of<'a>(
+        &'a self,
+        owner: &PubKeyHash,
+    ) -> impl Iterator<Item = (OutPoint, &'a UtxoEntry)> + 'a {
+        let owner = *owner;
+        let start = OutPoint {
+            txid: crate::Txid(Hash256::ZERO),
+            vout: 0,
+        };
+        self.by_owner
+            .range((owner, start)..)
+            .take_while(move |(o, _)| *o == owner)
+            .filter_map(|(_, op)| self.entries.get(op).map(|e| (*op, e)))
+    }
+
+    /// A digest of the whole set, to compare two nodes' sets cheaply.
+    pub fn digest(&self) -> Hash256 {
+        let mut h = Sha256::new();
+        for (op, e) in &self.entries {
+            h.update(op.txid.as_bytes());
+            h.update(op.vout.to_le_bytes());
+            h.update(e.output.value.to_le_bytes());
+            h.update(e.output.pubkey_hash.0);
+            h.update(e.height.to_le_bytes());
+            h.update([e.coinbase as u8]);
+        }
+        Hash256(h.finalize().into())
+    }
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Installs everything the project needs to build and test, on a fresh Debian machine (as root)
+# and in CI. Idempotent: each step checks first and is skipped when already done.
+#
+# Pinned versions (keep in step with Cargo.toml's `wasm-bindgen = "=..."` and package.json):
+set -euo pipefail
+
+WASM_PACK_VERSION=0.15.1
+WASM_BINDGEN_VERSION=0.2.130
+RUST_TARGETS=(wasm32-unknown-unknown thumbv7em-none-eabihf)
+RUST_COMPONENTS=(rustfmt clippy)
+
+# shellcheck source=scripts/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$REPO_ROOT"
+
+ok()   { echo "ok: $*"; }
+step() { echo "installing: $*"; }
+die()  { echo "error: $*" >&2; exit 1; }
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "not root and no sudo: cannot apt-get install"
+    SUDO=(sudo)
+fi
+
+APT_UPDATED=0
+apt_install() {
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        "${SUDO[@]}" apt-get update -qq
+        APT_UPDATED=1
+    fi
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# --- Debian packages: chromium + driver, plus build prerequisites if missing -------------------
+apt_pkgs=()
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    ok "chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}') and chromedriver already installed"
+else
+    apt_pkgs+=(chromium chromium-driver)
+fi
+command -v cc >/dev/null         || apt_pkgs+=(build-essential)
+command -v pkg-config >/dev/null || apt_pkgs+=(pkg-config)
+command -v curl >/dev/null       || apt_pkgs+=(curl ca-certificates)
+command -v npm >/dev/null        || apt_pkgs+=(nodejs npm)
+if [ "${#apt_pkgs[@]}" -gt 0 ]; then
+    step "apt packages: ${apt_pkgs[*]}"
+    apt_install "${apt_pkgs[@]}"
+    [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] \
+        || die "chromium/chromedriver still missing after apt-get install"
+fi
+
+# --- Rust toolchain, targets, components ------------------------------------------------------
+if ! command -v rustup >/dev/null; then
+    step "rustup (stable, minimal profile)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+        | sh -s -- -y --profile minimal --default-toolchain stable >/dev/null
+    hash -r
+fi
+installed_targets="$(rustup target list --installed)"
+for t in "${RUST_TARGETS[@]}"; do
+    if grep -qx "$t" <<<"$installed_targets"; then
+        ok "rust target $t already installed"
+    else
+        step "rust target $t"
+        rustup target add "$t"
+    fi
+done
+installed_components="$(rustup component list --installed)"
+for c in "${RUST_COMPONENTS[@]}"; do
+    if grep -q "^${c}-" <<<"$installed_components"; then
+        ok "rust component $c already installed"
+    else
+        step "rust component $c"
+        rustup component add "$c"
+    fi
+done
+
+# --- cargo-installed tools ----------------------------------------------------------------------
+# Print the version of a tool ("tool 1.2.3 ..." -> "1.2.3"), or nothing if it is missing.
+tool_version() { command -v "$1" >/dev/null && "$1" --version 2>/dev/null | awk '{print $2; exit}' || true; }
+
+if [ "$(tool_version wasm-pack)" = "$WASM_PACK_VERSION" ]; then
+    ok "wasm-pack $WASM_PACK_VERSION already installed"
+else
+    step "wasm-pack $WASM_PACK_VERSION (cargo install, ~2 min)"
+    cargo install wasm-pack --locked --version "$WASM_PACK_VERSION" --force
+fi
+
+# No --locked: wasm-bindgen-cli's own lockfile pins a crate version the registry lacks.
+if [ "$(tool_version wasm-bindgen)" = "$WASM_BINDGEN_VERSION" ] \
+    && [ "$(tool_version wasm-bindgen-test-runner)" = "$WASM_BINDGEN_VERSION" ]; then
+    ok "wasm-bindgen-cli $WASM_BINDGEN_VERSION already installed"
+else
+    step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install, ~2.5 min)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# --- npm packages (playwright-core, binaryen's wasm-opt) ----------------------------------------
+# npm writes node_modules/.package-lock.json on every install; if it is older than the committed
+# lockfile (or missing), node_modules is stale.
+if [ -f node_modules/.package-lock.json ] && [ -x node_modules/.bin/wasm-opt ] \
+    && ! [ package-lock.json -nt node_modules/.package-lock.json ] \
+    && ! [ package.json -nt node_modules/.package-lock.json ]; then
+    ok "npm packages already installed (node_modules up to date with package-lock.json)"
+else
+    step "npm packages (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+    touch node_modules/.package-lock.json
+fi
+
+# --- sanity: the tools the other scripts rely on resolve to the right binaries -------------------
+wasm_opt="$(command -v wasm-opt || true)"
+[ "$wasm_opt" = "$REPO_ROOT/node_modules/.bin/wasm-opt" ] \
+    || die "wasm-opt on PATH is '$wasm_opt', expected npm binaryen in node_modules/.bin"
+ok "wasm-opt: $("$wasm_opt" --version 2>/dev/null | head -n1) ($wasm_opt)"
+echo "setup complete"
