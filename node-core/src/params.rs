@@ -16,9 +16,6 @@ pub struct ChainParams {
     pub max_orphans: usize,
     /// Transactions the mempool holds at most.
     pub max_mempool_txs: usize,
-    /// Blocks below this one (an ancestor of it, or it) skip signature checks, as Bitcoin
-    /// Core's assume-valid does; everything else is still checked.
-    pub assume_valid: Option<crate::BlockHash>,
 }
 
 /// Hard ceiling on a block's encoded size whatever the parameters say.
@@ -34,7 +31,6 @@ impl Default for ChainParams {
             max_future_ms: 2 * 60 * 60 * 1000,
             max_orphans: 512,
             max_mempool_txs: 5_000,
-            assume_valid: None,
         }
     }
 }
