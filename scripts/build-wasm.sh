@@ -3,6 +3,7 @@
 # Usage: scripts/build-wasm.sh [--dev]   (default: --release, wasm-opt -Oz)
 # Needs the tools from scripts/setup.sh.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
 

@@ -9,7 +9,7 @@ export REPO_ROOT
 # Prepend a directory to PATH, moving it to the front if it is already there.
 __p2p_path_prepend() {
     local dir="$1" rest=":${PATH}:"
-    rest="${rest//:${dir}:/:}"
+    while [[ "$rest" == *":${dir}:"* ]]; do rest="${rest//:${dir}:/:}"; done
     rest="${rest#:}"
     rest="${rest%:}"
     PATH="${dir}${rest:+:${rest}}"

@@ -48,8 +48,9 @@ command -v npm >/dev/null        || apt_pkgs+=(nodejs npm)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
     step "apt packages: ${apt_pkgs[*]}"
     apt_install "${apt_pkgs[@]}"
-    [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] \
-        || die "chromium/chromedriver still missing after apt-get install"
+    if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
+        die "chromium/chromedriver still missing after apt-get install"
+    fi
 fi
 
 # --- Rust toolchain, targets, components ------------------------------------------------------
@@ -80,7 +81,11 @@ done
 
 # --- cargo-installed tools ----------------------------------------------------------------------
 # Print the version of a tool ("tool 1.2.3 ..." -> "1.2.3"), or nothing if it is missing.
-tool_version() { command -v "$1" >/dev/null && "$1" --version 2>/dev/null | awk '{print $2; exit}' || true; }
+tool_version() {
+    if command -v "$1" >/dev/null; then
+        "$1" --version 2>/dev/null | awk '{print $2; exit}' || true
+    fi
+}
 
 if [ "$(tool_version wasm-pack)" = "$WASM_PACK_VERSION" ]; then
     ok "wasm-pack $WASM_PACK_VERSION already installed"

@@ -16,5 +16,8 @@ fn version_is_crate_version() {
 async fn async_tests_run_in_the_browser() {
     let promise = js_sys::Promise::resolve(&JsValue::from_str(&node_wasm::version()));
     let value = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
-    assert_eq!(value.as_string().as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        value.as_string().as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
 }
