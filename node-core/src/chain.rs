@@ -522,7 +522,15 @@ impl Chain {
     /// Indexes a checked block whose parent is indexed, and moves the tip if it is heavier.
     fn index_block(&mut self, block: Block, steps: &mut Vec<TipStep>) -> Result<(), ValidationError> {
         let hash = block.hash();
-        let parent = self.index[&block.header.prev];
+        // An orphan's parent may have been dropped while it waited (its branch failed to
+        // connect earlier in the same cascade).
+        let Some(parent) = self.index.get(&block.header.prev).copied() else {
+            if self.invalid.contains(&block.header.prev) {
+                self.invalid.insert(hash);
+                return Err(ValidationError::InvalidAncestor(block.header.prev));
+            }
+            return Err(ValidationError::UnknownParent(block.header.prev));
+        };
         let height = parent.height + 1;
         let result = self.check_contextual_header(&block, height);
         if let Err(e) = result {
@@ -538,7 +546,11 @@ impl Chain {
         self.index.insert(hash, entry);
         self.changes.blocks.push(block.clone());
         self.bodies.insert(hash, block);
-        if entry.chain_work > self.tip_work() {
+        // Most work wins; between equal work the lower hash does, so a network whose miners
+        // found two blocks at once agrees without waiting for the next block.
+        let heavier = entry.chain_work > self.tip_work()
+            || (entry.chain_work == self.tip_work() && hash < self.tip());
+        if heavier {
             self.activate(hash, steps)?;
         }
         Ok(())

@@ -196,7 +196,8 @@ impl Mempool {
 
     /// Follows a tip change: confirmed transactions leave, disconnected ones come back, and
     /// whatever is no longer valid against the new `utxo` is dropped. Returns the txids
-    /// dropped as invalid (not the confirmed ones).
+    /// dropped as invalid (not the confirmed ones), including disconnected ones that cannot
+    /// come back.
     pub fn update_for_tip_change(&mut self, steps: &[TipStep], utxo: &UtxoSet) -> Vec<Txid> {
         let mut returning = Vec::new();
         for step in steps {
@@ -209,7 +210,9 @@ impl Mempool {
                     }
                 }
                 TipStep::Disconnected(block) => {
-                    returning.extend(block.transactions.iter().skip(1).cloned());
+                    // Blocks leave tip first; put each one's transactions ahead of the later
+                    // blocks' so parents are re-added before their children.
+                    returning.splice(0..0, block.transactions.iter().skip(1).cloned());
                 }
             }
         }
@@ -220,7 +223,14 @@ impl Mempool {
         self.spends.clear();
         let mut dropped = Vec::new();
         for tx in returning {
-            let _ = self.accept_checked(tx, utxo, false);
+            let id = tx.txid();
+            if let Err(err) = self.accept_checked(tx, utxo, false) {
+                if !matches!(err, MempoolError::AlreadyKnown(_)) {
+                    // It was confirmed on the old branch and cannot be on the new one (it
+                    // spends a coinbase or a conflict the new branch replaced).
+                    dropped.push(id);
+                }
+            }
         }
         for e in held {
             let id = e.tx.txid();

@@ -123,12 +123,15 @@ impl UtxoSet {
     }
 
     /// Disconnects the block `undo` came from: the exact inverse of [`UtxoSet::apply`].
+    ///
+    /// Spent outputs are restored before created ones are removed: an output created and
+    /// spent inside the same block is in both lists and must end up absent.
     pub fn undo(&mut self, undo: &BlockUndo) {
-        for op in undo.created.iter().rev() {
-            self.remove(op);
-        }
         for (op, e) in undo.spent.iter().rev() {
             self.insert(*op, *e);
+        }
+        for op in undo.created.iter().rev() {
+            self.remove(op);
         }
     }
 
@@ -139,10 +142,10 @@ impl UtxoSet {
         out
     }
 
-    /// Changes to store after `undo` was applied.
+    /// Changes to store after `undo` was applied (writes first, then deletes, as in `undo`).
     pub fn changes_for_undo(undo: &BlockUndo) -> Vec<UtxoChange> {
-        let mut out: Vec<UtxoChange> = undo.created.iter().map(|op| (*op, None)).collect();
-        out.extend(undo.spent.iter().map(|(op, e)| (*op, Some(*e))));
+        let mut out: Vec<UtxoChange> = undo.spent.iter().map(|(op, e)| (*op, Some(*e))).collect();
+        out.extend(undo.created.iter().map(|op| (*op, None)));
         out
     }
 

@@ -1,0 +1,1646 @@
+//! The node as a sans-IO state machine.
+//!
+//! # Overview
+//! One [`Node`] is a whole participant of the network: chain, mempool, peers, sync, relay,
+//! mining and wallet behaviour. It never touches a socket, a clock, a disk or a random
+//! source. The caller (the relay's hub task, a browser tab's driver, a test network) tells it
+//! what happened — a peer connected, a frame arrived, time passed, the user asked for
+//! something, a worker found a nonce — passing the current time in milliseconds, and then
+//! drains [`Action`]s: frames to send, peers to drop, changes to persist, templates to mine,
+//! and [`Notification`]s for logs and the page.
+//!
+//! # Usage
+//! ```text
+//! node.handle(now, Event::PeerConnected { peer, outbound: true });
+//! node.handle(now, Event::Frame { peer, bytes });
+//! node.handle(now, Event::Tick);                  // every few hundred ms
+//! while let Some(action) = node.poll_action() { /* carry it out, in order */ }
+//! ```
+//! Actions must be carried out in order: a `Persist` always comes before the frames that
+//! announce what it stores, so nothing is announced that a crash could lose.
+//!
+//! # Protocol
+//! The seed's messages and meaning, with its TODOs done: every block and transaction is
+//! validated before it is stored or relayed; the UTXO set is updated per block; `getdata`
+//! answers only what exists (`notfound` otherwise); `getblocks` carries a locator so a node
+//! on a fork finds the common ancestor; `inv` and `getdata` are batched and several blocks
+//! are in flight at once; `addr` spreads the nodes each peer knows; misbehaving peers are
+//! scored and dropped.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::block::Block;
+use crate::chain::{AcceptOutcome, Chain, ChainChanges, TipStep};
+use crate::hash::{BlockHash, Hash256, PubKeyHash, Txid};
+use crate::keys::KeyPair;
+use crate::mempool::{Mempool, MempoolError};
+use crate::params::ChainParams;
+use crate::peer::{Peer, PeerId, RecentSet};
+use crate::pow;
+use crate::protocol::{
+    decode_frame, encode_frame, FrameError, InvItem, Message, PeerAddr, Role, Version,
+    MAX_ADDRS, MAX_INV_ITEMS, PROTOCOL_VERSION,
+};
+use crate::tx::Transaction;
+use crate::validation::ValidationError;
+use crate::wallet::{self, WalletError};
+
+/// Settings of one node; the defaults suit the seed's network.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The seed's NODE_ID.
+    pub node_id: String,
+    /// What this node announces itself as.
+    pub role: Role,
+    /// Where this node accepts connections (relays).
+    pub listen_url: Option<String>,
+    /// Random per process, to notice a connection to itself.
+    pub nonce: u64,
+    /// Consensus parameters.
+    pub params: ChainParams,
+    /// Transactions in the mempool before a miner builds a block (the seed's 2).
+    pub mining_threshold: usize,
+    /// Blocks requested from one peer at once.
+    pub max_blocks_in_flight: usize,
+    /// Hashes sent in answer to one `getblocks`.
+    pub inv_batch: usize,
+    /// A peer that leaves a block request unanswered this long is dropped.
+    pub stall_timeout_ms: u64,
+    /// A peer that has not finished the handshake after this long is dropped.
+    pub handshake_timeout_ms: u64,
+    /// How often an idle peer is pinged.
+    pub ping_interval_ms: u64,
+    /// A ping unanswered this long drops the peer.
+    pub ping_timeout_ms: u64,
+    /// Misbehaviour score at which a peer is disconnected.
+    pub ban_score: u32,
+    /// Emit a notification for every message in and out (the page's protocol inspector).
+    pub trace_messages: bool,
+    /// Software name sent in `version`.
+    pub user_agent: String,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            node_id: "3000".into(),
+            role: Role::Relay,
+            listen_url: None,
+            nonce: 0,
+            params: ChainParams::default(),
+            mining_threshold: 2,
+            max_blocks_in_flight: 128,
+            inv_batch: 500,
+            stall_timeout_ms: 30_000,
+            handshake_timeout_ms: 15_000,
+            ping_interval_ms: 30_000,
+            ping_timeout_ms: 60_000,
+            ban_score: 100,
+            trace_messages: false,
+            user_agent: "blockchain-wasm/0.1".into(),
+        }
+    }
+}
+
+/// Why the node woke up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A connection opened; `outbound` when this node dialled it.
+    PeerConnected {
+        /// The caller's handle for it.
+        peer: PeerId,
+        /// This node dialled.
+        outbound: bool,
+    },
+    /// A connection closed (for any reason, including our own `Disconnect`).
+    PeerDisconnected {
+        /// Which.
+        peer: PeerId,
+    },
+    /// One frame arrived from a peer.
+    Frame {
+        /// From whom.
+        peer: PeerId,
+        /// The frame's bytes, untrusted.
+        bytes: Vec<u8>,
+    },
+    /// Time passed; call every few hundred milliseconds.
+    Tick,
+}
+
+/// A block template to mine: find a nonce for `template.header`, then call
+/// [`Node::block_mined`] with `id` and the nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MiningJob {
+    /// Identifies this job; a result for an older job is ignored.
+    pub id: u64,
+    /// The block with nonce 0.
+    pub template: Block,
+}
+
+/// What the caller must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send one frame to one peer.
+    Send {
+        /// To whom.
+        peer: PeerId,
+        /// The frame.
+        frame: Vec<u8>,
+    },
+    /// Send the same frame to several peers.
+    Broadcast {
+        /// To whom.
+        peers: Vec<PeerId>,
+        /// The frame.
+        frame: Vec<u8>,
+    },
+    /// Close the connection.
+    Disconnect {
+        /// Which.
+        peer: PeerId,
+        /// Why, for logs and the page.
+        reason: String,
+        /// The peer misbehaved (a relay may refuse its address for a while).
+        misbehaved: bool,
+    },
+    /// Write these changes to storage as one transaction, before anything after them.
+    Persist(ChainChanges),
+    /// Start mining this template, replacing any job before it.
+    Mine(MiningJob),
+    /// Stop mining: no template is worth mining now.
+    StopMining,
+    /// Something happened that a user or log may want to see.
+    Notify(Notification),
+}
+
+/// Things that happened, for logs, the page and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// The active tip moved.
+    TipChanged {
+        /// New tip.
+        tip: BlockHash,
+        /// Its height.
+        height: u64,
+        /// Blocks disconnected on the way (a reorganisation when non-zero).
+        reorg_depth: usize,
+    },
+    /// A block joined the active chain.
+    BlockConnected {
+        /// Its hash.
+        hash: BlockHash,
+        /// Its height.
+        height: u64,
+        /// Transactions in it.
+        txs: usize,
+    },
+    /// A valid block was stored on a side branch.
+    SideBlock {
+        /// Its hash.
+        hash: BlockHash,
+    },
+    /// A block was refused.
+    BlockRejected {
+        /// Its hash.
+        hash: BlockHash,
+        /// The rule it broke.
+        reason: String,
+        /// The peer that sent it, if any.
+        from: Option<PeerId>,
+    },
+    /// A transaction entered the mempool.
+    TxAccepted {
+        /// Its id.
+        txid: Txid,
+        /// The peer that sent it, or `None` for a local one.
+        from: Option<PeerId>,
+    },
+    /// A transaction was refused.
+    TxRejected {
+        /// Its id.
+        txid: Txid,
+        /// Why.
+        reason: String,
+        /// The peer that sent it, or `None` for a local one.
+        from: Option<PeerId>,
+    },
+    /// Download progress while behind the best peer.
+    SyncProgress {
+        /// Our height.
+        height: u64,
+        /// The best height peers announced.
+        target: u64,
+    },
+    /// A peer finished the handshake.
+    PeerUp {
+        /// Handle.
+        peer: PeerId,
+        /// Its node id.
+        node_id: String,
+        /// Its role.
+        role: Role,
+        /// Its height.
+        height: u64,
+    },
+    /// A peer left.
+    PeerDown {
+        /// Handle.
+        peer: PeerId,
+        /// Why, when we know.
+        reason: String,
+    },
+    /// A peer broke a rule; its score rose.
+    PeerPenalised {
+        /// Handle.
+        peer: PeerId,
+        /// Score now.
+        score: u32,
+        /// What it did.
+        reason: String,
+    },
+    /// Nodes heard of through `addr`.
+    AddrLearned(Vec<PeerAddr>),
+    /// A peer told us something we sent was refused.
+    RejectReceived {
+        /// Who.
+        peer: PeerId,
+        /// The refused item.
+        hash: Hash256,
+        /// Their reason.
+        reason: String,
+    },
+    /// This node mined a block.
+    Mined {
+        /// Its hash.
+        hash: BlockHash,
+        /// Its height.
+        height: u64,
+    },
+    /// A message arrived (only with `trace_messages`).
+    MessageIn {
+        /// From whom.
+        peer: PeerId,
+        /// Its command.
+        command: String,
+        /// What it said.
+        summary: String,
+        /// Why it was refused, if it was.
+        refused: Option<String>,
+    },
+    /// A message was sent (only with `trace_messages`).
+    MessageOut {
+        /// To whom (the first, for broadcasts).
+        peers: Vec<PeerId>,
+        /// Its command.
+        command: String,
+        /// What it said.
+        summary: String,
+    },
+}
+
+/// Why a local payment failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// No chain yet: connect to a relay first.
+    NoChain,
+    /// The wallet could not build it.
+    Wallet(WalletError),
+    /// The mempool refused it.
+    Rejected(MempoolError),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::NoChain => write!(f, "no blockchain yet: connect to a node to download it"),
+            SendError::Wallet(e) => write!(f, "{e}"),
+            SendError::Rejected(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SendError {}
+
+/// Why a mined nonce was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MinedError {
+    /// The job was replaced or cancelled meanwhile.
+    StaleJob(u64),
+    /// The nonce does not meet the target.
+    BadNonce,
+    /// The block was refused.
+    Invalid(ValidationError),
+}
+
+impl fmt::Display for MinedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MinedError::StaleJob(id) => write!(f, "mining job {id} is no longer current"),
+            MinedError::BadNonce => write!(f, "nonce does not meet the target"),
+            MinedError::Invalid(e) => write!(f, "mined block refused: {e}"),
+        }
+    }
+}
+
+/// A summary of the node for the page and `/status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// NODE_ID.
+    pub node_id: String,
+    /// Active height (0 with no chain).
+    pub height: u64,
+    /// Active tip, if there is a chain.
+    pub tip: Option<BlockHash>,
+    /// Genesis, if there is a chain.
+    pub genesis: Option<BlockHash>,
+    /// Peers past the handshake.
+    pub peers: usize,
+    /// Transactions in the mempool.
+    pub mempool: usize,
+    /// Behind the best peer.
+    pub syncing: bool,
+    /// Best height any peer announced.
+    pub target_height: u64,
+    /// Address being mined to, if mining is on.
+    pub mining_to: Option<PubKeyHash>,
+    /// A template is being mined now.
+    pub mining_active: bool,
+    /// Orphan blocks waiting.
+    pub orphans: usize,
+}
+
+/// A peer as shown to users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Handle.
+    pub id: PeerId,
+    /// Its node id, once known.
+    pub node_id: Option<String>,
+    /// Its role, once known.
+    pub role: Option<Role>,
+    /// We dialled it.
+    pub outbound: bool,
+    /// Its best height as last heard.
+    pub height: u64,
+    /// Misbehaviour score.
+    pub score: u32,
+    /// Last ping round trip.
+    pub rtt_ms: Option<u64>,
+}
+
+/// Misbehaviour points for the offences a peer can commit.
+mod score {
+    pub const MALFORMED: u32 = 50;
+    pub const WRONG_NETWORK: u32 = 100;
+    pub const OVERSIZED: u32 = 100;
+    pub const BEFORE_HANDSHAKE: u32 = 20;
+    pub const DUPLICATE_VERSION: u32 = 20;
+    pub const INVALID_BLOCK: u32 = 100;
+    pub const FUTURE_BLOCK: u32 = 10;
+    pub const INVALID_TX: u32 = 10;
+    pub const UNREQUESTED_KNOWN_BLOCK: u32 = 5;
+    pub const UNREQUESTED_ORPHAN: u32 = 5;
+}
+
+/// The node state machine.
+pub struct Node {
+    config: NodeConfig,
+    chain: Option<Chain>,
+    mempool: Mempool,
+    peers: BTreeMap<PeerId, Peer>,
+    /// Blocks requested, and from whom.
+    requested: BTreeMap<BlockHash, PeerId>,
+    /// Transactions requested, and when.
+    tx_requested: BTreeMap<Txid, (PeerId, u64)>,
+    /// The genesis we will accept while we have no chain.
+    expected_genesis: Option<BlockHash>,
+    known_addrs: BTreeMap<String, PeerAddr>,
+    recent_rejects: RecentSet<Txid>,
+    /// Transactions whose inputs we have not seen yet (their parent is still on its way),
+    /// retried whenever a transaction or block arrives. Bounded.
+    orphan_txs: BTreeMap<Txid, (Transaction, Option<PeerId>)>,
+    mining_to: Option<PubKeyHash>,
+    job: Option<(MiningJob, u64)>,
+    next_job_id: u64,
+    mempool_version: u64,
+    pending_announce: Vec<BlockHash>,
+    last_progress: u64,
+    next_ping: u64,
+    actions: VecDeque<Action>,
+}
+
+impl Node {
+    /// A node with the chain it loaded from storage, or none (it then downloads one).
+    pub fn new(config: NodeConfig, chain: Option<Chain>) -> Self {
+        let mempool = Mempool::new(config.params.max_mempool_txs);
+        let last_progress = chain.as_ref().map_or(0, Chain::height);
+        Node {
+            config,
+            chain,
+            mempool,
+            peers: BTreeMap::new(),
+            requested: BTreeMap::new(),
+            tx_requested: BTreeMap::new(),
+            expected_genesis: None,
+            known_addrs: BTreeMap::new(),
+            recent_rejects: RecentSet::new(10_000),
+            orphan_txs: BTreeMap::new(),
+            mining_to: None,
+            job: None,
+            next_job_id: 1,
+            mempool_version: 0,
+            pending_announce: Vec::new(),
+            last_progress,
+            next_ping: 1,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// The next action to carry out, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// All pending actions, in order.
+    pub fn drain_actions(&mut self) -> Vec<Action> {
+        self.actions.drain(..).collect()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The chain, once there is one.
+    pub fn chain(&self) -> Option<&Chain> {
+        self.chain.as_ref()
+    }
+
+    /// The mempool.
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    /// Confirmed balance of `owner` on the active chain.
+    pub fn balance(&self, owner: &PubKeyHash) -> u64 {
+        self.chain.as_ref().map_or(0, |c| c.utxo().balance(owner))
+    }
+
+    /// The node's summary.
+    pub fn status(&self) -> Status {
+        let height = self.chain.as_ref().map_or(0, Chain::height);
+        let target = self.target_height();
+        Status {
+            node_id: self.config.node_id.clone(),
+            height,
+            tip: self.chain.as_ref().map(Chain::tip),
+            genesis: self.chain.as_ref().map(Chain::genesis_hash),
+            peers: self
+                .peers
+                .values()
+                .filter(|p| p.handshake.is_complete())
+                .count(),
+            mempool: self.mempool.len(),
+            syncing: self.chain.is_none() && self.expected_genesis.is_some() || height < target,
+            target_height: target,
+            mining_to: self.mining_to,
+            mining_active: self.job.is_some(),
+            orphans: self.chain.as_ref().map_or(0, Chain::orphan_count),
+        }
+    }
+
+    /// Connected peers.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.peers
+            .values()
+            .map(|p| PeerInfo {
+                id: p.id,
+                node_id: p.node_id().map(String::from),
+                role: p.handshake.version.as_ref().map(|v| v.role),
+                outbound: p.outbound,
+                height: p.best_height,
+                score: p.score,
+                rtt_ms: p.rtt_ms,
+            })
+            .collect()
+    }
+
+    /// Nodes known through `addr` and handshakes.
+    pub fn known_addrs(&self) -> Vec<PeerAddr> {
+        self.known_addrs.values().cloned().collect()
+    }
+
+    fn target_height(&self) -> u64 {
+        let ours = self.chain.as_ref().map_or(0, Chain::height);
+        self.peers
+            .values()
+            .filter(|p| p.handshake.is_complete())
+            .map(|p| p.best_height)
+            .fold(ours, u64::max)
+    }
+
+    // ----- events -------------------------------------------------------------------------
+
+    /// Feeds one event in; then drain actions.
+    pub fn handle(&mut self, now: u64, event: Event) {
+        match event {
+            Event::PeerConnected { peer, outbound } => self.peer_connected(now, peer, outbound),
+            Event::PeerDisconnected { peer } => self.peer_disconnected(peer, "connection closed"),
+            Event::Frame { peer, bytes } => self.frame_received(now, peer, &bytes),
+            Event::Tick => self.tick(now),
+        }
+    }
+
+    fn peer_connected(&mut self, now: u64, id: PeerId, outbound: bool) {
+        self.peers.insert(id, Peer::new(id, outbound, now));
+        if outbound {
+            self.send_version(id);
+        }
+    }
+
+    fn peer_disconnected(&mut self, id: PeerId, reason: &str) {
+        let Some(peer) = self.peers.remove(&id) else {
+            return;
+        };
+        let released = self.release_requests(&peer);
+        self.notify(Notification::PeerDown {
+            peer: id,
+            reason: reason.into(),
+        });
+        if released {
+            // Ask someone else for what this peer owed us.
+            let best = self
+                .peers
+                .values()
+                .filter(|p| p.handshake.is_complete())
+                .max_by_key(|p| p.best_height)
+                .map(|p| p.id);
+            if let Some(other) = best {
+                self.send_getblocks(other, 0, None);
+            }
+        }
+    }
+
+    fn release_requests(&mut self, peer: &Peer) -> bool {
+        // Transactions it owed us can be asked of whoever announces them next.
+        self.tx_requested.retain(|_, (p, _)| *p != peer.id);
+        let mut any = false;
+        for h in peer.in_flight.keys() {
+            if self.requested.get(h) == Some(&peer.id) {
+                self.requested.remove(h);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Drops a peer now: its state goes, and the caller is told to close the connection.
+    fn disconnect(&mut self, id: PeerId, reason: String, misbehaved: bool) {
+        if !self.peers.contains_key(&id) {
+            return;
+        }
+        self.actions.push_back(Action::Disconnect {
+            peer: id,
+            reason: reason.clone(),
+            misbehaved,
+        });
+        self.peer_disconnected(id, &reason);
+    }
+
+    fn penalise(&mut self, id: PeerId, points: u32, reason: String) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        peer.score = peer.score.saturating_add(points);
+        let score = peer.score;
+        self.notify(Notification::PeerPenalised {
+            peer: id,
+            score,
+            reason: reason.clone(),
+        });
+        if score >= self.config.ban_score {
+            self.disconnect(id, format!("misbehaving: {reason}"), true);
+        }
+    }
+
+    fn frame_received(&mut self, now: u64, id: PeerId, bytes: &[u8]) {
+        if !self.peers.contains_key(&id) {
+            return;
+        }
+        let message = match decode_frame(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                if self.config.trace_messages {
+                    self.notify(Notification::MessageIn {
+                        peer: id,
+                        command: "?".into(),
+                        summary: format!("{} bytes", bytes.len()),
+                        refused: Some(e.to_string()),
+                    });
+                }
+                let points = match e {
+                    FrameError::BadMagic(_) => score::WRONG_NETWORK,
+                    FrameError::TooLarge(_)
+                    | FrameError::ListTooLong { .. }
+                    | FrameError::StringTooLong(_) => score::OVERSIZED,
+                    _ => score::MALFORMED,
+                };
+                self.penalise(id, points, e.to_string());
+                return;
+            }
+        };
+        if self.config.trace_messages {
+            self.notify(Notification::MessageIn {
+                peer: id,
+                command: message.command().into(),
+                summary: message.summary(),
+                refused: None,
+            });
+        }
+        let complete = self
+            .peers
+            .get(&id)
+            .is_some_and(|p| p.handshake.is_complete());
+        match message {
+            Message::Version(v) => self.on_version(now, id, v),
+            Message::Verack => self.on_verack(id),
+            other if !complete => {
+                let what = format!("{} before the handshake", other.command());
+                self.penalise(id, score::BEFORE_HANDSHAKE, what);
+            }
+            Message::GetBlocks { locator, stop } => self.on_getblocks(id, &locator, stop),
+            Message::Inv(items) => self.on_inv(now, id, items),
+            Message::GetData(items) => self.on_getdata(id, items),
+            Message::Block(block) => self.on_block(now, id, block),
+            Message::Tx(tx) => self.on_tx(id, tx),
+            Message::NotFound(items) => self.on_notfound(id, items),
+            Message::GetAddr => self.on_getaddr(id),
+            Message::Addr(addrs) => self.on_addr(addrs),
+            Message::Ping(n) => self.send(id, &Message::Pong(n)),
+            Message::Pong(n) => self.on_pong(now, id, n),
+            Message::Reject { hash, reason } => {
+                self.notify(Notification::RejectReceived {
+                    peer: id,
+                    hash,
+                    reason,
+                })
+            }
+        }
+        self.after_event(now);
+    }
+
+    /// Work common to the end of every event.
+    fn after_event(&mut self, now: u64) {
+        self.flush_announcements();
+        self.report_progress();
+        self.update_mining(now);
+    }
+
+    fn tick(&mut self, now: u64) {
+        let mut drops = Vec::new();
+        let mut pings = Vec::new();
+        for p in self.peers.values_mut() {
+            if !p.handshake.is_complete() {
+                if now.saturating_sub(p.connected_at) > self.config.handshake_timeout_ms {
+                    drops.push((p.id, String::from("no handshake in time")));
+                }
+                continue;
+            }
+            if let Some(t) = p.oldest_request() {
+                if now.saturating_sub(t) > self.config.stall_timeout_ms {
+                    drops.push((p.id, String::from("stalled: requested blocks never came")));
+                    continue;
+                }
+            }
+            if p.getblocks_sent.is_some_and(|t| now.saturating_sub(t) > self.config.stall_timeout_ms) {
+                p.getblocks_sent = None;
+            }
+            match p.ping {
+                Some((_, sent)) if now.saturating_sub(sent) > self.config.ping_timeout_ms => {
+                    drops.push((p.id, String::from("ping timeout")));
+                }
+                None if now.saturating_sub(p.last_ping) >= self.config.ping_interval_ms => {
+                    pings.push(p.id);
+                }
+                _ => {}
+            }
+        }
+        for (id, reason) in drops {
+            self.disconnect(id, reason, false);
+        }
+        for id in pings {
+            let nonce = self.next_ping;
+            self.next_ping += 1;
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.ping = Some((nonce, now));
+                p.last_ping = now;
+            }
+            self.send(id, &Message::Ping(nonce));
+        }
+        let stale = now.saturating_sub(self.config.stall_timeout_ms);
+        self.tx_requested.retain(|_, (_, t)| *t >= stale);
+        self.resume_stalled_sync(now);
+        self.after_event(now);
+    }
+
+    /// If we are behind and nothing is being downloaded or asked for (blocks were evicted
+    /// from the orphan pool, a peer went away), ask the best peer again.
+    fn resume_stalled_sync(&mut self, now: u64) {
+        let ours = self.chain.as_ref().map_or(0, Chain::height);
+        if !self.requested.is_empty() {
+            return;
+        }
+        let best = self
+            .peers
+            .values()
+            .filter(|p| p.handshake.is_complete() && p.best_height > ours)
+            .max_by_key(|p| p.best_height);
+        let Some(best) = best else { return };
+        if best.getblocks_sent.is_some() || !best.to_fetch.is_empty() {
+            return;
+        }
+        let id = best.id;
+        self.send_getblocks(id, now, None);
+    }
+
+    // ----- handshake ----------------------------------------------------------------------
+
+    fn our_version(&self) -> Version {
+        let (genesis, best_height, tip, chain_work) = match &self.chain {
+            Some(c) => (c.genesis_hash(), c.height(), c.tip(), c.tip_work()),
+            None => (
+                self.expected_genesis.unwrap_or_default(),
+                0,
+                BlockHash::default(),
+                0,
+            ),
+        };
+        let role = if self.mining_to.is_some() {
+            Role::Miner
+        } else {
+            self.config.role
+        };
+        Version {
+            protocol: PROTOCOL_VERSION,
+            genesis,
+            best_height,
+            tip,
+            chain_work,
+            node_id: self.config.node_id.clone(),
+            role,
+            listen_url: self.config.listen_url.clone(),
+            nonce: self.config.nonce,
+            user_agent: self.config.user_agent.clone(),
+        }
+    }
+
+    fn send_version(&mut self, id: PeerId) {
+        let v = self.our_version();
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.handshake.version_sent = true;
+        }
+        self.send(id, &Message::Version(v));
+    }
+
+    fn on_version(&mut self, now: u64, id: PeerId, v: Version) {
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
+        if peer.handshake.version.is_some() {
+            self.penalise(id, score::DUPLICATE_VERSION, "second version message".into());
+            return;
+        }
+        if v.nonce == self.config.nonce && v.nonce != 0 {
+            self.disconnect(id, "connected to itself".into(), false);
+            return;
+        }
+        if v.protocol != PROTOCOL_VERSION {
+            let reason = format!("unsupported protocol version {}", v.protocol);
+            self.disconnect(id, reason, false);
+            return;
+        }
+        let ours = self
+            .chain
+            .as_ref()
+            .map(Chain::genesis_hash)
+            .or(self.expected_genesis);
+        match ours {
+            Some(g) if v.genesis != BlockHash::default() && v.genesis != g => {
+                let reason = format!(
+                    "different genesis: peer has {}, we have {}",
+                    v.genesis, g
+                );
+                self.disconnect(id, reason, false);
+                return;
+            }
+            None if v.genesis != BlockHash::default() => self.expected_genesis = Some(v.genesis),
+            _ => {}
+        }
+        let version_sent = peer.handshake.version_sent;
+        if let Some(peer) = self.peers.get_mut(&id) {
+            peer.best_height = v.best_height;
+            peer.handshake.version = Some(v);
+        }
+        if !version_sent {
+            self.send_version(id);
+        }
+        self.send(id, &Message::Verack);
+        self.maybe_complete_handshake(now, id);
+    }
+
+    fn on_verack(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if peer.handshake.verack_received {
+            self.penalise(id, score::DUPLICATE_VERSION, "second verack".into());
+            return;
+        }
+        peer.handshake.verack_received = true;
+        self.maybe_complete_handshake(0, id);
+    }
+
+    fn maybe_complete_handshake(&mut self, _now: u64, id: PeerId) {
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
+        if !peer.handshake.is_complete() {
+            return;
+        }
+        let Some(v) = peer.handshake.version.clone() else {
+            return;
+        };
+        self.notify(Notification::PeerUp {
+            peer: id,
+            node_id: v.node_id.clone(),
+            role: v.role,
+            height: v.best_height,
+        });
+        let addr = PeerAddr {
+            node_id: v.node_id.clone(),
+            url: v.listen_url.clone(),
+            role: v.role,
+        };
+        let is_new = v.node_id != self.config.node_id && self.remember_addr(addr.clone());
+        self.send(id, &Message::GetAddr);
+        if is_new {
+            // Tell the others about a node they have not heard of; a reconnect of a known
+            // node says nothing new and sends nothing.
+            let others: Vec<PeerId> = self
+                .peers
+                .values()
+                .filter(|p| p.id != id && p.handshake.is_complete())
+                .map(|p| p.id)
+                .collect();
+            self.broadcast(others, &Message::Addr(alloc::vec![addr]));
+        }
+        // Offer our mempool (as BIP35 lets peers ask): after a reconnect or a relay restart,
+        // transactions still waiting are not lost.
+        let txids = self.mempool.txids();
+        for chunk in txids.chunks(MAX_INV_ITEMS) {
+            let items: Vec<InvItem> = chunk.iter().map(|t| InvItem::Tx(*t)).collect();
+            if let Some(p) = self.peers.get_mut(&id) {
+                for i in &items {
+                    p.known.insert(*i);
+                }
+            }
+            self.send(id, &Message::Inv(items));
+        }
+        let our_work = self.chain.as_ref().map_or(0, Chain::tip_work);
+        let tip_known = self.chain.as_ref().is_some_and(|c| c.contains(&v.tip));
+        if v.chain_work > our_work || (self.chain.is_none() && v.genesis != BlockHash::default())
+        {
+            self.send_getblocks(id, 0, None);
+        } else if !tip_known && v.chain_work == our_work && v.best_height > 0 {
+            // Equal work on another branch: learn it, so a longer branch later reorgs fast.
+            self.send_getblocks(id, 0, None);
+        }
+    }
+
+    // ----- sync ---------------------------------------------------------------------------
+
+    /// Asks `id` for block hashes after our tip (or after `from`, a hash it announced).
+    fn send_getblocks(&mut self, id: PeerId, now: u64, from: Option<BlockHash>) {
+        let mut locator = Vec::new();
+        if let Some(h) = from {
+            locator.push(h);
+        }
+        if let Some(c) = &self.chain {
+            locator.extend(c.locator());
+        }
+        locator.truncate(crate::protocol::MAX_LOCATOR);
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.getblocks_sent = Some(now);
+        }
+        self.send(id, &Message::GetBlocks {
+            locator,
+            stop: None,
+        });
+    }
+
+    fn on_getblocks(&mut self, id: PeerId, locator: &[BlockHash], stop: Option<BlockHash>) {
+        let Some(chain) = &self.chain else { return };
+        let hashes = chain.hashes_after(locator, stop, self.config.inv_batch.min(MAX_INV_ITEMS));
+        if hashes.is_empty() {
+            return;
+        }
+        let items: Vec<InvItem> = hashes.into_iter().map(InvItem::Block).collect();
+        if let Some(p) = self.peers.get_mut(&id) {
+            for i in &items {
+                p.known.insert(*i);
+            }
+        }
+        self.send(id, &Message::Inv(items));
+    }
+
+    /// Whether we have, wait for, or refused a block already.
+    fn block_is_known(&self, h: &BlockHash) -> bool {
+        self.requested.contains_key(h)
+            || self
+                .chain
+                .as_ref()
+                .is_some_and(|c| c.contains(h) || c.is_orphan(h) || c.is_invalid(h))
+    }
+
+    fn on_inv(&mut self, now: u64, id: PeerId, items: Vec<InvItem>) {
+        let mut blocks = Vec::new();
+        let mut txs = Vec::new();
+        for item in &items {
+            match item {
+                InvItem::Block(h) => blocks.push(*h),
+                InvItem::Tx(t) => txs.push(*t),
+            }
+        }
+        let can_take_blocks = self.chain.is_some() || self.expected_genesis.is_some();
+        let fresh: Vec<BlockHash> = blocks
+            .iter()
+            .filter(|h| !self.block_is_known(h))
+            .copied()
+            .collect();
+        let full_batch = blocks.len() >= self.config.inv_batch.min(MAX_INV_ITEMS);
+        let fresh_txs: Vec<Txid> = if self.chain.is_some() {
+            txs.iter()
+                .filter(|t| {
+                    !self.mempool.contains(t)
+                        && !self.recent_rejects.contains(t)
+                        && !self.tx_requested.contains_key(t)
+                })
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if let Some(p) = self.peers.get_mut(&id) {
+            for item in &items {
+                p.known.insert(*item);
+            }
+            if !blocks.is_empty() {
+                p.getblocks_sent = None;
+            }
+            if can_take_blocks {
+                for h in &fresh {
+                    if !p.to_fetch.contains(h) {
+                        p.to_fetch.push_back(*h);
+                    }
+                }
+            }
+        }
+        if full_batch {
+            // The peer has more: ask for the next batch now, while this one downloads.
+            if let Some(last) = blocks.last().copied() {
+                self.send_getblocks(id, now, Some(last));
+            }
+        }
+        if !fresh_txs.is_empty() && self.tx_requested.len() < 50_000 {
+            for t in &fresh_txs {
+                self.tx_requested.insert(*t, (id, now));
+            }
+            let req = fresh_txs.into_iter().map(InvItem::Tx).collect();
+            self.send(id, &Message::GetData(req));
+        }
+        self.fill_block_requests(now, id);
+    }
+
+    /// Keeps up to `max_blocks_in_flight` block requests outstanding with `id`.
+    fn fill_block_requests(&mut self, now: u64, id: PeerId) {
+        let max = self.config.max_blocks_in_flight.max(1);
+        // Refill in batches, once half the window has arrived: one getdata per batch rather
+        // than one per block, and the pipe never runs dry.
+        if self
+            .peers
+            .get(&id)
+            .is_some_and(|p| p.in_flight.len() > max / 2)
+        {
+            return;
+        }
+        let mut batch = Vec::new();
+        loop {
+            let Some(p) = self.peers.get_mut(&id) else { return };
+            if p.in_flight.len() >= max {
+                break;
+            }
+            let Some(h) = p.to_fetch.pop_front() else { break };
+            let known = self.requested.contains_key(&h)
+                || self
+                    .chain
+                    .as_ref()
+                    .is_some_and(|c| c.contains(&h) || c.is_orphan(&h) || c.is_invalid(&h));
+            if known {
+                continue;
+            }
+            p.in_flight.insert(h, now);
+            self.requested.insert(h, id);
+            batch.push(InvItem::Block(h));
+        }
+        if !batch.is_empty() {
+            self.send(id, &Message::GetData(batch));
+        }
+    }
+
+    fn on_getdata(&mut self, id: PeerId, items: Vec<InvItem>) {
+        let mut missing = Vec::new();
+        for item in items {
+            let message = match item {
+                InvItem::Block(h) => self
+                    .chain
+                    .as_ref()
+                    .and_then(|c| c.block(&h))
+                    .map(|b| Message::Block(b.clone())),
+                InvItem::Tx(t) => self.mempool.get(&t).map(|tx| Message::Tx(tx.clone())),
+            };
+            match message {
+                Some(m) => {
+                    if let Some(p) = self.peers.get_mut(&id) {
+                        p.known.insert(item);
+                    }
+                    self.send(id, &m);
+                }
+                None => missing.push(item),
+            }
+        }
+        if !missing.is_empty() {
+            self.send(id, &Message::NotFound(missing));
+        }
+    }
+
+    fn on_notfound(&mut self, id: PeerId, items: Vec<InvItem>) {
+        for item in items {
+            match item {
+                InvItem::Block(h) => {
+                    if self.requested.get(&h) == Some(&id) {
+                        self.requested.remove(&h);
+                    }
+                    if let Some(p) = self.peers.get_mut(&id) {
+                        p.in_flight.remove(&h);
+                    }
+                }
+                InvItem::Tx(t) => {
+                    self.tx_requested.remove(&t);
+                }
+            }
+        }
+    }
+
+    fn on_block(&mut self, now: u64, id: PeerId, block: Block) {
+        let hash = block.hash();
+        let was_requested = self.requested.get(&hash) == Some(&id);
+        if was_requested {
+            self.requested.remove(&hash);
+        }
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.in_flight.remove(&hash);
+            p.known.insert(InvItem::Block(hash));
+        }
+        if self.chain.is_none() {
+            self.adopt_genesis(now, id, block);
+            self.fill_block_requests(now, id);
+            return;
+        }
+        let outcome = self.accept_block(now, block, Some(id));
+        match outcome {
+            Ok(AcceptOutcome::Orphan { missing }) => {
+                if !was_requested {
+                    self.penalise(id, score::UNREQUESTED_ORPHAN, "unrequested orphan block".into());
+                }
+                let waiting = self.requested.contains_key(&missing);
+                let asked = self
+                    .peers
+                    .get(&id)
+                    .is_some_and(|p| p.getblocks_sent.is_some());
+                if !waiting && !asked {
+                    self.send_getblocks(id, now, None);
+                }
+            }
+            Ok(AcceptOutcome::AlreadyKnown) if !was_requested => {
+                self.penalise(
+                    id,
+                    score::UNREQUESTED_KNOWN_BLOCK,
+                    "unrequested block we already have".into(),
+                );
+            }
+            Ok(AcceptOutcome::TipChanged(_)) => {
+                let height = self.chain.as_ref().map_or(0, Chain::height);
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.best_height = p.best_height.max(height);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let points = match e {
+                    ValidationError::TimestampInFuture { .. } => score::FUTURE_BLOCK,
+                    _ => score::INVALID_BLOCK,
+                };
+                self.send(
+                    id,
+                    &Message::Reject {
+                        hash: hash.0,
+                        reason: e.to_string(),
+                    },
+                );
+                self.penalise(id, points, format!("invalid block {hash}: {e}"));
+            }
+        }
+        self.fill_block_requests(now, id);
+    }
+
+    /// With no chain yet, the first block must be the genesis the peers announced.
+    fn adopt_genesis(&mut self, now: u64, id: PeerId, block: Block) {
+        let hash = block.hash();
+        if Some(hash) != self.expected_genesis {
+            return;
+        }
+        match Chain::new(self.config.params.clone(), block, now) {
+            Ok(mut chain) => {
+                let changes = chain.take_changes();
+                self.chain = Some(chain);
+                self.actions.push_back(Action::Persist(changes));
+                self.notify(Notification::TipChanged {
+                    tip: hash,
+                    height: 0,
+                    reorg_depth: 0,
+                });
+            }
+            Err(e) => {
+                let reason = format!("invalid genesis {hash}: {e}");
+                self.expected_genesis = None;
+                self.disconnect(id, reason, true);
+            }
+        }
+    }
+
+    /// Validates a block from a peer or from this node, persists what changed, and updates
+    /// the mempool, announcements and notifications.
+    fn accept_block(
+        &mut self,
+        now: u64,
+        block: Block,
+        from: Option<PeerId>,
+    ) -> Result<AcceptOutcome, ValidationError> {
+        let Some(chain) = self.chain.as_mut() else {
+            return Err(ValidationError::UnknownParent(block.header.prev));
+        };
+        let hash = block.hash();
+        let result = chain.accept_block(block, now);
+        let changes = chain.take_changes();
+        if !changes.is_empty() {
+            self.actions.push_back(Action::Persist(changes));
+        }
+        match &result {
+            Ok(AcceptOutcome::TipChanged(steps)) => self.after_tip_change(steps),
+            Ok(AcceptOutcome::SideChain) => self.notify(Notification::SideBlock { hash }),
+            Ok(_) => {}
+            Err(e) => self.notify(Notification::BlockRejected {
+                hash,
+                reason: e.to_string(),
+                from,
+            }),
+        }
+        result
+    }
+
+    fn after_tip_change(&mut self, steps: &[TipStep]) {
+        let Some(chain) = self.chain.as_ref() else {
+            return;
+        };
+        let dropped = self.mempool.update_for_tip_change(steps, chain.utxo());
+        self.mempool_version += 1;
+        let mut reorg_depth = 0;
+        let mut notes = Vec::new();
+        for step in steps {
+            match step {
+                TipStep::Connected(b) => {
+                    let hash = b.hash();
+                    self.pending_announce.push(hash);
+                    notes.push(Notification::BlockConnected {
+                        hash,
+                        height: b.coinbase_height().unwrap_or(0),
+                        txs: b.transactions.len(),
+                    });
+                }
+                TipStep::Disconnected(b) => {
+                    reorg_depth += 1;
+                    let h = b.hash();
+                    self.pending_announce.retain(|x| *x != h);
+                }
+            }
+        }
+        notes.push(Notification::TipChanged {
+            tip: chain.tip(),
+            height: chain.height(),
+            reorg_depth,
+        });
+        for txid in dropped {
+            notes.push(Notification::TxRejected {
+                txid,
+                reason: "no longer valid on the new chain".into(),
+                from: None,
+            });
+        }
+        for n in notes {
+            self.notify(n);
+        }
+        if !self.orphan_txs.is_empty() {
+            self.retry_orphan_txs();
+        }
+    }
+
+    /// Announces newly connected blocks once no download is in progress.
+    fn flush_announcements(&mut self) {
+        if self.pending_announce.is_empty() || !self.requested.is_empty() {
+            return;
+        }
+        let mut hashes = core::mem::take(&mut self.pending_announce);
+        if hashes.len() > MAX_INV_ITEMS {
+            // Far behind peers will find the rest with getblocks from the tip.
+            hashes.drain(..hashes.len() - 1);
+        }
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            let Some(p) = self.peers.get_mut(&id) else { continue };
+            if !p.handshake.is_complete() {
+                continue;
+            }
+            let items: Vec<InvItem> = hashes
+                .iter()
+                .map(|h| InvItem::Block(*h))
+                .filter(|i| !p.known.contains(i))
+                .collect();
+            if items.is_empty() {
+                continue;
+            }
+            for i in &items {
+                p.known.insert(*i);
+            }
+            self.send(id, &Message::Inv(items));
+        }
+    }
+
+    fn report_progress(&mut self) {
+        let Some(chain) = &self.chain else { return };
+        let height = chain.height();
+        let target = self.target_height();
+        if height == self.last_progress {
+            return;
+        }
+        let step = (target / 100).max(1);
+        if height >= target || height.abs_diff(self.last_progress) >= step {
+            self.last_progress = height;
+            self.notify(Notification::SyncProgress { height, target });
+        }
+    }
+
+    // ----- transactions -------------------------------------------------------------------
+
+    fn on_tx(&mut self, id: PeerId, tx: Transaction) {
+        let txid = tx.txid();
+        self.tx_requested.remove(&txid);
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.known.insert(InvItem::Tx(txid));
+        }
+        match self.accept_tx(tx.clone(), Some(id)) {
+            Ok(_) => self.retry_orphan_txs(),
+            Err(MempoolError::AlreadyKnown(_)) => {}
+            Err(MempoolError::Invalid(ValidationError::MissingInput(_))) => {
+                self.keep_orphan_tx(tx, Some(id));
+            }
+            Err(e) => {
+                self.send(
+                    id,
+                    &Message::Reject {
+                        hash: txid.0,
+                        reason: e.to_string(),
+                    },
+                );
+                if let MempoolError::Invalid(v) = &e {
+                    if !matches!(v, ValidationError::MissingInput(_)) {
+                        self.penalise(id, score::INVALID_TX, format!("invalid tx {txid}: {v}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Most transactions kept waiting for their parents.
+    const MAX_ORPHAN_TXS: usize = 500;
+
+    fn keep_orphan_tx(&mut self, tx: Transaction, from: Option<PeerId>) {
+        let txid = tx.txid();
+        if self.orphan_txs.len() >= Self::MAX_ORPHAN_TXS {
+            // Drop the smallest txid: arbitrary, but no sender can choose what is evicted
+            // without grinding hashes.
+            let first = self.orphan_txs.keys().next().copied();
+            if let Some(first) = first {
+                self.orphan_txs.remove(&first);
+            }
+        }
+        self.orphan_txs.insert(txid, (tx, from));
+    }
+
+    /// Tries the waiting transactions again until none more gets in.
+    fn retry_orphan_txs(&mut self) {
+        loop {
+            let mut progressed = false;
+            let waiting: Vec<Txid> = self.orphan_txs.keys().copied().collect();
+            for txid in waiting {
+                let Some((tx, from)) = self.orphan_txs.remove(&txid) else {
+                    continue;
+                };
+                match self.accept_tx(tx.clone(), from) {
+                    Ok(_) => progressed = true,
+                    Err(MempoolError::Invalid(ValidationError::MissingInput(_))) => {
+                        self.orphan_txs.insert(txid, (tx, from));
+                    }
+                    Err(_) => {}
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn accept_tx(&mut self, tx: Transaction, from: Option<PeerId>) -> Result<Txid, MempoolError> {
+        let txid = tx.txid();
+        let Some(chain) = &self.chain else {
+            return Err(MempoolError::Invalid(ValidationError::MissingInput(
+                tx.inputs.first().map(|i| i.prev).unwrap_or(crate::tx::OutPoint {
+                    txid,
+                    vout: 0,
+                }),
+            )));
+        };
+        match self.mempool.accept(tx, chain.utxo()) {
+            Ok(txid) => {
+                self.mempool_version += 1;
+                self.notify(Notification::TxAccepted { txid, from });
+                self.announce_tx(txid, from);
+                Ok(txid)
+            }
+            Err(e) => {
+                // A transaction whose parent we have not seen yet may be fine later: only
+                // definitive refusals are remembered.
+                let definitive = !matches!(
+                    e,
+                    MempoolError::AlreadyKnown(_)
+                        | MempoolError::Full(_)
+                        | MempoolError::Invalid(ValidationError::MissingInput(_))
+                );
+                if definitive {
+                    self.recent_rejects.insert(txid);
+                }
+                if !matches!(e, MempoolError::AlreadyKnown(_)) {
+                    self.notify(Notification::TxRejected {
+                        txid,
+                        reason: e.to_string(),
+                        from,
+                    });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn announce_tx(&mut self, txid: Txid, except: Option<PeerId>) {
+        let item = InvItem::Tx(txid);
+        let mut to = Vec::new();
+        for p in self.peers.values_mut() {
+            if Some(p.id) != except && p.handshake.is_complete() && p.known.insert(item) {
+                to.push(p.id);
+            }
+        }
+        self.broadcast(to, &Message::Inv(alloc::vec![item]));
+    }
+
+    // ----- addresses and liveness ---------------------------------------------------------
+
+    fn remember_addr(&mut self, addr: PeerAddr) -> bool {
+        if addr.node_id == self.config.node_id {
+            return false;
+        }
+        if self.known_addrs.len() >= MAX_ADDRS && !self.known_addrs.contains_key(&addr.node_id) {
+            return false;
+        }
+        self.known_addrs.insert(addr.node_id.clone(), addr.clone()) != Some(addr)
+    }
+
+    fn on_getaddr(&mut self, id: PeerId) {
+        let addrs: Vec<PeerAddr> = self.known_addrs.values().take(MAX_ADDRS).cloned().collect();
+        if !addrs.is_empty() {
+            self.send(id, &Message::Addr(addrs));
+        }
+    }
+
+    fn on_addr(&mut self, addrs: Vec<PeerAddr>) {
+        let learned: Vec<PeerAddr> = addrs
+            .into_iter()
+            .filter(|a| self.remember_addr(a.clone()))
+            .collect();
+        if !learned.is_empty() {
+            self.notify(Notification::AddrLearned(learned));
+        }
+    }
+
+    fn on_pong(&mut self, now: u64, id: PeerId, nonce: u64) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            if let Some((n, sent)) = p.ping {
+                if n == nonce {
+                    p.rtt_ms = Some(now.saturating_sub(sent));
+                    p.ping = None;
+                }
+            }
+        }
+    }
+
+    // ----- local commands -----------------------------------------------------------------
+
+    /// Builds, signs and submits a payment of `amount` from `key` to `to`.
+    pub fn send_payment(
+        &mut self,
+        now: u64,
+        key: &KeyPair,
+        to: PubKeyHash,
+        amount: u64,
+        fee: u64,
+    ) -> Result<Txid, SendError> {
+        let chain = self.chain.as_ref().ok_or(SendError::NoChain)?;
+        let tx = wallet::build_payment(key, to, amount, fee, chain.utxo(), &self.mempool)
+            .map_err(SendError::Wallet)?;
+        self.submit_transaction(now, tx).map_err(SendError::Rejected)
+    }
+
+    /// Adds a transaction made here (or handed over by a CLI) and announces it.
+    pub fn submit_transaction(&mut self, now: u64, tx: Transaction) -> Result<Txid, MempoolError> {
+        let result = self.accept_tx(tx, None);
+        self.after_event(now);
+        result
+    }
+
+    /// A template on the tip paying `to`, holding `txs` (validated when the block is).
+    pub fn block_template(&self, now: u64, to: PubKeyHash, txs: Vec<Transaction>) -> Option<Block> {
+        let chain = self.chain.as_ref()?;
+        let fees = txs
+            .iter()
+            .filter_map(|t| {
+                let inputs = t.inputs.iter().try_fold(0u64, |acc, i| {
+                    let v = chain
+                        .utxo()
+                        .get(&i.prev)
+                        .map(|e| e.output.value)
+                        .or_else(|| self.mempool.output(&i.prev).map(|o| o.value))?;
+                    acc.checked_add(v)
+                })?;
+                inputs.checked_sub(t.output_total()?)
+            })
+            .fold(0u64, u64::saturating_add);
+        let data = format!("mined by node {}", self.config.node_id);
+        Some(chain.template(to, txs, fees, now, data.as_bytes()))
+    }
+
+    /// Accepts a block made here (the CLI's `send --mine`), announcing it if it is valid.
+    pub fn submit_block(&mut self, now: u64, block: Block) -> Result<AcceptOutcome, ValidationError> {
+        let hash = block.hash();
+        let height = block.coinbase_height().unwrap_or(0);
+        let result = self.accept_block(now, block, None);
+        if matches!(result, Ok(AcceptOutcome::TipChanged(_))) {
+            self.notify(Notification::Mined { hash, height });
+        }
+        self.after_event(now);
+        result
+    }
+
+    /// Mines to `to` from now on, whenever the mempool holds enough transactions.
+    pub fn start_mining(&mut self, now: u64, to: PubKeyHash) {
+        self.mining_to = Some(to);
+        self.job = None;
+        self.update_mining(now);
+    }
+
+    /// Stops mining.
+    pub fn stop_mining(&mut self) {
+        self.mining_to = None;
+        if self.job.take().is_some() {
+            self.actions.push_back(Action::StopMining);
+        }
+    }
+
+    /// A worker found `nonce` for job `job_id`.
+    pub fn block_mined(&mut self, now: u64, job_id: u64, nonce: u64) -> Result<BlockHash, MinedError> {
+        let Some((job, _)) = self.job.as_ref().filter(|(j, _)| j.id == job_id) else {
+            return Err(MinedError::StaleJob(job_id));
+        };
+        let mut block = job.template.clone();
+        block.header.nonce = nonce;
+        let hash = block.hash();
+        if !pow::meets_target(&hash, block.header.bits) {
+            return Err(MinedError::BadNonce);
+        }
+        self.job = None;
+        let result = self.submit_block(now, block);
+        match result {
+            Ok(_) => Ok(hash),
+            Err(e) => Err(MinedError::Invalid(e)),
+        }
+    }
+
+    /// Keeps the mining job in step with the tip and the mempool.
+    fn update_mining(&mut self, now: u64) {
+        let Some(to) = self.mining_to else { return };
+        let Some(chain) = &self.chain else { return };
+        if self.mempool.len() < self.config.mining_threshold.max(1) {
+            if self.job.take().is_some() {
+                self.actions.push_back(Action::StopMining);
+            }
+            return;
+        }
+        let tip = chain.tip();
+        if let Some((job, version)) = &self.job {
+            if job.template.header.prev == tip && *version == self.mempool_version {
+                return;
+            }
+        }
+        let budget = chain.params().max_block_size.saturating_sub(4_096);
+        let mut size = 0usize;
+        let mut txs = Vec::new();
+        for (tx, _) in self.mempool.in_order() {
+            let s = tx.encode().len();
+            if size + s > budget {
+                break;
+            }
+            size += s;
+            txs.push(tx.clone());
+        }
+        let Some(template) = self.block_template(now, to, txs) else {
+            return;
+        };
+        let job = MiningJob {
+            id: self.next_job_id,
+            template,
+        };
+        self.next_job_id += 1;
+        self.job = Some((job.clone(), self.mempool_version));
+        self.actions.push_back(Action::Mine(job));
+    }
+
+    // ----- output -------------------------------------------------------------------------
+
+    fn notify(&mut self, n: Notification) {
+        self.actions.push_back(Action::Notify(n));
+    }
+
+    fn send(&mut self, peer: PeerId, message: &Message) {
+        if self.config.trace_messages {
+            self.notify(Notification::MessageOut {
+                peers: alloc::vec![peer],
+                command: message.command().into(),
+                summary: message.summary(),
+            });
+        }
+        self.actions.push_back(Action::Send {
+            peer,
+            frame: encode_frame(message),
+        });
+    }
+
+    fn broadcast(&mut self, peers: Vec<PeerId>, message: &Message) {
+        if peers.is_empty() {
+            return;
+        }
+        if self.config.trace_messages {
+            self.notify(Notification::MessageOut {
+                peers: peers.clone(),
+                command: message.command().into(),
+                summary: message.summary(),
+            });
+        }
+        self.actions.push_back(Action::Broadcast {
+            peers,
+            frame: encode_frame(message),
+        });
+    }
+}

@@ -1,0 +1,134 @@
+//! What a node keeps about each connected peer: handshake, scores, what it knows, what we
+//! asked it for.
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::vec::Vec;
+
+use crate::hash::BlockHash;
+use crate::protocol::{InvItem, Version};
+
+/// The caller's handle for a connection.
+pub type PeerId = u64;
+
+/// A set that forgets its oldest members past a capacity: what a peer is known to have.
+#[derive(Debug, Clone, Default)]
+pub struct RecentSet<T: Ord + Copy> {
+    set: BTreeSet<T>,
+    order: VecDeque<T>,
+    cap: usize,
+}
+
+impl<T: Ord + Copy> RecentSet<T> {
+    /// An empty set remembering at most `cap` items.
+    pub fn new(cap: usize) -> Self {
+        RecentSet {
+            set: BTreeSet::new(),
+            order: VecDeque::new(),
+            cap,
+        }
+    }
+
+    /// Adds an item; returns whether it was new.
+    pub fn insert(&mut self, item: T) -> bool {
+        if !self.set.insert(item) {
+            return false;
+        }
+        self.order.push_back(item);
+        while self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// Whether the item is remembered.
+    pub fn contains(&self, item: &T) -> bool {
+        self.set.contains(item)
+    }
+}
+
+/// Handshake state of a connection.
+#[derive(Debug, Clone, Default)]
+pub struct Handshake {
+    /// We sent our `version`.
+    pub version_sent: bool,
+    /// Their `version`, once received.
+    pub version: Option<Version>,
+    /// They acknowledged ours.
+    pub verack_received: bool,
+}
+
+impl Handshake {
+    /// Both versions exchanged and acknowledged.
+    pub fn is_complete(&self) -> bool {
+        self.version.is_some() && self.verack_received
+    }
+}
+
+/// One connected peer.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The caller's handle.
+    pub id: PeerId,
+    /// We dialled it.
+    pub outbound: bool,
+    /// When it connected.
+    pub connected_at: u64,
+    /// Handshake progress.
+    pub handshake: Handshake,
+    /// Misbehaviour score; at the threshold the peer is disconnected.
+    pub score: u32,
+    /// Blocks requested from it, with when.
+    pub in_flight: BTreeMap<BlockHash, u64>,
+    /// Blocks it announced that we still want, in announcement order.
+    pub to_fetch: VecDeque<BlockHash>,
+    /// Inventory it has or we sent it: not announced to it again.
+    pub known: RecentSet<InvItem>,
+    /// When we sent a `getblocks` still unanswered.
+    pub getblocks_sent: Option<u64>,
+    /// Its best height as last heard.
+    pub best_height: u64,
+    /// Outstanding ping nonce and when it was sent.
+    pub ping: Option<(u64, u64)>,
+    /// When we last sent a ping.
+    pub last_ping: u64,
+    /// Last round-trip time measured, in ms.
+    pub rtt_ms: Option<u64>,
+}
+
+impl Peer {
+    /// A peer that just connected.
+    pub fn new(id: PeerId, outbound: bool, now: u64) -> Self {
+        Peer {
+            id,
+            outbound,
+            connected_at: now,
+            handshake: Handshake::default(),
+            score: 0,
+            in_flight: BTreeMap::new(),
+            to_fetch: VecDeque::new(),
+            known: RecentSet::new(8_192),
+            getblocks_sent: None,
+            best_height: 0,
+            ping: None,
+            last_ping: now,
+            rtt_ms: None,
+        }
+    }
+
+    /// Its node id, once it said.
+    pub fn node_id(&self) -> Option<&str> {
+        self.handshake.version.as_ref().map(|v| v.node_id.as_str())
+    }
+
+    /// Oldest outstanding block request time.
+    pub fn oldest_request(&self) -> Option<u64> {
+        self.in_flight.values().min().copied()
+    }
+
+    /// Hashes requested from it.
+    pub fn requested(&self) -> Vec<BlockHash> {
+        self.in_flight.keys().copied().collect()
+    }
+}

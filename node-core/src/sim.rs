@@ -1,0 +1,555 @@
+//! A deterministic network of real [`Node`]s over simulated links, with a fake clock.
+//!
+//! Used by the network tests and the `simulate` example, as quinn-proto's tests drive two
+//! endpoints over simulated links. Every node is the real state machine; the simulator plays
+//! the shells: it delivers frames after a per-link latency, persists changes into an
+//! in-memory store, mines templates for real (at low difficulty) and delivers the nonce after
+//! the time a given hash rate would need, and reconnects dropped clients with a backoff.
+//!
+//! Links carry WebSockets over TCP, which never lose a frame inside a live connection: a
+//! lost packet is sent again, so it arrives late and holds back the frames behind it (head of
+//! line blocking). So a "drop" here delays the frame by a retransmission timeout, and a
+//! "reset" breaks the connection (both sides see it close; frames sent before the break
+//! still arrive; the dialler reconnects). A partition makes frames and reconnections across
+//! it fail until it heals.
+
+use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+
+use crate::block::Block;
+use crate::chain::{Chain, ChainChanges};
+use crate::hash::{BlockHash, Hash256, PubKeyHash};
+use crate::node::{Action, Event, Node, NodeConfig};
+use crate::peer::PeerId;
+use crate::pow;
+use crate::tx::OutPoint;
+use crate::utxo::{BlockUndo, UtxoEntry, UtxoSet};
+
+/// A small deterministic random source (SplitMix64): the simulator must not depend on
+/// anything but its seed.
+#[derive(Debug, Clone)]
+pub struct SimRng(u64);
+
+impl SimRng {
+    /// Seeded generator.
+    pub fn new(seed: u64) -> Self {
+        SimRng(seed)
+    }
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        if hi <= lo {
+            return lo;
+        }
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+    /// True with probability `per_million / 1e6`.
+    pub fn chance(&mut self, per_million: u32) -> bool {
+        (self.next_u64() % 1_000_000) < per_million as u64
+    }
+}
+
+/// What a node persisted, kept as a store would: enough to restart it.
+#[derive(Debug, Clone, Default)]
+pub struct MemStore {
+    /// Blocks by hash.
+    pub blocks: BTreeMap<BlockHash, Block>,
+    /// Undo data by block.
+    pub undo: BTreeMap<BlockHash, BlockUndo>,
+    /// The UTXO set.
+    pub utxo: BTreeMap<OutPoint, UtxoEntry>,
+    /// Active tip.
+    pub tip: Option<BlockHash>,
+}
+
+impl MemStore {
+    /// Applies one batch of changes, as one transaction would.
+    pub fn apply(&mut self, c: &ChainChanges) {
+        for b in &c.blocks {
+            self.blocks.insert(b.hash(), b.clone());
+        }
+        for h in &c.removed {
+            self.blocks.remove(h);
+            self.undo.remove(h);
+        }
+        for (h, u) in &c.undo {
+            self.undo.insert(*h, u.clone());
+        }
+        if c.utxo_reset {
+            self.utxo.clear();
+        }
+        for (op, e) in &c.utxo {
+            match e {
+                Some(e) => self.utxo.insert(*op, *e),
+                None => self.utxo.remove(op),
+            };
+        }
+        if let Some(t) = c.tip {
+            self.tip = Some(t);
+        }
+    }
+
+    /// Rebuilds the chain from what was stored.
+    pub fn load(&self, params: crate::params::ChainParams) -> Option<Chain> {
+        let tip = self.tip?;
+        Chain::from_stored(
+            params,
+            self.blocks.values().cloned().collect(),
+            tip,
+            UtxoSet::from_entries(self.utxo.iter().map(|(k, v)| (*k, *v))),
+            self.undo.iter().map(|(h, u)| (*h, u.clone())).collect(),
+        )
+        .ok()
+    }
+}
+
+/// Link behaviour.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// Smallest one-way latency in ms.
+    pub latency_min_ms: u64,
+    /// Largest one-way latency in ms.
+    pub latency_max_ms: u64,
+    /// Chance per frame, in millionths, that a packet of it is lost and must be sent again.
+    pub drop_per_million: u32,
+    /// Chance per frame, in millionths, that the connection breaks at that frame.
+    pub reset_per_million: u32,
+    /// Retransmission timeout: the delay a lost packet adds.
+    pub retransmit_ms: u64,
+    /// Delay before a client redials a lost connection.
+    pub reconnect_ms: u64,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            latency_min_ms: 5,
+            latency_max_ms: 20,
+            drop_per_million: 0,
+            reset_per_million: 0,
+            retransmit_ms: 200,
+            reconnect_ms: 1_000,
+        }
+    }
+}
+
+/// One simulated node with its shell state.
+pub struct SimNode {
+    /// The real state machine.
+    pub node: Node,
+    /// What it persisted.
+    pub store: MemStore,
+    /// Hashes per millisecond its miner does.
+    pub hash_rate_per_ms: u64,
+    /// Why its connections closed, most recent last.
+    pub disconnects: Vec<String>,
+    /// Blocks it mined.
+    pub mined: u64,
+    /// Whether it is running (a crashed node is not).
+    pub up: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Delivery {
+    Frame { to: usize, conn: u64, bytes: Vec<u8> },
+    Closed { to: usize, conn: u64 },
+    Dial { from: usize, to: usize },
+    Mined { node: usize, job: u64, nonce: u64 },
+    Tick { node: usize },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Conn {
+    dialer: usize,
+    listener: usize,
+    open: bool,
+}
+
+/// The simulated network.
+pub struct Sim {
+    /// Simulated time in ms.
+    pub now: u64,
+    /// The nodes, by index.
+    pub nodes: Vec<SimNode>,
+    /// Frames delivered so far.
+    pub frames_delivered: u64,
+    /// Bytes delivered so far.
+    pub bytes_delivered: u64,
+    /// Node whose every delivered frame and notification is logged into `log`.
+    pub trace: Option<usize>,
+    /// Notifications of any node whose debug text contains this are logged into `log`.
+    pub watch: Option<String>,
+    /// What `trace` recorded.
+    pub log: Vec<String>,
+    /// Frames delivered so far, by command.
+    pub frames_by_command: BTreeMap<String, u64>,
+    links: LinkConfig,
+    rng: SimRng,
+    queue: BinaryHeap<Reverse<(u64, u64, Delivery)>>,
+    seq: u64,
+    conns: BTreeMap<u64, Conn>,
+    next_conn: u64,
+    partitioned: BTreeSet<(usize, usize)>,
+    last_arrival: BTreeMap<(u64, usize), u64>,
+    closed_seen: BTreeSet<(u64, usize)>,
+    tick_ms: u64,
+}
+
+impl Sim {
+    /// An empty network.
+    pub fn new(seed: u64, links: LinkConfig) -> Self {
+        Sim {
+            now: 1_700_000_000_000,
+            nodes: Vec::new(),
+            frames_delivered: 0,
+            bytes_delivered: 0,
+            frames_by_command: BTreeMap::new(),
+            trace: None,
+            watch: None,
+            log: Vec::new(),
+            links,
+            rng: SimRng::new(seed),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            conns: BTreeMap::new(),
+            next_conn: 1,
+            partitioned: BTreeSet::new(),
+            last_arrival: BTreeMap::new(),
+            closed_seen: BTreeSet::new(),
+            tick_ms: 250,
+        }
+    }
+
+    /// The random source, for tests that need more randomness from the same seed.
+    pub fn rng(&mut self) -> &mut SimRng {
+        &mut self.rng
+    }
+
+    /// Adds a node; returns its index.
+    pub fn add_node(&mut self, config: NodeConfig, chain: Option<Chain>) -> usize {
+        let mut store = MemStore::default();
+        let mut chain = chain;
+        if let Some(c) = chain.as_mut() {
+            // A chain handed in counts as already persisted.
+            store.apply(&c.take_changes());
+        }
+        let i = self.nodes.len();
+        self.nodes.push(SimNode {
+            node: Node::new(config, chain),
+            store,
+            hash_rate_per_ms: 1_000,
+            disconnects: Vec::new(),
+            mined: 0,
+            up: true,
+        });
+        let first = self.now + self.rng.range(0, self.tick_ms);
+        self.schedule(first, Delivery::Tick { node: i });
+        i
+    }
+
+    fn schedule(&mut self, at: u64, d: Delivery) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq, d)));
+    }
+
+    /// `from` dials `to` (a relay) now.
+    pub fn connect(&mut self, from: usize, to: usize) {
+        let now = self.now;
+        self.schedule(now, Delivery::Dial { from, to });
+    }
+
+    /// Cuts (or heals) the link between two nodes.
+    pub fn set_partition(&mut self, a: usize, b: usize, cut: bool) {
+        let key = (a.min(b), a.max(b));
+        if cut {
+            self.partitioned.insert(key);
+        } else {
+            self.partitioned.remove(&key);
+        }
+    }
+
+    fn cut(&self, a: usize, b: usize) -> bool {
+        self.partitioned.contains(&(a.min(b), a.max(b)))
+    }
+
+    /// Runs one node's state machine on an event and carries out its actions.
+    pub fn with_node<R>(&mut self, i: usize, f: impl FnOnce(&mut Node, u64) -> R) -> R {
+        let now = self.now;
+        let r = f(&mut self.nodes[i].node, now);
+        self.run_actions(i);
+        r
+    }
+
+    fn peer_side(&self, conn: u64, node: usize) -> Option<usize> {
+        let c = self.conns.get(&conn)?;
+        if c.dialer == node {
+            Some(c.listener)
+        } else if c.listener == node {
+            Some(c.dialer)
+        } else {
+            None
+        }
+    }
+
+    fn latency(&mut self) -> u64 {
+        let (lo, hi) = (self.links.latency_min_ms, self.links.latency_max_ms);
+        self.rng.range(lo, hi)
+    }
+
+    fn transmit(&mut self, from: usize, conn: PeerId, bytes: Vec<u8>) {
+        if !self.conns.get(&conn).is_some_and(|c| c.open) {
+            return;
+        }
+        let Some(to) = self.peer_side(conn, from) else {
+            return;
+        };
+        if self.cut(from, to) || self.rng.chance(self.links.reset_per_million) {
+            self.reset(conn);
+            return;
+        }
+        // One connection is ordered: a frame never overtakes an earlier one.
+        let mut lat = self.latency();
+        if self.rng.chance(self.links.drop_per_million) {
+            lat += self.links.retransmit_ms;
+        }
+        let last = self.last_arrival.entry((conn, to)).or_insert(0);
+        let at = (self.now + lat).max(*last);
+        *last = at;
+        self.schedule(at, Delivery::Frame { to, conn, bytes });
+    }
+
+    /// Breaks a connection, as a network failure would: frames already on their way still
+    /// arrive (they were sent before the break), nothing sent later does, and each end
+    /// then sees the connection close.
+    fn reset(&mut self, conn: u64) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !c.open {
+            return;
+        }
+        c.open = false;
+        let (a, b) = (c.dialer, c.listener);
+        for side in [a, b] {
+            let last = self.last_arrival.get(&(conn, side)).copied().unwrap_or(0);
+            let at = (self.now + self.links.latency_max_ms).max(last + 1);
+            self.schedule(at, Delivery::Closed { to: side, conn });
+        }
+        let redial = self.now + self.links.reconnect_ms;
+        self.schedule(redial, Delivery::Dial { from: a, to: b });
+    }
+
+    fn run_actions(&mut self, i: usize) {
+        while let Some(action) = self.nodes[i].node.poll_action() {
+            match action {
+                Action::Send { peer, frame } => self.transmit(i, peer, frame),
+                Action::Broadcast { peers, frame } => {
+                    for p in peers {
+                        self.transmit(i, p, frame.clone());
+                    }
+                }
+                Action::Disconnect { peer, reason, .. } => {
+                    self.nodes[i].disconnects.push(reason);
+                    self.reset(peer);
+                }
+                Action::Persist(changes) => self.nodes[i].store.apply(&changes),
+                Action::Mine(job) => {
+                    let mid = pow::Midstate::new(&job.template.header);
+                    let found = pow::search(&mid, 0, u64::MAX);
+                    if let Some((nonce, _)) = found.found {
+                        let rate = self.nodes[i].hash_rate_per_ms.max(1);
+                        let at = self.now + found.tried / rate + 1;
+                        self.schedule(at, Delivery::Mined { node: i, job: job.id, nonce });
+                    }
+                }
+                Action::Notify(n) => {
+                    let line = alloc::format!("{} node {i}: {n:?}", self.now);
+                    let watched = self.watch.as_ref().is_some_and(|w| line.contains(w.as_str()));
+                    if self.trace == Some(i) || watched {
+                        self.log.push(line);
+                    }
+                }
+                Action::StopMining => {}
+            }
+        }
+    }
+
+    /// Processes events until `deadline` (simulated ms).
+    pub fn run_until(&mut self, deadline: u64) {
+        while let Some(Reverse((at, _, _))) = self.queue.peek() {
+            if *at > deadline {
+                break;
+            }
+            let Some(Reverse((at, _, d))) = self.queue.pop() else { break };
+            self.now = self.now.max(at);
+            self.deliver(d);
+        }
+        self.now = self.now.max(deadline);
+    }
+
+    /// Runs for `ms` more milliseconds.
+    pub fn run_for(&mut self, ms: u64) {
+        let deadline = self.now + ms;
+        self.run_until(deadline);
+    }
+
+    /// Runs until no frame or mining result is pending (ticks alone do not count), or until
+    /// `max_ms` pass; returns whether it went quiet.
+    pub fn run_until_quiet(&mut self, max_ms: u64) -> bool {
+        let deadline = self.now + max_ms;
+        loop {
+            let busy = self.queue.iter().any(|Reverse((_, _, d))| {
+                !matches!(d, Delivery::Tick { .. })
+            });
+            if !busy {
+                return true;
+            }
+            if self.now >= deadline {
+                return false;
+            }
+            let step = self.now + 100;
+            self.run_until(step.min(deadline));
+        }
+    }
+
+    fn deliver(&mut self, d: Delivery) {
+        match d {
+            Delivery::Tick { node } => {
+                if self.nodes[node].up {
+                    self.with_node(node, |n, now| n.handle(now, Event::Tick));
+                }
+                let next = self.now + self.tick_ms;
+                self.schedule(next, Delivery::Tick { node });
+            }
+            Delivery::Frame { to, conn, bytes } => {
+                if self.closed_seen.contains(&(conn, to)) || !self.nodes[to].up {
+                    return;
+                }
+                self.frames_delivered += 1;
+                self.bytes_delivered += bytes.len() as u64;
+                let command = bytes
+                    .get(4..crate::protocol::HEADER_LEN)
+                    .map(|c| String::from_utf8_lossy(c).trim_end_matches('\0').into())
+                    .unwrap_or_else(|| String::from("?"));
+                if self.trace.is_some_and(|t| t == to || self.peer_side(conn, to) == Some(t)) {
+                    let m = crate::protocol::decode_frame(&bytes)
+                        .map(|m| alloc::format!("{} {}", m.command(), m.summary()))
+                        .unwrap_or_else(|e| alloc::format!("bad frame: {e}"));
+                    self.log.push(alloc::format!("{} conn {conn} -> node {to}: {m}", self.now));
+                }
+                *self.frames_by_command.entry(command).or_insert(0) += 1;
+                self.with_node(to, |n, now| n.handle(now, Event::Frame { peer: conn, bytes }));
+            }
+            Delivery::Closed { to, conn } => {
+                self.closed_seen.insert((conn, to));
+                if self.nodes[to].up {
+                    self.with_node(to, |n, now| {
+                        n.handle(now, Event::PeerDisconnected { peer: conn })
+                    });
+                }
+            }
+            Delivery::Dial { from, to } => {
+                let already = self
+                    .conns
+                    .values()
+                    .any(|c| c.open && c.dialer == from && c.listener == to);
+                if already || !self.nodes[from].up {
+                    return;
+                }
+                if self.cut(from, to) || !self.nodes[to].up {
+                    let redial = self.now + self.links.reconnect_ms;
+                    self.schedule(redial, Delivery::Dial { from, to });
+                    return;
+                }
+                let conn = self.next_conn;
+                self.next_conn += 1;
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        dialer: from,
+                        listener: to,
+                        open: true,
+                    },
+                );
+                self.with_node(to, |n, now| {
+                    n.handle(now, Event::PeerConnected { peer: conn, outbound: false })
+                });
+                self.with_node(from, |n, now| {
+                    n.handle(now, Event::PeerConnected { peer: conn, outbound: true })
+                });
+            }
+            Delivery::Mined { node, job, nonce } => {
+                if !self.nodes[node].up {
+                    return;
+                }
+                let ok = self.with_node(node, |n, now| n.block_mined(now, job, nonce).is_ok());
+                if ok {
+                    self.nodes[node].mined += 1;
+                }
+            }
+        }
+    }
+
+    /// Stops a node abruptly: its state is lost, only its store remains.
+    pub fn crash(&mut self, i: usize) {
+        self.nodes[i].up = false;
+        let conns: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.open && (c.dialer == i || c.listener == i))
+            .map(|(k, _)| *k)
+            .collect();
+        for c in conns {
+            self.reset(c);
+        }
+    }
+
+    /// Restarts a crashed node from its store with `config`.
+    pub fn restart(&mut self, i: usize, config: NodeConfig) {
+        let chain = self.nodes[i].store.load(config.params.clone());
+        self.nodes[i].node = Node::new(config, chain);
+        self.nodes[i].up = true;
+    }
+
+    /// Whether every running node has a chain with the same tip and the same UTXO set.
+    pub fn converged(&self) -> bool {
+        let mut tips = BTreeSet::new();
+        let mut sets = BTreeSet::new();
+        for n in self.nodes.iter().filter(|n| n.up) {
+            let Some(c) = n.node.chain() else { return false };
+            tips.insert(c.tip());
+            sets.insert(c.utxo().digest());
+        }
+        tips.len() == 1 && sets.len() == 1
+    }
+
+    /// Number of distinct tips among running nodes.
+    pub fn distinct_tips(&self) -> usize {
+        let tips: BTreeSet<BlockHash> = self
+            .nodes
+            .iter()
+            .filter(|n| n.up)
+            .filter_map(|n| n.node.chain().map(Chain::tip))
+            .collect();
+        tips.len()
+    }
+
+    /// Balance of `owner` as node `i` sees it.
+    pub fn balance(&self, i: usize, owner: &PubKeyHash) -> u64 {
+        self.nodes[i].node.balance(owner)
+    }
+}
+
+/// The UTXO digest of a store, to compare a restarted node with a reindex.
+pub fn store_digest(store: &MemStore) -> Hash256 {
+    UtxoSet::from_entries(store.utxo.iter().map(|(k, v)| (*k, *v))).digest()
+}
