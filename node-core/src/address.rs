@@ -125,7 +125,10 @@ mod tests {
         let typo: String = typo.into_iter().collect();
         assert_eq!(typo.parse::<Address>(), Err(AddressError::BadChecksum));
         assert_eq!("0OIl".parse::<Address>(), Err(AddressError::NotBase58));
-        assert!(matches!("abc".parse::<Address>(), Err(AddressError::WrongLength(_))));
+        assert!(matches!(
+            "abc".parse::<Address>(),
+            Err(AddressError::WrongLength(_))
+        ));
         let v1 = bs58::encode([1u8; 25]).into_string();
         assert_eq!(v1.parse::<Address>(), Err(AddressError::WrongVersion(1)));
     }

@@ -83,7 +83,11 @@ pub struct ChainChanges {
 impl ChainChanges {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty() && self.removed.is_empty() && self.utxo.is_empty() && self.tip.is_none() && !self.utxo_reset
+        self.blocks.is_empty()
+            && self.removed.is_empty()
+            && self.utxo.is_empty()
+            && self.tip.is_none()
+            && !self.utxo_reset
     }
 }
 
@@ -195,7 +199,8 @@ pub struct Chain {
 /// Mines a genesis block paying `subsidy` to `to` at difficulty `bits`.
 pub fn mine_genesis(to: PubKeyHash, subsidy: u64, timestamp: u64, bits: u32, data: &[u8]) -> Block {
     let coinbase = Transaction::new_coinbase(0, to, subsidy, data);
-    let mut block = Block::new_template(BlockHash::default(), timestamp, bits, alloc::vec![coinbase]);
+    let mut block =
+        Block::new_template(BlockHash::default(), timestamp, bits, alloc::vec![coinbase]);
     // 2^64 nonces always contain a solution for bits <= 64, so `mine` returns Some.
     let _ = pow::mine(&mut block.header);
     block
@@ -213,14 +218,18 @@ impl Chain {
         }
         check_block(&genesis, bits, &params, now_ms).map_err(ChainError::InvalidGenesis)?;
         if genesis.coinbase_height() != Some(0) || genesis.transactions.len() != 1 {
-            return Err(ChainError::NotAGenesis("it must hold only a coinbase at height 0"));
+            return Err(ChainError::NotAGenesis(
+                "it must hold only a coinbase at height 0",
+            ));
         }
         let value = genesis.transactions[0].output_total().unwrap_or(u64::MAX);
         if value > params.subsidy {
-            return Err(ChainError::InvalidGenesis(ValidationError::CoinbaseOverpays {
-                value,
-                allowed: params.subsidy,
-            }));
+            return Err(ChainError::InvalidGenesis(
+                ValidationError::CoinbaseOverpays {
+                    value,
+                    allowed: params.subsidy,
+                },
+            ));
         }
         let hash = genesis.hash();
         let mut chain = Chain {
@@ -419,7 +428,12 @@ impl Chain {
 
     /// Active-chain hashes after the first locator entry we have on our active chain (from
     /// genesis if none), at most `max`, stopping after `stop` if given.
-    pub fn hashes_after(&self, locator: &[BlockHash], stop: Option<BlockHash>, max: usize) -> Vec<BlockHash> {
+    pub fn hashes_after(
+        &self,
+        locator: &[BlockHash],
+        stop: Option<BlockHash>,
+        max: usize,
+    ) -> Vec<BlockHash> {
         let start = locator
             .iter()
             .find(|h| self.is_active(h))
@@ -458,7 +472,14 @@ impl Chain {
 
     /// A block template on the active tip: a coinbase paying `subsidy + fees` to `to` at the
     /// next height, then `txs`; timestamp `now_ms`, raised past the median time if needed.
-    pub fn template(&self, to: PubKeyHash, txs: Vec<Transaction>, fees: u64, now_ms: u64, data: &[u8]) -> Block {
+    pub fn template(
+        &self,
+        to: PubKeyHash,
+        txs: Vec<Transaction>,
+        fees: u64,
+        now_ms: u64,
+        data: &[u8],
+    ) -> Block {
         let height = self.height() + 1;
         let mut all = Vec::with_capacity(txs.len() + 1);
         all.push(Transaction::new_coinbase(
@@ -473,7 +494,11 @@ impl Chain {
     }
 
     /// Validates and accepts a block from anywhere (peer, miner, local command).
-    pub fn accept_block(&mut self, block: Block, now_ms: u64) -> Result<AcceptOutcome, ValidationError> {
+    pub fn accept_block(
+        &mut self,
+        block: Block,
+        now_ms: u64,
+    ) -> Result<AcceptOutcome, ValidationError> {
         let hash = block.hash();
         if self.index.contains_key(&hash) || self.orphans.blocks.contains_key(&hash) {
             return Ok(AcceptOutcome::AlreadyKnown);
@@ -520,7 +545,11 @@ impl Chain {
     }
 
     /// Indexes a checked block whose parent is indexed, and moves the tip if it is heavier.
-    fn index_block(&mut self, block: Block, steps: &mut Vec<TipStep>) -> Result<(), ValidationError> {
+    fn index_block(
+        &mut self,
+        block: Block,
+        steps: &mut Vec<TipStep>,
+    ) -> Result<(), ValidationError> {
         let hash = block.hash();
         // An orphan's parent may have been dropped while it waited (its branch failed to
         // connect earlier in the same cascade).
@@ -539,7 +568,9 @@ impl Chain {
         }
         let entry = BlockEntry {
             height,
-            chain_work: parent.chain_work.saturating_add(pow::work(block.header.bits)),
+            chain_work: parent
+                .chain_work
+                .saturating_add(pow::work(block.header.bits)),
             prev: block.header.prev,
             timestamp: block.header.timestamp,
         };
@@ -576,7 +607,11 @@ impl Chain {
 
     /// Makes `new_tip` (heavier than the active tip) active: disconnect to the fork point,
     /// connect the branch; on an invalid branch block, restore the old chain.
-    fn activate(&mut self, new_tip: BlockHash, steps: &mut Vec<TipStep>) -> Result<(), ValidationError> {
+    fn activate(
+        &mut self,
+        new_tip: BlockHash,
+        steps: &mut Vec<TipStep>,
+    ) -> Result<(), ValidationError> {
         let mut branch = Vec::new();
         let mut cursor = new_tip;
         while !self.is_active(&cursor) {
@@ -662,7 +697,9 @@ impl Chain {
                 },
                 true,
             )?;
-            fees = fees.checked_add(fee).ok_or(ValidationError::ValueOverflow)?;
+            fees = fees
+                .checked_add(fee)
+                .ok_or(ValidationError::ValueOverflow)?;
             for input in &tx.inputs {
                 spent_here.insert(input.prev);
                 created_here.remove(&input.prev);
@@ -706,7 +743,9 @@ impl Chain {
         if self.active.len() <= 1 {
             return;
         }
-        let Some(hash) = self.active.pop() else { return };
+        let Some(hash) = self.active.pop() else {
+            return;
+        };
         if let Some(undo) = self.undo.get(&hash) {
             self.utxo.undo(undo);
             self.changes.utxo.extend(UtxoSet::changes_for_undo(undo));

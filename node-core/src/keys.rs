@@ -160,11 +160,26 @@ mod tests {
     fn wrong_key_message_or_bytes_are_refused() {
         let (a, b) = (key(3), key(4));
         let sig = a.sign(b"m");
-        assert_eq!(verify(b.public_key(), b"m", &sig), Err(SignatureError::Invalid));
-        assert_eq!(verify(a.public_key(), b"n", &sig), Err(SignatureError::Invalid));
-        assert_eq!(verify(&[4u8; 65], b"m", &sig), Err(SignatureError::BadPublicKey));
-        assert_eq!(verify(&a.public_key()[..33], b"m", &sig), Err(SignatureError::BadPublicKey));
-        assert_eq!(verify(a.public_key(), b"m", &sig[..63]), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify(b.public_key(), b"m", &sig),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            verify(a.public_key(), b"n", &sig),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            verify(&[4u8; 65], b"m", &sig),
+            Err(SignatureError::BadPublicKey)
+        );
+        assert_eq!(
+            verify(&a.public_key()[..33], b"m", &sig),
+            Err(SignatureError::BadPublicKey)
+        );
+        assert_eq!(
+            verify(a.public_key(), b"m", &sig[..63]),
+            Err(SignatureError::Malformed)
+        );
     }
 
     #[test]

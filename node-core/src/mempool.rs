@@ -37,7 +37,9 @@ pub enum MempoolError {
 impl fmt::Display for MempoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MempoolError::AlreadyKnown(id) => write!(f, "transaction {id} is already in the mempool"),
+            MempoolError::AlreadyKnown(id) => {
+                write!(f, "transaction {id} is already in the mempool")
+            }
             MempoolError::Invalid(e) => write!(f, "invalid transaction: {e}"),
             MempoolError::Conflict { outpoint, with } => write!(
                 f,
@@ -51,6 +53,17 @@ impl fmt::Display for MempoolError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for MempoolError {}
+
+/// What a tip change did to the mempool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TipUpdate {
+    /// Transactions no longer valid on the new chain (not the confirmed ones), including
+    /// disconnected ones that cannot come back.
+    pub dropped: Vec<Txid>,
+    /// Transactions of disconnected blocks that are waiting again: peers that only saw them
+    /// in a block must be told.
+    pub returned: Vec<Txid>,
+}
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -195,10 +208,8 @@ impl Mempool {
     }
 
     /// Follows a tip change: confirmed transactions leave, disconnected ones come back, and
-    /// whatever is no longer valid against the new `utxo` is dropped. Returns the txids
-    /// dropped as invalid (not the confirmed ones), including disconnected ones that cannot
-    /// come back.
-    pub fn update_for_tip_change(&mut self, steps: &[TipStep], utxo: &UtxoSet) -> Vec<Txid> {
+    /// whatever is no longer valid against the new `utxo` is dropped.
+    pub fn update_for_tip_change(&mut self, steps: &[TipStep], utxo: &UtxoSet) -> TipUpdate {
         let mut returning = Vec::new();
         for step in steps {
             match step {
@@ -222,10 +233,13 @@ impl Mempool {
         held.sort_by_key(|e| e.seq);
         self.spends.clear();
         let mut dropped = Vec::new();
+        let mut returned = Vec::new();
         for tx in returning {
             let id = tx.txid();
-            if let Err(err) = self.accept_checked(tx, utxo, false) {
-                if !matches!(err, MempoolError::AlreadyKnown(_)) {
+            match self.accept_checked(tx, utxo, false) {
+                Ok(_) => returned.push(id),
+                Err(MempoolError::AlreadyKnown(_)) => {}
+                Err(_) => {
                     // It was confirmed on the old branch and cannot be on the new one (it
                     // spends a coinbase or a conflict the new branch replaced).
                     dropped.push(id);
@@ -240,7 +254,7 @@ impl Mempool {
                 }
             }
         }
-        dropped
+        TipUpdate { dropped, returned }
     }
 
     fn remove(&mut self, txid: &Txid) {

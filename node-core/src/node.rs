@@ -42,8 +42,8 @@ use crate::params::ChainParams;
 use crate::peer::{Peer, PeerId, RecentSet};
 use crate::pow;
 use crate::protocol::{
-    decode_frame, encode_frame, FrameError, InvItem, Message, PeerAddr, Role, Version,
-    MAX_ADDRS, MAX_INV_ITEMS, PROTOCOL_VERSION,
+    decode_frame, encode_frame, FrameError, InvItem, Message, PeerAddr, Role, Version, MAX_ADDRS,
+    MAX_INV_ITEMS, PROTOCOL_VERSION,
 };
 use crate::tx::Transaction;
 use crate::validation::ValidationError;
@@ -684,13 +684,11 @@ impl Node {
             Message::Addr(addrs) => self.on_addr(addrs),
             Message::Ping(n) => self.send(id, &Message::Pong(n)),
             Message::Pong(n) => self.on_pong(now, id, n),
-            Message::Reject { hash, reason } => {
-                self.notify(Notification::RejectReceived {
-                    peer: id,
-                    hash,
-                    reason,
-                })
-            }
+            Message::Reject { hash, reason } => self.notify(Notification::RejectReceived {
+                peer: id,
+                hash,
+                reason,
+            }),
         }
         self.after_event(now);
     }
@@ -718,7 +716,9 @@ impl Node {
                     continue;
                 }
             }
-            if p.getblocks_sent.is_some_and(|t| now.saturating_sub(t) > self.config.stall_timeout_ms) {
+            if p.getblocks_sent
+                .is_some_and(|t| now.saturating_sub(t) > self.config.stall_timeout_ms)
+            {
                 p.getblocks_sent = None;
             }
             match p.ping {
@@ -813,7 +813,11 @@ impl Node {
             return;
         };
         if peer.handshake.version.is_some() {
-            self.penalise(id, score::DUPLICATE_VERSION, "second version message".into());
+            self.penalise(
+                id,
+                score::DUPLICATE_VERSION,
+                "second version message".into(),
+            );
             return;
         }
         if v.nonce == self.config.nonce && v.nonce != 0 {
@@ -832,10 +836,7 @@ impl Node {
             .or(self.expected_genesis);
         match ours {
             Some(g) if v.genesis != BlockHash::default() && v.genesis != g => {
-                let reason = format!(
-                    "different genesis: peer has {}, we have {}",
-                    v.genesis, g
-                );
+                let reason = format!("different genesis: peer has {}, we have {}", v.genesis, g);
                 self.disconnect(id, reason, false);
                 return;
             }
@@ -914,8 +915,7 @@ impl Node {
         }
         let our_work = self.chain.as_ref().map_or(0, Chain::tip_work);
         let tip_known = self.chain.as_ref().is_some_and(|c| c.contains(&v.tip));
-        if v.chain_work > our_work || (self.chain.is_none() && v.genesis != BlockHash::default())
-        {
+        if v.chain_work > our_work || (self.chain.is_none() && v.genesis != BlockHash::default()) {
             self.send_getblocks(id, 0, None);
         } else if !tip_known && v.chain_work == our_work && v.best_height > 0 {
             // Equal work on another branch: learn it, so a longer branch later reorgs fast.
@@ -938,10 +938,13 @@ impl Node {
         if let Some(p) = self.peers.get_mut(&id) {
             p.getblocks_sent = Some(now);
         }
-        self.send(id, &Message::GetBlocks {
-            locator,
-            stop: None,
-        });
+        self.send(
+            id,
+            &Message::GetBlocks {
+                locator,
+                stop: None,
+            },
+        );
     }
 
     fn on_getblocks(&mut self, id: PeerId, locator: &[BlockHash], stop: Option<BlockHash>) {
@@ -1041,11 +1044,15 @@ impl Node {
         }
         let mut batch = Vec::new();
         loop {
-            let Some(p) = self.peers.get_mut(&id) else { return };
+            let Some(p) = self.peers.get_mut(&id) else {
+                return;
+            };
             if p.in_flight.len() >= max {
                 break;
             }
-            let Some(h) = p.to_fetch.pop_front() else { break };
+            let Some(h) = p.to_fetch.pop_front() else {
+                break;
+            };
             let known = self.requested.contains_key(&h)
                 || self
                     .chain
@@ -1126,7 +1133,11 @@ impl Node {
         match outcome {
             Ok(AcceptOutcome::Orphan { missing }) => {
                 if !was_requested {
-                    self.penalise(id, score::UNREQUESTED_ORPHAN, "unrequested orphan block".into());
+                    self.penalise(
+                        id,
+                        score::UNREQUESTED_ORPHAN,
+                        "unrequested orphan block".into(),
+                    );
                 }
                 let waiting = self.requested.contains_key(&missing);
                 let asked = self
@@ -1228,7 +1239,8 @@ impl Node {
         let Some(chain) = self.chain.as_ref() else {
             return;
         };
-        let dropped = self.mempool.update_for_tip_change(steps, chain.utxo());
+        let update = self.mempool.update_for_tip_change(steps, chain.utxo());
+        let dropped = update.dropped;
         self.mempool_version += 1;
         let mut reorg_depth = 0;
         let mut notes = Vec::new();
@@ -1265,6 +1277,9 @@ impl Node {
         for n in notes {
             self.notify(n);
         }
+        for txid in update.returned {
+            self.announce_tx(txid, None);
+        }
         if !self.orphan_txs.is_empty() {
             self.retry_orphan_txs();
         }
@@ -1282,7 +1297,9 @@ impl Node {
         }
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {
-            let Some(p) = self.peers.get_mut(&id) else { continue };
+            let Some(p) = self.peers.get_mut(&id) else {
+                continue;
+            };
             if !p.handshake.is_complete() {
                 continue;
             }
@@ -1351,6 +1368,14 @@ impl Node {
 
     fn keep_orphan_tx(&mut self, tx: Transaction, from: Option<PeerId>) {
         let txid = tx.txid();
+        let confirmed = self.chain.as_ref().is_some_and(|c| {
+            (0..tx.outputs.len() as u32)
+                .any(|vout| c.utxo().get(&crate::tx::OutPoint { txid, vout }).is_some())
+        });
+        if confirmed {
+            // Its inputs are missing because it already spent them: nothing to wait for.
+            return;
+        }
         if self.orphan_txs.len() >= Self::MAX_ORPHAN_TXS {
             // Drop the smallest txid: arbitrary, but no sender can choose what is evicted
             // without grinding hashes.
@@ -1371,7 +1396,7 @@ impl Node {
                 let Some((tx, from)) = self.orphan_txs.remove(&txid) else {
                     continue;
                 };
-                match self.accept_tx(tx.clone(), from) {
+                match self.accept_tx_quietly(tx.clone(), from, true) {
                     Ok(_) => progressed = true,
                     Err(MempoolError::Invalid(ValidationError::MissingInput(_))) => {
                         self.orphan_txs.insert(txid, (tx, from));
@@ -1386,13 +1411,24 @@ impl Node {
     }
 
     fn accept_tx(&mut self, tx: Transaction, from: Option<PeerId>) -> Result<Txid, MempoolError> {
+        self.accept_tx_quietly(tx, from, false)
+    }
+
+    /// Accepts a transaction; `retry` marks a waiting orphan tried again, whose failures were
+    /// already reported once.
+    fn accept_tx_quietly(
+        &mut self,
+        tx: Transaction,
+        from: Option<PeerId>,
+        retry: bool,
+    ) -> Result<Txid, MempoolError> {
         let txid = tx.txid();
         let Some(chain) = &self.chain else {
             return Err(MempoolError::Invalid(ValidationError::MissingInput(
-                tx.inputs.first().map(|i| i.prev).unwrap_or(crate::tx::OutPoint {
-                    txid,
-                    vout: 0,
-                }),
+                tx.inputs
+                    .first()
+                    .map(|i| i.prev)
+                    .unwrap_or(crate::tx::OutPoint { txid, vout: 0 }),
             )));
         };
         match self.mempool.accept(tx, chain.utxo()) {
@@ -1414,7 +1450,7 @@ impl Node {
                 if definitive {
                     self.recent_rejects.insert(txid);
                 }
-                if !matches!(e, MempoolError::AlreadyKnown(_)) {
+                if !matches!(e, MempoolError::AlreadyKnown(_)) && !retry {
                     self.notify(Notification::TxRejected {
                         txid,
                         reason: e.to_string(),
@@ -1491,7 +1527,8 @@ impl Node {
         let chain = self.chain.as_ref().ok_or(SendError::NoChain)?;
         let tx = wallet::build_payment(key, to, amount, fee, chain.utxo(), &self.mempool)
             .map_err(SendError::Wallet)?;
-        self.submit_transaction(now, tx).map_err(SendError::Rejected)
+        self.submit_transaction(now, tx)
+            .map_err(SendError::Rejected)
     }
 
     /// Adds a transaction made here (or handed over by a CLI) and announces it.
@@ -1523,7 +1560,11 @@ impl Node {
     }
 
     /// Accepts a block made here (the CLI's `send --mine`), announcing it if it is valid.
-    pub fn submit_block(&mut self, now: u64, block: Block) -> Result<AcceptOutcome, ValidationError> {
+    pub fn submit_block(
+        &mut self,
+        now: u64,
+        block: Block,
+    ) -> Result<AcceptOutcome, ValidationError> {
         let hash = block.hash();
         let height = block.coinbase_height().unwrap_or(0);
         let result = self.accept_block(now, block, None);
@@ -1550,7 +1591,12 @@ impl Node {
     }
 
     /// A worker found `nonce` for job `job_id`.
-    pub fn block_mined(&mut self, now: u64, job_id: u64, nonce: u64) -> Result<BlockHash, MinedError> {
+    pub fn block_mined(
+        &mut self,
+        now: u64,
+        job_id: u64,
+        nonce: u64,
+    ) -> Result<BlockHash, MinedError> {
         let Some((job, _)) = self.job.as_ref().filter(|(j, _)| j.id == job_id) else {
             return Err(MinedError::StaleJob(job_id));
         };

@@ -189,7 +189,9 @@ impl Message {
             Message::GetBlocks { locator, .. } => format!(
                 "locator of {}, from {}",
                 locator.len(),
-                locator.first().map_or(String::from("nothing"), |h| short(&h.0))
+                locator
+                    .first()
+                    .map_or(String::from("nothing"), |h| short(&h.0))
             ),
             Message::Inv(v) | Message::GetData(v) | Message::NotFound(v) => items(v),
             Message::Block(b) => format!(
@@ -258,7 +260,9 @@ impl fmt::Display for FrameError {
             FrameError::TooShort(n) => write!(f, "frame of {n} bytes is shorter than its header"),
             FrameError::BadMagic(m) => write!(f, "wrong network magic {m:02x?}"),
             FrameError::UnknownCommand(c) => write!(f, "unknown command {c:?}"),
-            FrameError::BadPayload { command, error } => write!(f, "bad {command} payload: {error}"),
+            FrameError::BadPayload { command, error } => {
+                write!(f, "bad {command} payload: {error}")
+            }
             FrameError::CommandMismatch(c) => write!(f, "payload does not match command {c}"),
             FrameError::ListTooLong { command, len, max } => {
                 write!(f, "{command} with {len} items exceeds {max}")
@@ -273,8 +277,19 @@ impl std::error::Error for FrameError {}
 
 /// The command names, in the order of [`Message`]'s variants.
 const COMMANDS: [&str; 13] = [
-    "version", "verack", "getblocks", "inv", "getdata", "block", "tx", "notfound", "getaddr",
-    "addr", "ping", "pong", "reject",
+    "version",
+    "verack",
+    "getblocks",
+    "inv",
+    "getdata",
+    "block",
+    "tx",
+    "notfound",
+    "getaddr",
+    "addr",
+    "ping",
+    "pong",
+    "reject",
 ];
 
 /// Encodes a message into one frame.
@@ -434,18 +449,30 @@ mod tests {
         assert_eq!(decode_frame(&good[..10]), Err(FrameError::TooShort(10)));
         let mut cmd = good.clone();
         cmd[4] = b'x';
-        assert!(matches!(decode_frame(&cmd), Err(FrameError::UnknownCommand(_))));
+        assert!(matches!(
+            decode_frame(&cmd),
+            Err(FrameError::UnknownCommand(_))
+        ));
         let mut mismatch = encode_frame(&Message::Pong(1));
         mismatch[4..8].copy_from_slice(b"ping");
-        assert_eq!(decode_frame(&mismatch), Err(FrameError::CommandMismatch("ping")));
+        assert_eq!(
+            decode_frame(&mismatch),
+            Err(FrameError::CommandMismatch("ping"))
+        );
         let mut trailing = good.clone();
         trailing.push(0);
         assert!(matches!(
             decode_frame(&trailing),
-            Err(FrameError::BadPayload { error: DecodeError::TrailingBytes(1), .. })
+            Err(FrameError::BadPayload {
+                error: DecodeError::TrailingBytes(1),
+                ..
+            })
         ));
         let huge = vec![0u8; MAX_FRAME_SIZE + 1];
-        assert_eq!(decode_frame(&huge), Err(FrameError::TooLarge(MAX_FRAME_SIZE + 1)));
+        assert_eq!(
+            decode_frame(&huge),
+            Err(FrameError::TooLarge(MAX_FRAME_SIZE + 1))
+        );
         let many = Message::Inv(vec![InvItem::Tx(Txid(sha256(b"t"))); MAX_INV_ITEMS + 1]);
         assert!(matches!(
             decode_frame(&encode_frame(&many)),

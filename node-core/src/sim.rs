@@ -21,10 +21,12 @@ use core::cmp::Reverse;
 use crate::block::Block;
 use crate::chain::{Chain, ChainChanges};
 use crate::hash::{BlockHash, Hash256, PubKeyHash};
+use crate::keys::KeyPair;
 use crate::node::{Action, Event, Node, NodeConfig};
 use crate::peer::PeerId;
 use crate::pow;
-use crate::tx::OutPoint;
+use crate::protocol::Role;
+use crate::tx::{OutPoint, Transaction, TxOut};
 use crate::utxo::{BlockUndo, UtxoEntry, UtxoSet};
 
 /// A small deterministic random source (SplitMix64): the simulator must not depend on
@@ -160,11 +162,27 @@ pub struct SimNode {
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Delivery {
-    Frame { to: usize, conn: u64, bytes: Vec<u8> },
-    Closed { to: usize, conn: u64 },
-    Dial { from: usize, to: usize },
-    Mined { node: usize, job: u64, nonce: u64 },
-    Tick { node: usize },
+    Frame {
+        to: usize,
+        conn: u64,
+        bytes: Vec<u8>,
+    },
+    Closed {
+        to: usize,
+        conn: u64,
+    },
+    Dial {
+        from: usize,
+        to: usize,
+    },
+    Mined {
+        node: usize,
+        job: u64,
+        nonce: u64,
+    },
+    Tick {
+        node: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -368,12 +386,22 @@ impl Sim {
                     if let Some((nonce, _)) = found.found {
                         let rate = self.nodes[i].hash_rate_per_ms.max(1);
                         let at = self.now + found.tried / rate + 1;
-                        self.schedule(at, Delivery::Mined { node: i, job: job.id, nonce });
+                        self.schedule(
+                            at,
+                            Delivery::Mined {
+                                node: i,
+                                job: job.id,
+                                nonce,
+                            },
+                        );
                     }
                 }
                 Action::Notify(n) => {
                     let line = alloc::format!("{} node {i}: {n:?}", self.now);
-                    let watched = self.watch.as_ref().is_some_and(|w| line.contains(w.as_str()));
+                    let watched = self
+                        .watch
+                        .as_ref()
+                        .is_some_and(|w| line.contains(w.as_str()));
                     if self.trace == Some(i) || watched {
                         self.log.push(line);
                     }
@@ -389,7 +417,9 @@ impl Sim {
             if *at > deadline {
                 break;
             }
-            let Some(Reverse((at, _, d))) = self.queue.pop() else { break };
+            let Some(Reverse((at, _, d))) = self.queue.pop() else {
+                break;
+            };
             self.now = self.now.max(at);
             self.deliver(d);
         }
@@ -407,9 +437,10 @@ impl Sim {
     pub fn run_until_quiet(&mut self, max_ms: u64) -> bool {
         let deadline = self.now + max_ms;
         loop {
-            let busy = self.queue.iter().any(|Reverse((_, _, d))| {
-                !matches!(d, Delivery::Tick { .. })
-            });
+            let busy = self
+                .queue
+                .iter()
+                .any(|Reverse((_, _, d))| !matches!(d, Delivery::Tick { .. }));
             if !busy {
                 return true;
             }
@@ -440,14 +471,20 @@ impl Sim {
                     .get(4..crate::protocol::HEADER_LEN)
                     .map(|c| String::from_utf8_lossy(c).trim_end_matches('\0').into())
                     .unwrap_or_else(|| String::from("?"));
-                if self.trace.is_some_and(|t| t == to || self.peer_side(conn, to) == Some(t)) {
+                if self
+                    .trace
+                    .is_some_and(|t| t == to || self.peer_side(conn, to) == Some(t))
+                {
                     let m = crate::protocol::decode_frame(&bytes)
                         .map(|m| alloc::format!("{} {}", m.command(), m.summary()))
                         .unwrap_or_else(|e| alloc::format!("bad frame: {e}"));
-                    self.log.push(alloc::format!("{} conn {conn} -> node {to}: {m}", self.now));
+                    self.log
+                        .push(alloc::format!("{} conn {conn} -> node {to}: {m}", self.now));
                 }
                 *self.frames_by_command.entry(command).or_insert(0) += 1;
-                self.with_node(to, |n, now| n.handle(now, Event::Frame { peer: conn, bytes }));
+                self.with_node(to, |n, now| {
+                    n.handle(now, Event::Frame { peer: conn, bytes })
+                });
             }
             Delivery::Closed { to, conn } => {
                 self.closed_seen.insert((conn, to));
@@ -481,10 +518,22 @@ impl Sim {
                     },
                 );
                 self.with_node(to, |n, now| {
-                    n.handle(now, Event::PeerConnected { peer: conn, outbound: false })
+                    n.handle(
+                        now,
+                        Event::PeerConnected {
+                            peer: conn,
+                            outbound: false,
+                        },
+                    )
                 });
                 self.with_node(from, |n, now| {
-                    n.handle(now, Event::PeerConnected { peer: conn, outbound: true })
+                    n.handle(
+                        now,
+                        Event::PeerConnected {
+                            peer: conn,
+                            outbound: true,
+                        },
+                    )
                 });
             }
             Delivery::Mined { node, job, nonce } => {
@@ -525,7 +574,9 @@ impl Sim {
         let mut tips = BTreeSet::new();
         let mut sets = BTreeSet::new();
         for n in self.nodes.iter().filter(|n| n.up) {
-            let Some(c) = n.node.chain() else { return false };
+            let Some(c) = n.node.chain() else {
+                return false;
+            };
             tips.insert(c.tip());
             sets.insert(c.utxo().digest());
         }
@@ -552,4 +603,211 @@ impl Sim {
 /// The UTXO digest of a store, to compare a restarted node with a reindex.
 pub fn store_digest(store: &MemStore) -> Hash256 {
     UtxoSet::from_entries(store.utxo.iter().map(|(k, v)| (*k, *v))).digest()
+}
+
+/// How the submitted transactions ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxReport {
+    /// In a block of the chain of the first running node.
+    pub confirmed: usize,
+    /// Not confirmed, but in every running node's mempool.
+    pub pending_everywhere: usize,
+    /// Neither: lost somewhere.
+    pub lost: usize,
+    /// The first lost one, to investigate.
+    pub first_lost: Option<crate::hash::Txid>,
+}
+
+impl Sim {
+    /// Where each of `submitted` ended up.
+    pub fn tx_report(&self, submitted: &[crate::hash::Txid]) -> TxReport {
+        let mut confirmed_ids = BTreeSet::new();
+        if let Some(c) = self
+            .nodes
+            .iter()
+            .find(|n| n.up)
+            .and_then(|n| n.node.chain())
+        {
+            for h in 0..=c.height() {
+                if let Some(b) = c.block_at(h) {
+                    confirmed_ids.extend(b.transactions.iter().map(Transaction::txid));
+                }
+            }
+        }
+        let mut report = TxReport {
+            confirmed: 0,
+            pending_everywhere: 0,
+            lost: 0,
+            first_lost: None,
+        };
+        for id in submitted {
+            if confirmed_ids.contains(id) {
+                report.confirmed += 1;
+            } else if self
+                .nodes
+                .iter()
+                .filter(|n| n.up)
+                .all(|n| n.node.mempool().contains(id))
+            {
+                report.pending_everywhere += 1;
+            } else {
+                report.lost += 1;
+                report.first_lost.get_or_insert(*id);
+            }
+        }
+        report
+    }
+
+    /// Makes payments of 1 coin from random clients to random clients, `gap_ms` apart;
+    /// returns the txids the senders accepted.
+    pub fn pay_randomly(
+        &mut self,
+        clients: &[usize],
+        keys: &[KeyPair],
+        count: usize,
+        gap_ms: u64,
+    ) -> Vec<crate::hash::Txid> {
+        let mut out = Vec::new();
+        if clients.is_empty() || keys.is_empty() {
+            return out;
+        }
+        for _ in 0..count {
+            let i = (self.rng.next_u64() % clients.len() as u64) as usize;
+            let j = (self.rng.next_u64() % keys.len() as u64) as usize;
+            let to = keys[j].pubkey_hash();
+            let Some(key) = keys.get(i) else { continue };
+            let key = key.clone();
+            if let Ok(id) = self.with_node(clients[i], |n, now| n.send_payment(now, &key, to, 1, 0))
+            {
+                out.push(id);
+            }
+            self.run_for(gap_ms);
+        }
+        out
+    }
+}
+
+/// The shape of a [`FundedNetwork`].
+#[derive(Debug, Clone)]
+pub struct NetworkPlan {
+    /// Seed of the simulator's randomness.
+    pub seed: u64,
+    /// Link behaviour.
+    pub links: LinkConfig,
+    /// Relays, connected in a full mesh.
+    pub relays: usize,
+    /// The first `miners` clients announce themselves as miners (the caller starts mining).
+    pub miners: usize,
+    /// Outputs of 10 coins each client key starts with.
+    pub rounds: usize,
+    /// Proof-of-work bits (low, so blocks are found at once).
+    pub bits: u32,
+}
+
+/// A network ready to run: relays in a full mesh, clients spread over them, every client
+/// key funded with `rounds` outputs of 10 coins on a chain the relays start with (clients
+/// download it).
+pub struct FundedNetwork {
+    /// The simulation.
+    pub sim: Sim,
+    /// Indices of the relay nodes.
+    pub relays: Vec<usize>,
+    /// Indices of the client nodes, in the order of the keys.
+    pub clients: Vec<usize>,
+}
+
+impl FundedNetwork {
+    /// Builds it. `client_keys[i]` belongs to client `i`.
+    pub fn build(
+        plan: &NetworkPlan,
+        faucet: &KeyPair,
+        client_keys: &[KeyPair],
+    ) -> Result<Self, crate::chain::ChainError> {
+        let NetworkPlan {
+            seed,
+            ref links,
+            relays,
+            miners,
+            rounds,
+            bits,
+        } = *plan;
+        let links = links.clone();
+        let t0 = 1_700_000_000_000u64;
+        let params = crate::params::ChainParams::default();
+        let genesis =
+            crate::chain::mine_genesis(faucet.pubkey_hash(), params.subsidy, t0, bits, b"sim");
+        let mut chain = Chain::new(params, genesis, t0)?;
+        let mut t = t0 + 1;
+        let mine = |chain: &mut Chain, txs: Vec<Transaction>, t: u64| {
+            let mut block = chain.template(faucet.pubkey_hash(), txs, 0, t, b"");
+            let _ = pow::mine(&mut block.header);
+            let _ = chain.accept_block(block, t);
+        };
+        for _ in 0..client_keys.len() * rounds {
+            mine(&mut chain, Vec::new(), t);
+            t += 1;
+        }
+        for _ in 0..rounds {
+            let coins: Vec<OutPoint> = chain
+                .utxo()
+                .outputs_of(&faucet.pubkey_hash())
+                .map(|(op, _)| op)
+                .collect();
+            let txs = client_keys
+                .iter()
+                .zip(coins)
+                .map(|(k, op)| {
+                    Transaction::new_signed(
+                        faucet,
+                        &[op],
+                        alloc::vec![TxOut {
+                            value: 10,
+                            pubkey_hash: k.pubkey_hash()
+                        }],
+                    )
+                })
+                .collect();
+            mine(&mut chain, txs, t);
+            t += 1;
+        }
+        let mut sim = Sim::new(seed, links);
+        let relay_ids: Vec<usize> = (0..relays.max(1))
+            .map(|r| {
+                let config = NodeConfig {
+                    node_id: alloc::format!("{}", 3000 + r),
+                    role: Role::Relay,
+                    nonce: 100 + r as u64,
+                    ..NodeConfig::default()
+                };
+                sim.add_node(config, Some(chain.clone()))
+            })
+            .collect();
+        for (i, a) in relay_ids.iter().enumerate() {
+            for b in &relay_ids[..i] {
+                sim.connect(*a, *b);
+            }
+        }
+        let mut clients = Vec::new();
+        for (c, _) in client_keys.iter().enumerate() {
+            let role = if c < miners {
+                Role::Miner
+            } else {
+                Role::Wallet
+            };
+            let config = NodeConfig {
+                node_id: alloc::format!("{}", 3100 + c),
+                role,
+                nonce: 1000 + c as u64,
+                ..NodeConfig::default()
+            };
+            let idx = sim.add_node(config, None);
+            sim.connect(idx, relay_ids[c % relay_ids.len()]);
+            clients.push(idx);
+        }
+        Ok(FundedNetwork {
+            sim,
+            relays: relay_ids,
+            clients,
+        })
+    }
 }

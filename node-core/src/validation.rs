@@ -138,7 +138,10 @@ impl fmt::Display for ValidationError {
             TxTooLarge(size) => write!(f, "transaction of {size} bytes exceeds {MAX_TX_SIZE}"),
             BadProofOfWork => write!(f, "block hash does not meet the proof-of-work target"),
             WrongBits { expected, got } => {
-                write!(f, "wrong difficulty: bits {got}, the network uses {expected}")
+                write!(
+                    f,
+                    "wrong difficulty: bits {got}, the network uses {expected}"
+                )
             }
             UnknownVersion(v) => write!(f, "unknown block version {v}"),
             UnknownParent(h) => write!(f, "parent block {h} is unknown"),
@@ -148,10 +151,16 @@ impl fmt::Display for ValidationError {
             MissingCoinbase => write!(f, "first transaction is not a coinbase"),
             ExtraCoinbase { index } => write!(f, "second coinbase at position {index}"),
             CoinbaseOverpays { value, allowed } => {
-                write!(f, "coinbase pays {value}, more than subsidy plus fees {allowed}")
+                write!(
+                    f,
+                    "coinbase pays {value}, more than subsidy plus fees {allowed}"
+                )
             }
             CoinbaseWrongHeight { expected, got } => {
-                write!(f, "coinbase height {got} is not the block height {expected}")
+                write!(
+                    f,
+                    "coinbase height {got} is not the block height {expected}"
+                )
             }
             CoinbaseDataTooLong(n) => {
                 write!(f, "coinbase data of {n} bytes exceeds {MAX_COINBASE_DATA}")
@@ -163,20 +172,30 @@ impl fmt::Display for ValidationError {
                 "timestamp {timestamp} is not after the median of the last 11 blocks {median}"
             ),
             TimestampInFuture { timestamp, limit } => {
-                write!(f, "timestamp {timestamp} is too far in the future (limit {limit})")
+                write!(
+                    f,
+                    "timestamp {timestamp} is too far in the future (limit {limit})"
+                )
             }
             NoInputs => write!(f, "transaction has no inputs"),
             NoOutputs => write!(f, "transaction has no outputs"),
             ZeroValueOutput { vout } => write!(f, "output {vout} has value 0"),
             ValueOverflow => write!(f, "values overflow"),
-            DuplicateInput(o) => write!(f, "output {}:{} spent twice in one transaction", o.txid, o.vout),
+            DuplicateInput(o) => write!(
+                f,
+                "output {}:{} spent twice in one transaction",
+                o.txid, o.vout
+            ),
             MissingInput(o) => write!(f, "input {}:{} is unknown or already spent", o.txid, o.vout),
             DoubleSpendInBlock(o) => {
                 write!(f, "output {}:{} spent twice in the block", o.txid, o.vout)
             }
             BadPublicKey { input } => write!(f, "input {input} has an invalid public key"),
             KeyMismatch { input } => {
-                write!(f, "input {input}'s public key does not own the spent output")
+                write!(
+                    f,
+                    "input {input}'s public key does not own the spent output"
+                )
             }
             BadSignature { input, reason } => write!(f, "input {input}: {reason}"),
             OutputsExceedInputs { inputs, outputs } => {
@@ -275,7 +294,12 @@ pub fn check_block(
     if !first.is_coinbase() {
         return Err(ValidationError::MissingCoinbase);
     }
-    if let Some(index) = block.transactions.iter().skip(1).position(|t| t.is_coinbase()) {
+    if let Some(index) = block
+        .transactions
+        .iter()
+        .skip(1)
+        .position(|t| t.is_coinbase())
+    {
         return Err(ValidationError::ExtraCoinbase { index: index + 1 });
     }
     let mut ids = BTreeSet::new();

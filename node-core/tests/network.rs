@@ -6,7 +6,7 @@ mod net;
 use net::*;
 use node_core::node::{Action, Event, Node};
 use node_core::protocol::{self, encode_frame, InvItem, Message, Role};
-use node_core::sim::{LinkConfig, Sim};
+use node_core::sim::{FundedNetwork, LinkConfig, NetworkPlan, Sim};
 use node_core::{BlockHash, Txid};
 use proptest::prelude::*;
 
@@ -18,7 +18,10 @@ fn the_seed_scenario_ends_with_the_seed_balances_on_every_node() {
     let miner = key(20);
     let mut sim = Sim::new(7, LinkConfig::default());
     // 1. The central node creates the blockchain; genesis pays CENTRAL.
-    let relay = sim.add_node(config("3000", Role::Relay, 1), Some(new_chain(central.pubkey_hash())));
+    let relay = sim.add_node(
+        config("3000", Role::Relay, 1),
+        Some(new_chain(central.pubkey_hash())),
+    );
     // 2. The wallet node has its four addresses (keys above).
     // 3. The central node sends 10 to WALLET_1 and WALLET_2, each mined at once.
     send_and_mine(&mut sim, relay, &central, wallets[0].pubkey_hash(), 10);
@@ -36,12 +39,16 @@ fn the_seed_scenario_ends_with_the_seed_balances_on_every_node() {
     let miner_node = sim.add_node(config("3002", Role::Miner, 3), None);
     sim.connect(miner_node, relay);
     assert!(sim.run_until_quiet(60_000));
-    sim.with_node(miner_node, |n, now| n.start_mining(now, miner.pubkey_hash()));
+    sim.with_node(miner_node, |n, now| {
+        n.start_mining(now, miner.pubkey_hash())
+    });
     // 6. The wallet sends 1 from WALLET_1 to WALLET_3 and 1 from WALLET_2 to WALLET_4.
     for (from, to) in [(0, 2), (1, 3)] {
         let to = wallets[to].pubkey_hash();
-        sim.with_node(wallet, |n, now| n.send_payment(now, &wallets[from], to, 1, 0))
-            .expect("wallet has the funds");
+        sim.with_node(wallet, |n, now| {
+            n.send_payment(now, &wallets[from], to, 1, 0)
+        })
+        .expect("wallet has the funds");
     }
     // 7-8. The relay forwards both; the miner mines; everyone receives the block.
     assert!(sim.run_until_quiet(60_000));
@@ -97,7 +104,10 @@ fn competing_miners_converge_on_the_most_work_chain() {
     let central = key(1);
     let (a_key, b_key) = (key(2), key(3));
     let mut sim = Sim::new(11, LinkConfig::default());
-    let relay = sim.add_node(config("3000", Role::Relay, 1), Some(new_chain(central.pubkey_hash())));
+    let relay = sim.add_node(
+        config("3000", Role::Relay, 1),
+        Some(new_chain(central.pubkey_hash())),
+    );
     let a = sim.add_node(config("3101", Role::Miner, 2), None);
     let b = sim.add_node(config("3102", Role::Miner, 3), None);
     sim.connect(a, relay);
@@ -125,94 +135,11 @@ fn competing_miners_converge_on_the_most_work_chain() {
     let c = sim.nodes[b].node.chain().unwrap();
     assert_eq!(c.height(), 2);
     assert_eq!(c.utxo().balance(&a_key.pubkey_hash()), 20);
-    assert_eq!(c.utxo().balance(&b_key.pubkey_hash()), 0, "B's block was reorganised away");
-}
-
-/// Submits payments from random funded clients; returns the txids.
-fn flood(sim: &mut Sim, clients: &[usize], keys: &[node_core::KeyPair], count: usize) -> Vec<Txid> {
-    let mut out = Vec::new();
-    for _ in 0..count {
-        let i = (sim.rng().next_u64() % clients.len() as u64) as usize;
-        let j = (sim.rng().next_u64() % keys.len() as u64) as usize;
-        let to = keys[j].pubkey_hash();
-        if let Ok(id) = sim.with_node(clients[i], |n, now| n.send_payment(now, &keys[i], to, 1, 0)) {
-            out.push(id);
-        }
-        sim.run_for(20);
-    }
-    out
-}
-
-/// Builds a network of `n` nodes: 3 relays in a triangle, the rest clients spread over them,
-/// `miners` of them mining. Every client key starts with 50 coins. Returns the sim, the client
-/// node indices and their keys.
-fn big_network(seed: u64, n: usize, miners: usize, links: LinkConfig) -> (Sim, Vec<usize>, Vec<node_core::KeyPair>) {
-    let faucet = key(1000);
-    let clients = n - 3;
-    let keys: Vec<_> = (0..clients as u64).map(|i| key(2000 + i)).collect();
-    let mut chain = new_chain(faucet.pubkey_hash());
-    let mut t = T0 + 1;
-    // Coinbases to the faucet, then one payment of 10 per block per client, five rounds.
-    for _ in 0..(clients * 5) {
-        mine_on(&mut chain, faucet.pubkey_hash(), vec![], t);
-        t += 1;
-    }
-    let mempool = node_core::Mempool::new(100_000);
-    for round in 0..5 {
-        let mut txs = Vec::new();
-        let mut spent = std::collections::BTreeSet::new();
-        let coins: Vec<_> = chain
-            .utxo()
-            .outputs_of(&faucet.pubkey_hash())
-            .map(|(op, _)| op)
-            .collect();
-        for (k, op) in keys.iter().zip(coins.iter()) {
-            spent.insert(*op);
-            txs.push(node_core::Transaction::new_signed(
-                &faucet,
-                &[*op],
-                vec![node_core::TxOut { value: 10, pubkey_hash: k.pubkey_hash() }],
-            ));
-        }
-        let _ = (round, &mempool);
-        mine_on(&mut chain, faucet.pubkey_hash(), txs, t);
-        t += 1;
-    }
-    let mut sim = Sim::new(seed, links);
-    let relays: Vec<usize> = (0..3)
-        .map(|r| sim.add_node(config(&format!("30{r:02}"), Role::Relay, 100 + r as u64), Some(chain.clone())))
-        .collect();
-    sim.connect(relays[1], relays[0]);
-    sim.connect(relays[2], relays[0]);
-    sim.connect(relays[2], relays[1]);
-    let mut client_nodes = Vec::new();
-    for c in 0..clients {
-        let role = if c < miners { Role::Miner } else { Role::Wallet };
-        let idx = sim.add_node(config(&format!("{}", 3100 + c), role, 1000 + c as u64), None);
-        sim.connect(idx, relays[c % 3]);
-        client_nodes.push(idx);
-    }
-    (sim, client_nodes, keys)
-}
-
-fn assert_no_tx_lost(sim: &Sim, submitted: &[Txid]) -> (usize, usize) {
-    let reference = sim.nodes.iter().find(|n| n.up).unwrap().node.chain().unwrap();
-    let mut confirmed = std::collections::BTreeSet::new();
-    for h in 0..=reference.height() {
-        for tx in &reference.block_at(h).unwrap().transactions {
-            confirmed.insert(tx.txid());
-        }
-    }
-    let mut pending = 0;
-    for id in submitted {
-        if confirmed.contains(id) {
-            continue;
-        }
-        let everywhere = sim.nodes.iter().filter(|n| n.up).all(|n| n.node.mempool().contains(id));
-        assert!(everywhere, "transaction {id} is neither confirmed nor in every mempool");
-        pending += 1;
-    }
-    (submitted.len() - pending, pending)
+    assert_eq!(
+        c.utxo().balance(&b_key.pubkey_hash()),
+        0,
+        "B's block was reorganised away"
+    );
 }
 
 #[test]
@@ -225,7 +152,18 @@ fn fifty_nodes_with_lossy_links_converge_and_lose_no_transaction() {
         retransmit_ms: 200,
         reconnect_ms: 500,
     };
-    let (mut sim, clients, keys) = big_network(42, 50, 3, links);
+    let faucet = key(1000);
+    let keys: Vec<_> = (0..47u64).map(|i| key(2000 + i)).collect();
+    let plan = NetworkPlan {
+        seed: 42,
+        links,
+        relays: 3,
+        miners: 3,
+        rounds: 5,
+        bits: BITS,
+    };
+    let net = FundedNetwork::build(&plan, &faucet, &keys).expect("genesis is valid");
+    let (mut sim, clients) = (net.sim, net.clients);
     sim.watch = std::env::var("WATCH").ok();
     assert!(sim.run_until_quiet(600_000), "initial sync settles");
     // Rewards go to keys that pay nobody: a payment spending the coinbase of a block that a
@@ -235,24 +173,34 @@ fn fifty_nodes_with_lossy_links_converge_and_lose_no_transaction() {
         let to = key(9000 + i as u64).pubkey_hash();
         sim.with_node(m, |n, now| n.start_mining(now, to));
     }
-    let submitted = flood(&mut sim, &clients, &keys, 150);
+    let submitted = sim.pay_randomly(&clients, &keys, 150, 20);
     assert!(submitted.len() >= 140, "payments were built");
     assert!(sim.run_until_quiet(600_000), "network settles");
-    assert!(sim.converged(), "tips: {}", sim.distinct_tips());
     // With WATCH=<text>, print what every node said about it (to follow one transaction).
     for l in &sim.log {
         eprintln!("{l}");
     }
-    let (confirmed, pending) = assert_no_tx_lost(&sim, &submitted);
-    assert!(confirmed > 100, "{confirmed} confirmed, {pending} pending");
+    assert!(sim.converged(), "tips: {}", sim.distinct_tips());
+    let report = sim.tx_report(&submitted);
+    assert_eq!(report.lost, 0, "{report:?}");
+    assert!(report.confirmed > 100, "{report:?}");
 }
 
 fn handshaken_relay() -> (Node, u64) {
     let central = key(1);
-    let mut relay = Node::new(config("3000", Role::Relay, 1), Some(new_chain(central.pubkey_hash())));
+    let mut relay = Node::new(
+        config("3000", Role::Relay, 1),
+        Some(new_chain(central.pubkey_hash())),
+    );
     let genesis = relay.chain().unwrap().genesis_hash();
     for peer in [1u64, 2] {
-        relay.handle(T0, Event::PeerConnected { peer, outbound: false });
+        relay.handle(
+            T0,
+            Event::PeerConnected {
+                peer,
+                outbound: false,
+            },
+        );
         let v = protocol::Version {
             protocol: protocol::PROTOCOL_VERSION,
             genesis,
@@ -265,15 +213,29 @@ fn handshaken_relay() -> (Node, u64) {
             nonce: 50 + peer,
             user_agent: "test".into(),
         };
-        relay.handle(T0, Event::Frame { peer, bytes: encode_frame(&Message::Version(v)) });
-        relay.handle(T0, Event::Frame { peer, bytes: encode_frame(&Message::Verack) });
+        relay.handle(
+            T0,
+            Event::Frame {
+                peer,
+                bytes: encode_frame(&Message::Version(v)),
+            },
+        );
+        relay.handle(
+            T0,
+            Event::Frame {
+                peer,
+                bytes: encode_frame(&Message::Verack),
+            },
+        );
     }
     relay.drain_actions();
     (relay, genesis.0 .0[0] as u64)
 }
 
 fn disconnected(actions: &[Action], peer: u64) -> bool {
-    actions.iter().any(|a| matches!(a, Action::Disconnect { peer: p, misbehaved: true, .. } if *p == peer))
+    actions
+        .iter()
+        .any(|a| matches!(a, Action::Disconnect { peer: p, misbehaved: true, .. } if *p == peer))
 }
 
 #[test]
@@ -281,7 +243,10 @@ fn a_hostile_peer_is_disconnected_and_the_honest_one_is_still_served() {
     let attacks: Vec<Vec<Vec<u8>>> = vec![
         vec![b"garbage that is not a frame".to_vec()],
         vec![vec![0u8; protocol::MAX_FRAME_SIZE + 1]],
-        vec![encode_frame(&Message::Inv(vec![InvItem::Tx(Txid::default()); protocol::MAX_INV_ITEMS + 1]))],
+        vec![encode_frame(&Message::Inv(vec![
+            InvItem::Tx(Txid::default());
+            protocol::MAX_INV_ITEMS + 1
+        ]))],
         {
             let mut f = encode_frame(&Message::Ping(1));
             f[0] = b'X';
@@ -310,13 +275,19 @@ fn a_hostile_peer_is_disconnected_and_the_honest_one_is_still_served() {
             relay.handle(T0 + 1, Event::Frame { peer: 2, bytes: f });
             actions.extend(relay.drain_actions());
         }
-        assert!(disconnected(&actions, 2), "attack {i} leads to a disconnect: {actions:?}");
+        assert!(
+            disconnected(&actions, 2),
+            "attack {i} leads to a disconnect: {actions:?}"
+        );
         // The honest peer still gets answers.
         let genesis = relay.chain().unwrap().genesis_hash();
-        relay.handle(T0 + 2, Event::Frame {
-            peer: 1,
-            bytes: encode_frame(&Message::GetData(vec![InvItem::Block(genesis)])),
-        });
+        relay.handle(
+            T0 + 2,
+            Event::Frame {
+                peer: 1,
+                bytes: encode_frame(&Message::GetData(vec![InvItem::Block(genesis)])),
+            },
+        );
         let served = relay.drain_actions().into_iter().any(|a| matches!(a,
             Action::Send { peer: 1, frame } if matches!(protocol::decode_frame(&frame), Ok(Message::Block(_)))));
         assert!(served, "attack {i}: honest peer still served");
@@ -327,7 +298,13 @@ fn a_hostile_peer_is_disconnected_and_the_honest_one_is_still_served() {
 fn getdata_for_unknown_items_gets_notfound_not_garbage() {
     let (mut relay, _) = handshaken_relay();
     let missing = InvItem::Block(BlockHash::default());
-    relay.handle(T0, Event::Frame { peer: 1, bytes: encode_frame(&Message::GetData(vec![missing])) });
+    relay.handle(
+        T0,
+        Event::Frame {
+            peer: 1,
+            bytes: encode_frame(&Message::GetData(vec![missing])),
+        },
+    );
     let replies: Vec<Message> = relay
         .drain_actions()
         .into_iter()
@@ -342,7 +319,13 @@ fn getdata_for_unknown_items_gets_notfound_not_garbage() {
 #[test]
 fn a_peer_on_another_genesis_is_refused_with_a_reason() {
     let (mut relay, _) = handshaken_relay();
-    relay.handle(T0, Event::PeerConnected { peer: 9, outbound: false });
+    relay.handle(
+        T0,
+        Event::PeerConnected {
+            peer: 9,
+            outbound: false,
+        },
+    );
     let v = protocol::Version {
         protocol: protocol::PROTOCOL_VERSION,
         genesis: BlockHash(node_core::hash::sha256(b"other network")),
@@ -355,9 +338,17 @@ fn a_peer_on_another_genesis_is_refused_with_a_reason() {
         nonce: 77,
         user_agent: "test".into(),
     };
-    relay.handle(T0, Event::Frame { peer: 9, bytes: encode_frame(&Message::Version(v)) });
+    relay.handle(
+        T0,
+        Event::Frame {
+            peer: 9,
+            bytes: encode_frame(&Message::Version(v)),
+        },
+    );
     let reason = relay.drain_actions().into_iter().find_map(|a| match a {
-        Action::Disconnect { peer: 9, reason, .. } => Some(reason),
+        Action::Disconnect {
+            peer: 9, reason, ..
+        } => Some(reason),
         _ => None,
     });
     assert!(reason.expect("disconnected").contains("different genesis"));
@@ -396,5 +387,3 @@ proptest! {
         prop_assert!(relay.chain().is_some());
     }
 }
-
-

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test of the project, from a fresh clone: installs what is missing (scripts/setup.sh),
+# then formatting and lints, the no_std build of node-core, the native tests (unit, property,
+# simulated networks, real relay processes), the wasm tests in headless Chromium, and the
+# browser end-to-end scenario. Stops at the first failure.
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$REPO_ROOT"
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+
+stage "setup"
+bash scripts/setup.sh
+
+stage "format"
+cargo fmt --all -- --check
+
+stage "lint"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p node-wasm --target wasm32-unknown-unknown -- -D warnings
+
+stage "node-core without std"
+cargo build -p node-core --no-default-features --target thumbv7em-none-eabihf
+
+stage "native tests"
+cargo test --workspace --exclude node-wasm
+
+if [ -d node-wasm/tests ]; then
+    stage "wasm tests in headless Chromium"
+    wasm-pack test --headless --chrome node-wasm
+fi
+
+if [ -d tests/browser ]; then
+    stage "browser scenario"
+    bash scripts/build-wasm.sh
+    cargo build -p relay-server
+    for t in tests/browser/*.test.mjs; do
+        node --test "$t"
+    done
+fi
