@@ -136,6 +136,10 @@ fn main() -> ExitCode {
     eprintln!("frames by command: {:?}", sim.frames_by_command);
     if let Some(id) = report.first_lost {
         eprintln!("first lost transaction: {id} (rerun with WATCH=<its first hex digits>)");
+        let holders: Vec<usize> = (0..sim.nodes.len())
+            .filter(|i| sim.nodes[*i].node.mempool().contains(&id))
+            .collect();
+        eprintln!("  in the mempools of nodes {holders:?}");
     }
     for line in &sim.log {
         eprintln!("{line}");

@@ -1091,6 +1091,12 @@ impl Node {
                 None => missing.push(item),
             }
         }
+        if let Some(p) = self.peers.get_mut(&id) {
+            // It does not have these from us after all; announce them again when we can.
+            for item in &missing {
+                p.known.remove(item);
+            }
+        }
         if !missing.is_empty() {
             self.send(id, &Message::NotFound(missing));
         }
@@ -1278,6 +1284,9 @@ impl Node {
             self.notify(n);
         }
         for txid in update.returned {
+            // Peers we told before may have dropped it when they confirmed it, or been
+            // answered `notfound`: tell everyone again.
+            self.forget_known(InvItem::Tx(txid));
             self.announce_tx(txid, None);
         }
         if !self.orphan_txs.is_empty() {
@@ -1459,6 +1468,12 @@ impl Node {
                 }
                 Err(e)
             }
+        }
+    }
+
+    fn forget_known(&mut self, item: InvItem) {
+        for p in self.peers.values_mut() {
+            p.known.remove(&item);
         }
     }
 

@@ -42,6 +42,11 @@ impl<T: Ord + Copy> RecentSet<T> {
         true
     }
 
+    /// Forgets an item (its slot in the age order is reclaimed when it would expire).
+    pub fn remove(&mut self, item: &T) {
+        self.set.remove(item);
+    }
+
     /// Whether the item is remembered.
     pub fn contains(&self, item: &T) -> bool {
         self.set.contains(item)
