@@ -432,6 +432,8 @@ pub struct Node {
     pending_announce: Vec<BlockHash>,
     last_progress: u64,
     next_ping: u64,
+    /// The time of the latest event, for work done outside one (a disconnect's follow-up).
+    now: u64,
     actions: VecDeque<Action>,
 }
 
@@ -458,6 +460,7 @@ impl Node {
             pending_announce: Vec::new(),
             last_progress,
             next_ping: 1,
+            now: 0,
             actions: VecDeque::new(),
         }
     }
@@ -549,6 +552,7 @@ impl Node {
 
     /// Feeds one event in; then drain actions.
     pub fn handle(&mut self, now: u64, event: Event) {
+        self.now = now;
         match event {
             Event::PeerConnected { peer, outbound } => self.peer_connected(now, peer, outbound),
             Event::PeerDisconnected { peer } => self.peer_disconnected(peer, "connection closed"),
@@ -582,7 +586,7 @@ impl Node {
                 .max_by_key(|p| p.best_height)
                 .map(|p| p.id);
             if let Some(other) = best {
-                self.send_getblocks(other, 0, None);
+                self.send_getblocks(other, self.now, None);
             }
         }
     }
@@ -864,10 +868,10 @@ impl Node {
             return;
         }
         peer.handshake.verack_received = true;
-        self.maybe_complete_handshake(0, id);
+        self.maybe_complete_handshake(self.now, id);
     }
 
-    fn maybe_complete_handshake(&mut self, _now: u64, id: PeerId) {
+    fn maybe_complete_handshake(&mut self, now: u64, id: PeerId) {
         let Some(peer) = self.peers.get(&id) else {
             return;
         };
@@ -916,10 +920,10 @@ impl Node {
         let our_work = self.chain.as_ref().map_or(0, Chain::tip_work);
         let tip_known = self.chain.as_ref().is_some_and(|c| c.contains(&v.tip));
         if v.chain_work > our_work || (self.chain.is_none() && v.genesis != BlockHash::default()) {
-            self.send_getblocks(id, 0, None);
+            self.send_getblocks(id, now, None);
         } else if !tip_known && v.chain_work == our_work && v.best_height > 0 {
             // Equal work on another branch: learn it, so a longer branch later reorgs fast.
-            self.send_getblocks(id, 0, None);
+            self.send_getblocks(id, now, None);
         }
     }
 
@@ -1539,6 +1543,7 @@ impl Node {
         amount: u64,
         fee: u64,
     ) -> Result<Txid, SendError> {
+        self.now = now;
         let chain = self.chain.as_ref().ok_or(SendError::NoChain)?;
         let tx = wallet::build_payment(key, to, amount, fee, chain.utxo(), &self.mempool)
             .map_err(SendError::Wallet)?;
@@ -1548,6 +1553,7 @@ impl Node {
 
     /// Adds a transaction made here (or handed over by a CLI) and announces it.
     pub fn submit_transaction(&mut self, now: u64, tx: Transaction) -> Result<Txid, MempoolError> {
+        self.now = now;
         let result = self.accept_tx(tx, None);
         self.after_event(now);
         result
@@ -1580,6 +1586,7 @@ impl Node {
         now: u64,
         block: Block,
     ) -> Result<AcceptOutcome, ValidationError> {
+        self.now = now;
         let hash = block.hash();
         let height = block.coinbase_height().unwrap_or(0);
         let result = self.accept_block(now, block, None);
@@ -1592,6 +1599,7 @@ impl Node {
 
     /// Mines to `to` from now on, whenever the mempool holds enough transactions.
     pub fn start_mining(&mut self, now: u64, to: PubKeyHash) {
+        self.now = now;
         self.mining_to = Some(to);
         self.job = None;
         self.update_mining(now);
@@ -1612,6 +1620,7 @@ impl Node {
         job_id: u64,
         nonce: u64,
     ) -> Result<BlockHash, MinedError> {
+        self.now = now;
         let Some((job, _)) = self.job.as_ref().filter(|(j, _)| j.id == job_id) else {
             return Err(MinedError::StaleJob(job_id));
         };
