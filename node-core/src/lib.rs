@@ -29,6 +29,7 @@ pub mod params;
 pub mod peer;
 pub mod pow;
 pub mod protocol;
+pub mod sha256x4;
 pub mod sim;
 pub mod tx;
 pub mod utxo;

@@ -123,7 +123,67 @@ pub struct SearchOutcome {
 }
 
 /// Tries nonces `start, start+1, …` (at most `count`, wrapping) against the target.
+///
+/// In a browser build with wasm `simd128` four nonces are hashed at once
+/// ([`crate::sha256x4`]); natively one at a time, where sha2 uses the CPU's SHA extensions.
 pub fn search(midstate: &Midstate, start: u64, count: u64) -> SearchOutcome {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        search_lanes::<crate::sha256x4::Native>(midstate, start, count)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        search_scalar(midstate, start, count)
+    }
+}
+
+/// [`search`] four nonces at a time over lanes `L`.
+pub fn search_lanes<L: crate::sha256x4::Lanes>(
+    midstate: &Midstate,
+    start: u64,
+    count: u64,
+) -> SearchOutcome {
+    let mut words = [0u32; 16];
+    for (i, w) in words.iter_mut().enumerate() {
+        let b = &midstate.tail[4 * i..4 * i + 4];
+        *w = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    let mut lanes = [L::splat(0); 16];
+    for (l, w) in lanes.iter_mut().zip(words) {
+        *l = L::splat(w);
+    }
+    let word = NONCE_OFFSET_IN_TAIL / 4;
+    let full = count - count % 4;
+    let mut i = 0u64;
+    while i < full {
+        let nonces: [u64; 4] = core::array::from_fn(|k| start.wrapping_add(i + k as u64));
+        lanes[word] = L::from_array(nonces.map(|n| (n as u32).swap_bytes()));
+        lanes[word + 1] = L::from_array(nonces.map(|n| ((n >> 32) as u32).swap_bytes()));
+        let (h0, h1) = crate::sha256x4::first_two_words(&midstate.state, &lanes);
+        for k in 0..4 {
+            let top = ((h0[k] as u64) << 32) | h1[k] as u64;
+            if top.leading_zeros() >= midstate.bits.min(64) {
+                let nonce = nonces[k];
+                let hash = midstate.hash_with_nonce(nonce);
+                if meets_target(&hash, midstate.bits) {
+                    return SearchOutcome {
+                        found: Some((nonce, hash)),
+                        tried: i + k as u64 + 1,
+                    };
+                }
+            }
+        }
+        i += 4;
+    }
+    let rest = search_scalar(midstate, start.wrapping_add(full), count - full);
+    SearchOutcome {
+        found: rest.found,
+        tried: full + rest.tried,
+    }
+}
+
+/// [`search`] one nonce at a time.
+pub fn search_scalar(midstate: &Midstate, start: u64, count: u64) -> SearchOutcome {
     let mut nonce = start;
     for i in 0..count {
         let words = midstate.hash_words(nonce);
@@ -211,6 +271,22 @@ mod tests {
         assert!(meets_target(&hash, 10));
         assert_eq!(outcome.tried, nonce + 1);
         assert_eq!(search_without_midstate(&h, 0, 1 << 20), outcome);
+    }
+
+    #[test]
+    fn four_lane_search_finds_what_the_scalar_search_finds() {
+        for bits in [1u32, 4, 9, 12] {
+            for start in [0u64, 3, u32::MAX as u64 - 5, u64::MAX - 2] {
+                let m = Midstate::new(&header(bits));
+                for count in [0u64, 1, 5, 4096] {
+                    assert_eq!(
+                        search_lanes::<[u32; 4]>(&m, start, count),
+                        search_scalar(&m, start, count),
+                        "bits {bits} start {start} count {count}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
