@@ -79,6 +79,14 @@ for c in "${RUST_COMPONENTS[@]}"; do
     fi
 done
 
+# Nightly only for libFuzzer (scripts/fuzz.sh); everything else builds on stable.
+if rustup toolchain list | grep -q '^nightly'; then
+    ok "rust nightly toolchain already installed (for fuzzing)"
+else
+    step "rust nightly toolchain (minimal, for fuzzing)"
+    rustup toolchain install nightly --profile minimal
+fi
+
 # --- cargo-installed tools ----------------------------------------------------------------------
 # Print the version of a tool ("tool 1.2.3 ..." -> "1.2.3"), or nothing if it is missing.
 tool_version() {
@@ -101,6 +109,14 @@ if [ "$(tool_version wasm-bindgen)" = "$WASM_BINDGEN_VERSION" ] \
 else
     step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install, ~2.5 min)"
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+CARGO_FUZZ_VERSION=0.13.2
+if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" = "$CARGO_FUZZ_VERSION" ]; then
+    ok "cargo-fuzz $CARGO_FUZZ_VERSION already installed"
+else
+    step "cargo-fuzz $CARGO_FUZZ_VERSION (cargo install, ~1.5 min)"
+    cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION" --force
 fi
 
 # --- npm packages (playwright-core, binaryen's wasm-opt) ----------------------------------------

@@ -26,6 +26,9 @@ cargo build -p node-core --no-default-features --target thumbv7em-none-eabihf
 stage "native tests"
 cargo test --workspace --exclude node-wasm
 
+stage "fuzzing (bounded)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+
 if [ -d node-wasm/tests ]; then
     stage "wasm tests in headless Chromium"
     wasm-pack test --headless --chrome node-wasm
