@@ -114,6 +114,10 @@ impl MemStore {
     }
 }
 
+/// How long a network must carry nothing but pings to count as quiet: past the node's
+/// stall and getblocks timeouts (30 s), so recovery that waits for them has happened.
+pub const QUIET_MS: u64 = 35_000;
+
 /// Link behaviour.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
@@ -219,6 +223,7 @@ pub struct Sim {
     partitioned: BTreeSet<(usize, usize)>,
     last_arrival: BTreeMap<(u64, usize), u64>,
     closed_seen: BTreeSet<(u64, usize)>,
+    last_activity: u64,
     tick_ms: u64,
 }
 
@@ -243,6 +248,7 @@ impl Sim {
             partitioned: BTreeSet::new(),
             last_arrival: BTreeMap::new(),
             closed_seen: BTreeSet::new(),
+            last_activity: 0,
             tick_ms: 250,
         }
     }
@@ -432,16 +438,14 @@ impl Sim {
         self.run_until(deadline);
     }
 
-    /// Runs until no frame or mining result is pending (ticks alone do not count), or until
+    /// Runs until the network is quiet — nothing but pings and ticks for [`QUIET_MS`], long
+    /// enough for every timeout a node uses to recover from a loss to fire — or until
     /// `max_ms` pass; returns whether it went quiet.
     pub fn run_until_quiet(&mut self, max_ms: u64) -> bool {
         let deadline = self.now + max_ms;
+        self.last_activity = self.now;
         loop {
-            let busy = self
-                .queue
-                .iter()
-                .any(|Reverse((_, _, d))| !matches!(d, Delivery::Tick { .. }));
-            if !busy {
+            if self.now.saturating_sub(self.last_activity) >= QUIET_MS {
                 return true;
             }
             if self.now >= deadline {
@@ -480,6 +484,9 @@ impl Sim {
                         .unwrap_or_else(|e| alloc::format!("bad frame: {e}"));
                     self.log
                         .push(alloc::format!("{} conn {conn} -> node {to}: {m}", self.now));
+                }
+                if command != "ping" && command != "pong" {
+                    self.last_activity = self.now;
                 }
                 *self.frames_by_command.entry(command).or_insert(0) += 1;
                 self.with_node(to, |n, now| {
