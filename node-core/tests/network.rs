@@ -31,14 +31,14 @@ fn the_seed_scenario_ends_with_the_seed_balances_on_every_node() {
     // 4. The wallet node connects and downloads the chain.
     let wallet = sim.add_node(config("3001", Role::Wallet, 2), None);
     sim.connect(wallet, relay);
-    assert!(sim.run_until_quiet(60_000));
+    assert!(sim.run_until_quiet(120_000));
     assert_eq!(sim.balance(wallet, &wallets[0].pubkey_hash()), 10);
     assert_eq!(sim.balance(wallet, &wallets[1].pubkey_hash()), 10);
     assert_eq!(sim.balance(wallet, &central.pubkey_hash()), 10);
     // 5. The miner node connects, downloads the chain and mines to MINER_WALLET.
     let miner_node = sim.add_node(config("3002", Role::Miner, 3), None);
     sim.connect(miner_node, relay);
-    assert!(sim.run_until_quiet(60_000));
+    assert!(sim.run_until_quiet(120_000));
     sim.with_node(miner_node, |n, now| {
         n.start_mining(now, miner.pubkey_hash())
     });
@@ -51,7 +51,7 @@ fn the_seed_scenario_ends_with_the_seed_balances_on_every_node() {
         .expect("wallet has the funds");
     }
     // 7-8. The relay forwards both; the miner mines; everyone receives the block.
-    assert!(sim.run_until_quiet(60_000));
+    assert!(sim.run_until_quiet(120_000));
     assert!(sim.converged(), "all nodes on one tip with one UTXO set");
     assert_eq!(sim.nodes[miner_node].mined, 1);
     // 9. Balances, in every node.
@@ -112,7 +112,7 @@ fn competing_miners_converge_on_the_most_work_chain() {
     let b = sim.add_node(config("3102", Role::Miner, 3), None);
     sim.connect(a, relay);
     sim.connect(b, relay);
-    assert!(sim.run_until_quiet(30_000));
+    assert!(sim.run_until_quiet(120_000));
     // Cut A off; both find a block at the same height, then A finds another.
     sim.set_partition(a, relay, true);
     let mine_empty = |sim: &mut Sim, node: usize, to| {
@@ -130,7 +130,7 @@ fn competing_miners_converge_on_the_most_work_chain() {
     sim.run_for(5_000);
     assert_eq!(sim.distinct_tips(), 2, "a fork while partitioned");
     sim.set_partition(a, relay, false);
-    assert!(sim.run_until_quiet(60_000));
+    assert!(sim.run_until_quiet(120_000));
     assert!(sim.converged(), "one tip after the partition heals");
     let c = sim.nodes[b].node.chain().unwrap();
     assert_eq!(c.height(), 2);
