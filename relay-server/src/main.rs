@@ -1,1 +1,238 @@
-fn main() {}
+//! `relay-server`: the seed's command line.
+//!
+//! ```text
+//! relay-server [--node-id ID] [--data-dir DIR] COMMAND
+//! ```
+//! `NODE_ID` in the environment works as in the seed. Output is the seed's; every error is
+//! one line on stderr with a non-zero exit.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::{Parser, Subcommand};
+use relay_server::commands::Request;
+use relay_server::paths::{valid_node_id, DataPaths};
+use relay_server::startnode::StartOptions;
+
+/// The seed's central node: a blockchain CLI, a WebSocket relay and the page server.
+#[derive(Debug, Parser)]
+#[command(name = "relay-server", version, about)]
+struct Cli {
+    /// Node id: names this node's files (blockchain_<ID>.db, wallet_<ID>.dat).
+    #[arg(long, env = "NODE_ID", default_value = "3000", global = true, value_parser = node_id)]
+    node_id: String,
+    /// Directory of the node's files (default: the current directory).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn node_id(s: &str) -> Result<String, String> {
+    if valid_node_id(s) {
+        Ok(s.to_string())
+    } else {
+        Err("use 1-32 letters, digits, '-' or '_'".into())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a blockchain and send the genesis block reward to ADDRESS.
+    #[command(name = "createblockchain")]
+    CreateBlockchain {
+        /// Who the genesis coinbase pays.
+        #[arg(long)]
+        address: String,
+        /// Proof-of-work difficulty in leading zero bits, fixed for the network.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=40))]
+        bits: u32,
+    },
+    /// Generate a new key pair and save it into the wallet file.
+    #[command(name = "createwallet")]
+    CreateWallet,
+    /// List all addresses from the wallet file.
+    #[command(name = "listaddresses")]
+    ListAddresses,
+    /// Get the balance of ADDRESS.
+    #[command(name = "getbalance")]
+    GetBalance {
+        /// Whose balance.
+        #[arg(long)]
+        address: String,
+    },
+    /// Send AMOUNT of coins from FROM to TO.
+    Send {
+        /// An address of this node's wallet.
+        #[arg(long)]
+        from: String,
+        /// The recipient.
+        #[arg(long)]
+        to: String,
+        /// Coins to send.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        amount: u64,
+        /// Mine the payment on this node at once (the coinbase pays the sender).
+        #[arg(long)]
+        mine: bool,
+        /// The central node to submit to when not mining.
+        #[arg(long, default_value = "ws://127.0.0.1:3000/ws")]
+        relay: String,
+    },
+    /// Print all the blocks of the blockchain, newest first.
+    #[command(name = "printchain")]
+    PrintChain,
+    /// Rebuild the UTXO set from the chain.
+    #[command(name = "reindexutxo")]
+    ReindexUtxo,
+    /// Start the node: the page, the WebSocket relay and the control endpoint.
+    #[command(name = "startnode")]
+    StartNode {
+        /// Address to listen on [default: 127.0.0.1:<ID>].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Mine blocks paying this address.
+        #[arg(long)]
+        miner: Option<String>,
+        /// A relay to stay connected to, e.g. ws://127.0.0.1:3000/ws (repeatable).
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+        /// Directory of the page [default: the repository's www/].
+        #[arg(long)]
+        www: Option<PathBuf>,
+        /// Most WebSocket connections at once.
+        #[arg(long, default_value_t = 1000)]
+        max_peers: usize,
+    },
+    /// Digest, height and tip of the stored UTXO set (for tests).
+    #[command(name = "utxodigest", hide = true)]
+    UtxoDigest,
+    /// Mine BLOCKS empty blocks paying ADDRESS (for tests).
+    #[command(name = "generate", hide = true)]
+    Generate {
+        /// Who the coinbases pay.
+        #[arg(long)]
+        address: String,
+        /// How many blocks.
+        #[arg(long)]
+        blocks: u64,
+    },
+}
+
+/// clap's message without its usage block, on one line.
+fn one_line_usage_error(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if parts.is_empty() {
+        "error: invalid arguments (see --help)".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    eprintln!("{}", one_line_usage_error(&e));
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let paths = DataPaths::new(cli.data_dir, cli.node_id);
+    let result = runtime.block_on(async {
+        let request = match cli.command {
+            Command::StartNode {
+                listen,
+                miner,
+                peers,
+                www,
+                max_peers,
+            } => {
+                let opts = StartOptions {
+                    listen,
+                    miner,
+                    peers,
+                    www,
+                    max_peers,
+                };
+                return relay_server::startnode::run(paths, opts)
+                    .await
+                    .map(|()| String::new());
+            }
+            Command::CreateBlockchain { address, bits } => {
+                Request::CreateBlockchain { address, bits }
+            }
+            Command::CreateWallet => Request::CreateWallet,
+            Command::ListAddresses => Request::ListAddresses,
+            Command::GetBalance { address } => Request::GetBalance { address },
+            Command::Send {
+                from,
+                to,
+                amount,
+                mine,
+                relay,
+            } => Request::Send {
+                from,
+                to,
+                amount,
+                mine,
+                relay,
+            },
+            Command::PrintChain => Request::PrintChain,
+            Command::ReindexUtxo => Request::ReindexUtxo,
+            Command::UtxoDigest => Request::UtxoDigest,
+            Command::Generate { address, blocks } => Request::Generate { address, blocks },
+        };
+        relay_server::cli::run(&paths, request).await
+    });
+    // Blocking threads (a cancelled miner, say) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(output) => {
+            // A closed pipe (`printchain | head`) is not an error worth a panic.
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(output.as_bytes())
+                .and_then(|()| stdout.flush());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}", e.one_line());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The seed's commands, run against a [`Node`]: the same code serves the CLI on its own
+//! (a node built from the store for one command) and a running node (through the control
+//! endpoint), so both print the same thing.
+//!
+//! A command either finishes at once or returns the next [`Step`] its caller must carry out
+//! in its own way: mining (inline on the CLI, on a blocking thread in a running node),
+//! relaying a payment over WebSocket, or persisting changes made outside the node.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use node_core::chain::{self, ChainChanges};
+use node_core::pow;
+use node_core::{AcceptOutcome, Block, Chain, Node, Transaction};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{parse_address, CliError};
+use crate::wallet_file::Wallet;
+
+/// The coinbase text of every genesis block, as in the seed's series.
+pub const GENESIS_COINBASE_DATA: &[u8] =
+    b"The Times 03/Jan/2009 Chancellor on brink of second bailout for banks";
+
+/// A command as data: what the CLI runs locally or hands to a running node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "lowercase")]
+pub enum Request {
+    /// Create a chain whose genesis pays `address`.
+    CreateBlockchain {
+        /// Who the genesis pays.
+        address: String,
+        /// Proof-of-work bits of the new network.
+        bits: u32,
+    },
+    /// Add a key to the wallet.
+    CreateWallet,
+    /// Show the wallet's addresses.
+    ListAddresses,
+    /// Confirmed balance of an address.
+    GetBalance {
+        /// Whose.
+        address: String,
+    },
+    /// Pay from one of this wallet's addresses.
+    Send {
+        /// A wallet address.
+        from: String,
+        /// Any address.
+        to: String,
+        /// Coins.
+        amount: u64,
+        /// Mine the payment here at once, the coinbase paying the sender.
+        mine: bool,
+        /// Where to send it when not mining and no node runs on this id.
+        relay: String,
+    },
+    /// Every block, newest first.
+    PrintChain,
+    /// Rebuild the stored UTXO set from the chain.
+    ReindexUtxo,
+    /// Digest, height and tip of the stored UTXO set (hidden; for tests).
+    UtxoDigest,
+    /// Mine `blocks` empty blocks paying `address` (hidden; for tests).
+    Generate {
+        /// Who the coinbases pay.
+        address: String,
+        /// How many.
+        blocks: u64,
+    },
+}
+
+impl Request {
+    /// Whether the command reads the chain (and so needs the store when run locally).
+    pub fn needs_chain(&self) -> bool {
+        !matches!(
+            self,
+            Request::CreateWallet | Request::ListAddresses | Request::CreateBlockchain { .. }
+        )
+    }
+}
+
+/// What the caller does next.
+#[derive(Debug)]
+pub enum Step {
+    /// Print this.
+    Done(String),
+    /// Mine this template (nonce 0), then call [`finish_mined`].
+    Mine(Block),
+    /// Send this transaction to the relay at this URL, then print "Success!".
+    Relay(Transaction, String),
+    /// Persist these changes (made on a copy of the chain), then print the text.
+    Persist(ChainChanges, String),
+}
+
+/// What a command may use.
+pub struct Context<'a> {
+    /// The node: its chain, mempool and local commands.
+    pub node: &'a mut Node,
+    /// This node's wallet file.
+    pub wallet: &'a Path,
+    /// Milliseconds since the Unix epoch.
+    pub now: u64,
+    /// Whether this is a running node (peers, a miner) rather than a one-shot CLI.
+    pub running: bool,
+}
+
+fn chain_of(node: &Node) -> Result<&Chain, CliError> {
+    node.chain().ok_or(CliError::NoChain)
+}
+
+/// Runs `request` up to its first step the caller must carry out.
+pub fn execute(ctx: Context<'_>, request: &Request) -> Result<Step, CliError> {
+    match request {
+        Request::CreateBlockchain { address, .. } => {
+            parse_address("address", address)?;
+            if ctx.node.chain().is_some() {
+                Err(CliError::ChainExists)
+            } else {
+                Err(CliError::NotWhileRunning("createblockchain"))
+            }
+        }
+        Request::CreateWallet => {
+            let mut wallet = Wallet::load(ctx.wallet)?;
+            let address = wallet.create_key()?;
+            Ok(Step::Done(format!("Your new address: {address}\n")))
+        }
+        Request::ListAddresses => {
+            let wallet = Wallet::load(ctx.wallet)?;
+            let mut out = String::new();
+            for a in wallet.addresses() {
+                let _ = writeln!(out, "{a}");
+            }
+            Ok(Step::Done(out))
+        }
+        Request::GetBalance { address } => {
+            let owner = parse_address("address", address)?;
+            let chain = chain_of(ctx.node)?;
+            let balance = chain.utxo().balance(&owner.0);
+            Ok(Step::Done(format!(
+                "Balance of '{}': {balance}\n",
+                address.trim()
+            )))
+        }
+        Request::Send {
+            from,
+            to,
+            amount,
+            mine,
+            relay,
+        } => {
+            let sender = parse_address("sender address", from)?;
+            let recipient = parse_address("recipient address", to)?;
+            if *amount == 0 {
+                return Err(CliError::BadArgument("amount must be at least 1".into()));
+            }
+            let wallet = Wallet::load(ctx.wallet)?;
+            let key = wallet
+                .key_for(&sender.0)
+                .ok_or_else(|| CliError::NotInWallet {
+                    address: from.trim().to_string(),
+                    wallet: ctx.wallet.to_path_buf(),
+                })?;
+            let chain = chain_of(ctx.node)?;
+            let tx = node_core::wallet::build_payment(
+                key,
+                recipient.0,
+                *amount,
+                0,
+                chain.utxo(),
+                ctx.node.mempool(),
+            )
+            .map_err(CliError::Payment)?;
+            if *mine {
+                // The seed's `send -mine`: the block's coinbase pays the sender.
+                let template = ctx
+                    .node
+                    .block_template(ctx.now, sender.0, vec![tx])
+                    .ok_or(CliError::NoChain)?;
+                return Ok(Step::Mine(template));
+            }
+            if ctx.running {
+                ctx.node
+                    .submit_transaction(ctx.now, tx)
+                    .map_err(|e| CliError::TxRefused(e.to_string()))?;
+                return Ok(Step::Done("Success!\n".into()));
+            }
+            Ok(Step::Relay(tx, relay.clone()))
+        }
+        Request::PrintChain => Ok(Step::Done(print_chain(chain_of(ctx.node)?))),
+        Request::ReindexUtxo => {
+            // A copy is reindexed and its set replaces the stored one; the node's own set
+            // is the same by construction (both follow the active chain).
+            let mut copy = chain_of(ctx.node)?.clone();
+            copy.reindex_utxo();
+            let txids: BTreeSet<_> = copy.utxo().iter().map(|(op, _)| op.txid).collect();
+            let out = format!(
+                "Done! There are {} transactions in the UTXO set.\n",
+                txids.len()
+            );
+            Ok(Step::Persist(copy.take_changes(), out))
+        }
+        Request::UtxoDigest => {
+            let chain = chain_of(ctx.node)?;
+            Ok(Step::Done(format!(
+                "UTXO digest: {}\nHeight: {}\nTip: {}\n",
+                chain.utxo().digest(),
+                chain.height(),
+                chain.tip()
+            )))
+        }
+        Request::Generate { address, blocks } => {
+            let to = parse_address("address", address)?;
+            if ctx.running {
+                return Err(CliError::NotWhileRunning("generate"));
+            }
+            for _ in 0..*blocks {
+                let mut block = ctx
+                    .node
+                    .block_template(ctx.now, to.0, vec![])
+                    .ok_or(CliError::NoChain)?;
+                pow::mine(&mut block.header);
+                match ctx.node.submit_block(ctx.now, block) {
+                    Ok(AcceptOutcome::TipChanged(_)) => {}
+                    Ok(other) => return Err(CliError::BlockRefused(format!("{other:?}"))),
+                    Err(e) => return Err(CliError::BlockRefused(e.to_string())),
+                }
+            }
+            let height = chain_of(ctx.node)?.height();
+            Ok(Step::Done(format!("Done! Height is now {height}.\n")))
+        }
+    }
+}
+
+/// Submits a block mined for `send --mine`; "Success!" once it is the new tip.
+pub fn finish_mined(node: &mut Node, now: u64, block: Block) -> Result<String, CliError> {
+    match node.submit_block(now, block) {
+        Ok(AcceptOutcome::TipChanged(_)) => Ok("Success!\n".into()),
+        Ok(_) => Err(CliError::BlockRefused(
+            "the chain moved on while mining; try again".into(),
+        )),
+        Err(e) => Err(CliError::BlockRefused(e.to_string())),
+    }
+}
+
+/// A new chain: the genesis pays `to` the subsidy, at `bits` of proof of work.
+pub fn new_chain(to: node_core::PubKeyHash, bits: u32, now: u64) -> Result<Chain, CliError> {
+    let params = node_core::ChainParams::default();
+    let genesis = chain::mine_genesis(to, params.subsidy, now, bits, GENESIS_COINBASE_DATA);
+    Chain::new(params, genesis, now).map_err(|e| CliError::BadArgument(e.to_string()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// The seed's `printchain`: every block from the tip down, with its transactions.
+pub fn print_chain(chain: &Chain) -> String {
+    let mut out = String::new();
+    for height in (0..=chain.height()).rev() {
+        let Some(block) = chain.block_at(height) else {
+            continue;
+        };
+        let hash = block.hash();
+        let _ = writeln!(out, "============ Block {hash} ============");
+        let _ = writeln!(out, "Height: {height}");
+        let _ = writeln!(out, "Prev. block: {}", block.header.prev);
+        let _ = writeln!(out, "Timestamp: {}", block.header.timestamp);
+        let _ = writeln!(out, "Nonce: {}", block.header.nonce);
+        let pow_ok = pow::meets_target(&hash, block.header.bits);
+        let _ = writeln!(out, "PoW: {pow_ok}\n");
+        for tx in &block.transactions {
+            out.push_str(&print_tx(tx));
+        }
+        out.push_str("\n\n");
+    }
+    out
+}
+
+/// The seed's `Transaction.String()`.
+fn print_tx(tx: &Transaction) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "--- Transaction {}:", tx.txid());
+    if let Some(cb) = &tx.coinbase {
+        let _ = writeln!(
+            out,
+            "     Coinbase: height {}, data {}",
+            cb.height,
+            hex(&cb.data)
+        );
+    }
+    for (i, input) in tx.inputs.iter().enumerate() {
+        let _ = writeln!(out, "     Input {i}:");
+        let _ = writeln!(out, "       TXID:      {}", input.prev.txid);
+        let _ = writeln!(out, "       Out:       {}", input.prev.vout);
+        let _ = writeln!(out, "       Signature: {}", hex(&input.signature));
+        let _ = writeln!(out, "       PubKey:    {}", hex(&input.public_key));
+    }
+    for (i, output) in tx.outputs.iter().enumerate() {
+        let _ = writeln!(out, "     Output {i}:");
+        let _ = writeln!(out, "       Value:  {}", output.value);
+        let _ = writeln!(out, "       Script: {}", hex(&output.pubkey_hash.0));
+    }
+    out
+}

@@ -1,0 +1,630 @@
+//! The hub: the one task that owns the [`Node`].
+//!
+//! Everything else talks to it by message: connection tasks report peers coming and going
+//! and the frames they read, the HTTP side asks for the status or hands over a CLI command,
+//! the miner reports nonces, and a timer ticks every 250 ms. After each message the hub
+//! carries out the node's actions in order — a `Persist` is committed to the store before
+//! the frames after it are queued, so nothing is announced that a crash could lose.
+//!
+//! The hub never waits on a peer: frames go into each connection's bounded queue with
+//! `try_send`, and a peer whose queue is full is disconnected, so a slow tab cannot stall
+//! everyone else.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use node_core::chain::ChainChanges;
+use node_core::node::{Action, Event, MinedError, Notification};
+use node_core::peer::PeerId;
+use node_core::{Address, Block, Node};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, error, info, trace, warn};
+
+use crate::commands::{self, Context, Request, Step};
+use crate::miner::{self, Found, Miner};
+use crate::server::Shared;
+use crate::store::Store;
+
+/// How long a misbehaving (non-loopback) address is refused.
+pub const BAN_DURATION: Duration = Duration::from_secs(10 * 60);
+/// How often the node's timers run.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Milliseconds since the Unix epoch: the node's clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The hub's side of one connection.
+pub struct PeerLink {
+    /// Frames to send, bounded; full means the peer is too slow.
+    pub frames: mpsc::Sender<Bytes>,
+    /// Tells the connection to close, with the reason.
+    pub close: oneshot::Sender<String>,
+}
+
+/// What the hub is told.
+pub enum HubMsg {
+    /// A WebSocket connection opened.
+    Connected {
+        /// Its handle.
+        peer: PeerId,
+        /// We dialled it.
+        outbound: bool,
+        /// The remote address.
+        ip: IpAddr,
+        /// How to reach it.
+        link: PeerLink,
+    },
+    /// A frame arrived.
+    Frame {
+        /// From whom.
+        peer: PeerId,
+        /// The untrusted bytes.
+        bytes: Bytes,
+    },
+    /// A connection ended on its side (closed, failed, over its rate).
+    Disconnected {
+        /// Which.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+        /// Whether it broke a rule (its address may then be refused for a while).
+        misbehaved: bool,
+    },
+    /// A CLI command handed over through the control endpoint.
+    Control {
+        /// The command.
+        request: Request,
+        /// Its output or its one-line error.
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// `GET /status`.
+    Status {
+        /// Where to answer.
+        reply: oneshot::Sender<StatusReport>,
+    },
+}
+
+/// The node's summary as `GET /status` serves it (hashes in hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// NODE_ID.
+    pub node_id: String,
+    /// Active height.
+    pub height: u64,
+    /// Active tip, if there is a chain.
+    pub tip: Option<String>,
+    /// Genesis, if there is a chain.
+    pub genesis: Option<String>,
+    /// Peers past the handshake.
+    pub peers: usize,
+    /// Transactions in the mempool.
+    pub mempool: usize,
+    /// Behind the best peer.
+    pub syncing: bool,
+    /// Best height any peer announced.
+    pub target_height: u64,
+    /// A block template is being mined now.
+    pub mining: bool,
+    /// Address mined to, if mining is on.
+    pub mining_to: Option<String>,
+    /// Orphan blocks waiting for their parent.
+    pub orphans: usize,
+}
+
+/// A `send --mine` block found on a blocking thread, back for submission.
+struct ControlMined {
+    block: Block,
+    reply: oneshot::Sender<Result<String, String>>,
+}
+
+struct PeerEntry {
+    frames: mpsc::Sender<Bytes>,
+    close: Option<oneshot::Sender<String>>,
+    ip: IpAddr,
+}
+
+/// The task owning the node, its store and its miner.
+pub struct Hub {
+    node: Node,
+    store: Store,
+    wallet: PathBuf,
+    shared: Arc<Shared>,
+    peers: HashMap<PeerId, PeerEntry>,
+    /// Node ids of peers past the handshake, for logs.
+    names: HashMap<PeerId, String>,
+    /// Why the shell closed a connection, for the node's `PeerDown` log line.
+    close_reasons: HashMap<PeerId, String>,
+    miner: Miner,
+    found_rx: Option<mpsc::Receiver<Found>>,
+    mined_tx: mpsc::Sender<ControlMined>,
+    mined_rx: Option<mpsc::Receiver<ControlMined>>,
+}
+
+impl Hub {
+    /// A hub for `node`, persisting into `store`, signing with the keys in `wallet`.
+    pub fn new(node: Node, store: Store, wallet: PathBuf, shared: Arc<Shared>) -> Self {
+        let (found_tx, found_rx) = mpsc::channel(16);
+        let (mined_tx, mined_rx) = mpsc::channel(16);
+        Hub {
+            node,
+            store,
+            wallet,
+            shared,
+            peers: HashMap::new(),
+            names: HashMap::new(),
+            close_reasons: HashMap::new(),
+            miner: Miner::new(found_tx),
+            found_rx: Some(found_rx),
+            mined_tx,
+            mined_rx: Some(mined_rx),
+        }
+    }
+
+    /// Runs until shutdown is signalled or the inbox closes; an `Err` is a storage failure
+    /// the node cannot continue from.
+    pub async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<HubMsg>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let (Some(mut found_rx), Some(mut mined_rx)) = (self.found_rx.take(), self.mined_rx.take())
+        else {
+            return Err("hub started twice".into());
+        };
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.carry_out()?;
+        loop {
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                msg = inbox.recv() => match msg {
+                    Some(m) => self.on_message(m)?,
+                    None => break,
+                },
+                Some(found) = found_rx.recv() => self.on_found(found),
+                Some(mined) = mined_rx.recv() => self.on_control_mined(mined),
+                _ = tick.tick() => self.node.handle(now_ms(), Event::Tick),
+            }
+            self.carry_out()?;
+        }
+        self.miner.stop();
+        for (_, entry) in self.peers.drain() {
+            if let Some(close) = entry.close {
+                let _ = close.send("node shutting down".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn on_message(&mut self, msg: HubMsg) -> Result<(), String> {
+        let now = now_ms();
+        match msg {
+            HubMsg::Connected {
+                peer,
+                outbound,
+                ip,
+                link,
+            } => {
+                debug!(peer, %ip, outbound, "connection opened");
+                self.peers.insert(
+                    peer,
+                    PeerEntry {
+                        frames: link.frames,
+                        close: Some(link.close),
+                        ip,
+                    },
+                );
+                self.node
+                    .handle(now, Event::PeerConnected { peer, outbound });
+            }
+            HubMsg::Frame { peer, bytes } => {
+                // Frames still queued from a peer we already dropped are ignored.
+                if self.peers.contains_key(&peer) {
+                    self.node.handle(
+                        now,
+                        Event::Frame {
+                            peer,
+                            bytes: bytes.to_vec(),
+                        },
+                    );
+                }
+            }
+            HubMsg::Disconnected {
+                peer,
+                reason,
+                misbehaved,
+            } => {
+                if let Some(entry) = self.peers.remove(&peer) {
+                    if misbehaved {
+                        self.refuse_address(entry.ip, &reason);
+                    }
+                    self.close_reasons.insert(peer, reason);
+                    self.node.handle(now, Event::PeerDisconnected { peer });
+                }
+            }
+            HubMsg::Control { request, reply } => self.on_control(now, request, reply)?,
+            HubMsg::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+        }
+        Ok(())
+    }
+
+    fn status(&self) -> StatusReport {
+        let s = self.node.status();
+        StatusReport {
+            node_id: s.node_id,
+            height: s.height,
+            tip: s.tip.map(|h| h.to_string()),
+            genesis: s.genesis.map(|h| h.to_string()),
+            peers: s.peers,
+            mempool: s.mempool,
+            syncing: s.syncing,
+            target_height: s.target_height,
+            mining: s.mining_active && self.miner.is_active(),
+            mining_to: s.mining_to.map(|p| Address(p).to_string()),
+            orphans: s.orphans,
+        }
+    }
+
+    fn on_control(
+        &mut self,
+        now: u64,
+        request: Request,
+        reply: oneshot::Sender<Result<String, String>>,
+    ) -> Result<(), String> {
+        debug!(command = ?request, "control command");
+        let ctx = Context {
+            node: &mut self.node,
+            wallet: &self.wallet,
+            now,
+            running: true,
+        };
+        match commands::execute(ctx, &request) {
+            Ok(Step::Done(out)) => {
+                let _ = reply.send(Ok(out));
+            }
+            Ok(Step::Persist(changes, out)) => {
+                if let Err(e) = self.persist(&changes) {
+                    let _ = reply.send(Err(e.clone()));
+                    return Err(e);
+                }
+                let _ = reply.send(Ok(out));
+            }
+            Ok(Step::Mine(template)) => {
+                // Mining can take a while; the hub keeps serving peers meanwhile.
+                let back = self.mined_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut block = template;
+                    let never = AtomicBool::new(false);
+                    if let Some(nonce) = miner::solve(&block.header, &never) {
+                        block.header.nonce = nonce;
+                        let _ = back.blocking_send(ControlMined { block, reply });
+                    }
+                });
+            }
+            Ok(Step::Relay(..)) => {
+                let _ = reply.send(Err("a running node submits payments itself".into()));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e.one_line()));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_control_mined(&mut self, mined: ControlMined) {
+        let result = commands::finish_mined(&mut self.node, now_ms(), mined.block);
+        let _ = mined.reply.send(result.map_err(|e| e.one_line()));
+    }
+
+    fn on_found(&mut self, found: Found) {
+        match self.node.block_mined(now_ms(), found.job_id, found.nonce) {
+            Ok(hash) => debug!(%hash, "mined block accepted"),
+            Err(MinedError::StaleJob(id)) => debug!(job = id, "nonce for a replaced job ignored"),
+            Err(e) => warn!("mined block not used: {e}"),
+        }
+    }
+
+    /// Carries out the node's actions in order.
+    fn carry_out(&mut self) -> Result<(), String> {
+        while let Some(action) = self.node.poll_action() {
+            match action {
+                Action::Send { peer, frame } => self.send_to(peer, Bytes::from(frame)),
+                Action::Broadcast { peers, frame } => {
+                    let frame = Bytes::from(frame);
+                    for peer in peers {
+                        self.send_to(peer, frame.clone());
+                    }
+                }
+                Action::Disconnect {
+                    peer,
+                    reason,
+                    misbehaved,
+                } => {
+                    if let Some(entry) = self.close(peer, &reason) {
+                        if misbehaved {
+                            self.refuse_address(entry.ip, &reason);
+                        }
+                    }
+                }
+                Action::Persist(changes) => self.persist(&changes)?,
+                Action::Mine(job) => {
+                    info!(
+                        job = job.id,
+                        height = job.template.coinbase_height().unwrap_or(0),
+                        txs = job.template.transactions.len(),
+                        "mining a block"
+                    );
+                    self.miner.start(job);
+                }
+                Action::StopMining => {
+                    debug!("mining stopped");
+                    self.miner.stop();
+                }
+                Action::Notify(n) => self.log(n),
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a frame for a peer; a peer whose queue is full is dropped.
+    fn send_to(&mut self, peer: PeerId, frame: Bytes) {
+        let Some(entry) = self.peers.get(&peer) else {
+            return;
+        };
+        match entry.frames.try_send(frame) {
+            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                self.close(peer, "outbound queue full: the peer reads too slowly");
+                self.node.handle(now_ms(), Event::PeerDisconnected { peer });
+            }
+        }
+    }
+
+    /// Tells a connection to close and forgets it.
+    fn close(&mut self, peer: PeerId, reason: &str) -> Option<PeerEntry> {
+        let mut entry = self.peers.remove(&peer)?;
+        if let Some(close) = entry.close.take() {
+            let _ = close.send(reason.to_string());
+        }
+        self.close_reasons.insert(peer, reason.to_string());
+        Some(entry)
+    }
+
+    /// Refuses a misbehaving address for a while, except loopback: every tab of a local
+    /// browser shares it, so one bad tab must not lock out the others.
+    fn refuse_address(&self, ip: IpAddr, reason: &str) {
+        if ip.is_loopback() {
+            info!(%ip, "misbehaving loopback peer disconnected, address not refused: {reason}");
+            return;
+        }
+        if let Ok(mut bans) = self.shared.bans.lock() {
+            bans.insert(ip, Instant::now() + BAN_DURATION);
+        }
+        warn!(%ip, "address refused for {} s: {reason}", BAN_DURATION.as_secs());
+    }
+
+    /// Commits one change set; the node must not go on if it cannot.
+    fn persist(&self, changes: &ChainChanges) -> Result<(), String> {
+        tokio::task::block_in_place(|| self.store.apply(std::slice::from_ref(changes))).map_err(
+            |e| {
+                error!("cannot persist chain changes: {e}");
+                e.to_string()
+            },
+        )
+    }
+
+    fn who(&self, peer: PeerId) -> String {
+        match self.names.get(&peer) {
+            Some(id) => format!("peer {peer} (node {id})"),
+            None => format!("peer {peer}"),
+        }
+    }
+
+    /// One log line per notable event.
+    fn log(&mut self, n: Notification) {
+        match n {
+            Notification::TipChanged {
+                tip,
+                height,
+                reorg_depth,
+            } => {
+                if reorg_depth > 0 {
+                    warn!(%tip, height, reorg_depth, "chain reorganised");
+                } else {
+                    debug!(%tip, height, "tip changed");
+                }
+            }
+            Notification::BlockConnected { hash, height, txs } => {
+                info!(%hash, height, txs, "block connected");
+            }
+            Notification::SideBlock { hash } => info!(%hash, "side-branch block stored"),
+            Notification::BlockRejected { hash, reason, from } => {
+                let from = from.map_or("this node".into(), |p| self.who(p));
+                warn!(%hash, "block from {from} rejected: {reason}");
+            }
+            Notification::TxAccepted { txid, from } => {
+                let from = from.map_or("this node".into(), |p| self.who(p));
+                info!(%txid, "transaction from {from} accepted");
+            }
+            Notification::TxRejected { txid, reason, from } => {
+                let from = from.map_or("this node".into(), |p| self.who(p));
+                warn!(%txid, "transaction from {from} rejected: {reason}");
+            }
+            Notification::SyncProgress { height, target } => {
+                info!(height, target, "sync progress");
+            }
+            Notification::PeerUp {
+                peer,
+                node_id,
+                role,
+                height,
+            } => {
+                info!(peer, node_id = %node_id, role = role.name(), height, "peer up");
+                self.names.insert(peer, node_id);
+            }
+            Notification::PeerDown { peer, reason } => {
+                let reason = self.close_reasons.remove(&peer).unwrap_or(reason);
+                info!("{} down: {reason}", self.who(peer));
+                self.names.remove(&peer);
+            }
+            Notification::PeerPenalised {
+                peer,
+                score,
+                reason,
+            } => {
+                warn!(score, "{} penalised: {reason}", self.who(peer));
+            }
+            Notification::AddrLearned(addrs) => {
+                let ids: Vec<&str> = addrs.iter().map(|a| a.node_id.as_str()).collect();
+                debug!(nodes = ?ids, "nodes learned");
+            }
+            Notification::RejectReceived { peer, hash, reason } => {
+                warn!(%hash, "{} refused what we sent: {reason}", self.who(peer));
+            }
+            Notification::Mined { hash, height } => info!(%hash, height, "mined a block"),
+            Notification::MessageIn {
+                peer,
+                command,
+                summary,
+                refused,
+            } => trace!(peer, command, summary, ?refused, "message in"),
+            Notification::MessageOut {
+                peers,
+                command,
+                summary,
+            } => trace!(?peers, command, summary, "message out"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use node_core::node::NodeConfig;
+    use node_core::protocol::{encode_frame, Message, Role, Version, PROTOCOL_VERSION};
+    use node_core::{BlockHash, ChainParams, PubKeyHash};
+    use std::net::Ipv4Addr;
+
+    struct Fixture {
+        inbox: mpsc::Sender<HubMsg>,
+        shared: Arc<Shared>,
+        genesis: BlockHash,
+        _stop: watch::Sender<bool>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn start_hub() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::create(&dir.path().join("chain.db")).expect("store");
+        let mut chain = commands::new_chain(PubKeyHash([1; 20]), 4, now_ms()).expect("chain");
+        store.apply(&[chain.take_changes()]).expect("genesis");
+        let chain = store.load_chain(ChainParams::default()).expect("load");
+        let genesis = chain.as_ref().map(|c| c.genesis_hash()).unwrap_or_default();
+        let node = Node::new(NodeConfig::default(), chain);
+        let (stop, stop_rx) = watch::channel(false);
+        let (inbox, rx) = mpsc::channel(64);
+        let shared = Arc::new(Shared::new(
+            inbox.clone(),
+            "cookie".into(),
+            10,
+            stop_rx.clone(),
+        ));
+        let hub = Hub::new(node, store, dir.path().join("wallet.dat"), shared.clone());
+        tokio::spawn(hub.run(rx, stop_rx));
+        Fixture {
+            inbox,
+            shared,
+            genesis,
+            _stop: stop,
+            _dir: dir,
+        }
+    }
+
+    /// A fake connection whose queue holds `queue` frames.
+    async fn connect(
+        f: &Fixture,
+        peer: PeerId,
+        ip: IpAddr,
+        queue: usize,
+    ) -> (mpsc::Receiver<Bytes>, oneshot::Receiver<String>) {
+        let (frames, frames_rx) = mpsc::channel(queue);
+        let (close, close_rx) = oneshot::channel();
+        let link = PeerLink { frames, close };
+        let msg = HubMsg::Connected {
+            peer,
+            outbound: false,
+            ip,
+            link,
+        };
+        f.inbox.send(msg).await.expect("hub runs");
+        (frames_rx, close_rx)
+    }
+
+    fn version(genesis: BlockHash) -> Bytes {
+        Bytes::from(encode_frame(&Message::Version(Version {
+            protocol: PROTOCOL_VERSION,
+            genesis,
+            best_height: 0,
+            tip: genesis,
+            chain_work: 0,
+            node_id: "test".into(),
+            role: Role::Wallet,
+            listen_url: None,
+            nonce: 99,
+            user_agent: "test".into(),
+        })))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_whose_queue_is_full_is_dropped() {
+        let f = start_hub();
+        // Room for one frame; the handshake answer is two (version, verack).
+        let (_frames, close) = connect(&f, 1, IpAddr::V4(Ipv4Addr::LOCALHOST), 1).await;
+        let bytes = version(f.genesis);
+        f.inbox
+            .send(HubMsg::Frame { peer: 1, bytes })
+            .await
+            .expect("hub runs");
+        let reason = close.await.expect("the hub closes the slow peer");
+        assert!(reason.contains("queue full"), "{reason}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn misbehaving_addresses_are_refused_except_loopback() {
+        let f = start_hub();
+        let remote = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+        let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        for (peer, ip) in [(1, remote), (2, local)] {
+            let (_frames, close) = connect(&f, peer, ip, 16).await;
+            let bytes = Bytes::from_static(b"XXXXnot a frame at all");
+            f.inbox
+                .send(HubMsg::Frame { peer, bytes })
+                .await
+                .expect("hub runs");
+            let reason = close.await.expect("dropped");
+            assert!(reason.contains("misbehaving"), "{reason}");
+        }
+        assert!(
+            f.shared.is_refused(remote),
+            "a remote address is refused for a while"
+        );
+        assert!(!f.shared.is_refused(local), "loopback never is");
+    }
+}

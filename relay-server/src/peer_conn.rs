@@ -1,0 +1,350 @@
+//! One task per WebSocket connection, inbound (axum) or outbound (`--peer`, tokio-tungstenite).
+//!
+//! Both kinds are adapted to the same [`Incoming`] stream and [`Outgoing`] sink and run by
+//! [`run`]: frames read go to the hub (awaiting it, so a busy hub slows the readers rather
+//! than growing a queue), frames the hub queued are written, and the connection ends when
+//! the socket closes, the peer goes over its frame rate, the hub says so, or the node stops.
+//! Outbound connections are redialled with exponential backoff.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame as AxCloseFrame, Message as AxMessage, WebSocket};
+use bytes::Bytes;
+use futures_util::{future, Sink, SinkExt, Stream, StreamExt};
+use node_core::protocol::MAX_FRAME_SIZE;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::MaybeTlsStream;
+
+use crate::hub::{HubMsg, PeerLink};
+use crate::rate_limit::TokenBucket;
+use crate::server::{ConnectionSlot, Shared};
+
+/// Frames queued for one peer before it counts as too slow and is dropped.
+pub const OUTBOUND_QUEUE: usize = 4096;
+/// Frames per second a peer may send on average...
+pub const RATE_PER_SEC: u32 = 2_000;
+/// ...and in a burst.
+pub const RATE_BURST: u32 = 4_000;
+/// Longest wait between two dials of an outbound peer.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+
+/// What the socket delivered.
+pub enum Incoming {
+    /// A message for the node (binary; text is passed on too, and refused by the node).
+    Frame(Bytes),
+    /// Control traffic the WebSocket layer handles itself.
+    Ignore,
+    /// The peer closed the connection.
+    Closed(String),
+    /// Reading failed.
+    Failed {
+        /// What went wrong.
+        reason: String,
+        /// Whether the peer broke a rule (an oversized frame).
+        misbehaved: bool,
+    },
+}
+
+/// What to write.
+pub enum Outgoing {
+    /// A protocol frame.
+    Frame(Bytes),
+    /// A close frame with a reason.
+    Close(String),
+}
+
+/// How a connection ended.
+#[derive(Debug)]
+pub struct Ended {
+    /// Why.
+    pub reason: String,
+    /// Whether the peer broke a rule.
+    pub misbehaved: bool,
+}
+
+impl Ended {
+    fn new(reason: impl Into<String>, misbehaved: bool) -> Self {
+        Ended {
+            reason: reason.into(),
+            misbehaved,
+        }
+    }
+}
+
+/// Close reasons must fit a WebSocket close frame (123 bytes).
+fn close_reason(reason: &str) -> String {
+    let mut end = reason.len().min(120);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
+}
+
+/// Sorts read errors: an oversized frame is the peer's fault, a reset is not.
+fn read_failure(error: String) -> Incoming {
+    let lower = error.to_ascii_lowercase();
+    let oversized = lower.contains("too long") || lower.contains("space limit");
+    if oversized {
+        Incoming::Failed {
+            reason: format!("frame over the {MAX_FRAME_SIZE}-byte limit"),
+            misbehaved: true,
+        }
+    } else {
+        Incoming::Failed {
+            reason: error,
+            misbehaved: false,
+        }
+    }
+}
+
+/// Runs one connection until it ends, registered with the hub for its whole life.
+pub async fn run<St, Si>(
+    shared: Arc<Shared>,
+    slot: ConnectionSlot,
+    outbound: bool,
+    ip: IpAddr,
+    mut stream: St,
+    mut sink: Si,
+) -> Ended
+where
+    St: Stream<Item = Incoming> + Unpin,
+    Si: Sink<Outgoing, Error = String> + Unpin,
+{
+    let _slot = slot;
+    let peer = shared.next_peer_id();
+    let (frames_tx, mut frames_rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
+    let (close_tx, close_rx) = oneshot::channel::<String>();
+    let link = PeerLink {
+        frames: frames_tx,
+        close: close_tx,
+    };
+    let connected = HubMsg::Connected {
+        peer,
+        outbound,
+        ip,
+        link,
+    };
+    if shared.hub.send(connected).await.is_err() {
+        return Ended::new("node shutting down", false);
+    }
+    let mut shutdown = shared.shutdown.clone();
+    // How it ended, the close frame to send (if any), and whether the hub already knows.
+    let (ended, close_with, hub_knows) = {
+        let hub = shared.hub.clone();
+        let reader = async {
+            let mut bucket = TokenBucket::new(RATE_PER_SEC, RATE_BURST, Instant::now());
+            loop {
+                match stream.next().await {
+                    Some(Incoming::Frame(bytes)) => {
+                        if !bucket.take(Instant::now()) {
+                            let reason = format!("over the rate limit of {RATE_PER_SEC} frames/s");
+                            return (Ended::new(&reason, true), Some(reason));
+                        }
+                        if hub.send(HubMsg::Frame { peer, bytes }).await.is_err() {
+                            return (Ended::new("node shutting down", false), None);
+                        }
+                    }
+                    Some(Incoming::Ignore) => {}
+                    Some(Incoming::Closed(why)) if why.is_empty() => {
+                        return (Ended::new("closed by the peer", false), None)
+                    }
+                    Some(Incoming::Closed(why)) => {
+                        let reason = format!("closed by the peer: {why}");
+                        return (Ended::new(reason, false), None);
+                    }
+                    Some(Incoming::Failed { reason, misbehaved }) => {
+                        let close = misbehaved.then(|| reason.clone());
+                        return (Ended::new(reason, misbehaved), close);
+                    }
+                    None => return (Ended::new("connection lost", false), None),
+                }
+            }
+        };
+        let writer = async {
+            while let Some(frame) = frames_rx.recv().await {
+                if let Err(e) = sink.send(Outgoing::Frame(frame)).await {
+                    return Ended::new(format!("write failed: {e}"), false);
+                }
+            }
+            Ended::new("dropped by the node", false)
+        };
+        tokio::pin!(reader, writer);
+        // The hub's word comes first: when it drops a peer, its frame queue closes too.
+        tokio::select! {
+            biased;
+            why = close_rx => match why {
+                Ok(reason) => (Ended::new(&reason, false), Some(reason), true),
+                Err(_) => (Ended::new("dropped by the node", false), None, true),
+            },
+            _ = shutdown.wait_for(|stop| *stop) => {
+                let reason = "node shutting down";
+                (Ended::new(reason, false), Some(reason.to_string()), true)
+            }
+            (ended, close) = &mut reader => (ended, close, false),
+            ended = &mut writer => (ended, None, false),
+        }
+    };
+    if hub_knows {
+        // Frames the node queued before dropping the peer (a `reject`, say) still go out.
+        let flush = async {
+            while let Ok(frame) = frames_rx.try_recv() {
+                if sink.send(Outgoing::Frame(frame)).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
+    }
+    if let Some(reason) = close_with {
+        let close = sink.send(Outgoing::Close(close_reason(&reason)));
+        let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+    }
+    if !hub_knows {
+        let _ = shared
+            .hub
+            .send(HubMsg::Disconnected {
+                peer,
+                reason: ended.reason.clone(),
+                misbehaved: ended.misbehaved,
+            })
+            .await;
+    }
+    ended
+}
+
+/// Runs a connection accepted on `/ws`.
+pub async fn serve_inbound(
+    shared: Arc<Shared>,
+    slot: ConnectionSlot,
+    socket: WebSocket,
+    remote: SocketAddr,
+) {
+    let (sink, stream) = socket.split();
+    let stream = stream.map(|m| match m {
+        Ok(AxMessage::Binary(b)) => Incoming::Frame(b),
+        Ok(AxMessage::Text(t)) => Incoming::Frame(Bytes::from(t)),
+        Ok(AxMessage::Ping(_) | AxMessage::Pong(_)) => Incoming::Ignore,
+        Ok(AxMessage::Close(frame)) => {
+            Incoming::Closed(frame.map(|f| f.reason.to_string()).unwrap_or_default())
+        }
+        // axum hides tungstenite's error type; its text names a capacity error.
+        Err(e) => read_failure(e.to_string()),
+    });
+    let sink = sink.sink_map_err(|e| e.to_string()).with(|o: Outgoing| {
+        future::ready(Ok::<_, String>(match o {
+            Outgoing::Frame(b) => AxMessage::Binary(b),
+            Outgoing::Close(reason) => AxMessage::Close(Some(AxCloseFrame {
+                code: 1008,
+                reason: reason.into(),
+            })),
+        }))
+    });
+    let ended = run(
+        shared,
+        slot,
+        false,
+        remote.ip(),
+        Box::pin(stream),
+        Box::pin(sink),
+    )
+    .await;
+    tracing::debug!(%remote, reason = %ended.reason, "inbound connection ended");
+}
+
+/// The WebSocket limits every connection uses.
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME_SIZE))
+        .max_frame_size(Some(MAX_FRAME_SIZE))
+}
+
+/// Maps a tungstenite client connection to the common stream and sink.
+pub fn adapt_client<S>(
+    ws: tokio_tungstenite::WebSocketStream<S>,
+) -> (
+    impl Stream<Item = Incoming> + Unpin,
+    impl Sink<Outgoing, Error = String> + Unpin,
+)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (sink, stream) = ws.split();
+    let stream = stream.map(|m| match m {
+        Ok(Message::Binary(b)) => Incoming::Frame(b),
+        Ok(Message::Text(t)) => Incoming::Frame(Bytes::from(t)),
+        Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => Incoming::Ignore,
+        Ok(Message::Close(frame)) => {
+            Incoming::Closed(frame.map(|f| f.reason.to_string()).unwrap_or_default())
+        }
+        Err(tungstenite::Error::Capacity(e)) => Incoming::Failed {
+            reason: format!("frame over the limit: {e}"),
+            misbehaved: true,
+        },
+        Err(e) => read_failure(e.to_string()),
+    });
+    let sink = sink.sink_map_err(|e| e.to_string()).with(|o: Outgoing| {
+        future::ready(Ok::<_, String>(match o {
+            Outgoing::Frame(b) => Message::Binary(b),
+            Outgoing::Close(reason) => Message::Close(Some(CloseFrame {
+                code: CloseCode::Policy,
+                reason: reason.into(),
+            })),
+        }))
+    });
+    (Box::pin(stream), Box::pin(sink))
+}
+
+/// Dials `url` once and runs the connection; `Err` if it could not be opened.
+async fn dial_once(shared: &Arc<Shared>, url: &str) -> Result<Ended, String> {
+    let slot = shared.reserve_outbound();
+    let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true);
+    let (ws, _) = tokio::time::timeout(Duration::from_secs(10), connect)
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let ip = match ws.get_ref() {
+        MaybeTlsStream::Plain(tcp) => tcp.peer_addr().map(|a| a.ip()).ok(),
+        _ => None,
+    }
+    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let (stream, sink) = adapt_client(ws);
+    Ok(run(shared.clone(), slot, true, ip, stream, sink).await)
+}
+
+/// Keeps an outbound connection to `url` up until the node stops, redialling with
+/// exponential backoff (capped at [`MAX_BACKOFF`]).
+pub async fn dial_forever(shared: Arc<Shared>, url: String) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let started = Instant::now();
+        match dial_once(&shared, &url).await {
+            Ok(ended) => {
+                tracing::info!(%url, reason = %ended.reason, "connection to peer ended");
+                // A connection that lived a while was healthy: start the backoff afresh.
+                if started.elapsed() > Duration::from_secs(30) {
+                    backoff = MIN_BACKOFF;
+                }
+            }
+            Err(e) => tracing::warn!(%url, "cannot connect to peer: {e}"),
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        tracing::debug!(%url, "redialling in {} ms", backoff.as_millis());
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,229 @@
+//! `startnode`: the seed's central node as a server, until Ctrl-C or SIGTERM.
+//!
+//! Opens the chain store (or starts an empty one to download into from `--peer`), binds the
+//! port, writes the control files, then runs the hub, the HTTP server and one dialler per
+//! `--peer`. On a signal it stops them in that order's reverse: the hub finishes the action
+//! it is on (a commit is never cut short by a graceful stop), then the files are removed.
+
+use std::fs;
+use std::future::IntoFuture;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use node_core::node::NodeConfig;
+use node_core::protocol::Role;
+use node_core::{ChainParams, Node};
+use rand_core::{OsRng, RngCore};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::control::ControlFiles;
+use crate::error::{parse_address, CliError};
+use crate::hub::{now_ms, Hub};
+use crate::paths::DataPaths;
+use crate::peer_conn;
+use crate::server::{self, Shared};
+use crate::store::Store;
+
+/// The page served when `--www` is not given: the repository's `www/`, found from where this
+/// binary was built so it works from any working directory.
+pub const DEFAULT_WWW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../www");
+
+/// `startnode`'s options.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// Where to listen; `127.0.0.1:<ID>` when the id is a port number, as in the seed.
+    pub listen: Option<SocketAddr>,
+    /// Mine to this address.
+    pub miner: Option<String>,
+    /// Relays to stay connected to (`ws://HOST:PORT/ws`).
+    pub peers: Vec<String>,
+    /// The page's directory.
+    pub www: Option<PathBuf>,
+    /// Most connections at once.
+    pub max_peers: usize,
+}
+
+/// Where node `id` listens by default.
+pub fn default_listen(node_id: &str) -> SocketAddr {
+    let port = node_id
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .unwrap_or(3000);
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+fn check_peer_url(url: &str) -> Result<(), CliError> {
+    let uri: tokio_tungstenite::tungstenite::http::Uri = url
+        .parse()
+        .map_err(|e| CliError::BadArgument(format!("invalid --peer URL '{url}': {e}")))?;
+    if uri.scheme_str() != Some("ws") || uri.host().is_none() {
+        return Err(CliError::BadArgument(format!(
+            "invalid --peer URL '{url}': expected ws://HOST:PORT/ws"
+        )));
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Runs the node until a signal; `Err` if it cannot start or its storage fails.
+pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
+    let miner = opts
+        .miner
+        .as_deref()
+        .map(|m| parse_address("miner address", m))
+        .transpose()?;
+    for url in &opts.peers {
+        check_peer_url(url)?;
+    }
+    let db = paths.chain_db();
+    let (store, chain) = if db.exists() {
+        let store = Store::open(&db)?;
+        let chain = store.load_chain(ChainParams::default())?;
+        (store, chain)
+    } else if opts.peers.is_empty() {
+        return Err(CliError::NoChain);
+    } else {
+        fs::create_dir_all(paths.dir())
+            .map_err(CliError::io(format!("creating {}", paths.dir().display())))?;
+        (Store::create(&db)?, None)
+    };
+    if chain.is_none() && opts.peers.is_empty() {
+        return Err(CliError::NoChain);
+    }
+
+    let listen = opts
+        .listen
+        .unwrap_or_else(|| default_listen(paths.node_id()));
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(CliError::io(format!("listening on {listen}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(CliError::io("reading the listening address"))?;
+
+    let config = NodeConfig {
+        node_id: paths.node_id().to_string(),
+        role: Role::Relay,
+        listen_url: Some(format!("ws://{local}/ws")),
+        nonce: OsRng.next_u64(),
+        // Every message in and out, only when someone asked to see them (RUST_LOG=trace).
+        trace_messages: tracing::enabled!(tracing::Level::TRACE),
+        ..NodeConfig::default()
+    };
+    let had_chain = chain.is_some();
+    let mut node = Node::new(config, chain);
+    if let Some(m) = miner {
+        node.start_mining(now_ms(), m.0);
+    }
+
+    let files = ControlFiles::write(&paths, local)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (hub_tx, hub_rx) = mpsc::channel(1024);
+    let shared = Arc::new(Shared::new(
+        hub_tx,
+        files.secret.clone(),
+        opts.max_peers,
+        stop_rx.clone(),
+    ));
+    let hub = Hub::new(node, store, paths.wallet(), shared.clone());
+    let mut hub_task = tokio::spawn(hub.run(hub_rx, stop_rx.clone()));
+
+    let www = opts.www.unwrap_or_else(|| PathBuf::from(DEFAULT_WWW));
+    if !www.is_dir() {
+        tracing::warn!(
+            "page directory {} does not exist; only the protocol is served",
+            www.display()
+        );
+    }
+    let app = server::router(shared.clone(), www.clone());
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(
+        axum::serve(
+            // Small frames answer small frames: do not let Nagle hold them back.
+            listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            }),
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        })
+        .into_future(),
+    );
+    for url in &opts.peers {
+        tokio::spawn(peer_conn::dial_forever(shared.clone(), url.clone()));
+    }
+
+    let mut banner = format!("Starting node {}\n", paths.node_id());
+    banner += &format!(
+        "Listening on http://{local}/ (page from {}) and ws://{local}/ws\n",
+        www.display()
+    );
+    if let Some(m) = miner {
+        banner += &format!("Mining is on. Address to receive rewards: {m}\n");
+    }
+    if !had_chain {
+        banner += &format!(
+            "No blockchain yet: downloading it from {}\n",
+            opts.peers.join(", ")
+        );
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
+    tracing::info!(node_id = paths.node_id(), %local, "node started");
+
+    let outcome = tokio::select! {
+        _ = stop_signal() => {
+            tracing::info!("stopping");
+            None
+        }
+        done = &mut hub_task => Some(done),
+    };
+    let _ = stop_tx.send(true);
+    let hub_result = match outcome {
+        Some(done) => done,
+        None => match tokio::time::timeout(Duration::from_secs(30), hub_task).await {
+            Ok(done) => done,
+            Err(_) => Ok(Err("the hub did not stop in time".into())),
+        },
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    drop(files);
+    match hub_result {
+        Ok(Ok(())) => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(CliError::Fatal(e)),
+        Err(e) => Err(CliError::Fatal(format!("the hub task failed: {e}"))),
+    }
+}

@@ -1,0 +1,337 @@
+//! The chain store: one redb file per node id, written one transaction per change set.
+//!
+//! redb is the Rust counterpart of the seed's BoltDB. Where the seed kept only blocks and
+//! re-indexed the UTXO set after every download, this store keeps everything a restart needs
+//! so the node comes back without replaying the chain: block bodies, per-block undo data,
+//! the UTXO set and the active tip. One [`ChainChanges`] (a block, its undo data and its UTXO
+//! writes) commits as one durable transaction, so a crash at any instant leaves either the
+//! state before it or the state after it, never a UTXO set out of step with the tip.
+
+use std::path::{Path, PathBuf};
+
+use node_core::chain::ChainChanges;
+use node_core::codec;
+use node_core::utxo::BlockUndo;
+use node_core::{
+    Block, BlockHash, Chain, ChainError, ChainParams, OutPoint, Txid, UtxoEntry, UtxoSet,
+};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+/// Block hash → `Block::encode()`.
+const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
+/// Block hash → postcard `BlockUndo`.
+const UNDO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("undo");
+/// Outpoint (txid ‖ vout big-endian) → postcard `UtxoEntry`.
+const UTXO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("utxo");
+/// Small named values: the tip and the schema version.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const META_TIP: &str = "tip";
+const META_SCHEMA: &str = "schema";
+/// Bumped whenever the layout above changes incompatibly.
+const SCHEMA_VERSION: u8 = 1;
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// There is no chain file for this node id.
+    #[error("No existing blockchain found. Create one first.")]
+    Missing,
+    /// A chain file already exists (createblockchain).
+    #[error("Blockchain already exists at {0}.")]
+    Exists(PathBuf),
+    /// Another process holds the database (a running node whose control endpoint did not answer).
+    #[error(
+        "the blockchain file {0} is in use by another process (is a node running on this id?)"
+    )]
+    Locked(PathBuf),
+    /// redb reported an error.
+    #[error("database error in {path}: {source}")]
+    Db {
+        /// The file.
+        path: PathBuf,
+        /// What redb said (boxed: it is large, and errors travel by value).
+        source: Box<redb::Error>,
+    },
+    /// Stored bytes do not decode or do not form a chain.
+    #[error("stored chain in {path} is corrupt: {what}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// An open chain database.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+/// The key of an outpoint: txid then vout, big-endian so keys sort by (txid, vout).
+fn outpoint_key(op: &OutPoint) -> [u8; 36] {
+    let mut k = [0u8; 36];
+    k[..32].copy_from_slice(op.txid.as_bytes());
+    k[32..].copy_from_slice(&op.vout.to_be_bytes());
+    k
+}
+
+fn outpoint_from_key(k: &[u8]) -> Option<OutPoint> {
+    if k.len() != 36 {
+        return None;
+    }
+    let mut txid = [0u8; 32];
+    txid.copy_from_slice(&k[..32]);
+    let mut vout = [0u8; 4];
+    vout.copy_from_slice(&k[32..]);
+    Some(OutPoint {
+        txid: Txid(node_core::Hash256(txid)),
+        vout: u32::from_be_bytes(vout),
+    })
+}
+
+fn hash_from_key(k: &[u8]) -> Option<BlockHash> {
+    let bytes: [u8; 32] = k.try_into().ok()?;
+    Some(BlockHash(node_core::Hash256(bytes)))
+}
+
+impl Store {
+    /// Creates a new, empty chain file; refuses if one exists.
+    pub fn create(path: &Path) -> Result<Self, StoreError> {
+        if path.exists() {
+            return Err(StoreError::Exists(path.to_path_buf()));
+        }
+        let db = Database::create(path).map_err(|e| Self::db_err(path, e.into()))?;
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+        };
+        store.init_tables()?;
+        Ok(store)
+    }
+
+    /// Opens an existing chain file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing);
+        }
+        let db = Database::open(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
+            other => Self::db_err(path, other.into()),
+        })?;
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db_err(path: &Path, source: redb::Error) -> StoreError {
+        StoreError::Db {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        }
+    }
+
+    fn err<E: Into<redb::Error>>(&self) -> impl Fn(E) -> StoreError + '_ {
+        move |e| Self::db_err(&self.path, e.into())
+    }
+
+    fn corrupt(&self, what: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            what: what.into(),
+        }
+    }
+
+    fn init_tables(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(self.err())?;
+        {
+            txn.open_table(BLOCKS).map_err(self.err())?;
+            txn.open_table(UNDO).map_err(self.err())?;
+            txn.open_table(UTXO).map_err(self.err())?;
+            let mut meta = txn.open_table(META).map_err(self.err())?;
+            meta.insert(META_SCHEMA, [SCHEMA_VERSION].as_slice())
+                .map_err(self.err())?;
+        }
+        txn.commit().map_err(self.err())
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(self.err())?;
+        let meta = txn.open_table(META).map_err(self.err())?;
+        let version = meta.get(META_SCHEMA).map_err(self.err())?;
+        match version.as_ref().map(|v| v.value().to_vec()).as_deref() {
+            Some([SCHEMA_VERSION]) => Ok(()),
+            Some(other) => Err(self.corrupt(format!("unknown schema version {other:?}"))),
+            None => Err(self.corrupt("no schema version")),
+        }
+    }
+
+    /// Writes change sets in order as ONE durable transaction: all of them or none.
+    pub fn apply(&self, batches: &[ChainChanges]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(self.err())?;
+        {
+            let mut blocks = txn.open_table(BLOCKS).map_err(self.err())?;
+            let mut undo = txn.open_table(UNDO).map_err(self.err())?;
+            let mut meta = txn.open_table(META).map_err(self.err())?;
+            for c in batches {
+                for b in &c.blocks {
+                    blocks
+                        .insert(b.hash().as_bytes().as_slice(), b.encode().as_slice())
+                        .map_err(self.err())?;
+                }
+                for h in &c.removed {
+                    blocks.remove(h.as_bytes().as_slice()).map_err(self.err())?;
+                    undo.remove(h.as_bytes().as_slice()).map_err(self.err())?;
+                }
+                for (h, u) in &c.undo {
+                    undo.insert(h.as_bytes().as_slice(), codec::encode(u).as_slice())
+                        .map_err(self.err())?;
+                }
+                if c.utxo_reset {
+                    // Replace the whole set: drop the table and start an empty one.
+                    txn.delete_table(UTXO).map_err(self.err())?;
+                }
+                let mut utxo = txn.open_table(UTXO).map_err(self.err())?;
+                for (op, entry) in &c.utxo {
+                    let key = outpoint_key(op);
+                    match entry {
+                        Some(e) => {
+                            utxo.insert(key.as_slice(), codec::encode(e).as_slice())
+                                .map_err(self.err())?;
+                        }
+                        None => {
+                            utxo.remove(key.as_slice()).map_err(self.err())?;
+                        }
+                    }
+                }
+                if let Some(tip) = c.tip {
+                    meta.insert(META_TIP, tip.as_bytes().as_slice())
+                        .map_err(self.err())?;
+                }
+            }
+        }
+        txn.commit().map_err(self.err())
+    }
+
+    /// Loads the stored chain without revalidating or reindexing it; `None` if no tip was
+    /// ever written.
+    pub fn load_chain(&self, params: ChainParams) -> Result<Option<Chain>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.err())?;
+        let meta = txn.open_table(META).map_err(self.err())?;
+        let Some(tip) = meta.get(META_TIP).map_err(self.err())? else {
+            return Ok(None);
+        };
+        let tip = hash_from_key(tip.value()).ok_or_else(|| self.corrupt("tip is not 32 bytes"))?;
+
+        let table = txn.open_table(BLOCKS).map_err(self.err())?;
+        let mut blocks = Vec::with_capacity(table.len().map_err(self.err())? as usize);
+        for row in table.iter().map_err(self.err())? {
+            let (k, v) = row.map_err(self.err())?;
+            let block = Block::decode(v.value())
+                .map_err(|e| self.corrupt(format!("block does not decode: {e}")))?;
+            if block.hash().as_bytes().as_slice() != k.value() {
+                return Err(self.corrupt("a block is stored under another hash"));
+            }
+            blocks.push(block);
+        }
+
+        let table = txn.open_table(UNDO).map_err(self.err())?;
+        let mut undo = Vec::new();
+        for row in table.iter().map_err(self.err())? {
+            let (k, v) = row.map_err(self.err())?;
+            let h = hash_from_key(k.value()).ok_or_else(|| self.corrupt("bad undo key"))?;
+            let u: BlockUndo = codec::decode(v.value(), usize::MAX)
+                .map_err(|e| self.corrupt(format!("undo data does not decode: {e}")))?;
+            undo.push((h, u));
+        }
+
+        let table = txn.open_table(UTXO).map_err(self.err())?;
+        let mut entries = Vec::new();
+        for row in table.iter().map_err(self.err())? {
+            let (k, v) = row.map_err(self.err())?;
+            let op =
+                outpoint_from_key(k.value()).ok_or_else(|| self.corrupt("bad outpoint key"))?;
+            let e: UtxoEntry = codec::decode(v.value(), 1024)
+                .map_err(|e| self.corrupt(format!("UTXO entry does not decode: {e}")))?;
+            entries.push((op, e));
+        }
+
+        Chain::from_stored(params, blocks, tip, UtxoSet::from_entries(entries), undo)
+            .map(Some)
+            .map_err(|e: ChainError| self.corrupt(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use node_core::chain::mine_genesis;
+    use node_core::{pow, PubKeyHash};
+
+    fn chain() -> Chain {
+        let genesis = mine_genesis(PubKeyHash([1; 20]), 10, 1_700_000_000_000, 4, b"g");
+        Chain::new(ChainParams::default(), genesis, 1_700_000_000_000).expect("valid genesis")
+    }
+
+    fn mine_next(c: &mut Chain, to: PubKeyHash) {
+        let now = c.entry(&c.tip()).map_or(0, |e| e.timestamp) + 1000;
+        let mut b = c.template(to, vec![], 0, now, b"");
+        pow::mine(&mut b.header);
+        c.accept_block(b, now).expect("valid block");
+    }
+
+    #[test]
+    fn changes_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("chain.db");
+        let store = Store::create(&path).expect("create");
+        let mut c = chain();
+        store.apply(&[c.take_changes()]).expect("genesis");
+        for i in 0..5u8 {
+            mine_next(&mut c, PubKeyHash([i; 20]));
+            store.apply(&[c.take_changes()]).expect("block");
+        }
+        drop(store);
+        let store = Store::open(&path).expect("open");
+        let loaded = store
+            .load_chain(ChainParams::default())
+            .expect("loads")
+            .expect("has a tip");
+        assert_eq!(loaded.tip(), c.tip());
+        assert_eq!(loaded.height(), 5);
+        assert_eq!(loaded.utxo().digest(), c.utxo().digest());
+    }
+
+    #[test]
+    fn a_reindex_replaces_the_stored_set() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("chain.db");
+        let store = Store::create(&path).expect("create");
+        let mut c = chain();
+        mine_next(&mut c, PubKeyHash([7; 20]));
+        store.apply(&[c.take_changes()]).expect("blocks");
+        c.reindex_utxo();
+        store.apply(&[c.take_changes()]).expect("reindex");
+        let loaded = store.load_chain(ChainParams::default()).expect("loads");
+        assert_eq!(loaded.map(|l| l.utxo().digest()), Some(c.utxo().digest()));
+    }
+
+    #[test]
+    fn missing_and_existing_files_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("chain.db");
+        assert!(matches!(Store::open(&path), Err(StoreError::Missing)));
+        assert!(!path.exists(), "opening must not create the file");
+        let _s = Store::create(&path).expect("create");
+        assert!(matches!(Store::create(&path), Err(StoreError::Exists(_))));
+    }
+}
