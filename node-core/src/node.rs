@@ -991,18 +991,18 @@ impl Node {
             .copied()
             .collect();
         let full_batch = blocks.len() >= self.config.inv_batch.min(MAX_INV_ITEMS);
-        let fresh_txs: Vec<Txid> = if self.chain.is_some() {
-            txs.iter()
-                .filter(|t| {
-                    !self.mempool.contains(t)
-                        && !self.recent_rejects.contains(t)
-                        && !self.tx_requested.contains_key(t)
-                })
-                .copied()
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // Fetched even before we have the chain they spend from: they wait with the orphan
+        // transactions and enter the mempool once the sync has brought their inputs.
+        let fresh_txs: Vec<Txid> = txs
+            .iter()
+            .filter(|t| {
+                !self.mempool.contains(t)
+                    && !self.recent_rejects.contains(t)
+                    && !self.tx_requested.contains_key(t)
+                    && !self.orphan_txs.contains_key(t)
+            })
+            .copied()
+            .collect();
         if let Some(p) = self.peers.get_mut(&id) {
             for item in &items {
                 p.known.insert(*item);

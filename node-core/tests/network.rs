@@ -387,3 +387,35 @@ proptest! {
         prop_assert!(relay.chain().is_some());
     }
 }
+
+#[test]
+fn a_miner_that_joins_after_the_payments_still_mines_them() {
+    let central = key(1);
+    let (w1, w2, miner) = (key(11), key(12), key(20));
+    let mut sim = Sim::new(5, LinkConfig::default());
+    let relay = sim.add_node(
+        config("3000", Role::Relay, 1),
+        Some(new_chain(central.pubkey_hash())),
+    );
+    send_and_mine(&mut sim, relay, &central, w1.pubkey_hash(), 10);
+    sim.run_for(10);
+    send_and_mine(&mut sim, relay, &central, w2.pubkey_hash(), 10);
+    let wallet = sim.add_node(config("3001", Role::Wallet, 2), None);
+    sim.connect(wallet, relay);
+    assert!(sim.run_until_quiet(120_000));
+    for (from, to) in [(&w1, w2.pubkey_hash()), (&w2, w1.pubkey_hash())] {
+        sim.with_node(wallet, |n, now| n.send_payment(now, from, to, 1, 0))
+            .expect("funded");
+    }
+    assert!(sim.run_until_quiet(120_000));
+    assert_eq!(sim.nodes[relay].node.mempool().len(), 2);
+    // The miner arrives with no chain at all, and is told to mine before it has synced.
+    let m = sim.add_node(config("3002", Role::Miner, 3), None);
+    sim.with_node(m, |n, now| n.start_mining(now, miner.pubkey_hash()));
+    sim.connect(m, relay);
+    assert!(sim.run_until_quiet(120_000));
+    assert!(sim.converged());
+    assert_eq!(sim.nodes[m].mined, 1);
+    assert_eq!(sim.balance(relay, &miner.pubkey_hash()), 10);
+    assert!(sim.nodes[relay].node.mempool().is_empty());
+}
