@@ -1,10 +1,46 @@
-//! Browser build of the node. For now only a placeholder that proves the wasm pipeline
-//! (wasm-pack build / wasm-pack test in headless Chromium).
+//! # node-wasm
+//!
+//! The browser shell of the node: each tab is a full node running the node-core state
+//! machine compiled to WebAssembly.
+//!
+//! - [`facade`]: the exported `BrowserNode` class the page exposes as `window.node`.
+//! - [`driver`]: owns the node, feeds it events, carries out its actions in order.
+//! - [`storage`]: the chain in IndexedDB, one transaction per batch of changes.
+//! - [`wallet`]: the tab's keys in IndexedDB.
+//! - [`transport`]: the WebSocket to the relay, with reconnection.
+//! - [`miner`]: the Web Worker entry (`mineChunk`) and the pool of workers.
+//! - [`views`]: the plain data handed to the page.
+//! - [`error`]: the errors the page sees as thrown `Error`s.
+//!
+//! Nothing here decides anything about blocks, transactions or peers: node-core does.
+
+pub mod driver;
+pub mod error;
+pub mod facade;
+pub mod miner;
+pub mod storage;
+pub mod transport;
+pub mod views;
+pub mod wallet;
 
 use wasm_bindgen::prelude::*;
+
+pub use error::NodeError;
+pub use facade::BrowserNode;
+pub use miner::mine_chunk;
 
 /// Version of this crate, as built (`CARGO_PKG_VERSION`).
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Sends Rust panics to the console with their message (once per page).
+pub fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            web_sys::console::error_1(&format!("node-wasm panicked: {info}").into());
+        }));
+    });
 }

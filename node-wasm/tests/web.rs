@@ -1,23 +1,330 @@
 //! Runs in headless Chromium: `wasm-pack test --headless --chrome node-wasm`.
+//!
+//! Every test is async and awaits its result (an assertion inside `spawn_local` could pass
+//! before it ran). Databases get unique names so runs never see each other's data.
 #![cfg(target_arch = "wasm32")]
 
+use node_core::block::BlockHeader;
+use node_core::chain::{self, AcceptOutcome, ChainChanges};
+use node_core::hash::sha256;
+use node_core::protocol::{decode_frame, encode_frame, FrameError, Message};
+use node_core::{
+    pow, Block, BlockHash, Chain, ChainParams, KeyPair, PubKeyHash, Transaction, TxOut,
+};
+use node_wasm::driver::{Driver, DriverConfig};
+use node_wasm::miner::{header_from_bytes, mine_chunk, nonce_range};
+use node_wasm::storage::ChainStore;
+use node_wasm::transport::{frame_from_data, relay_url, Backoff};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+const BITS: u32 = 8;
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        js_sys::Date::now() as u64,
+        (js_sys::Math::random() * 1e9) as u64
+    )
+}
+
+fn key(seed: u8) -> KeyPair {
+    KeyPair::from_secret_bytes(&[seed; 32]).expect("a small constant is a valid scalar")
+}
+
+/// A test network: its start time and the clock handed to `accept_block`.
+struct Net {
+    t0: u64,
+    now: u64,
+}
+
+impl Net {
+    fn new() -> Self {
+        let now = js_sys::Date::now() as u64;
+        Net {
+            t0: now - 3_600_000,
+            now,
+        }
+    }
+
+    /// A mined block on `chain`'s tip paying `miner`, holding `txs`, `n` minutes after t0.
+    fn block(
+        &self,
+        chain: &Chain,
+        miner: PubKeyHash,
+        txs: Vec<Transaction>,
+        n: u64,
+        tag: &[u8],
+    ) -> Block {
+        let mut b = chain.template(miner, txs, 0, self.t0 + n * 60_000, tag);
+        pow::mine(&mut b.header).expect("8 bits are always met");
+        b
+    }
+}
+
+/// Builds a small chain with a payment and a reorganisation, returning it and every batch of
+/// changes it produced (in order).
+fn small_chain_with_reorg() -> (Chain, Vec<ChainChanges>) {
+    let net = Net::new();
+    let (a, b, m) = (key(1), key(2), key(3));
+    let genesis = chain::mine_genesis(a.pubkey_hash(), 10, net.t0, BITS, b"genesis");
+    let mut chain = Chain::new(ChainParams::default(), genesis, net.now).expect("genesis is valid");
+    let mut batches = vec![chain.take_changes()];
+
+    // Height 1: a coinbase to the miner.
+    let b1 = net.block(&chain, m.pubkey_hash(), vec![], 1, b"one");
+    assert!(matches!(
+        chain.accept_block(b1, net.now),
+        Ok(AcceptOutcome::TipChanged(_))
+    ));
+    batches.push(chain.take_changes());
+    let fork_base = chain.clone();
+
+    // Height 2: A pays B 4 from the genesis coinbase.
+    let genesis_cb = chain.block_at(0).expect("genesis").transactions[0].txid();
+    let pay = Transaction::new_signed(
+        &a,
+        &[node_core::OutPoint {
+            txid: genesis_cb,
+            vout: 0,
+        }],
+        vec![
+            TxOut {
+                value: 4,
+                pubkey_hash: b.pubkey_hash(),
+            },
+            TxOut {
+                value: 6,
+                pubkey_hash: a.pubkey_hash(),
+            },
+        ],
+    );
+    let b2 = net.block(&chain, m.pubkey_hash(), vec![pay], 2, b"two");
+    assert!(matches!(
+        chain.accept_block(b2, net.now),
+        Ok(AcceptOutcome::TipChanged(_))
+    ));
+    batches.push(chain.take_changes());
+
+    // A competing branch from height 1, two blocks long: it wins and undoes the payment.
+    let mut branch = fork_base;
+    let x2 = net.block(&branch, b.pubkey_hash(), vec![], 3, b"x2");
+    branch
+        .accept_block(x2.clone(), net.now)
+        .expect("valid on the branch");
+    let x3 = net.block(&branch, b.pubkey_hash(), vec![], 4, b"x3");
+    assert!(chain.accept_block(x2, net.now).is_ok());
+    batches.push(chain.take_changes());
+    let outcome = chain.accept_block(x3.clone(), net.now);
+    assert!(
+        matches!(outcome, Ok(AcceptOutcome::TipChanged(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(chain.tip(), x3.hash());
+    batches.push(chain.take_changes());
+    (chain, batches)
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_round_trip_restores_tip_utxo_and_side_branches() {
+    let (chain, batches) = small_chain_with_reorg();
+    let name = unique("test-chain");
+    let store = ChainStore::open(&name).await.expect("open");
+    // The first two batches in one transaction (as the driver batches while syncing), the
+    // rest one each.
+    store.persist(&batches[..2]).await.expect("persist");
+    for b in &batches[2..] {
+        store
+            .persist(std::slice::from_ref(b))
+            .await
+            .expect("persist");
+    }
+    store.close();
+
+    let again = ChainStore::open(&name).await.expect("reopen");
+    let loaded = again
+        .load(ChainParams::default())
+        .await
+        .expect("load")
+        .expect("a chain was stored");
+    assert_eq!(loaded.tip(), chain.tip());
+    assert_eq!(loaded.height(), 3);
+    assert_eq!(loaded.utxo().digest(), chain.utxo().digest());
+    assert_eq!(loaded.utxo().len(), chain.utxo().len());
+    assert_eq!(
+        loaded.entries().count(),
+        chain.entries().count(),
+        "side branch kept"
+    );
+    // The undone payment is gone from the set: B has only its two branch coinbases.
+    assert_eq!(loaded.utxo().balance(&key(2).pubkey_hash()), 20);
+    assert_eq!(loaded.utxo().balance(&key(1).pubkey_hash()), 10);
+}
+
+#[wasm_bindgen_test]
+async fn an_empty_database_loads_no_chain() {
+    let store = ChainStore::open(&unique("test-empty")).await.expect("open");
+    let loaded = store.load(ChainParams::default()).await.expect("load");
+    assert!(loaded.is_none());
+}
+
+fn offline_config(node_id: &str) -> DriverConfig {
+    DriverConfig {
+        node_id: node_id.to_string(),
+        relay_url: "ws://127.0.0.1:9/ws".into(),
+        connect: false,
+        worker_url: "./worker.js".into(),
+        workers: 1,
+        mining_threshold: 2,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_reloaded_node_resumes_its_chain_and_wallet() {
+    let (chain, batches) = small_chain_with_reorg();
+    let id = unique("t");
+    // A previous session stored the chain...
+    let store = ChainStore::open(&format!("chain-{id}"))
+        .await
+        .expect("open");
+    store.persist(&batches).await.expect("persist");
+    store.close();
+
+    // ...and a first start of the node finds it, offline, and makes a key.
+    let first = Driver::start(offline_config(&id)).await.expect("start");
+    let status = first.status();
+    assert_eq!(status.height, 3);
+    assert_eq!(
+        status.tip.as_deref(),
+        Some(chain.tip().to_string().as_str())
+    );
+    assert!(!status.connected);
+    let address = first.create_wallet().await.expect("create wallet");
+    assert_eq!(first.list_addresses(), vec![address.clone()]);
+    first.close();
+
+    // A second start (a reload) has both without downloading anything.
+    let second = Driver::start(offline_config(&id)).await.expect("restart");
+    assert_eq!(second.status().height, 3);
+    assert_eq!(second.list_addresses(), vec![address.clone()]);
+    let b = node_core::Address(key(2).pubkey_hash()).to_string();
+    assert_eq!(second.balance(&b).expect("valid address"), 20);
+    second.close();
+}
+
+#[wasm_bindgen_test]
+async fn send_explains_what_is_wrong() {
+    let (_chain, batches) = small_chain_with_reorg();
+    let id = unique("t");
+    let store = ChainStore::open(&format!("chain-{id}"))
+        .await
+        .expect("open");
+    store.persist(&batches).await.expect("persist");
+    store.close();
+    let node = Driver::start(offline_config(&id)).await.expect("start");
+    let mine = node.create_wallet().await.expect("create");
+    let other = node_core::Address(key(9).pubkey_hash()).to_string();
+
+    let bad = node
+        .send(&mine, "1notanaddress0", 1)
+        .expect_err("bad address");
+    assert!(
+        bad.to_string()
+            .contains("invalid address \"1notanaddress0\""),
+        "{bad}"
+    );
+    let foreign = node.send(&other, &mine, 1).expect_err("not ours");
+    assert!(
+        foreign.to_string().contains("is not in this wallet"),
+        "{foreign}"
+    );
+    let poor = node.send(&mine, &other, 5).expect_err("no coins");
+    assert_eq!(poor.to_string(), "not enough funds: have 0, need 5");
+    node.close();
+}
+
+#[wasm_bindgen_test]
+async fn mine_chunk_finds_a_nonce_that_verifies() {
+    let header = BlockHeader {
+        version: 1,
+        prev: BlockHash(sha256(b"parent")),
+        merkle_root: sha256(b"merkle"),
+        timestamp: 1_700_000_000_000,
+        bits: BITS,
+        nonce: 0,
+    };
+    let bytes = header.to_bytes();
+    assert_eq!(header_from_bytes(&bytes).expect("88 bytes"), header);
+    let found = match mine_chunk(&bytes, 0, 1 << 16) {
+        Ok(found) => found,
+        Err(_) => panic!("an 88-byte header is accepted"),
+    };
+    let nonce = found.expect("8 bits are met within 2^16 nonces");
+    let mut solved = header;
+    solved.nonce = nonce;
+    assert!(pow::meets_target(&solved.hash(), BITS));
+    // A chunk that stops before the winning nonce finds nothing.
+    if nonce > 0 {
+        assert!(matches!(mine_chunk(&bytes, 0, nonce as u32), Ok(None)));
+    }
+    assert!(mine_chunk(&bytes[..87], 0, 1).is_err());
+    assert!(header_from_bytes(&[0; 89]).is_err());
+}
+
+#[wasm_bindgen_test]
+async fn nonce_ranges_cover_the_space_without_overlap() {
+    for n in 1..6usize {
+        let mut next = 0u128;
+        for i in 0..n {
+            let (start, count) = nonce_range(i, n);
+            assert_eq!(u128::from(start), next);
+            next = u128::from(start) + u128::from(count);
+        }
+        assert!(next >= (1u128 << 64) - 1);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn transport_turns_a_binary_frame_into_a_message() {
+    let frame = encode_frame(&Message::Ping(7));
+    let buffer = js_sys::Uint8Array::from(frame.as_slice()).buffer();
+    let bytes = frame_from_data(&buffer.into()).expect("binary frames are bytes");
+    assert_eq!(decode_frame(&bytes), Ok(Message::Ping(7)));
+
+    // A text frame reaches the node as bytes it refuses (and scores the sender for).
+    let text = frame_from_data(&JsValue::from_str("hello")).expect("text is bytes");
+    assert!(matches!(decode_frame(&text), Err(FrameError::TooShort(5))));
+    assert!(frame_from_data(&JsValue::from_f64(1.0)).is_err());
+}
+
+#[wasm_bindgen_test]
+async fn reconnection_backs_off_and_urls_follow_the_page() {
+    let mut b = Backoff::new(500, 10_000);
+    let delays: Vec<u64> = (0..7).map(|_| b.next_delay()).collect();
+    assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+    b.reset();
+    assert_eq!(b.next_delay(), 500);
+
+    assert_eq!(
+        relay_url(None, "http:", "127.0.0.1:3000").ok().as_deref(),
+        Some("ws://127.0.0.1:3000/ws")
+    );
+    assert_eq!(
+        relay_url(Some(" "), "https:", "x.org").ok().as_deref(),
+        Some("wss://x.org/ws")
+    );
+    assert_eq!(
+        relay_url(Some("ws://127.0.0.1:3999/ws"), "http:", "a")
+            .ok()
+            .as_deref(),
+        Some("ws://127.0.0.1:3999/ws")
+    );
+    assert!(relay_url(Some("http://nope"), "http:", "a").is_err());
+}
+
 #[wasm_bindgen_test]
 fn version_is_crate_version() {
     assert_eq!(node_wasm::version(), env!("CARGO_PKG_VERSION"));
-}
-
-/// Proves async tests work (js-sys Promise awaited through wasm-bindgen-futures).
-#[wasm_bindgen_test]
-async fn async_tests_run_in_the_browser() {
-    let promise = js_sys::Promise::resolve(&JsValue::from_str(&node_wasm::version()));
-    let value = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
-    assert_eq!(
-        value.as_string().as_deref(),
-        Some(env!("CARGO_PKG_VERSION"))
-    );
 }

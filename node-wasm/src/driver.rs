@@ -1,0 +1,857 @@
+//! The loop around the node-core state machine: the one place every event enters and every
+//! action is carried out.
+//!
+//! # Overview
+//! A [`Driver`] owns the tab's `Node` and everything its actions touch: the chain database,
+//! the wallet, the relay connection, the mining workers and the page's event listeners. Events
+//! come from four sources — WebSocket frames ([`crate::transport`]), a 250 ms tick, worker
+//! reports ([`crate::miner`]) and the page's commands ([`crate::facade`]) — and each one is fed
+//! to the node with the current time (`Date.now()`), after which the node's actions are
+//! queued.
+//!
+//! One async *pump* carries queued actions out strictly in order. A `Persist` is awaited
+//! before anything queued after it, so no frame announces a block that a closed tab could
+//! lose. While a write is in flight more frames are handled and queue up behind it; the
+//! `Persist` actions among them (up to the next frame to send) are then written together in
+//! one IndexedDB transaction, each batch still whole, which is what keeps a long download
+//! fast. The pump yields to the browser every few hundred actions, so the page keeps painting
+//! while syncing.
+//!
+//! Browser callbacks (socket, worker, timer) never work inside the callback: they spawn a
+//! task holding only a `Weak` reference, so nothing they own is dropped while it runs and the
+//! driver is freed when the page drops the node. No `RefCell` borrow is held while a page
+//! listener runs, so listeners may call back into `window.node`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::{Interval, Timeout};
+use gloo_timers::future::TimeoutFuture;
+use js_sys::Function;
+use node_core::chain::ChainChanges;
+use node_core::node::{MinedError, SendError};
+use node_core::peer::PeerId;
+use node_core::protocol::Role;
+use node_core::{
+    Action, Address, BlockHash, ChainParams, Event, Node, NodeConfig, Notification, Txid,
+};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::error::{parse_address, NodeError};
+use crate::miner::{MinerPool, WorkerReport};
+use crate::storage::ChainStore;
+use crate::transport::{Backoff, Connection, SocketEvent};
+use crate::views::{self, to_js, AddressView, BlockView, ConnectionView, HashRateView, StatusView};
+use crate::wallet::Wallet;
+
+/// How often the node is ticked.
+const TICK_MS: u32 = 250;
+/// Actions carried out between two yields to the browser.
+const ACTIONS_PER_YIELD: usize = 256;
+/// Most `ChainChanges` written in one IndexedDB transaction.
+const MAX_PERSIST_BATCH: usize = 256;
+
+/// The current time, as the node takes it.
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// How a driver is set up.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// The seed's NODE_ID; names the databases `chain-ID` and `wallet-ID`.
+    pub node_id: String,
+    /// The relay's WebSocket URL.
+    pub relay_url: String,
+    /// Whether to connect to the relay at start.
+    pub connect: bool,
+    /// URL of `worker.js`.
+    pub worker_url: String,
+    /// Mining workers.
+    pub workers: usize,
+    /// Transactions in the mempool before mining starts (the seed's 2).
+    pub mining_threshold: usize,
+}
+
+/// The relay connection and its reconnection state.
+struct Link {
+    url: String,
+    enabled: bool,
+    conn: Option<Connection>,
+    peer: PeerId,
+    open: bool,
+    next_peer: PeerId,
+    backoff: Backoff,
+    attempt: u32,
+    retry: Option<Timeout>,
+    state: &'static str,
+}
+
+struct Inner {
+    node_id: String,
+    node: RefCell<Node>,
+    store: ChainStore,
+    wallet: Wallet,
+    queue: RefCell<VecDeque<Action>>,
+    pumping: Cell<bool>,
+    link: RefCell<Link>,
+    miner: RefCell<MinerPool>,
+    miner_error: RefCell<Option<String>>,
+    listeners: RefCell<Vec<(String, Function)>>,
+    ticker: RefCell<Option<Interval>>,
+    blocks_mined: Cell<u64>,
+    storage_error: RefCell<Option<String>>,
+    local_txids: RefCell<Vec<Txid>>,
+    closed: Cell<bool>,
+}
+
+/// A handle on the running node; clones share it.
+#[derive(Clone)]
+pub struct Driver {
+    inner: Rc<Inner>,
+}
+
+impl Driver {
+    /// Opens storage and wallet, restores the stored chain, starts the tick and, if asked,
+    /// the connection to the relay. Returns once the node can answer commands.
+    pub async fn start(config: DriverConfig) -> Result<Driver, NodeError> {
+        let params = ChainParams::default();
+        let store = ChainStore::open(&format!("chain-{}", config.node_id)).await?;
+        let chain = match store.load(params.clone()).await {
+            Ok(chain) => chain,
+            Err(e @ NodeError::Corrupt(_)) => {
+                web_sys::console::warn_1(
+                    &format!(
+                        "node {}: {e}; starting over and downloading again",
+                        config.node_id
+                    )
+                    .into(),
+                );
+                store.clear().await?;
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let wallet = Wallet::open(&format!("wallet-{}", config.node_id)).await?;
+        let mut nonce = [0u8; 8];
+        getrandom::getrandom(&mut nonce).map_err(|e| NodeError::Browser(e.to_string()))?;
+        let node_config = NodeConfig {
+            node_id: config.node_id.clone(),
+            role: Role::Wallet,
+            nonce: u64::from_le_bytes(nonce),
+            params,
+            mining_threshold: config.mining_threshold,
+            trace_messages: true,
+            user_agent: format!("blockchain-wasm-tab/{}", env!("CARGO_PKG_VERSION")),
+            ..NodeConfig::default()
+        };
+        let node = Node::new(node_config, chain);
+        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
+            let report = {
+                let weak = weak.clone();
+                Rc::new(move |index: usize, r: WorkerReport| {
+                    let weak = weak.clone();
+                    spawn_local(async move {
+                        if let Some(inner) = weak.upgrade() {
+                            Driver { inner }.on_worker(index, r);
+                        }
+                    });
+                }) as Rc<dyn Fn(usize, WorkerReport)>
+            };
+            Inner {
+                node_id: config.node_id.clone(),
+                node: RefCell::new(node),
+                store,
+                wallet,
+                queue: RefCell::new(VecDeque::new()),
+                pumping: Cell::new(false),
+                link: RefCell::new(Link {
+                    url: config.relay_url.clone(),
+                    enabled: config.connect,
+                    conn: None,
+                    peer: 0,
+                    open: false,
+                    next_peer: 1,
+                    backoff: Backoff::default(),
+                    attempt: 0,
+                    retry: None,
+                    state: "closed",
+                }),
+                miner: RefCell::new(MinerPool::new(
+                    config.worker_url.clone(),
+                    config.workers,
+                    report,
+                )),
+                miner_error: RefCell::new(None),
+                listeners: RefCell::new(Vec::new()),
+                ticker: RefCell::new(None),
+                blocks_mined: Cell::new(0),
+                storage_error: RefCell::new(None),
+                local_txids: RefCell::new(Vec::new()),
+                closed: Cell::new(false),
+            }
+        });
+        let driver = Driver { inner };
+        let weak = Rc::downgrade(&driver.inner);
+        let ticker = Interval::new(TICK_MS, move || {
+            if let Some(inner) = weak.upgrade() {
+                Driver { inner }.tick();
+            }
+        });
+        *driver.inner.ticker.borrow_mut() = Some(ticker);
+        if config.connect {
+            driver.connect_now();
+        }
+        Ok(driver)
+    }
+
+    /// The node id.
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    fn check_open(&self) -> Result<(), NodeError> {
+        if self.inner.closed.get() {
+            return Err(NodeError::Closed);
+        }
+        Ok(())
+    }
+
+    // ----- feeding the node ---------------------------------------------------------------
+
+    /// Feeds one event to the node and queues its actions.
+    fn handle(&self, event: Event) {
+        if self.inner.closed.get() {
+            return;
+        }
+        self.inner.node.borrow_mut().handle(now_ms(), event);
+        self.drain();
+    }
+
+    /// Moves the node's actions to the queue and makes sure the pump runs.
+    fn drain(&self) {
+        let actions = self.inner.node.borrow_mut().drain_actions();
+        if actions.is_empty() {
+            return;
+        }
+        self.inner.queue.borrow_mut().extend(actions);
+        if !self.inner.pumping.replace(true) {
+            let driver = self.clone();
+            spawn_local(async move { driver.pump().await });
+        }
+    }
+
+    /// Carries queued actions out in order until the queue is empty.
+    async fn pump(self) {
+        let mut since_yield = 0;
+        loop {
+            let next = self.inner.queue.borrow_mut().pop_front();
+            let Some(action) = next else { break };
+            match action {
+                Action::Persist(first) => {
+                    let batch = self.take_persist_batch(first);
+                    self.persist(&batch).await;
+                }
+                other => self.execute(other),
+            }
+            since_yield += 1;
+            if since_yield >= ACTIONS_PER_YIELD {
+                since_yield = 0;
+                TimeoutFuture::new(0).await;
+            }
+        }
+        self.inner.pumping.set(false);
+    }
+
+    /// `first` and the `Persist` actions queued after it up to the next action that reaches
+    /// outside (a frame, a disconnect, a mining job); notifications in between stay queued.
+    fn take_persist_batch(&self, first: ChainChanges) -> Vec<ChainChanges> {
+        let mut queue = self.inner.queue.borrow_mut();
+        let mut batch = vec![first];
+        let mut rest = VecDeque::with_capacity(queue.len());
+        let mut gathering = true;
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Persist(c) if gathering && batch.len() < MAX_PERSIST_BATCH => batch.push(c),
+                a @ Action::Notify(_) => rest.push_back(a),
+                a => {
+                    gathering = false;
+                    rest.push_back(a);
+                }
+            }
+        }
+        *queue = rest;
+        batch
+    }
+
+    /// Writes a batch, or records why storage failed. After a failure nothing more is
+    /// written: the stored chain stays whole at its last good state, and a reload resumes
+    /// from there.
+    async fn persist(&self, batch: &[ChainChanges]) {
+        if self.inner.storage_error.borrow().is_some() {
+            return;
+        }
+        if let Err(e) = self.inner.store.persist(batch).await {
+            web_sys::console::error_1(&format!("node {}: {e}", self.inner.node_id).into());
+            *self.inner.storage_error.borrow_mut() = Some(e.to_string());
+        }
+    }
+
+    /// Carries out one action other than `Persist`.
+    fn execute(&self, action: Action) {
+        match action {
+            Action::Send { peer, frame } => self.send_frame(peer, &frame),
+            Action::Broadcast { peers, frame } => {
+                for p in peers {
+                    self.send_frame(p, &frame);
+                }
+            }
+            Action::Disconnect { peer, reason, .. } => {
+                let link = self.inner.link.borrow();
+                if link.peer == peer {
+                    if let Some(c) = &link.conn {
+                        c.close(&reason);
+                    }
+                }
+            }
+            Action::Persist(_) => {}
+            Action::Mine(job) => {
+                let header = job.template.header.to_bytes();
+                let result =
+                    self.inner
+                        .miner
+                        .borrow_mut()
+                        .start(job.id, header, js_sys::Date::now());
+                if let Err(e) = result {
+                    self.miner_failed(e.to_string());
+                }
+            }
+            Action::StopMining => {
+                self.inner.miner.borrow_mut().stop();
+                self.emit_hashrate();
+            }
+            Action::Notify(n) => self.notify(n),
+        }
+    }
+
+    fn send_frame(&self, peer: PeerId, frame: &[u8]) {
+        let link = self.inner.link.borrow();
+        if link.peer != peer || !link.open {
+            return;
+        }
+        if let Some(c) = &link.conn {
+            if let Err(e) = c.send(frame) {
+                web_sys::console::warn_1(&e.to_string().into());
+            }
+        }
+    }
+
+    // ----- notifications and page events --------------------------------------------------
+
+    fn notify(&self, n: Notification) {
+        match &n {
+            Notification::Mined { .. } => self
+                .inner
+                .blocks_mined
+                .set(self.inner.blocks_mined.get() + 1),
+            Notification::PeerUp { .. } => self.inner.link.borrow_mut().backoff.reset(),
+            _ => {}
+        }
+        // The reject message itself is in the inspector already; only a refusal of one of
+        // this tab's own payments is a "txRejected" for the wallet.
+        if let Notification::RejectReceived { hash, .. } = &n {
+            if !self.inner.local_txids.borrow().contains(&Txid(*hash)) {
+                return;
+            }
+        }
+        let Some((name, payload)) = views::event_for(&n, |p| self.peer_node(p), now_ms()) else {
+            return;
+        };
+        if !self.has_listener(name) {
+            return;
+        }
+        self.emit(name, &to_js(&payload));
+    }
+
+    fn peer_node(&self, peer: PeerId) -> Option<String> {
+        self.inner
+            .node
+            .borrow()
+            .peers()
+            .into_iter()
+            .find(|p| p.id == peer)
+            .and_then(|p| p.node_id)
+    }
+
+    fn has_listener(&self, name: &str) -> bool {
+        self.inner
+            .listeners
+            .borrow()
+            .iter()
+            .any(|(n, _)| n == name || n == "*")
+    }
+
+    /// Calls the page's listeners for `name` (and `"*"`), holding no borrow while they run.
+    fn emit(&self, name: &str, payload: &JsValue) {
+        let targets: Vec<(bool, Function)> = self
+            .inner
+            .listeners
+            .borrow()
+            .iter()
+            .filter(|(n, _)| n == name || n == "*")
+            .map(|(n, f)| (n == "*", f.clone()))
+            .collect();
+        for (wildcard, f) in targets {
+            let result = if wildcard {
+                f.call2(&JsValue::NULL, &JsValue::from_str(name), payload)
+            } else {
+                f.call1(&JsValue::NULL, payload)
+            };
+            if let Err(e) = result {
+                web_sys::console::error_2(&format!("a listener for {name:?} threw:").into(), &e);
+            }
+        }
+    }
+
+    /// Registers a page listener.
+    pub fn on(&self, name: &str, f: Function) {
+        self.inner
+            .listeners
+            .borrow_mut()
+            .push((name.to_string(), f));
+    }
+
+    /// Removes a page listener.
+    pub fn off(&self, name: &str, f: &Function) {
+        self.inner
+            .listeners
+            .borrow_mut()
+            .retain(|(n, g)| !(n == name && g == f));
+    }
+
+    fn emit_hashrate(&self) {
+        if !self.has_listener("hashrate") {
+            return;
+        }
+        let view = self.hashrate_view();
+        self.emit("hashrate", &to_js(&view));
+    }
+
+    fn hashrate_view(&self) -> HashRateView {
+        let miner = self.inner.miner.borrow();
+        let rate = miner.rate();
+        HashRateView {
+            total: if miner.is_active() { rate.total } else { 0.0 },
+            workers: if miner.is_active() {
+                rate.workers.clone()
+            } else {
+                vec![0.0; rate.workers.len()]
+            },
+        }
+    }
+
+    fn emit_connection(&self, code: Option<u16>, reason: Option<String>, retry_in_ms: Option<u64>) {
+        let view = {
+            let link = self.inner.link.borrow();
+            ConnectionView {
+                state: link.state.to_string(),
+                url: link.url.clone(),
+                attempt: link.attempt,
+                retry_in_ms,
+                code,
+                reason,
+            }
+        };
+        self.emit("connection", &to_js(&view));
+    }
+
+    // ----- the relay connection -----------------------------------------------------------
+
+    /// Opens a connection now if none is open or opening.
+    fn connect_now(&self) {
+        {
+            let mut link = self.inner.link.borrow_mut();
+            if !link.enabled || link.conn.is_some() || self.inner.closed.get() {
+                return;
+            }
+            link.retry = None;
+            let peer = link.next_peer;
+            link.next_peer += 1;
+            link.attempt += 1;
+            let weak = Rc::downgrade(&self.inner);
+            let on_event: Rc<dyn Fn(SocketEvent)> = Rc::new(move |ev| {
+                let weak = weak.clone();
+                spawn_local(async move {
+                    if let Some(inner) = weak.upgrade() {
+                        Driver { inner }.on_socket(peer, ev);
+                    }
+                });
+            });
+            match Connection::open(&link.url, on_event) {
+                Ok(conn) => {
+                    link.conn = Some(conn);
+                    link.peer = peer;
+                    link.open = false;
+                    link.state = "connecting";
+                }
+                Err(e) => {
+                    web_sys::console::error_1(&e.to_string().into());
+                    link.state = "closed";
+                    drop(link);
+                    let delay = self.schedule_reconnect();
+                    self.emit_connection(None, Some(e.to_string()), delay);
+                    return;
+                }
+            }
+        }
+        self.emit_connection(None, None, None);
+    }
+
+    /// Arms the reconnection timer; returns its delay, or `None` when not reconnecting.
+    fn schedule_reconnect(&self) -> Option<u64> {
+        let mut link = self.inner.link.borrow_mut();
+        if !link.enabled || self.inner.closed.get() {
+            return None;
+        }
+        let delay = link.backoff.next_delay();
+        let weak = Rc::downgrade(&self.inner);
+        link.retry = Some(Timeout::new(delay as u32, move || {
+            spawn_local(async move {
+                if let Some(inner) = weak.upgrade() {
+                    Driver { inner }.connect_now();
+                }
+            });
+        }));
+        Some(delay)
+    }
+
+    fn on_socket(&self, peer: PeerId, event: SocketEvent) {
+        let current = {
+            let link = self.inner.link.borrow();
+            link.conn.is_some() && link.peer == peer
+        };
+        if !current {
+            return;
+        }
+        match event {
+            SocketEvent::Open => {
+                {
+                    let mut link = self.inner.link.borrow_mut();
+                    link.open = true;
+                    link.state = "open";
+                }
+                self.emit_connection(None, None, None);
+                self.handle(Event::PeerConnected {
+                    peer,
+                    outbound: true,
+                });
+            }
+            SocketEvent::Frame(bytes) => {
+                if self.inner.link.borrow().open {
+                    self.handle(Event::Frame { peer, bytes });
+                }
+            }
+            SocketEvent::Closed { code, reason } => {
+                let (was_open, conn) = {
+                    let mut link = self.inner.link.borrow_mut();
+                    link.state = "closed";
+                    (std::mem::replace(&mut link.open, false), link.conn.take())
+                };
+                drop(conn);
+                if was_open {
+                    self.handle(Event::PeerDisconnected { peer });
+                }
+                let delay = self.schedule_reconnect();
+                let reason = Some(reason).filter(|r| !r.is_empty());
+                self.emit_connection(Some(code), reason, delay);
+            }
+        }
+    }
+
+    /// Connects to the relay (again) now, and keeps reconnecting after losses.
+    pub fn connect(&self) -> Result<(), NodeError> {
+        self.check_open()?;
+        {
+            let mut link = self.inner.link.borrow_mut();
+            link.enabled = true;
+            link.backoff.reset();
+        }
+        self.connect_now();
+        Ok(())
+    }
+
+    /// Closes the relay connection and stops reconnecting (the node works offline).
+    pub fn disconnect(&self) {
+        let mut link = self.inner.link.borrow_mut();
+        link.enabled = false;
+        link.retry = None;
+        if let Some(c) = &link.conn {
+            c.close("disconnected by the user");
+        }
+    }
+
+    // ----- ticks and workers --------------------------------------------------------------
+
+    fn tick(&self) {
+        self.handle(Event::Tick);
+        let sample = self.inner.miner.borrow_mut().sample(js_sys::Date::now());
+        if sample.is_some() {
+            self.emit_hashrate();
+        }
+    }
+
+    fn on_worker(&self, index: usize, report: WorkerReport) {
+        match report {
+            WorkerReport::Progress(tried) => self.inner.miner.borrow_mut().record(index, tried),
+            WorkerReport::Found { job, nonce } => {
+                if self.inner.miner.borrow().job_id() != Some(job) {
+                    return;
+                }
+                self.inner.miner.borrow_mut().stop();
+                let result = self
+                    .inner
+                    .node
+                    .borrow_mut()
+                    .block_mined(now_ms(), job, nonce);
+                self.drain();
+                self.emit_hashrate();
+                match result {
+                    Ok(_) | Err(MinedError::StaleJob(_)) => {}
+                    Err(e) => web_sys::console::warn_1(
+                        &format!("node {}: {e}", self.inner.node_id).into(),
+                    ),
+                }
+            }
+            WorkerReport::Exhausted => {}
+            WorkerReport::Failed(message) => {
+                self.miner_failed(format!("worker {index}: {message}"))
+            }
+        }
+    }
+
+    fn miner_failed(&self, message: String) {
+        web_sys::console::error_1(
+            &format!("node {}: mining: {message}", self.inner.node_id).into(),
+        );
+        *self.inner.miner_error.borrow_mut() = Some(message);
+    }
+
+    // ----- commands -----------------------------------------------------------------------
+
+    /// Makes a new key; returns its address.
+    pub async fn create_wallet(&self) -> Result<String, NodeError> {
+        self.check_open()?;
+        let address = self.inner.wallet.create(now_ms()).await?.to_string();
+        self.emit(
+            "wallet",
+            &to_js(&views::WalletEvent {
+                address: address.clone(),
+            }),
+        );
+        Ok(address)
+    }
+
+    /// The wallet's addresses, oldest first.
+    pub fn list_addresses(&self) -> Vec<String> {
+        self.inner
+            .wallet
+            .addresses()
+            .iter()
+            .map(Address::to_string)
+            .collect()
+    }
+
+    /// The wallet's addresses with their balances.
+    pub fn balances(&self) -> Vec<AddressView> {
+        let node = self.inner.node.borrow();
+        let utxo = node.chain().map(|c| c.utxo());
+        self.inner
+            .wallet
+            .addresses()
+            .iter()
+            .map(|a| AddressView::of(a, utxo, node.mempool()))
+            .collect()
+    }
+
+    /// Confirmed balance of any address.
+    pub fn balance(&self, address: &str) -> Result<u64, NodeError> {
+        let a = parse_address(address)?;
+        Ok(self.inner.node.borrow().balance(&a.0))
+    }
+
+    /// Pays `amount` from a wallet address to any address; returns the txid.
+    pub fn send(&self, from: &str, to: &str, amount: u64) -> Result<String, NodeError> {
+        self.check_open()?;
+        let from_address = parse_address(from)?;
+        let to_address = parse_address(to)?;
+        let key = self
+            .inner
+            .wallet
+            .key(&from_address)
+            .ok_or_else(|| NodeError::NotInWallet(from_address.to_string()))?;
+        if amount == 0 {
+            return Err(NodeError::InvalidAmount("0".into()));
+        }
+        let result =
+            self.inner
+                .node
+                .borrow_mut()
+                .send_payment(now_ms(), &key, to_address.0, amount, 0);
+        self.drain();
+        let txid = result.map_err(NodeError::Send)?;
+        let mut local = self.inner.local_txids.borrow_mut();
+        local.push(txid);
+        if local.len() > 1000 {
+            local.remove(0);
+        }
+        Ok(txid.to_string())
+    }
+
+    /// Mines to `address` whenever enough transactions wait.
+    pub fn start_mining(&self, address: &str) -> Result<(), NodeError> {
+        self.check_open()?;
+        let a = parse_address(address)?;
+        *self.inner.miner_error.borrow_mut() = None;
+        self.inner.node.borrow_mut().start_mining(now_ms(), a.0);
+        self.drain();
+        Ok(())
+    }
+
+    /// Stops mining.
+    pub fn stop_mining(&self) {
+        self.inner.node.borrow_mut().stop_mining();
+        self.inner.miner.borrow_mut().stop();
+        self.drain();
+        self.emit_hashrate();
+    }
+
+    /// Changes the number of mining workers.
+    pub fn set_workers(&self, count: usize) -> Result<(), NodeError> {
+        self.inner.miner.borrow_mut().set_count(count)
+    }
+
+    /// The node's summary.
+    pub fn status(&self) -> StatusView {
+        let s = self.inner.node.borrow().status();
+        let link = self.inner.link.borrow();
+        let miner = self.inner.miner.borrow();
+        StatusView {
+            node_id: s.node_id,
+            height: s.height,
+            tip: s.tip.map(|h| h.to_string()),
+            genesis: s.genesis.map(|h| h.to_string()),
+            peers: s.peers,
+            mempool: s.mempool,
+            syncing: s.syncing,
+            target_height: s.target_height,
+            orphans: s.orphans,
+            mining: s.mining_to.is_some(),
+            mining_to: s.mining_to.map(|p| Address(p).to_string()),
+            mining_active: miner.is_active(),
+            hashrate: {
+                drop(miner);
+                self.hashrate_view()
+            },
+            blocks_mined: self.inner.blocks_mined.get(),
+            workers: self.inner.miner.borrow().count(),
+            connected: link.open,
+            connection: link.state.to_string(),
+            relay: link.url.clone(),
+            storage_error: self.inner.storage_error.borrow().clone(),
+            miner_error: self.inner.miner_error.borrow().clone(),
+        }
+    }
+
+    /// Active blocks, newest first (at most `limit`).
+    pub fn print_chain(&self, limit: Option<usize>) -> Vec<BlockView> {
+        let node = self.inner.node.borrow();
+        let Some(chain) = node.chain() else {
+            return Vec::new();
+        };
+        let limit = limit.unwrap_or(usize::MAX);
+        (0..=chain.height())
+            .rev()
+            .take(limit)
+            .filter_map(|h| chain.block_at(h))
+            .map(|b| BlockView::of(b, chain))
+            .collect()
+    }
+
+    /// A stored block by hash (active or side branch).
+    pub fn block(&self, hash: &str) -> Option<BlockView> {
+        let hash = BlockHash::from_hex(hash)?;
+        let node = self.inner.node.borrow();
+        let chain = node.chain()?;
+        chain.block(&hash).map(|b| BlockView::of(b, chain))
+    }
+
+    /// Every known block of the last `depth` heights, side branches included.
+    pub fn block_tree(&self, depth: u64) -> Vec<views::TreeNodeView> {
+        let node = self.inner.node.borrow();
+        node.chain()
+            .map(|c| views::block_tree(c, depth))
+            .unwrap_or_default()
+    }
+
+    /// Connected peers.
+    pub fn peers(&self) -> Vec<views::PeerView> {
+        let url = self.inner.link.borrow().url.clone();
+        self.inner
+            .node
+            .borrow()
+            .peers()
+            .iter()
+            .map(|p| views::PeerView::of(p, &url))
+            .collect()
+    }
+
+    /// Nodes heard of.
+    pub fn known_nodes(&self) -> Vec<views::KnownNodeView> {
+        self.inner
+            .node
+            .borrow()
+            .known_addrs()
+            .iter()
+            .map(views::KnownNodeView::of)
+            .collect()
+    }
+
+    /// Transactions waiting in the mempool, in arrival order.
+    pub fn mempool(&self) -> Vec<views::MempoolTxView> {
+        self.inner
+            .node
+            .borrow()
+            .mempool()
+            .in_order()
+            .into_iter()
+            .map(|(tx, fee)| views::MempoolTxView {
+                fee,
+                tx: views::TxView::of(tx),
+            })
+            .collect()
+    }
+
+    /// Stops everything: connection, timer, workers. Storage keeps what was written.
+    pub fn close(&self) {
+        self.inner.closed.set(true);
+        self.disconnect();
+        self.inner.ticker.borrow_mut().take();
+        self.inner.miner.borrow_mut().shutdown();
+        self.inner.listeners.borrow_mut().clear();
+    }
+
+    /// Resolves once every queued action (writes included) has been carried out.
+    pub async fn flush(&self) {
+        while self.inner.pumping.get() || !self.inner.queue.borrow().is_empty() {
+            TimeoutFuture::new(5).await;
+        }
+    }
+}
+
+impl From<SendError> for NodeError {
+    fn from(e: SendError) -> Self {
+        NodeError::Send(e)
+    }
+}

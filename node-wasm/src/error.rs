@@ -1,0 +1,92 @@
+//! The errors a page can see: one enum with the context needed to act on it.
+//!
+//! Every fallible exported method returns `Result<_, NodeError>`; wasm-bindgen turns the
+//! error into a thrown JavaScript `Error` whose message is this enum's `Display`.
+
+use core::fmt;
+
+use node_core::node::SendError;
+use node_core::AddressError;
+
+/// Why a node command or its storage failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeError {
+    /// A string given as an address is not one.
+    InvalidAddress {
+        /// The string as given.
+        address: String,
+        /// What is wrong with it.
+        reason: AddressError,
+    },
+    /// The address is valid but its key is not in this node's wallet.
+    NotInWallet(String),
+    /// An amount that is not a whole number of coins above zero.
+    InvalidAmount(String),
+    /// The payment could not be built or was refused by the mempool.
+    Send(SendError),
+    /// IndexedDB refused or failed an operation.
+    Storage(String),
+    /// Something stored does not decode (a corrupt or foreign database).
+    Corrupt(String),
+    /// A browser API failed (WebSocket, Worker, ...).
+    Browser(String),
+    /// An option passed to `start` is wrong.
+    BadOption(String),
+    /// The node was closed with `close()`.
+    Closed,
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeError::InvalidAddress { address, reason } => {
+                write!(f, "invalid address {address:?}: {reason}")
+            }
+            NodeError::NotInWallet(a) => {
+                write!(f, "address {a} is not in this wallet (node's keys only)")
+            }
+            NodeError::InvalidAmount(a) => {
+                write!(
+                    f,
+                    "invalid amount {a}: must be a whole number of coins, at least 1"
+                )
+            }
+            NodeError::Send(e) => write!(f, "{e}"),
+            NodeError::Storage(e) => write!(f, "storage error: {e}"),
+            NodeError::Corrupt(e) => write!(f, "stored data is corrupt: {e}"),
+            NodeError::Browser(e) => write!(f, "browser error: {e}"),
+            NodeError::BadOption(e) => write!(f, "bad option: {e}"),
+            NodeError::Closed => write!(f, "this node was closed"),
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+impl From<indexed_db_futures::error::Error> for NodeError {
+    fn from(e: indexed_db_futures::error::Error) -> Self {
+        NodeError::Storage(e.to_string())
+    }
+}
+
+impl From<indexed_db_futures::error::OpenDbError> for NodeError {
+    fn from(e: indexed_db_futures::error::OpenDbError) -> Self {
+        NodeError::Storage(e.to_string())
+    }
+}
+
+/// The message of a thrown JavaScript value, for errors coming back from browser APIs.
+pub fn js_message(value: &wasm_bindgen::JsValue) -> String {
+    if let Some(e) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Error>(value) {
+        return String::from(e.message());
+    }
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// Parses an address typed by a user, naming the problem if it is not one.
+pub fn parse_address(s: &str) -> Result<node_core::Address, NodeError> {
+    s.parse().map_err(|reason| NodeError::InvalidAddress {
+        address: s.to_string(),
+        reason,
+    })
+}

@@ -1,0 +1,320 @@
+//! The node as the page sees it: the exported `BrowserNode` class that `www/app.js` puts on
+//! `window.node`.
+//!
+//! # Usage (from the page or the console)
+//! ```text
+//! const node = await BrowserNode.start({ nodeId: '3001' });   // or ?node=3001 in the URL
+//! const a = await node.createWallet();
+//! await node.getBalance(a);                // 0
+//! node.on('tip', ({ hash, height }) => console.log(height, hash));
+//! await node.send(a, other, 1);            // txid, or throws Error('not enough funds: ...')
+//! await node.startMining(a);
+//! ```
+//! Every command returns a promise of plain data (objects, arrays, numbers, strings) or
+//! rejects with an `Error` whose message says what went wrong. Commands that need only the
+//! wallet or the stored chain work offline, before the relay answers.
+//!
+//! Options of `start` (each also read from the page URL where noted):
+//! `nodeId` (`?node=`, default `"3001"`), `relay` (`?relay=`, default `/ws` on this origin),
+//! `connect` (default `true`), `workerUrl` (default `"./worker.js"`), `workers` (`?workers=`,
+//! default `hardwareConcurrency - 1`), `miningThreshold` (default 2, the seed's rule).
+
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::driver::{Driver, DriverConfig};
+use crate::error::NodeError;
+use crate::miner::MinerPool;
+use crate::transport::relay_url;
+use crate::views::to_js;
+
+/// The node id used when neither the options nor the URL give one.
+pub const DEFAULT_NODE_ID: &str = "3001";
+
+/// One full node running in this tab.
+#[wasm_bindgen]
+pub struct BrowserNode {
+    driver: Driver,
+}
+
+/// Runs a command in a promise: its value on success, a JS `Error` on failure.
+fn promise<F>(f: F) -> Promise
+where
+    F: std::future::Future<Output = Result<JsValue, NodeError>> + 'static,
+{
+    future_to_promise(async move { f.await.map_err(|e| JsError::from(e).into()) })
+}
+
+/// A settled promise of a command that completes at once: its value, or a JS `Error`.
+/// (One non-generic helper instead of a future per command keeps the wasm small.)
+fn settled(result: Result<JsValue, NodeError>) -> Promise {
+    match result {
+        Ok(v) => Promise::resolve(&v),
+        Err(e) => Promise::reject(&JsError::from(e).into()),
+    }
+}
+
+/// Reads option `key` from the options object, if present.
+fn option(options: &JsValue, key: &str) -> Option<JsValue> {
+    if !options.is_object() {
+        return None;
+    }
+    Reflect::get(options, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// Reads `?key=` from the page URL.
+fn url_param(key: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    params.get(key).filter(|v| !v.is_empty())
+}
+
+/// A node id must be short and safe in a database name.
+fn check_node_id(id: &str) -> Result<(), NodeError> {
+    let ok = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(NodeError::BadOption(format!(
+            "node id {id:?} must be 1 to 32 letters, digits, '-' or '_'"
+        )))
+    }
+}
+
+/// A coin amount from the page: a whole number at least 1 (a number or a numeric string).
+pub fn parse_amount(value: &JsValue) -> Result<u64, NodeError> {
+    // JavaScript formats the value (no float formatting code in the wasm for an error).
+    let shown = value
+        .as_string()
+        .or_else(|| js_sys::JSON::stringify(value).ok().map(String::from))
+        .unwrap_or_else(|| "?".into());
+    let bad = || NodeError::InvalidAmount(shown.clone());
+    let amount = if let Some(f) = value.as_f64() {
+        if !f.is_finite() || f.fract() != 0.0 || !(1.0..=9_007_199_254_740_991.0).contains(&f) {
+            return Err(bad());
+        }
+        f as u64
+    } else if let Some(s) = value.as_string() {
+        s.trim().parse::<u64>().map_err(|_| bad())?
+    } else {
+        return Err(bad());
+    };
+    if amount == 0 {
+        return Err(bad());
+    }
+    Ok(amount)
+}
+
+/// Builds the driver's configuration from the options and the page URL.
+fn config_from(options: &JsValue) -> Result<DriverConfig, NodeError> {
+    let node_id = option(options, "nodeId")
+        .and_then(|v| {
+            v.as_string()
+                .or_else(|| v.as_f64().map(|f| (f as u64).to_string()))
+        })
+        .or_else(|| url_param("node"))
+        .unwrap_or_else(|| DEFAULT_NODE_ID.to_string());
+    check_node_id(&node_id)?;
+    let relay = option(options, "relay")
+        .and_then(|v| v.as_string())
+        .or_else(|| url_param("relay"));
+    let (protocol, host) = web_sys::window()
+        .map(|w| {
+            let l = w.location();
+            (
+                l.protocol().unwrap_or_default(),
+                l.host().unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default();
+    let relay_url = relay_url(relay.as_deref(), &protocol, &host)?;
+    let workers = option(options, "workers")
+        .and_then(|v| v.as_f64())
+        .or_else(|| {
+            url_param("workers")
+                .and_then(|s| s.parse::<u32>().ok())
+                .map(f64::from)
+        })
+        .map_or_else(MinerPool::default_count, |f| f.clamp(1.0, 64.0) as usize);
+    let mining_threshold = option(options, "miningThreshold")
+        .and_then(|v| v.as_f64())
+        .map_or(2, |f| f.clamp(1.0, 10_000.0) as usize);
+    Ok(DriverConfig {
+        node_id,
+        relay_url,
+        connect: option(options, "connect")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true),
+        worker_url: option(options, "workerUrl")
+            .and_then(|v| v.as_string())
+            .unwrap_or_else(|| "./worker.js".into()),
+        workers,
+        mining_threshold,
+    })
+}
+
+#[wasm_bindgen]
+impl BrowserNode {
+    /// Starts this tab's node: opens its databases, restores the stored chain and wallet,
+    /// and begins connecting to the relay in the background.
+    pub async fn start(options: JsValue) -> Result<BrowserNode, JsError> {
+        crate::install_panic_hook();
+        let config = config_from(&options)?;
+        let driver = Driver::start(config).await?;
+        Ok(BrowserNode { driver })
+    }
+
+    /// This node's id (the seed's NODE_ID).
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> String {
+        self.driver.node_id().to_string()
+    }
+
+    /// Makes a new key pair in this node's wallet; resolves to its address.
+    #[wasm_bindgen(js_name = createWallet)]
+    pub fn create_wallet(&self) -> Promise {
+        let d = self.driver.clone();
+        promise(async move { d.create_wallet().await.map(JsValue::from) })
+    }
+
+    /// Resolves to the wallet's addresses, oldest first.
+    #[wasm_bindgen(js_name = listAddresses)]
+    pub fn list_addresses(&self) -> Promise {
+        let d = &self.driver;
+        settled(Ok(to_js(&d.list_addresses())))
+    }
+
+    /// Resolves to `[{address, balance, spendable}]` for the wallet's addresses.
+    pub fn balances(&self) -> Promise {
+        let d = &self.driver;
+        settled(Ok(to_js(&d.balances())))
+    }
+
+    /// Resolves to the confirmed balance of any address.
+    #[wasm_bindgen(js_name = getBalance)]
+    pub fn get_balance(&self, address: String) -> Promise {
+        let d = &self.driver;
+        settled(d.balance(&address).map(|b| JsValue::from_f64(b as f64)))
+    }
+
+    /// Pays `amount` coins from a wallet address to `to`; resolves to the txid.
+    pub fn send(&self, from: String, to: String, amount: JsValue) -> Promise {
+        let result = parse_amount(&amount).and_then(|a| self.driver.send(&from, &to, a));
+        settled(result.map(JsValue::from))
+    }
+
+    /// Mines to `address` whenever enough transactions wait (the seed's `-miner`).
+    #[wasm_bindgen(js_name = startMining)]
+    pub fn start_mining(&self, address: String) -> Promise {
+        let d = &self.driver;
+        settled(d.start_mining(&address).map(|()| JsValue::UNDEFINED))
+    }
+
+    /// Stops mining.
+    #[wasm_bindgen(js_name = stopMining)]
+    pub fn stop_mining(&self) -> Promise {
+        self.driver.stop_mining();
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// Sets the number of mining workers (1 to 64).
+    #[wasm_bindgen(js_name = setWorkers)]
+    pub fn set_workers(&self, count: u32) -> Promise {
+        let d = &self.driver;
+        settled(d.set_workers(count as usize).map(|()| JsValue::UNDEFINED))
+    }
+
+    /// Resolves to `{nodeId, height, tip, peers, mempool, syncing, targetHeight, mining,
+    /// hashrate: {total, workers}, connected, ...}`.
+    pub fn status(&self) -> Promise {
+        let d = &self.driver;
+        settled(Ok(to_js(&d.status())))
+    }
+
+    /// Resolves to the active chain's blocks, newest first, each with its transactions
+    /// (at most `limit` blocks if given).
+    #[wasm_bindgen(js_name = printChain)]
+    pub fn print_chain(&self, limit: Option<u32>) -> Promise {
+        let d = &self.driver;
+        settled(Ok(to_js(&d.print_chain(limit.map(|l| l as usize)))))
+    }
+
+    /// Resolves to one stored block (active or side branch) by hash, or `null`.
+    #[wasm_bindgen(js_name = getBlock)]
+    pub fn get_block(&self, hash: String) -> Promise {
+        let d = &self.driver;
+        settled(Ok(to_js(&d.block(&hash))))
+    }
+
+    /// Resolves to every known block of the last `depth` heights (default 30), side
+    /// branches included: `[{hash, prev, height, time, active, tip}]`.
+    #[wasm_bindgen(js_name = blockTree)]
+    pub fn block_tree(&self, depth: Option<u32>) -> Promise {
+        let d = &self.driver;
+        settled(Ok(to_js(&d.block_tree(u64::from(depth.unwrap_or(30))))))
+    }
+
+    /// Resolves to the connected peers.
+    pub fn peers(&self) -> Promise {
+        let d = &self.driver;
+        settled(Ok(to_js(&d.peers())))
+    }
+
+    /// Resolves to the nodes heard of through `addr`.
+    #[wasm_bindgen(js_name = knownNodes)]
+    pub fn known_nodes(&self) -> Promise {
+        let d = &self.driver;
+        settled(Ok(to_js(&d.known_nodes())))
+    }
+
+    /// Resolves to the mempool's transactions.
+    pub fn mempool(&self) -> Promise {
+        let d = &self.driver;
+        settled(Ok(to_js(&d.mempool())))
+    }
+
+    /// Calls `callback(payload)` on every `event`: "tip", "block", "sync", "tx",
+    /// "txRejected", "peers", "message", "mined", "hashrate", "connection", "wallet"; or
+    /// `callback(name, payload)` for `"*"`.
+    pub fn on(&self, event: String, callback: Function) {
+        self.driver.on(&event, callback);
+    }
+
+    /// Removes a callback given to `on`.
+    pub fn off(&self, event: String, callback: Function) {
+        self.driver.off(&event, &callback);
+    }
+
+    /// Connects to the relay now (after `disconnect`, or to retry at once).
+    pub fn connect(&self) -> Promise {
+        let d = &self.driver;
+        settled(d.connect().map(|()| JsValue::UNDEFINED))
+    }
+
+    /// Closes the relay connection and stops reconnecting.
+    pub fn disconnect(&self) -> Promise {
+        self.driver.disconnect();
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// Resolves once everything the node has done so far is written to IndexedDB.
+    pub fn flush(&self) -> Promise {
+        let d = self.driver.clone();
+        promise(async move {
+            d.flush().await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stops the node: connection, timer and workers. Its databases keep what was written.
+    pub fn close(&self) {
+        self.driver.close();
+    }
+}
