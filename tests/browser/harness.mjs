@@ -1,0 +1,127 @@
+// Shared pieces of the browser tests: a real relay process, real Chromium tabs.
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const run = promisify(execFile);
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const RELAY_BIN = process.env.RELAY_BIN || join(REPO, 'target', 'debug', 'relay-server');
+export const ARTIFACTS = join(REPO, 'tests', 'artifacts');
+
+/** A free TCP port on loopback. */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `check` until it returns a truthy value or `ms` pass; returns that value. */
+export async function waitFor(what, check, ms = 60_000, every = 200) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** The relay's command line, on one data directory. */
+export class Relay {
+  constructor(nodeId = '3000') {
+    this.dataDir = mkdtempSync(join(tmpdir(), 'relay-'));
+    this.nodeId = nodeId;
+    this.proc = null;
+    this.log = '';
+  }
+
+  async cli(...args) {
+    const { stdout } = await run(RELAY_BIN, ['--node-id', this.nodeId, '--data-dir', this.dataDir, ...args], {
+      env: { ...process.env, RUST_LOG: 'warn' },
+      timeout: 120_000,
+    });
+    return stdout.trim();
+  }
+
+  async start(port) {
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.proc = spawn(RELAY_BIN, ['--node-id', this.nodeId, '--data-dir', this.dataDir, 'startnode', '--listen', `127.0.0.1:${port}`], {
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (d) => { this.log = (this.log + d.toString()).slice(-200_000); };
+    this.proc.stdout.on('data', keep);
+    this.proc.stderr.on('data', keep);
+    const exited = new Promise((_, reject) => this.proc.once('exit', (c) => reject(new Error(`relay exited with ${c}:\n${this.log}`))));
+    await Promise.race([waitFor('relay /status', () => this.status(), 30_000), exited]);
+  }
+
+  async status() {
+    const r = await fetch(`${this.url}/status`);
+    return r.ok ? r.json() : null;
+  }
+
+  async stop() {
+    if (!this.proc) return;
+    const p = this.proc;
+    this.proc = null;
+    const done = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    let timer;
+    await Promise.race([done, new Promise((r) => { timer = setTimeout(r, 10_000); })]);
+    clearTimeout(timer);
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
+  });
+}
+
+/** Opens node `id` in its own browser context; records every frame the tab sends. */
+export async function openTab(browser, baseUrl, id) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  const tab = { id, context, page, sent: [], received: [], allReceived: [], errors: [] };
+  page.on('pageerror', (e) => tab.errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') tab.errors.push(m.text()); });
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => tab.sent.push(Buffer.from(f.payload)));
+    ws.on('framereceived', (f) => {
+      const b = Buffer.from(f.payload);
+      tab.received.push(b);
+      tab.allReceived.push(b);
+    });
+  });
+  await page.goto(`${baseUrl}/?node=${id}`);
+  await page.waitForFunction(() => window.node !== undefined, null, { timeout: 30_000 });
+  return tab;
+}
+
+export async function screenshot(tab, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await tab.page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
