@@ -41,7 +41,7 @@ fn main() {
         pow::search_without_midstate(&header, start, chunk)
     });
     let lanes = rate(seconds, |start| {
-        pow::search_lanes::<[u32; 4]>(&mid, start, chunk)
+        pow::search_lanes::<4, [u32; 4]>(&mid, start, chunk)
     });
     println!(
         "{{\"midstate_hps\": {midstate:.0}, \"full_header_hps\": {full:.0}, \"four_lane_portable_hps\": {lanes:.0}}}"

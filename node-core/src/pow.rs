@@ -129,7 +129,9 @@ pub struct SearchOutcome {
 pub fn search(midstate: &Midstate, start: u64, count: u64) -> SearchOutcome {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        search_lanes::<crate::sha256x4::Native>(midstate, start, count)
+        search_lanes::<{ crate::sha256x4::NATIVE_LANES }, crate::sha256x4::Native>(
+            midstate, start, count,
+        )
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
@@ -137,8 +139,8 @@ pub fn search(midstate: &Midstate, start: u64, count: u64) -> SearchOutcome {
     }
 }
 
-/// [`search`] four nonces at a time over lanes `L`.
-pub fn search_lanes<L: crate::sha256x4::Lanes>(
+/// [`search`] `N` nonces at a time over lanes `L`.
+pub fn search_lanes<const N: usize, L: crate::sha256x4::Lanes<N>>(
     midstate: &Midstate,
     start: u64,
     count: u64,
@@ -153,14 +155,14 @@ pub fn search_lanes<L: crate::sha256x4::Lanes>(
         *l = L::splat(w);
     }
     let word = NONCE_OFFSET_IN_TAIL / 4;
-    let full = count - count % 4;
+    let full = count - count % N as u64;
     let mut i = 0u64;
     while i < full {
-        let nonces: [u64; 4] = core::array::from_fn(|k| start.wrapping_add(i + k as u64));
+        let nonces: [u64; N] = core::array::from_fn(|k| start.wrapping_add(i + k as u64));
         lanes[word] = L::from_array(nonces.map(|n| (n as u32).swap_bytes()));
         lanes[word + 1] = L::from_array(nonces.map(|n| ((n >> 32) as u32).swap_bytes()));
         let (h0, h1) = crate::sha256x4::first_two_words(&midstate.state, &lanes);
-        for k in 0..4 {
+        for k in 0..N {
             let top = ((h0[k] as u64) << 32) | h1[k] as u64;
             if top.leading_zeros() >= midstate.bits.min(64) {
                 let nonce = nonces[k];
@@ -173,7 +175,7 @@ pub fn search_lanes<L: crate::sha256x4::Lanes>(
                 }
             }
         }
-        i += 4;
+        i += N as u64;
     }
     let rest = search_scalar(midstate, start.wrapping_add(full), count - full);
     SearchOutcome {
@@ -280,9 +282,14 @@ mod tests {
                 let m = Midstate::new(&header(bits));
                 for count in [0u64, 1, 5, 4096] {
                     assert_eq!(
-                        search_lanes::<[u32; 4]>(&m, start, count),
+                        search_lanes::<4, [u32; 4]>(&m, start, count),
                         search_scalar(&m, start, count),
                         "bits {bits} start {start} count {count}"
+                    );
+                    assert_eq!(
+                        search_lanes::<8, [u32; 8]>(&m, start, count),
+                        search_scalar(&m, start, count),
+                        "8 lanes: bits {bits} start {start} count {count}"
                     );
                 }
             }

@@ -2,9 +2,9 @@
 //!
 //! A miner hashes the same header tail with different nonces, so four nonces can share one
 //! pass of the compression function, one per 32-bit lane. The rounds are written once over
-//! the [`Lanes`] trait: in a browser build with wasm `simd128` the lanes are one `v128`
-//! register (about 3x the scalar rate in Chromium); elsewhere they are a plain `[u32; 4]`,
-//! which keeps the same code tested natively against the scalar hash. Only the first two
+//! the [`Lanes`] trait: in a browser build with wasm `simd128` the lanes are two `v128`
+//! registers (eight nonces); elsewhere they are a plain `[u32; N]`, which keeps the same code
+//! tested natively against the scalar hash. Only the first two
 //! words of each hash are computed here: they decide whether a nonce meets any target up to
 //! 64 bits; a winner is hashed again in full by the caller.
 
@@ -20,14 +20,14 @@ const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-/// Four 32-bit lanes and the operations SHA-256 needs on them.
-pub trait Lanes: Copy {
+/// `N` 32-bit lanes and the operations SHA-256 needs on them.
+pub trait Lanes<const N: usize>: Copy {
     /// All lanes equal to `x`.
     fn splat(x: u32) -> Self;
     /// One value per lane.
-    fn from_array(x: [u32; 4]) -> Self;
+    fn from_array(x: [u32; N]) -> Self;
     /// The lanes as an array.
-    fn to_array(self) -> [u32; 4];
+    fn to_array(self) -> [u32; N];
     /// Lane-wise wrapping addition.
     fn add(self, o: Self) -> Self;
     /// Lane-wise xor.
@@ -43,17 +43,17 @@ pub trait Lanes: Copy {
 }
 
 /// Portable lanes: a plain array.
-impl Lanes for [u32; 4] {
+impl<const N: usize> Lanes<N> for [u32; N] {
     #[inline(always)]
     fn splat(x: u32) -> Self {
-        [x; 4]
+        [x; N]
     }
     #[inline(always)]
-    fn from_array(x: [u32; 4]) -> Self {
+    fn from_array(x: [u32; N]) -> Self {
         x
     }
     #[inline(always)]
-    fn to_array(self) -> [u32; 4] {
+    fn to_array(self) -> [u32; N] {
         self
     }
     #[inline(always)]
@@ -86,66 +86,78 @@ impl Lanes for [u32; 4] {
 mod wasm {
     use core::arch::wasm32::*;
 
-    /// wasm `simd128` lanes: one `v128` register.
+    /// wasm `simd128` lanes: two `v128` registers, eight nonces. Two independent streams
+    /// keep the CPU's vector units busy while one waits on the other's long round chain.
     #[derive(Clone, Copy)]
-    pub struct V(pub v128);
+    pub struct V(pub v128, pub v128);
 
-    impl super::Lanes for V {
+    #[inline(always)]
+    fn rotr1(x: v128, n: u32) -> v128 {
+        v128_or(u32x4_shr(x, n), u32x4_shl(x, 32 - n))
+    }
+
+    impl super::Lanes<8> for V {
         #[inline(always)]
         fn splat(x: u32) -> Self {
-            V(u32x4_splat(x))
+            V(u32x4_splat(x), u32x4_splat(x))
         }
         #[inline(always)]
-        fn from_array(x: [u32; 4]) -> Self {
-            V(u32x4(x[0], x[1], x[2], x[3]))
+        fn from_array(x: [u32; 8]) -> Self {
+            V(u32x4(x[0], x[1], x[2], x[3]), u32x4(x[4], x[5], x[6], x[7]))
         }
         #[inline(always)]
-        fn to_array(self) -> [u32; 4] {
+        fn to_array(self) -> [u32; 8] {
             [
                 u32x4_extract_lane::<0>(self.0),
                 u32x4_extract_lane::<1>(self.0),
                 u32x4_extract_lane::<2>(self.0),
                 u32x4_extract_lane::<3>(self.0),
+                u32x4_extract_lane::<0>(self.1),
+                u32x4_extract_lane::<1>(self.1),
+                u32x4_extract_lane::<2>(self.1),
+                u32x4_extract_lane::<3>(self.1),
             ]
         }
         #[inline(always)]
         fn add(self, o: Self) -> Self {
-            V(u32x4_add(self.0, o.0))
+            V(u32x4_add(self.0, o.0), u32x4_add(self.1, o.1))
         }
         #[inline(always)]
         fn xor(self, o: Self) -> Self {
-            V(v128_xor(self.0, o.0))
+            V(v128_xor(self.0, o.0), v128_xor(self.1, o.1))
         }
         #[inline(always)]
         fn and(self, o: Self) -> Self {
-            V(v128_and(self.0, o.0))
+            V(v128_and(self.0, o.0), v128_and(self.1, o.1))
         }
         #[inline(always)]
         fn and_not(self, o: Self) -> Self {
-            V(v128_andnot(self.0, o.0))
+            V(v128_andnot(self.0, o.0), v128_andnot(self.1, o.1))
         }
         #[inline(always)]
         fn rotr(self, n: u32) -> Self {
-            V(v128_or(u32x4_shr(self.0, n), u32x4_shl(self.0, 32 - n)))
+            V(rotr1(self.0, n), rotr1(self.1, n))
         }
         #[inline(always)]
         fn shr(self, n: u32) -> Self {
-            V(u32x4_shr(self.0, n))
+            V(u32x4_shr(self.0, n), u32x4_shr(self.1, n))
         }
     }
 }
 
-/// The lanes the search uses on this build.
+/// The lanes the browser's search uses: eight nonces in two `v128` registers.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub type Native = wasm::V;
-/// The lanes the search uses on this build.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-pub type Native = [u32; 4];
+/// Lanes per pass of [`Native`].
+pub const NATIVE_LANES: usize = 8;
 
 /// Compresses one 64-byte block for four lanes from `state`, returning the first two words
 /// of each resulting hash (state added in). `w` holds the block's 16 big-endian words.
 #[inline(always)]
-pub fn first_two_words<L: Lanes>(state: &[u32; 8], w: &[L; 16]) -> ([u32; 4], [u32; 4]) {
+pub fn first_two_words<const N: usize, L: Lanes<N>>(
+    state: &[u32; 8],
+    w: &[L; 16],
+) -> ([u32; N], [u32; N]) {
     let mut s = [L::splat(0); 64];
     s[..16].copy_from_slice(w);
     for i in 16..64 {
@@ -208,7 +220,7 @@ mod tests {
             })
         });
         let w: [[u32; 4]; 16] = core::array::from_fn(|i| core::array::from_fn(|l| blocks[l][i]));
-        let (h0, h1) = first_two_words(&iv, &w);
+        let (h0, h1) = first_two_words::<4, [u32; 4]>(&iv, &w);
         for l in 0..4 {
             let want = sha256(&msgs[l]).0;
             assert_eq!(h0[l].to_be_bytes(), want[0..4]);

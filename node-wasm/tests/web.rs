@@ -328,3 +328,24 @@ async fn reconnection_backs_off_and_urls_follow_the_page() {
 fn version_is_crate_version() {
     assert_eq!(node_wasm::version(), env!("CARGO_PKG_VERSION"));
 }
+
+/// The browser's search hashes eight nonces at once in wasm SIMD lanes; it must find exactly
+/// what the one-at-a-time search finds, nonce and count of tries.
+#[wasm_bindgen_test]
+fn simd_search_agrees_with_the_scalar_search() {
+    use node_core::pow::{search, search_scalar, Midstate};
+    for bits in [1u32, 6, 10] {
+        let header = BlockHeader {
+            version: 1,
+            prev: node_core::BlockHash(sha256(b"simd")),
+            merkle_root: sha256(&bits.to_le_bytes()),
+            timestamp: 1_700_000_000_000,
+            bits,
+            nonce: 0,
+        };
+        let m = Midstate::new(&header);
+        for (start, count) in [(0u64, 1u64 << 14), (u64::from(u32::MAX) - 3, 9), (7, 0)] {
+            assert_eq!(search(&m, start, count), search_scalar(&m, start, count));
+        }
+    }
+}
