@@ -1087,8 +1087,16 @@ impl Node {
             };
             match message {
                 Some(m) => {
+                    let height = match &m {
+                        Message::Block(b) => b.coinbase_height(),
+                        _ => None,
+                    };
                     if let Some(p) = self.peers.get_mut(&id) {
                         p.known.insert(item);
+                        // It will have this block: count it in its height as we know it.
+                        if let Some(h) = height {
+                            p.best_height = p.best_height.max(h);
+                        }
                     }
                     self.send(id, &m);
                 }
