@@ -25,7 +25,9 @@ fn arg(name: &str) -> Option<String> {
 
 fn main() -> ExitCode {
     let Some(dir) = arg("--data-dir").map(PathBuf::from) else {
-        eprintln!("usage: make_chain --data-dir DIR [--blocks N] [--txs 3] [--inputs 2] [--bits 8]");
+        eprintln!(
+            "usage: make_chain --data-dir DIR [--blocks N] [--txs 3] [--inputs 2] [--bits 8]"
+        );
         return ExitCode::from(2);
     };
     let num = |name: &str, default: u64| arg(name).and_then(|v| v.parse().ok()).unwrap_or(default);
@@ -62,7 +64,10 @@ fn main() -> ExitCode {
     let mut coins: std::collections::VecDeque<(OutPoint, u64)> = std::collections::VecDeque::new();
     coins.push_back((
         OutPoint {
-            txid: chain.block_at(0).map(|b| b.transactions[0].txid()).unwrap_or_default(),
+            txid: chain
+                .block_at(0)
+                .map(|b| b.transactions[0].txid())
+                .unwrap_or_default(),
             vout: 0,
         },
         10,
@@ -75,15 +80,22 @@ fn main() -> ExitCode {
             if coins.len() < inputs {
                 break;
             }
-            let spent: Vec<(OutPoint, u64)> = (0..inputs).filter_map(|_| coins.pop_front()).collect();
+            let spent: Vec<(OutPoint, u64)> =
+                (0..inputs).filter_map(|_| coins.pop_front()).collect();
             let total: u64 = spent.iter().map(|(_, v)| v).sum();
             let points: Vec<OutPoint> = spent.iter().map(|(op, _)| *op).collect();
             let tx = Transaction::new_signed(
                 &key,
                 &points,
                 vec![
-                    TxOut { value: 1, pubkey_hash: owner },
-                    TxOut { value: total - 1, pubkey_hash: owner },
+                    TxOut {
+                        value: 1,
+                        pubkey_hash: owner,
+                    },
+                    TxOut {
+                        value: total - 1,
+                        pubkey_hash: owner,
+                    },
                 ],
             );
             block_txs.push(tx);
@@ -93,7 +105,13 @@ fn main() -> ExitCode {
         for tx in &block.transactions {
             let id = tx.txid();
             for (vout, o) in tx.outputs.iter().enumerate() {
-                coins.push_back((OutPoint { txid: id, vout: vout as u32 }, o.value));
+                coins.push_back((
+                    OutPoint {
+                        txid: id,
+                        vout: vout as u32,
+                    },
+                    o.value,
+                ));
             }
         }
         if let Err(e) = chain.accept_block(block, now) {
@@ -114,6 +132,11 @@ fn main() -> ExitCode {
     if !first.is_empty() {
         let _ = store.apply(&[first]);
     }
-    println!("{} blocks in {}, tip {}", chain.height(), path.display(), chain.tip());
+    println!(
+        "{} blocks in {}, tip {}",
+        chain.height(),
+        path.display(),
+        chain.tip()
+    );
     ExitCode::SUCCESS
 }
