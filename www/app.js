@@ -104,6 +104,25 @@ function lockNode(id) {
 
 let node = null;
 
+/**
+ * The relay that served this page vouches for its tip, as Bitcoin Core's release vouches for
+ * its assume-valid block: while syncing up to it, signatures are not checked (every other
+ * rule is), and if the chain does not lead to it they are all checked afterwards. The page
+ * comes from the relay, so this trusts nothing the page's code does not already.
+ * `?assumevalid=0` turns it off; it is off when `?relay=` points at another relay.
+ */
+async function relayCheckpoint() {
+  if (params.get('assumevalid') === '0' || params.has('relay')) return undefined;
+  try {
+    const r = await fetch('/status', { signal: AbortSignal.timeout(1500), cache: 'no-store' });
+    if (!r.ok) return undefined;
+    const s = await r.json();
+    return s.tip && s.height > 0 ? { height: s.height, hash: s.tip } : undefined;
+  } catch {
+    return undefined; // offline: the node starts from its own storage
+  }
+}
+
 async function main() {
   if (!(await lockNode(nodeId))) {
     banner(`Node ${nodeId} is already open in another tab of this browser. Open /?node=<another id> for a second node.`, true);
@@ -111,10 +130,11 @@ async function main() {
     return;
   }
   try {
-    await init();
+    const [assumeValid] = await Promise.all([relayCheckpoint(), init()]);
     node = await BrowserNode.start({
       nodeId,
       workerUrl: new URL('./worker.js', import.meta.url).href,
+      assumeValid,
     });
   } catch (e) {
     banner(`The node could not start: ${e.message || e}`, true);

@@ -194,6 +194,8 @@ pub struct Chain {
     invalid: BTreeSet<BlockHash>,
     orphans: OrphanPool,
     changes: ChainChanges,
+    /// Lowest active height connected without signature checks (assume-valid), if any.
+    unchecked_from: Option<u64>,
 }
 
 /// Mines a genesis block paying `subsidy` to `to` at difficulty `bits`.
@@ -243,6 +245,7 @@ impl Chain {
             invalid: BTreeSet::new(),
             orphans: OrphanPool::default(),
             changes: ChainChanges::default(),
+            unchecked_from: None,
         };
         chain.index.insert(
             hash,
@@ -317,7 +320,7 @@ impl Chain {
             }
             cursor = e.prev;
         }
-        Ok(Chain {
+        let mut chain = Chain {
             params,
             bits,
             index,
@@ -328,7 +331,17 @@ impl Chain {
             invalid: BTreeSet::new(),
             orphans: OrphanPool::default(),
             changes: ChainChanges::default(),
-        })
+            unchecked_from: None,
+        };
+        // Which stored blocks had their signatures checked is not stored; unless the
+        // assumed block vouches for them, check them again (from height 1, to be safe).
+        if chain.params.assume_valid.is_some()
+            && !chain.assumed_block_reached()
+            && chain.height() > 0
+        {
+            chain.unchecked_from = Some(1);
+        }
+        Ok(chain)
     }
 
     /// The network parameters.
@@ -677,6 +690,11 @@ impl Chain {
 
     /// Checks every input of the block at the tip's next height, then connects it.
     fn connect(&mut self, hash: BlockHash) -> Result<(), ValidationError> {
+        let height = self.index[&hash].height;
+        let skip_signatures = self
+            .params
+            .assume_valid
+            .is_some_and(|(h, _)| height <= h && !self.assumed_block_reached());
         let block = &self.bodies[&hash];
         let mut spent_here = BTreeSet::new();
         let mut created_here: BTreeMap<OutPoint, TxOut> = BTreeMap::new();
@@ -695,7 +713,7 @@ impl Chain {
                         .copied()
                         .or_else(|| self.utxo.get(op).map(|e| e.output))
                 },
-                true,
+                !skip_signatures,
             )?;
             fees = fees
                 .checked_add(fee)
@@ -723,7 +741,64 @@ impl Chain {
             return Err(ValidationError::CoinbaseOverpays { value, allowed });
         }
         self.connect_unchecked(hash);
+        if skip_signatures {
+            self.unchecked_from = Some(self.unchecked_from.map_or(height, |u| u.min(height)));
+        }
+        if self.assumed_block_reached() {
+            // The assumed block is on the active chain: its ancestors are vouched for.
+            self.unchecked_from = None;
+        }
         Ok(())
+    }
+
+    /// Whether the assume-valid block is on the active chain.
+    fn assumed_block_reached(&self) -> bool {
+        self.params
+            .assume_valid
+            .is_some_and(|(h, hash)| self.hash_at(h) == Some(hash))
+    }
+
+    /// Lowest active height whose signatures were not checked yet (assume-valid), if any.
+    pub fn unchecked_from(&self) -> Option<u64> {
+        self.unchecked_from
+    }
+
+    /// Checks the signatures skipped under assume-valid, at most `max_blocks` blocks from the
+    /// lowest; returns whether none is left. A block with a bad signature is disconnected with
+    /// everything above it and remembered as invalid; the error comes back with the steps
+    /// the tip took, for the mempool.
+    pub fn check_skipped_signatures(
+        &mut self,
+        max_blocks: u64,
+    ) -> Result<bool, (BlockHash, ValidationError, Vec<TipStep>)> {
+        let Some(from) = self.unchecked_from else {
+            return Ok(true);
+        };
+        let top = self.height();
+        let last = from.saturating_add(max_blocks.max(1) - 1).min(top);
+        for height in from..=last {
+            let Some(hash) = self.hash_at(height) else {
+                break;
+            };
+            let Some(block) = self.bodies.get(&hash) else {
+                break;
+            };
+            if let Err(e) = verify_block_signatures(block) {
+                let mut steps = Vec::new();
+                while self.height() >= height && self.height() > 0 {
+                    let tip = self.tip();
+                    self.disconnect_tip();
+                    if let Some(b) = self.bodies.get(&tip) {
+                        steps.push(TipStep::Disconnected(b.clone()));
+                    }
+                }
+                self.forget_branch(&[hash], true);
+                self.unchecked_from = None;
+                return Err((hash, e, steps));
+            }
+        }
+        self.unchecked_from = if last >= top { None } else { Some(last + 1) };
+        Ok(self.unchecked_from.is_none())
     }
 
     /// Connects a block known to be valid on the active tip.
@@ -751,6 +826,9 @@ impl Chain {
             self.changes.utxo.extend(UtxoSet::changes_for_undo(undo));
         }
         self.changes.tip = Some(self.tip());
+        if self.unchecked_from.is_some_and(|u| u > self.height()) {
+            self.unchecked_from = None;
+        }
     }
 
     /// Rebuilds the UTXO set and undo data by replaying the active chain from genesis (the
@@ -768,4 +846,17 @@ impl Chain {
         self.changes.utxo = self.utxo.iter().map(|(op, e)| (*op, Some(*e))).collect();
         self.changes.undo = self.undo.iter().map(|(h, u)| (*h, u.clone())).collect();
     }
+}
+
+/// Checks every input signature of a block whose other rules were checked when it was
+/// connected (the public keys were matched to the spent outputs then).
+fn verify_block_signatures(block: &Block) -> Result<(), ValidationError> {
+    for tx in block.transactions.iter().skip(1) {
+        let message = tx.signature_message();
+        for (i, input) in tx.inputs.iter().enumerate() {
+            crate::keys::verify(&input.public_key, &message, &input.signature)
+                .map_err(|reason| ValidationError::BadSignature { input: i, reason })?;
+        }
+    }
+    Ok(())
 }

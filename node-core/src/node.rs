@@ -750,7 +750,33 @@ impl Node {
         let stale = now.saturating_sub(self.config.stall_timeout_ms);
         self.tx_requested.retain(|_, (_, t)| *t >= stale);
         self.resume_stalled_sync(now);
+        self.check_skipped_signatures();
         self.after_event(now);
+    }
+
+    /// Once in sync, checks the signatures skipped under assume-valid a slice per tick (the
+    /// assumed block did not vouch for them: the chain we got does not contain it, or the
+    /// node restarted mid-sync).
+    fn check_skipped_signatures(&mut self) {
+        const BLOCKS_PER_TICK: u64 = 20;
+        let target = self.target_height();
+        let idle = self.requested.is_empty();
+        let Some(chain) = self.chain.as_mut() else {
+            return;
+        };
+        if chain.unchecked_from().is_none() || !idle || chain.height() < target {
+            return;
+        }
+        if let Err((hash, e, steps)) = chain.check_skipped_signatures(BLOCKS_PER_TICK) {
+            let changes = chain.take_changes();
+            self.actions.push_back(Action::Persist(changes));
+            self.notify(Notification::BlockRejected {
+                hash,
+                reason: e.to_string(),
+                from: None,
+            });
+            self.after_tip_change(&steps);
+        }
     }
 
     /// If we are behind and nothing is being downloaded or asked for (blocks were evicted

@@ -16,6 +16,11 @@ pub struct ChainParams {
     pub max_orphans: usize,
     /// Transactions the mempool holds at most.
     pub max_mempool_txs: usize,
+    /// A block (height, hash) vouched for by whoever configured this node, as Bitcoin Core's
+    /// assume-valid: while it is not yet reached, blocks at or below its height are connected
+    /// with every rule checked except signatures; reaching it vouches for their signatures,
+    /// and if the chain turns out not to contain it, they are all checked after all.
+    pub assume_valid: Option<(u64, crate::BlockHash)>,
 }
 
 /// Hard ceiling on a block's encoded size whatever the parameters say.
@@ -31,6 +36,7 @@ impl Default for ChainParams {
             max_future_ms: 2 * 60 * 60 * 1000,
             max_orphans: 512,
             max_mempool_txs: 5_000,
+            assume_valid: None,
         }
     }
 }

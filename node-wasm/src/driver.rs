@@ -73,6 +73,9 @@ pub struct DriverConfig {
     pub workers: usize,
     /// Transactions in the mempool before mining starts (the seed's 2).
     pub mining_threshold: usize,
+    /// A block the relay vouches for (height, hash): signatures below it are not checked
+    /// during the initial sync unless the chain turns out not to lead to it.
+    pub assume_valid: Option<(u64, node_core::BlockHash)>,
 }
 
 /// The relay connection and its reconnection state.
@@ -117,7 +120,10 @@ impl Driver {
     /// Opens storage and wallet, restores the stored chain, starts the tick and, if asked,
     /// the connection to the relay. Returns once the node can answer commands.
     pub async fn start(config: DriverConfig) -> Result<Driver, NodeError> {
-        let params = ChainParams::default();
+        let params = ChainParams {
+            assume_valid: config.assume_valid,
+            ..ChainParams::default()
+        };
         let store = ChainStore::open(&format!("chain-{}", config.node_id)).await?;
         let chain = match store.load(params.clone()).await {
             Ok(chain) => chain,

@@ -17,7 +17,9 @@
 //! Options of `start` (each also read from the page URL where noted):
 //! `nodeId` (`?node=`, default `"3001"`), `relay` (`?relay=`, default `/ws` on this origin),
 //! `connect` (default `true`), `workerUrl` (default `"./worker.js"`), `workers` (`?workers=`,
-//! default `hardwareConcurrency - 1`), `miningThreshold` (default 2, the seed's rule).
+//! default `hardwareConcurrency - 1`), `miningThreshold` (default 2, the seed's rule),
+//! `assumeValid` (`{height, hash}` of a block the relay vouches for: signatures below it are
+//! not checked during the initial sync, unless the chain does not lead to it).
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -157,7 +159,26 @@ fn config_from(options: &JsValue) -> Result<DriverConfig, NodeError> {
             .unwrap_or_else(|| "./worker.js".into()),
         workers,
         mining_threshold,
+        assume_valid: assume_valid(options)?,
     })
+}
+
+/// Reads the `assumeValid` option: `{height, hash}`, or nothing.
+fn assume_valid(options: &JsValue) -> Result<Option<(u64, node_core::BlockHash)>, NodeError> {
+    let Some(v) = option(options, "assumeValid").filter(|v| v.is_object()) else {
+        return Ok(None);
+    };
+    let height = Reflect::get(&v, &"height".into())
+        .ok()
+        .and_then(|h| h.as_f64())
+        .filter(|h| *h >= 0.0 && h.fract() == 0.0)
+        .ok_or_else(|| NodeError::BadOption("assumeValid.height must be a whole number".into()))?;
+    let hash = Reflect::get(&v, &"hash".into())
+        .ok()
+        .and_then(|h| h.as_string())
+        .and_then(|h| node_core::BlockHash::from_hex(&h))
+        .ok_or_else(|| NodeError::BadOption("assumeValid.hash must be 64 hex digits".into()))?;
+    Ok(Some((height as u64, hash)))
 }
 
 #[wasm_bindgen]

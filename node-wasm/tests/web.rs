@@ -178,6 +178,7 @@ fn offline_config(node_id: &str) -> DriverConfig {
         worker_url: "./worker.js".into(),
         workers: 1,
         mining_threshold: 2,
+        assume_valid: None,
     }
 }
 
