@@ -141,6 +141,32 @@ fn main() -> ExitCode {
             .collect();
         eprintln!("  in the mempools of nodes {holders:?}");
     }
+    if std::env::var("DEBUG_TIPS").is_ok() {
+        let mut tips = std::collections::BTreeMap::new();
+        for (i, n) in sim.nodes.iter().enumerate() {
+            let t = n.node.chain().map(|c| (c.height(), c.tip()));
+            tips.entry(t).or_insert_with(Vec::new).push(i);
+        }
+        for (t, nodes) in &tips {
+            eprintln!("tip {t:?}: nodes {nodes:?}");
+        }
+        for (_, nodes) in tips.iter().filter(|(_, v)| v.len() < 3) {
+            for &i in nodes {
+                let n = &sim.nodes[i].node;
+                eprintln!(
+                    "node {i}: {:?}\n  peers {:?}\n  disconnects {:?}",
+                    n.status(),
+                    n.peers(),
+                    sim.nodes[i]
+                        .disconnects
+                        .iter()
+                        .rev()
+                        .take(5)
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
     for line in &sim.log {
         eprintln!("{line}");
     }

@@ -420,6 +420,8 @@ pub struct Node {
     tx_requested: BTreeMap<Txid, (PeerId, u64)>,
     /// The genesis we will accept while we have no chain.
     expected_genesis: Option<BlockHash>,
+    /// The peer asked for its chain from genesis because no `version` named one, and when.
+    genesis_probe: Option<(PeerId, u64)>,
     known_addrs: BTreeMap<String, PeerAddr>,
     recent_rejects: RecentSet<Txid>,
     /// Transactions whose inputs we have not seen yet (their parent is still on its way),
@@ -430,6 +432,8 @@ pub struct Node {
     next_job_id: u64,
     mempool_version: u64,
     pending_announce: Vec<BlockHash>,
+    /// When the oldest pending announcement was queued.
+    announce_since: Option<u64>,
     last_progress: u64,
     next_ping: u64,
     /// The time of the latest event, for work done outside one (a disconnect's follow-up).
@@ -450,6 +454,7 @@ impl Node {
             requested: BTreeMap::new(),
             tx_requested: BTreeMap::new(),
             expected_genesis: None,
+            genesis_probe: None,
             known_addrs: BTreeMap::new(),
             recent_rejects: RecentSet::new(10_000),
             orphan_txs: BTreeMap::new(),
@@ -458,6 +463,7 @@ impl Node {
             next_job_id: 1,
             mempool_version: 0,
             pending_announce: Vec::new(),
+            announce_since: None,
             last_progress,
             next_ping: 1,
             now: 0,
@@ -573,6 +579,9 @@ impl Node {
             return;
         };
         let released = self.release_requests(&peer);
+        if self.genesis_probe.is_some_and(|(p, _)| p == id) {
+            self.genesis_probe = None;
+        }
         self.notify(Notification::PeerDown {
             peer: id,
             reason: reason.into(),
@@ -749,6 +758,12 @@ impl Node {
         }
         let stale = now.saturating_sub(self.config.stall_timeout_ms);
         self.tx_requested.retain(|_, (_, t)| *t >= stale);
+        if self
+            .genesis_probe
+            .is_some_and(|(_, t)| now.saturating_sub(t) > self.config.stall_timeout_ms)
+        {
+            self.genesis_probe = None;
+        }
         self.resume_stalled_sync(now);
         self.check_skipped_signatures();
         self.after_event(now);
@@ -951,6 +966,18 @@ impl Node {
             // Equal work on another branch: learn it, so a longer branch later reorgs fast.
             self.send_getblocks(id, now, None);
         }
+        // Our tip may have moved while the handshake was under way, after its `version`
+        // went out and before the peer could receive announcements: tell it now.
+        if let Some(tip) = self.chain.as_ref().map(Chain::tip) {
+            let item = InvItem::Block(tip);
+            let fresh = self
+                .peers
+                .get_mut(&id)
+                .is_some_and(|p| tip != v.tip && p.known.insert(item));
+            if fresh {
+                self.send(id, &Message::Inv(alloc::vec![item]));
+            }
+        }
     }
 
     // ----- sync ---------------------------------------------------------------------------
@@ -1010,6 +1037,20 @@ impl Node {
                 InvItem::Tx(t) => txs.push(*t),
             }
         }
+        if self.chain.is_none() && self.expected_genesis.is_none() && !blocks.is_empty() {
+            // We never learnt which genesis to download (the peer had none yet when we shook
+            // hands). Ask this peer for its chain from the start; the first hash of its answer
+            // is its genesis, trusted as a `version` would be.
+            match self.genesis_probe {
+                Some((p, _)) if p == id => self.expected_genesis = blocks.first().copied(),
+                Some(_) => return,
+                None => {
+                    self.genesis_probe = Some((id, now));
+                    self.send_getblocks(id, now, None);
+                    return;
+                }
+            }
+        }
         let can_take_blocks = self.chain.is_some() || self.expected_genesis.is_some();
         let fresh: Vec<BlockHash> = blocks
             .iter()
@@ -1038,9 +1079,7 @@ impl Node {
             }
             if can_take_blocks {
                 for h in &fresh {
-                    if !p.to_fetch.contains(h) {
-                        p.to_fetch.push_back(*h);
-                    }
+                    p.to_fetch.push(*h);
                 }
             }
         }
@@ -1080,7 +1119,7 @@ impl Node {
             if p.in_flight.len() >= max {
                 break;
             }
-            let Some(h) = p.to_fetch.pop_front() else {
+            let Some(h) = p.to_fetch.pop() else {
                 break;
             };
             let known = self.requested.contains_key(&h)
@@ -1230,6 +1269,12 @@ impl Node {
         if Some(hash) != self.expected_genesis {
             return;
         }
+        if block.header.prev != BlockHash::default() && self.genesis_probe.is_some() {
+            // The probe's answer raced an announcement: that was not the genesis. Ask again.
+            self.expected_genesis = None;
+            self.genesis_probe = None;
+            return;
+        }
         match Chain::new(self.config.params.clone(), block, now) {
             Ok(mut chain) => {
                 let changes = chain.take_changes();
@@ -1293,6 +1338,7 @@ impl Node {
                 TipStep::Connected(b) => {
                     let hash = b.hash();
                     self.pending_announce.push(hash);
+                    self.announce_since.get_or_insert(self.now);
                     notes.push(Notification::BlockConnected {
                         hash,
                         height: b.coinbase_height().unwrap_or(0),
@@ -1334,9 +1380,16 @@ impl Node {
 
     /// Announces newly connected blocks once no download is in progress.
     fn flush_announcements(&mut self) {
-        if self.pending_announce.is_empty() || !self.requested.is_empty() {
+        // While blocks are downloading, announce the batch at the end rather than each block,
+        // but never hold an announcement more than a second: a peer that announces blocks it
+        // never sends must not delay ours.
+        let held = self
+            .announce_since
+            .is_some_and(|t| self.now.saturating_sub(t) >= 1_000);
+        if self.pending_announce.is_empty() || (!self.requested.is_empty() && !held) {
             return;
         }
+        self.announce_since = None;
         let mut hashes = core::mem::take(&mut self.pending_announce);
         if hashes.len() > MAX_INV_ITEMS {
             // Far behind peers will find the rest with getblocks from the tip.

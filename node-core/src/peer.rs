@@ -53,6 +53,47 @@ impl<T: Ord + Copy> RecentSet<T> {
     }
 }
 
+/// Blocks a peer announced that we still want, in announcement order, bounded: a peer
+/// flooding announcements of blocks that do not exist cannot grow it without limit, and
+/// membership is a lookup, not a scan.
+#[derive(Debug, Clone, Default)]
+pub struct FetchQueue {
+    order: VecDeque<BlockHash>,
+    set: BTreeSet<BlockHash>,
+}
+
+impl FetchQueue {
+    /// Most blocks queued per peer; later announcements are dropped until it drains (the
+    /// sync asks again with `getblocks` when it is behind).
+    pub const CAP: usize = 20_000;
+
+    /// Queues a hash; false if it was there already or the queue is full.
+    pub fn push(&mut self, h: BlockHash) -> bool {
+        if self.set.len() >= Self::CAP || !self.set.insert(h) {
+            return false;
+        }
+        self.order.push_back(h);
+        true
+    }
+
+    /// The oldest queued hash.
+    pub fn pop(&mut self) -> Option<BlockHash> {
+        let h = self.order.pop_front()?;
+        self.set.remove(&h);
+        Some(h)
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Number queued.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+}
+
 /// Handshake state of a connection.
 #[derive(Debug, Clone, Default)]
 pub struct Handshake {
@@ -87,7 +128,7 @@ pub struct Peer {
     /// Blocks requested from it, with when.
     pub in_flight: BTreeMap<BlockHash, u64>,
     /// Blocks it announced that we still want, in announcement order.
-    pub to_fetch: VecDeque<BlockHash>,
+    pub to_fetch: FetchQueue,
     /// Inventory it has or we sent it: not announced to it again.
     pub known: RecentSet<InvItem>,
     /// When we sent a `getblocks` still unanswered.
@@ -112,7 +153,7 @@ impl Peer {
             handshake: Handshake::default(),
             score: 0,
             in_flight: BTreeMap::new(),
-            to_fetch: VecDeque::new(),
+            to_fetch: FetchQueue::default(),
             known: RecentSet::new(8_192),
             getblocks_sent: None,
             best_height: 0,

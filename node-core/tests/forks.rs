@@ -284,17 +284,10 @@ fn a_deep_reorg_after_a_partition_drops_the_losing_double_spend_and_keeps_the_re
     assert!(again.is_err(), "the payer's coins went to Y");
 }
 
-/// NODE-CORE BUG (node.rs, `on_version` / `on_inv`): a node with no chain learns which
-/// genesis to download only from a peer's `version`. A client that connects to a relay
-/// which is itself still waiting for its first peer's `version` is told "no genesis", and
-/// nothing later tells it again: when the relay has the chain and announces blocks, the
-/// client ignores them (`can_take_blocks` is false) and stays without a chain for as long
-/// as the connection lives. Proposed fix: while it has neither a chain nor an expected
-/// genesis, a node that receives a block `inv` (or a `version`-less peer's announcement)
-/// asks that peer again — `getblocks` with an empty locator answered from genesis — or
-/// the relay answers a chainless peer's handshake only once it has a genesis.
+/// A node with no chain learns which genesis to download from a peer's `version`. A client
+/// that shakes hands with a relay which has no chain yet itself is told no genesis; when the
+/// relay later announces blocks, the client asks it for its chain from the start.
 #[test]
-#[ignore = "node-core bug: a client that handshakes with a relay before the relay knows a genesis never syncs"]
 fn a_client_that_reaches_a_relay_before_its_genesis_still_syncs() {
     let central = key(1);
     let mut sim = Sim::new(2024, LinkConfig::default());
