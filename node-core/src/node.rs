@@ -422,6 +422,8 @@ pub struct Node {
     expected_genesis: Option<BlockHash>,
     /// The peer asked for its chain from genesis because no `version` named one, and when.
     genesis_probe: Option<(PeerId, u64)>,
+    /// Blocks that arrived before the genesis they build on, with their sender.
+    before_genesis: Vec<(Block, PeerId)>,
     known_addrs: BTreeMap<String, PeerAddr>,
     recent_rejects: RecentSet<Txid>,
     /// Transactions whose inputs we have not seen yet (their parent is still on its way),
@@ -455,6 +457,7 @@ impl Node {
             tx_requested: BTreeMap::new(),
             expected_genesis: None,
             genesis_probe: None,
+            before_genesis: Vec::new(),
             known_addrs: BTreeMap::new(),
             recent_rejects: RecentSet::new(10_000),
             orphan_txs: BTreeMap::new(),
@@ -1267,6 +1270,11 @@ impl Node {
     fn adopt_genesis(&mut self, now: u64, id: PeerId, block: Block) {
         let hash = block.hash();
         if Some(hash) != self.expected_genesis {
+            // A later block that overtook the genesis (an announcement raced the sync): keep
+            // it, bounded, until there is a chain to put it on.
+            if self.expected_genesis.is_some() && self.before_genesis.len() < 256 {
+                self.before_genesis.push((block, id));
+            }
             return;
         }
         if block.header.prev != BlockHash::default() && self.genesis_probe.is_some() {
@@ -1285,6 +1293,9 @@ impl Node {
                     height: 0,
                     reorg_depth: 0,
                 });
+                for (b, from) in core::mem::take(&mut self.before_genesis) {
+                    let _ = self.accept_block(now, b, Some(from));
+                }
             }
             Err(e) => {
                 let reason = format!("invalid genesis {hash}: {e}");
