@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 use crate::commands::Request;
 use crate::error::CliError;
-use crate::http_client;
+use crate::http_client::{self, HttpError};
 use crate::hub::HubMsg;
 use crate::paths::DataPaths;
 use crate::server::Shared;
@@ -181,10 +181,18 @@ pub async fn hand_over(paths: &DataPaths, request: &Request) -> Option<Result<St
     .await
     {
         Ok(r) => r,
-        Err(e) => {
+        Err(e @ (HttpError::Connect { .. } | HttpError::ConnectTimeout(_))) => {
             // Stale files from a node that was killed: its endpoint is gone.
             tracing::debug!("ignoring stale control files: {e}");
             return None;
+        }
+        Err(e) => {
+            // The node took the command and went away before answering: it may have carried
+            // it out (a `send --mine` committed, say). Running it again here could pay twice.
+            return Some(Err(CliError::Control(format!(
+                "the running node stopped before answering ({e}); it may have carried out \
+                 the command: check with getbalance or printchain before retrying"
+            ))));
         }
     };
     if response.status == StatusCode::FORBIDDEN {

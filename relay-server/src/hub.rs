@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use node_core::chain::ChainChanges;
@@ -32,8 +32,6 @@ use crate::miner::{self, Found, Miner};
 use crate::server::Shared;
 use crate::store::Store;
 
-/// How long a misbehaving (non-loopback) address is refused.
-pub const BAN_DURATION: Duration = Duration::from_secs(10 * 60);
 /// How often the node's timers run.
 pub const TICK: Duration = Duration::from_millis(250);
 
@@ -197,7 +195,7 @@ impl Hub {
                     None => break,
                 },
                 Some(found) = found_rx.recv() => self.on_found(found),
-                Some(mined) = mined_rx.recv() => self.on_control_mined(mined),
+                Some(mined) = mined_rx.recv() => self.on_control_mined(mined)?,
                 _ = tick.tick() => self.node.handle(now_ms(), Event::Tick),
             }
             self.carry_out()?;
@@ -328,9 +326,17 @@ impl Hub {
         Ok(())
     }
 
-    fn on_control_mined(&mut self, mined: ControlMined) {
+    /// Submits a `send --mine` block and answers the CLI only once the block is committed:
+    /// "Success!" is an acknowledgement that a `kill -9` right after it must not undo.
+    fn on_control_mined(&mut self, mined: ControlMined) -> Result<(), String> {
         let result = commands::finish_mined(&mut self.node, now_ms(), mined.block);
-        let _ = mined.reply.send(result.map_err(|e| e.one_line()));
+        let committed = self.carry_out();
+        let answer = match (&committed, result) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(()), result) => result.map_err(|e| e.one_line()),
+        };
+        let _ = mined.reply.send(answer);
+        committed
     }
 
     fn on_found(&mut self, found: Found) {
@@ -410,14 +416,12 @@ impl Hub {
     /// Refuses a misbehaving address for a while, except loopback: every tab of a local
     /// browser shares it, so one bad tab must not lock out the others.
     fn refuse_address(&self, ip: IpAddr, reason: &str) {
-        if ip.is_loopback() {
+        if self.shared.refuse(ip) {
+            let secs = self.shared.limits.ban_duration.as_secs();
+            warn!(%ip, "address refused for {secs} s: {reason}");
+        } else {
             info!(%ip, "misbehaving loopback peer disconnected, address not refused: {reason}");
-            return;
         }
-        if let Ok(mut bans) = self.shared.bans.lock() {
-            bans.insert(ip, Instant::now() + BAN_DURATION);
-        }
-        warn!(%ip, "address refused for {} s: {reason}", BAN_DURATION.as_secs());
     }
 
     /// Commits one change set; the node must not go on if it cannot.
@@ -517,6 +521,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::Limits;
     use node_core::node::NodeConfig;
     use node_core::protocol::{encode_frame, Message, Role, Version, PROTOCOL_VERSION};
     use node_core::{BlockHash, ChainParams, PubKeyHash};
@@ -540,10 +545,14 @@ mod tests {
         let node = Node::new(NodeConfig::default(), chain);
         let (stop, stop_rx) = watch::channel(false);
         let (inbox, rx) = mpsc::channel(64);
+        let limits = Limits {
+            max_peers: 10,
+            ..Limits::default()
+        };
         let shared = Arc::new(Shared::new(
             inbox.clone(),
             "cookie".into(),
-            10,
+            limits,
             stop_rx.clone(),
         ));
         let hub = Hub::new(node, store, dir.path().join("wallet.dat"), shared.clone());

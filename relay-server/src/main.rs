@@ -13,8 +13,10 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
+use node_core::ChainParams;
 use relay_server::commands::Request;
 use relay_server::paths::{valid_node_id, DataPaths};
+use relay_server::server::Limits;
 use relay_server::startnode::StartOptions;
 
 /// The seed's central node: a blockchain CLI, a WebSocket relay and the page server.
@@ -103,9 +105,37 @@ enum Command {
         /// Directory of the page [default: the repository's www/].
         #[arg(long)]
         www: Option<PathBuf>,
-        /// Most WebSocket connections at once.
-        #[arg(long, default_value_t = 1000)]
+        /// Most WebSocket connections at once, both directions.
+        #[arg(long, default_value_t = Limits::default().max_peers)]
         max_peers: usize,
+        /// Most connections from one address (an IPv6 /64); loopback has its own limit.
+        #[arg(long, default_value_t = Limits::default().max_peers_per_ip)]
+        max_peers_per_ip: usize,
+        /// Most connections from loopback (a local browser's tabs, a local reverse proxy)
+        /// [default: only --max-peers bounds them].
+        #[arg(long)]
+        max_loopback_peers: Option<usize>,
+        /// Largest frame a peer may send, in bytes (at most the protocol's limit).
+        #[arg(long, default_value_t = Limits::default().max_frame_size)]
+        max_frame_size: usize,
+        /// Frames per second a peer may send on average.
+        #[arg(long, default_value_t = Limits::default().rate_per_sec)]
+        peer_rate: u32,
+        /// Frames a peer may send in one burst.
+        #[arg(long, default_value_t = Limits::default().rate_burst)]
+        peer_burst: u32,
+        /// Seconds a misbehaving peer's address is refused (never loopback's).
+        #[arg(long, default_value_t = Limits::default().ban_duration.as_secs())]
+        ban_seconds: u64,
+        /// Another page origin allowed to open /ws, e.g. https://wallet.example (repeatable).
+        #[arg(long = "allow-origin", value_name = "URL")]
+        allow_origins: Vec<String>,
+        /// Orphan blocks (parent unknown) kept waiting for their parent.
+        #[arg(long, default_value_t = ChainParams::default().max_orphans)]
+        max_orphans: usize,
+        /// Transactions the mempool holds.
+        #[arg(long, default_value_t = ChainParams::default().max_mempool_txs)]
+        max_mempool_txs: usize,
     },
     /// Digest, height and tip of the stored UTXO set (for tests).
     #[command(name = "utxodigest", hide = true)]
@@ -181,13 +211,34 @@ fn main() -> ExitCode {
                 peers,
                 www,
                 max_peers,
+                max_peers_per_ip,
+                max_loopback_peers,
+                max_frame_size,
+                peer_rate,
+                peer_burst,
+                ban_seconds,
+                allow_origins,
+                max_orphans,
+                max_mempool_txs,
             } => {
+                let limits = Limits {
+                    max_frame_size,
+                    rate_per_sec: peer_rate,
+                    rate_burst: peer_burst,
+                    max_peers,
+                    max_peers_per_ip,
+                    max_loopback_peers,
+                    ban_duration: std::time::Duration::from_secs(ban_seconds),
+                    allowed_origins: allow_origins,
+                };
                 let opts = StartOptions {
                     listen,
                     miner,
                     peers,
                     www,
-                    max_peers,
+                    limits,
+                    max_orphans,
+                    max_mempool_txs,
                 };
                 return relay_server::startnode::run(paths, opts)
                     .await

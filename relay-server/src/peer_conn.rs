@@ -26,10 +26,6 @@ use crate::server::{ConnectionSlot, Shared};
 
 /// Frames queued for one peer before it counts as too slow and is dropped.
 pub const OUTBOUND_QUEUE: usize = 4096;
-/// Frames per second a peer may send on average...
-pub const RATE_PER_SEC: u32 = 2_000;
-/// ...and in a burst.
-pub const RATE_BURST: u32 = 4_000;
 /// Longest wait between two dials of an outbound peer.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const MIN_BACKOFF: Duration = Duration::from_millis(250);
@@ -87,12 +83,12 @@ fn close_reason(reason: &str) -> String {
 }
 
 /// Sorts read errors: an oversized frame is the peer's fault, a reset is not.
-fn read_failure(error: String) -> Incoming {
+fn read_failure(error: String, max_frame_size: usize) -> Incoming {
     let lower = error.to_ascii_lowercase();
     let oversized = lower.contains("too long") || lower.contains("space limit");
     if oversized {
         Incoming::Failed {
-            reason: format!("frame over the {MAX_FRAME_SIZE}-byte limit"),
+            reason: format!("frame over the {max_frame_size}-byte limit"),
             misbehaved: true,
         }
     } else {
@@ -138,12 +134,13 @@ where
     let (ended, close_with, hub_knows) = {
         let hub = shared.hub.clone();
         let reader = async {
-            let mut bucket = TokenBucket::new(RATE_PER_SEC, RATE_BURST, Instant::now());
+            let (rate, burst) = (shared.limits.rate_per_sec, shared.limits.rate_burst);
+            let mut bucket = TokenBucket::new(rate, burst, Instant::now());
             loop {
                 match stream.next().await {
                     Some(Incoming::Frame(bytes)) => {
                         if !bucket.take(Instant::now()) {
-                            let reason = format!("over the rate limit of {RATE_PER_SEC} frames/s");
+                            let reason = format!("over the rate limit of {rate} frames/s");
                             return (Ended::new(&reason, true), Some(reason));
                         }
                         if hub.send(HubMsg::Frame { peer, bytes }).await.is_err() {
@@ -225,8 +222,9 @@ pub async fn serve_inbound(
     socket: WebSocket,
     remote: SocketAddr,
 ) {
+    let max = shared.limits.max_frame_size;
     let (sink, stream) = socket.split();
-    let stream = stream.map(|m| match m {
+    let stream = stream.map(move |m| match m {
         Ok(AxMessage::Binary(b)) => Incoming::Frame(b),
         Ok(AxMessage::Text(t)) => Incoming::Frame(Bytes::from(t)),
         Ok(AxMessage::Ping(_) | AxMessage::Pong(_)) => Incoming::Ignore,
@@ -234,7 +232,7 @@ pub async fn serve_inbound(
             Incoming::Closed(frame.map(|f| f.reason.to_string()).unwrap_or_default())
         }
         // axum hides tungstenite's error type; its text names a capacity error.
-        Err(e) => read_failure(e.to_string()),
+        Err(e) => read_failure(e.to_string(), max),
     });
     let sink = sink.sink_map_err(|e| e.to_string()).with(|o: Outgoing| {
         future::ready(Ok::<_, String>(match o {
@@ -257,16 +255,22 @@ pub async fn serve_inbound(
     tracing::debug!(%remote, reason = %ended.reason, "inbound connection ended");
 }
 
-/// The WebSocket limits every connection uses.
+/// The WebSocket limits of a client connection: the protocol's largest frame.
 pub fn ws_config() -> WebSocketConfig {
+    ws_config_for(MAX_FRAME_SIZE)
+}
+
+/// The WebSocket limits of a connection reading frames up to `max_frame_size` bytes.
+pub fn ws_config_for(max_frame_size: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .max_message_size(Some(MAX_FRAME_SIZE))
-        .max_frame_size(Some(MAX_FRAME_SIZE))
+        .max_message_size(Some(max_frame_size))
+        .max_frame_size(Some(max_frame_size))
 }
 
 /// Maps a tungstenite client connection to the common stream and sink.
 pub fn adapt_client<S>(
     ws: tokio_tungstenite::WebSocketStream<S>,
+    max_frame_size: usize,
 ) -> (
     impl Stream<Item = Incoming> + Unpin,
     impl Sink<Outgoing, Error = String> + Unpin,
@@ -275,7 +279,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (sink, stream) = ws.split();
-    let stream = stream.map(|m| match m {
+    let stream = stream.map(move |m| match m {
         Ok(Message::Binary(b)) => Incoming::Frame(b),
         Ok(Message::Text(t)) => Incoming::Frame(Bytes::from(t)),
         Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => Incoming::Ignore,
@@ -286,7 +290,7 @@ where
             reason: format!("frame over the limit: {e}"),
             misbehaved: true,
         },
-        Err(e) => read_failure(e.to_string()),
+        Err(e) => read_failure(e.to_string(), max_frame_size),
     });
     let sink = sink.sink_map_err(|e| e.to_string()).with(|o: Outgoing| {
         future::ready(Ok::<_, String>(match o {
@@ -303,7 +307,8 @@ where
 /// Dials `url` once and runs the connection; `Err` if it could not be opened.
 async fn dial_once(shared: &Arc<Shared>, url: &str) -> Result<Ended, String> {
     let slot = shared.reserve_outbound();
-    let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true);
+    let max = shared.limits.max_frame_size;
+    let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_config_for(max)), true);
     let (ws, _) = tokio::time::timeout(Duration::from_secs(10), connect)
         .await
         .map_err(|_| "timed out".to_string())?
@@ -313,7 +318,7 @@ async fn dial_once(shared: &Arc<Shared>, url: &str) -> Result<Ended, String> {
         _ => None,
     }
     .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let (stream, sink) = adapt_client(ws);
+    let (stream, sink) = adapt_client(ws, max);
     Ok(run(shared.clone(), slot, true, ip, stream, sink).await)
 }
 

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Request, State};
@@ -29,6 +29,54 @@ use crate::control;
 use crate::hub::{HubMsg, StatusReport};
 use crate::peer_conn;
 
+/// What peers may use of this node, set by `startnode`'s flags; the defaults suit a relay
+/// serving a few hundred tabs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest WebSocket frame or message read, in bytes (at most the protocol's
+    /// [`MAX_FRAME_SIZE`]). Longer ones are refused as their header arrives, unread.
+    pub max_frame_size: usize,
+    /// Frames per second a peer may send on average...
+    pub rate_per_sec: u32,
+    /// ...and in a burst.
+    pub rate_burst: u32,
+    /// Most WebSocket connections at once, both directions (outbound ones always open).
+    pub max_peers: usize,
+    /// Most inbound connections from one address (IPv6: one /64), loopback excepted.
+    pub max_peers_per_ip: usize,
+    /// Most inbound connections from loopback; `None`: only `max_peers` bounds them.
+    pub max_loopback_peers: Option<usize>,
+    /// How long a misbehaving (non-loopback) address is refused.
+    pub ban_duration: Duration,
+    /// Page origins allowed to open `/ws` besides the relay's own and local ones
+    /// (`scheme://host[:port]`, no path).
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_size: MAX_FRAME_SIZE,
+            rate_per_sec: 2_000,
+            rate_burst: 4_000,
+            max_peers: 1_000,
+            max_peers_per_ip: 50,
+            max_loopback_peers: None,
+            ban_duration: Duration::from_secs(10 * 60),
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// Why an inbound connection was not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotRefusal {
+    /// `max_peers` connections are open.
+    Full,
+    /// The address has its share open already.
+    AddressFull,
+}
+
 /// State shared by the HTTP handlers and the connection tasks.
 pub struct Shared {
     /// The hub's inbox.
@@ -39,11 +87,27 @@ pub struct Shared {
     pub bans: Mutex<HashMap<IpAddr, Instant>>,
     /// Open WebSocket connections, both directions.
     pub connections: AtomicUsize,
-    /// Most inbound connections accepted at once.
-    pub max_peers: usize,
+    /// Open inbound connections per address group (see [`address_group`]).
+    pub per_address: Mutex<HashMap<IpAddr, usize>>,
+    /// What peers may use.
+    pub limits: Limits,
     /// Raised once when the node stops.
     pub shutdown: watch::Receiver<bool>,
     next_peer: AtomicU64,
+}
+
+/// The key connections are counted and refused under: the address itself for IPv4 (and
+/// IPv4 mapped into IPv6), its /64 network for IPv6, since one IPv6 host usually holds a
+/// whole /64, and one key for all of loopback.
+pub fn address_group(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        ip if ip.is_loopback() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
 }
 
 impl Shared {
@@ -51,7 +115,7 @@ impl Shared {
     pub fn new(
         hub: mpsc::Sender<HubMsg>,
         cookie: String,
-        max_peers: usize,
+        limits: Limits,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Shared {
@@ -59,7 +123,8 @@ impl Shared {
             cookie,
             bans: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
-            max_peers,
+            per_address: Mutex::new(HashMap::new()),
+            limits,
             shutdown,
             next_peer: AtomicU64::new(1),
         }
@@ -70,25 +135,73 @@ impl Shared {
         self.next_peer.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Counts an inbound connection, unless there are `max_peers` already.
-    pub fn reserve_inbound(self: &Arc<Self>) -> Option<ConnectionSlot> {
-        let before = self.connections.fetch_add(1, Ordering::AcqRel);
-        if before >= self.max_peers {
-            self.connections.fetch_sub(1, Ordering::AcqRel);
-            return None;
+    /// Counts an inbound connection from `ip`, unless there are `max_peers` already or
+    /// that address has its share.
+    pub fn reserve_inbound(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, SlotRefusal> {
+        let group = address_group(ip);
+        let share = if group.is_loopback() {
+            self.limits.max_loopback_peers.unwrap_or(usize::MAX)
+        } else {
+            self.limits.max_peers_per_ip
+        };
+        // Holding the per-address lock across both counts keeps them in step.
+        let mut per_address = self
+            .per_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let open = per_address.get(&group).copied().unwrap_or(0);
+        if open >= share {
+            return Err(SlotRefusal::AddressFull);
         }
-        Some(ConnectionSlot(self.clone()))
+        let before = self.connections.fetch_add(1, Ordering::AcqRel);
+        if before >= self.limits.max_peers {
+            self.connections.fetch_sub(1, Ordering::AcqRel);
+            return Err(SlotRefusal::Full);
+        }
+        per_address.insert(group, open + 1);
+        Ok(ConnectionSlot {
+            shared: self.clone(),
+            group: Some(group),
+        })
     }
 
     /// Counts an outbound connection (always allowed: the user asked for it).
     pub fn reserve_outbound(self: &Arc<Self>) -> ConnectionSlot {
         self.connections.fetch_add(1, Ordering::AcqRel);
-        ConnectionSlot(self.clone())
+        ConnectionSlot {
+            shared: self.clone(),
+            group: None,
+        }
+    }
+
+    /// Inbound connections open from `ip`'s address group.
+    pub fn open_from(&self, ip: IpAddr) -> usize {
+        let per_address = self
+            .per_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        per_address.get(&address_group(ip)).copied().unwrap_or(0)
+    }
+
+    /// Refuses `ip`'s address group for the ban duration; never loopback, whose every tab
+    /// of a local browser shares it. Returns whether it was refused.
+    pub fn refuse(&self, ip: IpAddr) -> bool {
+        let group = address_group(ip);
+        if group.is_loopback() {
+            return false;
+        }
+        let mut bans = self
+            .bans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        bans.insert(group, Instant::now() + self.limits.ban_duration);
+        true
     }
 
     /// Whether `ip` is refused now (never loopback).
     pub fn is_refused(&self, ip: IpAddr) -> bool {
-        if ip.is_loopback() {
+        let group = address_group(ip);
+        if group.is_loopback() {
             return false;
         }
         let Ok(mut bans) = self.bans.lock() else {
@@ -96,17 +209,34 @@ impl Shared {
         };
         let now = Instant::now();
         bans.retain(|_, until| *until > now);
-        bans.contains_key(&ip)
+        bans.contains_key(&group)
     }
 }
 
-/// One counted connection; the count goes down when it is dropped, however the
+/// One counted connection; the counts go down when it is dropped, however the
 /// connection ends (an upgrade that fails drops it too).
-pub struct ConnectionSlot(Arc<Shared>);
+pub struct ConnectionSlot {
+    shared: Arc<Shared>,
+    /// The address group it counts against (inbound only).
+    group: Option<IpAddr>,
+}
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+        if let Some(group) = self.group {
+            let mut per_address = self
+                .shared
+                .per_address
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(n) = per_address.get_mut(&group) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    per_address.remove(&group);
+                }
+            }
+        }
+        self.shared.connections.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -123,8 +253,15 @@ pub fn router(shared: Arc<Shared>, www: PathBuf) -> Router {
 }
 
 /// Whether a browser page from `origin` may open `/ws` on the server reached as `host`:
-/// the relay's own page, or a page served from localhost / 127.0.0.1 on any port.
-pub fn origin_allowed(origin: &str, host: Option<&str>) -> bool {
+/// the relay's own page, a page served from localhost / 127.0.0.1 on any port, or one of
+/// `extra` (`--allow-origin`; compared without case and without a trailing `/`).
+pub fn origin_allowed(origin: &str, host: Option<&str>, extra: &[String]) -> bool {
+    if extra
+        .iter()
+        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
     if let Some(host) = host {
         if origin.eq_ignore_ascii_case(&format!("http://{host}"))
             || origin.eq_ignore_ascii_case(&format!("https://{host}"))
@@ -149,9 +286,14 @@ async fn ws_upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // An IPv4 peer reaching a dual-stack listener shows up as ::ffff:a.b.c.d.
+    let remote = SocketAddr::new(remote.ip().to_canonical(), remote.port());
+    let limits = &shared.limits;
     if let Some(origin) = headers.get(header::ORIGIN) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        let allowed = origin.to_str().is_ok_and(|o| origin_allowed(o, host));
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| origin_allowed(o, host, &limits.allowed_origins));
         if !allowed {
             tracing::warn!(%remote, ?origin, "WebSocket from a foreign origin refused");
             return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
@@ -161,12 +303,22 @@ async fn ws_upgrade(
         tracing::debug!(%remote, "refused address tried to connect");
         return (StatusCode::FORBIDDEN, "address refused for misbehaviour\n").into_response();
     }
-    let Some(slot) = shared.reserve_inbound() else {
-        tracing::warn!(%remote, max = shared.max_peers, "peer limit reached; connection refused");
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many peers\n").into_response();
+    let slot = match shared.reserve_inbound(remote.ip()) {
+        Ok(slot) => slot,
+        Err(SlotRefusal::Full) => {
+            tracing::warn!(%remote, max = limits.max_peers, "peer limit reached; connection refused");
+            return (StatusCode::SERVICE_UNAVAILABLE, "too many peers\n").into_response();
+        }
+        Err(SlotRefusal::AddressFull) => {
+            tracing::debug!(%remote, "per-address peer limit reached; connection refused");
+            let body = "too many connections from this address\n";
+            return (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+        }
     };
-    ws.max_message_size(MAX_FRAME_SIZE)
-        .max_frame_size(MAX_FRAME_SIZE)
+    // tungstenite refuses a frame whose header announces more than the limit before
+    // reading its payload, and a fragmented message as soon as its parts exceed it.
+    ws.max_message_size(limits.max_frame_size)
+        .max_frame_size(limits.max_frame_size)
         .on_upgrade(move |socket| peer_conn::serve_inbound(shared, slot, socket, remote))
 }
 
@@ -212,21 +364,126 @@ async fn content_types(req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     #[test]
     fn own_and_local_origins_pass_others_do_not() {
         let host = Some("127.0.0.1:3000");
-        assert!(origin_allowed("http://127.0.0.1:3000", host));
-        assert!(origin_allowed("http://localhost:8080", host));
-        assert!(origin_allowed("http://127.0.0.1:5173", host));
-        assert!(origin_allowed("http://localhost", host));
+        let none: &[String] = &[];
+        assert!(origin_allowed("http://127.0.0.1:3000", host, none));
+        assert!(origin_allowed("http://localhost:8080", host, none));
+        assert!(origin_allowed("http://127.0.0.1:5173", host, none));
+        assert!(origin_allowed("http://localhost", host, none));
         assert!(origin_allowed(
             "http://relay.example:3000",
-            Some("relay.example:3000")
+            Some("relay.example:3000"),
+            none
         ));
-        assert!(!origin_allowed("http://evil.example", host));
-        assert!(!origin_allowed("http://localhost.evil.example", host));
-        assert!(!origin_allowed("http://127.0.0.1:3000.evil", host));
-        assert!(!origin_allowed("null", host));
+        assert!(!origin_allowed("http://evil.example", host, none));
+        assert!(!origin_allowed("http://localhost.evil.example", host, none));
+        assert!(!origin_allowed("http://127.0.0.1:3000.evil", host, none));
+        assert!(!origin_allowed("null", host, none));
+    }
+
+    #[test]
+    fn allowed_origins_are_added_exactly() {
+        let host = Some("127.0.0.1:3000");
+        let extra = vec![
+            "https://wallet.example/".to_string(),
+            "http://10.0.0.5:8080".to_string(),
+        ];
+        assert!(origin_allowed("https://wallet.example", host, &extra));
+        assert!(origin_allowed("HTTPS://Wallet.Example", host, &extra));
+        assert!(origin_allowed("http://10.0.0.5:8080", host, &extra));
+        assert!(!origin_allowed("http://wallet.example", host, &extra));
+        assert!(!origin_allowed("https://wallet.example.evil", host, &extra));
+        assert!(!origin_allowed("http://10.0.0.5:8081", host, &extra));
+        assert!(origin_allowed("http://localhost:1", host, &extra));
+    }
+
+    fn shared(limits: Limits) -> Arc<Shared> {
+        let (hub, _) = mpsc::channel(1);
+        let (_, stop) = watch::channel(false);
+        Arc::new(Shared::new(hub, "cookie".into(), limits, stop))
+    }
+
+    #[test]
+    fn one_address_gets_its_share_and_no_more() {
+        let s = shared(Limits {
+            max_peers: 10,
+            max_peers_per_ip: 3,
+            max_loopback_peers: Some(4),
+            ..Limits::default()
+        });
+        let a = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        let held: Vec<_> = (0..3)
+            .map(|_| s.reserve_inbound(a).expect("share"))
+            .collect();
+        assert_eq!(s.reserve_inbound(a).err(), Some(SlotRefusal::AddressFull));
+        // The same host over IPv4-mapped IPv6 is the same address.
+        let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped());
+        assert_eq!(
+            s.reserve_inbound(mapped).err(),
+            Some(SlotRefusal::AddressFull)
+        );
+        let other = s
+            .reserve_inbound(b)
+            .expect("another address is not affected");
+        assert_eq!(s.open_from(a), 3);
+        drop(held);
+        assert_eq!(s.open_from(a), 0);
+        let again = s
+            .reserve_inbound(a)
+            .expect("slots come back when connections end");
+        // Loopback has its own share, and all of 127/8 and ::1 count as one.
+        let lo: Vec<_> = [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ]
+        .into_iter()
+        .map(|ip| s.reserve_inbound(ip).expect("loopback share"))
+        .collect();
+        let lo5 = s.reserve_inbound(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(lo5.err(), Some(SlotRefusal::AddressFull));
+        assert_eq!(s.connections.load(Ordering::Acquire), 6);
+        drop((other, again, lo));
+        assert_eq!(s.connections.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn the_total_limit_holds_whatever_the_addresses() {
+        let s = shared(Limits {
+            max_peers: 2,
+            ..Limits::default()
+        });
+        let ip = |n| IpAddr::V4(Ipv4Addr::new(198, 51, 100, n));
+        let _a = s.reserve_inbound(ip(1)).expect("first");
+        let _out = s.reserve_outbound();
+        assert_eq!(s.reserve_inbound(ip(2)).err(), Some(SlotRefusal::Full));
+        assert_eq!(s.open_from(ip(2)), 0, "a refused connection is not counted");
+    }
+
+    #[test]
+    fn ipv6_peers_are_counted_and_refused_per_64() {
+        let s = shared(Limits {
+            max_peers_per_ip: 1,
+            ..Limits::default()
+        });
+        let host = |last| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, last));
+        let _one = s.reserve_inbound(host(1)).expect("first of the /64");
+        assert_eq!(
+            s.reserve_inbound(host(2)).err(),
+            Some(SlotRefusal::AddressFull)
+        );
+        let elsewhere = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
+        assert!(s.reserve_inbound(elsewhere).is_ok());
+        assert!(s.refuse(host(7)));
+        assert!(s.is_refused(host(8)), "the whole /64 is refused");
+        assert!(!s.is_refused(elsewhere));
+        assert!(!s.refuse(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert!(!s.is_refused(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use node_core::node::NodeConfig;
-use node_core::protocol::Role;
+use node_core::protocol::{Role, MAX_FRAME_SIZE};
 use node_core::{ChainParams, Node};
 use rand_core::{OsRng, RngCore};
 use tokio::net::TcpListener;
@@ -26,8 +26,11 @@ use crate::error::{parse_address, CliError};
 use crate::hub::{now_ms, Hub};
 use crate::paths::DataPaths;
 use crate::peer_conn;
-use crate::server::{self, Shared};
+use crate::server::{self, Limits, Shared};
 use crate::store::Store;
+
+/// The smallest `--max-frame-size`: room for any message but a block or a long list.
+pub const MIN_FRAME_SIZE: usize = 4_096;
 
 /// The page served when `--www` is not given: the repository's `www/`, found from where this
 /// binary was built so it works from any working directory.
@@ -44,8 +47,23 @@ pub struct StartOptions {
     pub peers: Vec<String>,
     /// The page's directory.
     pub www: Option<PathBuf>,
-    /// Most connections at once.
-    pub max_peers: usize,
+    /// What peers may use: frame size, rate, connections, bans, origins.
+    pub limits: Limits,
+    /// Orphan blocks kept waiting for their parent ([`ChainParams::max_orphans`]).
+    pub max_orphans: usize,
+    /// Transactions the mempool holds ([`ChainParams::max_mempool_txs`]).
+    pub max_mempool_txs: usize,
+}
+
+impl StartOptions {
+    /// The chain parameters: consensus defaults, with this node's pool bounds.
+    pub fn chain_params(&self) -> ChainParams {
+        ChainParams {
+            max_orphans: self.max_orphans,
+            max_mempool_txs: self.max_mempool_txs,
+            ..ChainParams::default()
+        }
+    }
 }
 
 /// Where node `id` listens by default.
@@ -66,6 +84,31 @@ fn check_peer_url(url: &str) -> Result<(), CliError> {
         return Err(CliError::BadArgument(format!(
             "invalid --peer URL '{url}': expected ws://HOST:PORT/ws"
         )));
+    }
+    Ok(())
+}
+
+fn check_limits(limits: &Limits) -> Result<(), CliError> {
+    if limits.max_frame_size < MIN_FRAME_SIZE || limits.max_frame_size > MAX_FRAME_SIZE {
+        return Err(CliError::BadArgument(format!(
+            "--max-frame-size must be between {MIN_FRAME_SIZE} and {MAX_FRAME_SIZE} bytes"
+        )));
+    }
+    if limits.rate_per_sec == 0 || limits.rate_burst == 0 {
+        return Err(CliError::BadArgument(
+            "--peer-rate and --peer-burst must be at least 1".into(),
+        ));
+    }
+    for origin in &limits.allowed_origins {
+        let uri: tokio_tungstenite::tungstenite::http::Uri = origin.parse().map_err(|e| {
+            CliError::BadArgument(format!("invalid --allow-origin '{origin}': {e}"))
+        })?;
+        let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() || !bare {
+            return Err(CliError::BadArgument(format!(
+                "invalid --allow-origin '{origin}': expected http(s)://HOST[:PORT]"
+            )));
+        }
     }
     Ok(())
 }
@@ -102,10 +145,12 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     for url in &opts.peers {
         check_peer_url(url)?;
     }
+    check_limits(&opts.limits)?;
+    let params = opts.chain_params();
     let db = paths.chain_db();
     let (store, chain) = if db.exists() {
         let store = Store::open(&db)?;
-        let chain = store.load_chain(ChainParams::default())?;
+        let chain = store.load_chain(params.clone())?;
         (store, chain)
     } else if opts.peers.is_empty() {
         return Err(CliError::NoChain);
@@ -135,6 +180,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         nonce: OsRng.next_u64(),
         // Every message in and out, only when someone asked to see them (RUST_LOG=trace).
         trace_messages: tracing::enabled!(tracing::Level::TRACE),
+        params,
         ..NodeConfig::default()
     };
     let had_chain = chain.is_some();
@@ -146,10 +192,12 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     let files = ControlFiles::write(&paths, local)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (hub_tx, hub_rx) = mpsc::channel(1024);
+    tracing::info!(limits = ?opts.limits, max_orphans = opts.max_orphans,
+        max_mempool_txs = opts.max_mempool_txs, "peer limits");
     let shared = Arc::new(Shared::new(
         hub_tx,
         files.secret.clone(),
-        opts.max_peers,
+        opts.limits.clone(),
         stop_rx.clone(),
     ));
     let hub = Hub::new(node, store, paths.wallet(), shared.clone());

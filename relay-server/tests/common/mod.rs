@@ -130,6 +130,11 @@ pub struct NodeProc {
 impl NodeProc {
     /// Starts node `id` in `dir` with `extra` arguments, and waits until it serves `/status`.
     pub async fn start(dir: &Path, id: &str, extra: &[&str]) -> NodeProc {
+        NodeProc::start_on(dir, id, "127.0.0.1:0", extra).await
+    }
+
+    /// [`NodeProc::start`] listening on `listen`.
+    pub async fn start_on(dir: &Path, id: &str, listen: &str, extra: &[&str]) -> NodeProc {
         let addr_file = dir.join(format!("node_{id}.addr"));
         let _ = std::fs::remove_file(&addr_file);
         let log = dir.join(format!("startnode_{id}.log"));
@@ -145,7 +150,7 @@ impl NodeProc {
             .arg(dir)
             .arg("startnode")
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .args(extra)
             .env_remove("NODE_ID")
             .env("RUST_LOG", "info")
@@ -179,6 +184,16 @@ impl NodeProc {
         })
         .await;
         node
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.is_some() && self.exited().is_none()
     }
 
     fn exited(&mut self) -> Option<std::process::ExitStatus> {
