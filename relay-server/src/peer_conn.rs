@@ -260,9 +260,14 @@ pub fn ws_config() -> WebSocketConfig {
     ws_config_for(MAX_FRAME_SIZE)
 }
 
+/// Bytes read from a connection at a time. Most frames are small; an idle connection keeps
+/// its buffer resident, so a small one is what lets a relay hold many idle tabs.
+pub const READ_BUFFER_SIZE: usize = 4096;
+
 /// The WebSocket limits of a connection reading frames up to `max_frame_size` bytes.
 pub fn ws_config_for(max_frame_size: usize) -> WebSocketConfig {
     WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_SIZE)
         .max_message_size(Some(max_frame_size))
         .max_frame_size(Some(max_frame_size))
 }
