@@ -275,8 +275,8 @@ impl fmt::Display for FrameError {
 #[cfg(feature = "std")]
 impl std::error::Error for FrameError {}
 
-/// The command names, in the order of [`Message`]'s variants.
-const COMMANDS: [&str; 13] = [
+/// The command names, in the order of [`Message`]'s variants (postcard's variant tags).
+pub const COMMANDS: [&str; 13] = [
     "version",
     "verack",
     "getblocks",

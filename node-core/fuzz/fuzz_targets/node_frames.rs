@@ -9,24 +9,8 @@ use libfuzzer_sys::fuzz_target;
 use node_core::chain::mine_genesis;
 use node_core::node::{Event, Node, NodeConfig};
 use node_core::params::ChainParams;
-use node_core::protocol::{self, encode_frame, Message, Role, Version, MAGIC};
+use node_core::protocol::{self, encode_frame, Message, Role, Version, COMMANDS, MAGIC};
 use node_core::{Chain, PubKeyHash};
-
-const COMMANDS: [&str; 13] = [
-    "version",
-    "verack",
-    "getblocks",
-    "inv",
-    "getdata",
-    "block",
-    "tx",
-    "notfound",
-    "getaddr",
-    "addr",
-    "ping",
-    "pong",
-    "reject",
-];
 
 fn relay() -> Node {
     let t0 = 1_700_000_000_000;
