@@ -852,11 +852,7 @@ impl Chain {
 /// connected (the public keys were matched to the spent outputs then).
 fn verify_block_signatures(block: &Block) -> Result<(), ValidationError> {
     for tx in block.transactions.iter().skip(1) {
-        let message = tx.signature_message();
-        for (i, input) in tx.inputs.iter().enumerate() {
-            crate::keys::verify(&input.public_key, &message, &input.signature)
-                .map_err(|reason| ValidationError::BadSignature { input: i, reason })?;
-        }
+        validation::verify_signatures(tx)?;
     }
     Ok(())
 }

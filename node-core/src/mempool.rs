@@ -160,8 +160,9 @@ impl Mempool {
     }
 
     /// `accept`, optionally trusting signatures checked before: a signature's validity
-    /// depends only on the transaction and the outputs it spends, which an outpoint fixes.
-    fn accept_checked(
+    /// depends only on the transaction's bytes (which its txid fixes) and the public key, which
+    /// is still matched to the spent output here.
+    pub fn accept_checked(
         &mut self,
         tx: Transaction,
         utxo: &UtxoSet,

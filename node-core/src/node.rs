@@ -394,6 +394,9 @@ pub struct PeerInfo {
     pub rtt_ms: Option<u64>,
 }
 
+/// How long a transaction announcement may wait to share an `inv` with others.
+const TX_INV_DELAY_MS: u64 = 100;
+
 /// Misbehaviour points for the offences a peer can commit.
 mod score {
     pub const MALFORMED: u32 = 50;
@@ -426,6 +429,8 @@ pub struct Node {
     before_genesis: Vec<(Block, PeerId)>,
     known_addrs: BTreeMap<String, PeerAddr>,
     recent_rejects: RecentSet<Txid>,
+    /// Transactions whose signatures the shell already checked (in parallel, off this task).
+    verified_signatures: RecentSet<Txid>,
     /// Transactions whose inputs we have not seen yet (their parent is still on its way),
     /// retried whenever a transaction or block arrives. Bounded.
     orphan_txs: BTreeMap<Txid, (Transaction, Option<PeerId>)>,
@@ -434,6 +439,9 @@ pub struct Node {
     next_job_id: u64,
     mempool_version: u64,
     pending_announce: Vec<BlockHash>,
+    /// Transactions to announce, with the peer they came from, and when the first was queued.
+    pending_tx_inv: Vec<(Txid, Option<PeerId>)>,
+    tx_inv_since: u64,
     /// When the oldest pending announcement was queued.
     announce_since: Option<u64>,
     last_progress: u64,
@@ -460,12 +468,15 @@ impl Node {
             before_genesis: Vec::new(),
             known_addrs: BTreeMap::new(),
             recent_rejects: RecentSet::new(10_000),
+            verified_signatures: RecentSet::new(20_000),
             orphan_txs: BTreeMap::new(),
             mining_to: None,
             job: None,
             next_job_id: 1,
             mempool_version: 0,
             pending_announce: Vec::new(),
+            pending_tx_inv: Vec::new(),
+            tx_inv_since: 0,
             announce_since: None,
             last_progress,
             next_ping: 1,
@@ -712,6 +723,7 @@ impl Node {
     /// Work common to the end of every event.
     fn after_event(&mut self, now: u64) {
         self.flush_announcements();
+        self.flush_tx_announcements(false);
         self.report_progress();
         self.update_mining(now);
     }
@@ -1542,7 +1554,8 @@ impl Node {
                     .unwrap_or(crate::tx::OutPoint { txid, vout: 0 }),
             )));
         };
-        match self.mempool.accept(tx, chain.utxo()) {
+        let verify = !self.verified_signatures.contains(&txid);
+        match self.mempool.accept_checked(tx, chain.utxo(), verify) {
             Ok(txid) => {
                 self.mempool_version += 1;
                 self.notify(Notification::TxAccepted { txid, from });
@@ -1579,15 +1592,45 @@ impl Node {
         }
     }
 
+    /// Queues a transaction announcement; [`Node::flush_tx_announcements`] sends them in
+    /// batches, one `inv` per peer rather than one per transaction.
     fn announce_tx(&mut self, txid: Txid, except: Option<PeerId>) {
-        let item = InvItem::Tx(txid);
-        let mut to = Vec::new();
-        for p in self.peers.values_mut() {
-            if Some(p.id) != except && p.handshake.is_complete() && p.known.insert(item) {
-                to.push(p.id);
+        if self.pending_tx_inv.is_empty() {
+            self.tx_inv_since = self.now;
+        }
+        self.pending_tx_inv.push((txid, except));
+        if self.pending_tx_inv.len() >= MAX_INV_ITEMS {
+            self.flush_tx_announcements(true);
+        }
+    }
+
+    /// Sends the queued transaction announcements once the oldest has waited
+    /// [`TX_INV_DELAY_MS`] (or at once with `now_anyway`).
+    fn flush_tx_announcements(&mut self, now_anyway: bool) {
+        if self.pending_tx_inv.is_empty()
+            || (!now_anyway && self.now.saturating_sub(self.tx_inv_since) < TX_INV_DELAY_MS)
+        {
+            return;
+        }
+        let pending = core::mem::take(&mut self.pending_tx_inv);
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            let Some(p) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            if !p.handshake.is_complete() {
+                continue;
+            }
+            let items: Vec<InvItem> = pending
+                .iter()
+                .filter(|(_, except)| *except != Some(id))
+                .map(|(t, _)| InvItem::Tx(*t))
+                .filter(|item| p.known.insert(*item))
+                .collect();
+            if !items.is_empty() {
+                self.send(id, &Message::Inv(items));
             }
         }
-        self.broadcast(to, &Message::Inv(alloc::vec![item]));
     }
 
     // ----- addresses and liveness ---------------------------------------------------------
@@ -1631,6 +1674,13 @@ impl Node {
     }
 
     // ----- local commands -----------------------------------------------------------------
+
+    /// The shell checked every input signature of transaction `txid` (for instance in the
+    /// connection's own task, so that many are checked in parallel): the mempool need not
+    /// check them again. A txid fixes every byte of the transaction, signatures included.
+    pub fn note_verified_signatures(&mut self, txid: Txid) {
+        self.verified_signatures.insert(txid);
+    }
 
     /// Builds, signs and submits a payment of `amount` from `key` to `to`.
     pub fn send_payment(

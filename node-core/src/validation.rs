@@ -336,6 +336,24 @@ pub fn condemns_header(err: &ValidationError) -> bool {
     )
 }
 
+/// Checks every input signature of a transaction on its own (without the spent outputs:
+/// [`check_inputs`] still matches each key to its output). Returns the txid when all hold.
+pub fn verify_signatures(tx: &Transaction) -> Result<Txid, ValidationError> {
+    if tx.is_coinbase() || tx.inputs.is_empty() {
+        return Err(ValidationError::CoinbaseOutsideBlock);
+    }
+    let message = tx.signature_message();
+    for (i, input) in tx.inputs.iter().enumerate() {
+        keys::verify(&input.public_key, &message, &input.signature).map_err(
+            |reason| match reason {
+                SignatureError::BadPublicKey => ValidationError::BadPublicKey { input: i },
+                reason => ValidationError::BadSignature { input: i, reason },
+            },
+        )?;
+    }
+    Ok(tx.txid())
+}
+
 /// Checks a (non-coinbase) transaction's inputs against the outputs they spend, found by
 /// `lookup`: each exists, belongs to the key presented, is signed, and inputs cover outputs.
 /// Returns the fee. With `verify_signatures` false (assume-valid), signatures are skipped

@@ -69,6 +69,9 @@ pub enum HubMsg {
         peer: PeerId,
         /// The untrusted bytes.
         bytes: Bytes,
+        /// The frame is a transaction whose signatures the connection's task already
+        /// checked (in parallel with other connections): its txid.
+        verified_tx: Option<node_core::Txid>,
     },
     /// A connection ended on its side (closed, failed, over its rate).
     Disconnected {
@@ -230,9 +233,16 @@ impl Hub {
                 self.node
                     .handle(now, Event::PeerConnected { peer, outbound });
             }
-            HubMsg::Frame { peer, bytes } => {
+            HubMsg::Frame {
+                peer,
+                bytes,
+                verified_tx,
+            } => {
                 // Frames still queued from a peer we already dropped are ignored.
                 if self.peers.contains_key(&peer) {
+                    if let Some(txid) = verified_tx {
+                        self.node.note_verified_signatures(txid);
+                    }
                     self.node.handle(
                         now,
                         Event::Frame {
@@ -608,7 +618,11 @@ mod tests {
         let (_frames, close) = connect(&f, 1, IpAddr::V4(Ipv4Addr::LOCALHOST), 1).await;
         let bytes = version(f.genesis);
         f.inbox
-            .send(HubMsg::Frame { peer: 1, bytes })
+            .send(HubMsg::Frame {
+                peer: 1,
+                bytes,
+                verified_tx: None,
+            })
             .await
             .expect("hub runs");
         let reason = close.await.expect("the hub closes the slow peer");
@@ -624,7 +638,11 @@ mod tests {
             let (_frames, close) = connect(&f, peer, ip, 16).await;
             let bytes = Bytes::from_static(b"XXXXnot a frame at all");
             f.inbox
-                .send(HubMsg::Frame { peer, bytes })
+                .send(HubMsg::Frame {
+                    peer,
+                    bytes,
+                    verified_tx: None,
+                })
                 .await
                 .expect("hub runs");
             let reason = close.await.expect("dropped");
