@@ -63,8 +63,9 @@ pub enum AcceptOutcome {
     AlreadyKnown,
 }
 
-/// What must be written to storage, all together, after a change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What must be written to storage, all together, after a change. Serialisable, so a shell
+/// may store a batch as one record (see [`crate::store`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainChanges {
     /// Newly indexed blocks (active or side branch).
     pub blocks: Vec<Block>,

@@ -31,6 +31,7 @@ pub mod pow;
 pub mod protocol;
 pub mod sha256x4;
 pub mod sim;
+pub mod store;
 pub mod tx;
 pub mod utxo;
 pub mod validation;

@@ -18,16 +18,16 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
-use crate::block::Block;
-use crate::chain::{Chain, ChainChanges};
+use crate::chain::Chain;
 use crate::hash::{BlockHash, Hash256, PubKeyHash};
 use crate::keys::KeyPair;
 use crate::node::{Action, Event, Node, NodeConfig};
 use crate::peer::PeerId;
 use crate::pow;
 use crate::protocol::Role;
+use crate::store::StoredChain;
 use crate::tx::{OutPoint, Transaction, TxOut};
-use crate::utxo::{BlockUndo, UtxoEntry, UtxoSet};
+use crate::utxo::UtxoSet;
 
 /// A small deterministic random source (SplitMix64): the simulator must not depend on
 /// anything but its seed.
@@ -57,60 +57,6 @@ impl SimRng {
     /// True with probability `per_million / 1e6`.
     pub fn chance(&mut self, per_million: u32) -> bool {
         (self.next_u64() % 1_000_000) < per_million as u64
-    }
-}
-
-/// What a node persisted, kept as a store would: enough to restart it.
-#[derive(Debug, Clone, Default)]
-pub struct MemStore {
-    /// Blocks by hash.
-    pub blocks: BTreeMap<BlockHash, Block>,
-    /// Undo data by block.
-    pub undo: BTreeMap<BlockHash, BlockUndo>,
-    /// The UTXO set.
-    pub utxo: BTreeMap<OutPoint, UtxoEntry>,
-    /// Active tip.
-    pub tip: Option<BlockHash>,
-}
-
-impl MemStore {
-    /// Applies one batch of changes, as one transaction would.
-    pub fn apply(&mut self, c: &ChainChanges) {
-        for b in &c.blocks {
-            self.blocks.insert(b.hash(), b.clone());
-        }
-        for h in &c.removed {
-            self.blocks.remove(h);
-            self.undo.remove(h);
-        }
-        for (h, u) in &c.undo {
-            self.undo.insert(*h, u.clone());
-        }
-        if c.utxo_reset {
-            self.utxo.clear();
-        }
-        for (op, e) in &c.utxo {
-            match e {
-                Some(e) => self.utxo.insert(*op, *e),
-                None => self.utxo.remove(op),
-            };
-        }
-        if let Some(t) = c.tip {
-            self.tip = Some(t);
-        }
-    }
-
-    /// Rebuilds the chain from what was stored.
-    pub fn load(&self, params: crate::params::ChainParams) -> Option<Chain> {
-        let tip = self.tip?;
-        Chain::from_stored(
-            params,
-            self.blocks.values().cloned().collect(),
-            tip,
-            UtxoSet::from_entries(self.utxo.iter().map(|(k, v)| (*k, *v))),
-            self.undo.iter().map(|(h, u)| (*h, u.clone())).collect(),
-        )
-        .ok()
     }
 }
 
@@ -153,7 +99,7 @@ pub struct SimNode {
     /// The real state machine.
     pub node: Node,
     /// What it persisted.
-    pub store: MemStore,
+    pub store: StoredChain,
     /// Hashes per millisecond its miner does.
     pub hash_rate_per_ms: u64,
     /// Why its connections closed, most recent last.
@@ -260,7 +206,7 @@ impl Sim {
 
     /// Adds a node; returns its index.
     pub fn add_node(&mut self, config: NodeConfig, chain: Option<Chain>) -> usize {
-        let mut store = MemStore::default();
+        let mut store = StoredChain::default();
         let mut chain = chain;
         if let Some(c) = chain.as_mut() {
             // A chain handed in counts as already persisted.
@@ -608,7 +554,7 @@ impl Sim {
 }
 
 /// The UTXO digest of a store, to compare a restarted node with a reindex.
-pub fn store_digest(store: &MemStore) -> Hash256 {
+pub fn store_digest(store: &StoredChain) -> Hash256 {
     UtxoSet::from_entries(store.utxo.iter().map(|(k, v)| (*k, *v))).digest()
 }
 

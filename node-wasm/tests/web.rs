@@ -164,6 +164,83 @@ async fn indexeddb_round_trip_restores_tip_utxo_and_side_branches() {
 }
 
 #[wasm_bindgen_test]
+async fn a_long_journal_is_compacted_on_load_and_loads_the_same_chain() {
+    let net = Net::new();
+    let m = key(3);
+    let genesis = chain::mine_genesis(m.pubkey_hash(), 10, net.t0, BITS, b"genesis");
+    let mut chain = Chain::new(ChainParams::default(), genesis, net.now).expect("genesis is valid");
+    let name = unique("test-compact");
+    let store = ChainStore::open(&name).await.expect("open");
+    store
+        .persist(&[chain.take_changes()])
+        .await
+        .expect("persist");
+    // One record per block, as a mining tab writes them: 300 records.
+    for n in 1..300u64 {
+        let tag = n.to_le_bytes();
+        let b = net.block(&chain, m.pubkey_hash(), vec![], n / 10, &tag);
+        chain.accept_block(b, net.now).expect("a valid block");
+        store
+            .persist(&[chain.take_changes()])
+            .await
+            .expect("persist");
+    }
+    assert_eq!(store.read().await.expect("read").records, 300);
+
+    let loaded = store
+        .load(ChainParams::default())
+        .await
+        .expect("load")
+        .expect("a chain was stored");
+    assert_eq!(loaded.tip(), chain.tip());
+    let compacted = store.read().await.expect("read");
+    assert!(
+        compacted.records < 10,
+        "{} records after compaction",
+        compacted.records
+    );
+    // Writing goes on after the compacted records, and a reload sees both.
+    let b = net.block(&chain, m.pubkey_hash(), vec![], 31, b"after");
+    chain.accept_block(b, net.now).expect("a valid block");
+    store
+        .persist(&[chain.take_changes()])
+        .await
+        .expect("persist");
+    store.close();
+    let again = ChainStore::open(&name).await.expect("reopen");
+    let reloaded = again
+        .load(ChainParams::default())
+        .await
+        .expect("load")
+        .expect("a chain was stored");
+    assert_eq!(reloaded.height(), 300);
+    assert_eq!(reloaded.tip(), chain.tip());
+    assert_eq!(reloaded.utxo().digest(), chain.utxo().digest());
+}
+
+#[wasm_bindgen_test]
+async fn a_schema_1_database_is_replaced_and_downloads_again() {
+    use indexed_db_futures::database::Database;
+    use indexed_db_futures::prelude::*;
+    let name = unique("test-schema1");
+    let old = Database::open(name.as_str())
+        .with_version(1u32)
+        .with_on_upgrade_needed(|_event, db: Database| {
+            for store in ["blocks", "undo", "utxo", "meta"] {
+                db.create_object_store(store).build()?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("a schema 1 database");
+    old.close();
+    let store = ChainStore::open(&name).await.expect("upgrade");
+    let loaded = store.load(ChainParams::default()).await.expect("load");
+    assert!(loaded.is_none(), "nothing of schema 1 is read");
+    assert_eq!(store.read().await.expect("read").records, 0);
+}
+
+#[wasm_bindgen_test]
 async fn an_empty_database_loads_no_chain() {
     let store = ChainStore::open(&unique("test-empty")).await.expect("open");
     let loaded = store.load(ChainParams::default()).await.expect("load");

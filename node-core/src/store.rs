@@ -1,0 +1,125 @@
+//! What a node's storage holds, and how batches of [`ChainChanges`] fold into it.
+//!
+//! A shell persists the chain by writing each batch of changes whole (one transaction); to
+//! restart it folds what it wrote, in order, into a [`StoredChain`] and turns that into a
+//! [`Chain`] without revalidating. The simulator keeps one in memory per node; the browser
+//! tab keeps its batches as an append-only journal in IndexedDB and folds them on load, which
+//! is why a batch is serialisable: writing one record per batch, rather than one per block
+//! and UTXO entry, is what keeps a tab's initial sync fast.
+//!
+//! # Usage
+//! ```
+//! # use node_core::store::StoredChain;
+//! # use node_core::chain::ChainChanges;
+//! # use node_core::ChainParams;
+//! let mut stored = StoredChain::default();
+//! stored.apply(&ChainChanges::default());
+//! assert!(stored.load(ChainParams::default()).is_none()); // nothing stored yet
+//! ```
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::block::Block;
+use crate::chain::{Chain, ChainChanges, ChainError};
+use crate::hash::BlockHash;
+use crate::params::ChainParams;
+use crate::tx::OutPoint;
+use crate::utxo::{BlockUndo, UtxoEntry, UtxoSet};
+
+/// Everything persisted: enough to restart a node without downloading again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredChain {
+    /// Blocks by hash (active and side branches).
+    pub blocks: BTreeMap<BlockHash, Block>,
+    /// Undo data by block.
+    pub undo: BTreeMap<BlockHash, BlockUndo>,
+    /// The UTXO set of the tip.
+    pub utxo: BTreeMap<OutPoint, UtxoEntry>,
+    /// The active tip, once a chain was stored.
+    pub tip: Option<BlockHash>,
+}
+
+impl StoredChain {
+    /// Applies one batch of changes, as one transaction would.
+    pub fn apply(&mut self, c: &ChainChanges) {
+        for b in &c.blocks {
+            self.blocks.insert(b.hash(), b.clone());
+        }
+        for h in &c.removed {
+            self.blocks.remove(h);
+            self.undo.remove(h);
+        }
+        for (h, u) in &c.undo {
+            self.undo.insert(*h, u.clone());
+        }
+        if c.utxo_reset {
+            self.utxo.clear();
+        }
+        for (op, e) in &c.utxo {
+            match e {
+                Some(e) => self.utxo.insert(*op, *e),
+                None => self.utxo.remove(op),
+            };
+        }
+        if let Some(t) = c.tip {
+            self.tip = Some(t);
+        }
+    }
+
+    /// Applies one batch, taking its blocks instead of cloning them (loading a journal).
+    pub fn apply_owned(&mut self, mut c: ChainChanges) {
+        let blocks = core::mem::take(&mut c.blocks);
+        self.apply(&c);
+        for b in blocks {
+            if !c.removed.contains(&b.hash()) {
+                self.blocks.insert(b.hash(), b);
+            }
+        }
+    }
+
+    /// Rebuilds the chain without revalidating; `None` when no chain was stored.
+    pub fn load(&self, params: ChainParams) -> Option<Chain> {
+        self.clone().into_chain(params).ok().flatten()
+    }
+
+    /// Rebuilds the chain without revalidating, saying why what was stored cannot be used.
+    pub fn into_chain(self, params: ChainParams) -> Result<Option<Chain>, ChainError> {
+        let Some(tip) = self.tip else {
+            return Ok(None);
+        };
+        Chain::from_stored(
+            params,
+            self.blocks.into_values().collect(),
+            tip,
+            UtxoSet::from_entries(self.utxo),
+            self.undo.into_iter().collect(),
+        )
+        .map(Some)
+    }
+
+    /// The whole state as batches that rebuild it when applied to an empty store, in order:
+    /// first the UTXO set and tip, then the blocks (with their undo data) at most
+    /// `blocks_per_batch` to a batch. Used to compact a journal of many small batches.
+    pub fn snapshot(&self, blocks_per_batch: usize) -> Vec<ChainChanges> {
+        let mut out = Vec::new();
+        out.push(ChainChanges {
+            utxo: self.utxo.iter().map(|(op, e)| (*op, Some(*e))).collect(),
+            utxo_reset: true,
+            tip: self.tip,
+            ..ChainChanges::default()
+        });
+        let hashes: Vec<&BlockHash> = self.blocks.keys().collect();
+        for chunk in hashes.chunks(blocks_per_batch.max(1)) {
+            out.push(ChainChanges {
+                blocks: chunk.iter().map(|h| self.blocks[*h].clone()).collect(),
+                undo: chunk
+                    .iter()
+                    .filter_map(|h| self.undo.get(*h).map(|u| (**h, u.clone())))
+                    .collect(),
+                ..ChainChanges::default()
+            });
+        }
+        out
+    }
+}
