@@ -458,14 +458,15 @@ async function refreshNetwork() {
 const pendingMessages = [];
 const flushMessages = throttle(() => {
   const body = $('messages');
-  const rows = pendingMessages.splice(0).map((m) => el('tr', {
+  const rows = pendingMessages.splice(0).map((m) => (m.skipped ? el('tr', { class: 'skipped' },
+    el('td', { colspan: 4, class: 'hint', text: `… ${m.skipped} more messages, not shown` })) : el('tr', {
     class: `${m.direction}${m.refused ? ' refused' : ''}`, 'data-testid': 'message', 'data-command': m.command,
     title: time(m.time),
   },
   el('td', { class: 'dir', text: m.direction === 'in' ? '←' : '→', title: m.direction }),
   el('td', { text: m.peerNode || `#${m.peer}` }),
   el('td', { class: 'cmd', text: m.command }),
-  el('td', { class: 'summary' }, m.summary, m.refused ? el('span', { class: 'why', text: `refused: ${m.refused}` }) : null)));
+  el('td', { class: 'summary' }, m.summary, m.refused ? el('span', { class: 'why', text: `refused: ${m.refused}` }) : null))));
   body.prepend(...rows.reverse());
   while (body.children.length > 400) body.lastChild.remove();
 }, 150);
@@ -524,6 +525,11 @@ function wire() {
   });
   node.on('hashrate', renderHashrate);
   node.on('wallet', (w) => { log(`new address ${w.address}`); walletLater(); });
+  node.on('messagesSkipped', ({ count }) => {
+    if ($('inspector-pause').checked) return;
+    pendingMessages.push({ skipped: count });
+    flushMessages();
+  });
   node.on('message', (m) => {
     if ($('inspector-pause').checked) return;
     pendingMessages.push(m);

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, DecodeError};
-use crate::hash::{sha256, BlockHash, Hash256};
+use crate::hash::{sha256, BlockHash, Hash256, Txid};
 use crate::merkle::merkle_root;
 use crate::params::MAX_BLOCK_SIZE;
 use crate::tx::Transaction;
@@ -92,7 +92,18 @@ impl Block {
 
     /// The Merkle root of this block's txids, to compare with the header's.
     pub fn compute_merkle_root(&self) -> Hash256 {
-        let ids: Vec<Hash256> = self.transactions.iter().map(|t| t.txid().0).collect();
+        Self::merkle_root_of(&self.txids())
+    }
+
+    /// The txids of the block's transactions, in order. Hashing them is most of what checking
+    /// a block costs besides signatures, so validation computes them once and passes them on.
+    pub fn txids(&self) -> Vec<Txid> {
+        self.transactions.iter().map(Transaction::txid).collect()
+    }
+
+    /// The Merkle root of `txids` (a block's, in order).
+    pub fn merkle_root_of(txids: &[Txid]) -> Hash256 {
+        let ids: Vec<Hash256> = txids.iter().map(|t| t.0).collect();
         merkle_root(&ids)
     }
 

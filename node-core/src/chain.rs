@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::block::Block;
-use crate::hash::{BlockHash, PubKeyHash};
+use crate::hash::{BlockHash, PubKeyHash, Txid};
 use crate::params::{ChainParams, MAX_BITS};
 use crate::pow;
 use crate::tx::{OutPoint, Transaction, TxOut};
@@ -697,10 +697,11 @@ impl Chain {
             .assume_valid
             .is_some_and(|(h, _)| height <= h && !self.assumed_block_reached());
         let block = &self.bodies[&hash];
+        let txids = block.txids();
         let mut spent_here = BTreeSet::new();
         let mut created_here: BTreeMap<OutPoint, TxOut> = BTreeMap::new();
         let mut fees = 0u64;
-        for tx in block.transactions.iter().skip(1) {
+        for (tx, txid) in block.transactions.iter().zip(&txids).skip(1) {
             for input in &tx.inputs {
                 if spent_here.contains(&input.prev) {
                     return Err(ValidationError::DoubleSpendInBlock(input.prev));
@@ -723,11 +724,10 @@ impl Chain {
                 spent_here.insert(input.prev);
                 created_here.remove(&input.prev);
             }
-            let txid = tx.txid();
             for (vout, o) in tx.outputs.iter().enumerate() {
                 created_here.insert(
                     OutPoint {
-                        txid,
+                        txid: *txid,
                         vout: vout as u32,
                     },
                     *o,
@@ -741,7 +741,7 @@ impl Chain {
         if value > allowed {
             return Err(ValidationError::CoinbaseOverpays { value, allowed });
         }
-        self.connect_unchecked(hash);
+        self.connect_with_txids(hash, &txids);
         if skip_signatures {
             self.unchecked_from = Some(self.unchecked_from.map_or(height, |u| u.min(height)));
         }
@@ -804,9 +804,15 @@ impl Chain {
 
     /// Connects a block known to be valid on the active tip.
     fn connect_unchecked(&mut self, hash: BlockHash) {
+        let txids = self.bodies[&hash].txids();
+        self.connect_with_txids(hash, &txids);
+    }
+
+    /// [`Chain::connect_unchecked`] with the block's txids already computed.
+    fn connect_with_txids(&mut self, hash: BlockHash, txids: &[Txid]) {
         let height = self.index[&hash].height;
         let block = &self.bodies[&hash];
-        let undo = self.utxo.apply(block, height);
+        let undo = self.utxo.apply_with_txids(block, height, txids);
         self.changes.utxo.extend(self.utxo.changes_for_apply(&undo));
         self.changes.undo.push((hash, undo.clone()));
         self.undo.insert(hash, undo);

@@ -211,6 +211,10 @@ impl Mempool {
     /// Follows a tip change: confirmed transactions leave, disconnected ones come back, and
     /// whatever is no longer valid against the new `utxo` is dropped.
     pub fn update_for_tip_change(&mut self, steps: &[TipStep], utxo: &UtxoSet) -> TipUpdate {
+        // Blocks only added to an empty mempool (a download): nothing to remove or re-check.
+        if self.txs.is_empty() && steps.iter().all(|s| matches!(s, TipStep::Connected(_))) {
+            return TipUpdate::default();
+        }
         let mut returning = Vec::new();
         for step in steps {
             match step {

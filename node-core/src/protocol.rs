@@ -305,6 +305,19 @@ pub fn encode_frame(message: &Message) -> Vec<u8> {
     frame
 }
 
+/// Whether an encoded frame only asks for data (`getdata`, `getblocks`). It announces
+/// nothing, so a shell may send it ahead of its own writes still in progress, which keeps a
+/// download's pipeline full while blocks are being stored.
+pub fn frame_only_requests(frame: &[u8]) -> bool {
+    let Some(raw) = frame.get(MAGIC.len()..HEADER_LEN) else {
+        return false;
+    };
+    ["getdata", "getblocks"].iter().any(|name| {
+        let name = name.as_bytes();
+        raw[..name.len()] == *name && raw[name.len()..].iter().all(|b| *b == 0)
+    })
+}
+
 /// Decodes and checks one frame.
 pub fn decode_frame(frame: &[u8]) -> Result<Message, FrameError> {
     if frame.len() > MAX_FRAME_SIZE {
@@ -438,6 +451,17 @@ mod tests {
             assert_eq!(&frame[4..4 + name.len()], name.as_bytes());
             assert_eq!(decode_frame(&frame), Ok(m));
         }
+    }
+
+    #[test]
+    fn only_getdata_and_getblocks_frames_count_as_requests() {
+        let requests: Vec<&str> = every_message()
+            .iter()
+            .filter(|m| frame_only_requests(&encode_frame(m)))
+            .map(Message::command)
+            .collect();
+        assert_eq!(requests, ["getblocks", "getdata"]);
+        assert!(!frame_only_requests(b"BCw1getdat"));
     }
 
     #[test]

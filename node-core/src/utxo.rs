@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::block::Block;
-use crate::hash::{Hash256, PubKeyHash};
+use crate::hash::{Hash256, PubKeyHash, Txid};
 use crate::tx::{OutPoint, TxOut};
 
 /// An unspent output and where it was created.
@@ -95,14 +95,20 @@ impl UtxoSet {
     /// Connects a block whose inputs were validated: spends its inputs and adds its outputs.
     /// An input that is missing anyway is skipped (and then not restored by the undo).
     pub fn apply(&mut self, block: &Block, height: u64) -> BlockUndo {
+        self.apply_with_txids(block, height, &block.txids())
+    }
+
+    /// [`UtxoSet::apply`] with the block's txids already computed (`txids[i]` is the id of
+    /// transaction `i`).
+    pub fn apply_with_txids(&mut self, block: &Block, height: u64, txids: &[Txid]) -> BlockUndo {
         let mut undo = BlockUndo::default();
-        for tx in &block.transactions {
+        for (tx, txid) in block.transactions.iter().zip(txids) {
+            let txid = *txid;
             for input in &tx.inputs {
                 if let Some(e) = self.remove(&input.prev) {
                     undo.spent.push((input.prev, e));
                 }
             }
-            let txid = tx.txid();
             for (vout, output) in tx.outputs.iter().enumerate() {
                 let op = OutPoint {
                     txid,

@@ -302,14 +302,14 @@ pub fn check_block(
     {
         return Err(ValidationError::ExtraCoinbase { index: index + 1 });
     }
+    let txids = block.txids();
     let mut ids = BTreeSet::new();
-    for tx in &block.transactions {
-        let id = tx.txid();
-        if !ids.insert(id) {
-            return Err(ValidationError::DuplicateTransaction(id));
+    for id in &txids {
+        if !ids.insert(*id) {
+            return Err(ValidationError::DuplicateTransaction(*id));
         }
     }
-    if block.compute_merkle_root() != block.header.merkle_root {
+    if Block::merkle_root_of(&txids) != block.header.merkle_root {
         return Err(ValidationError::BadMerkleRoot);
     }
     for tx in &block.transactions {

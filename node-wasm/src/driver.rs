@@ -32,7 +32,7 @@ use js_sys::Function;
 use node_core::chain::ChainChanges;
 use node_core::node::{MinedError, SendError};
 use node_core::peer::PeerId;
-use node_core::protocol::Role;
+use node_core::protocol::{self, Role};
 use node_core::{
     Action, Address, BlockHash, ChainParams, Event, Node, NodeConfig, Notification, Txid,
 };
@@ -52,6 +52,9 @@ const TICK_MS: u32 = 250;
 const ACTIONS_PER_YIELD: usize = 256;
 /// Most `ChainChanges` written in one IndexedDB transaction.
 const MAX_PERSIST_BATCH: usize = 256;
+/// Protocol messages kept for the page between two ticks: what its inspector shows. During
+/// a download thousands arrive per second; only the newest are turned into page events.
+const MESSAGE_BACKLOG: usize = 400;
 
 /// The current time, as the node takes it.
 pub fn now_ms() -> u64 {
@@ -107,6 +110,10 @@ struct Inner {
     blocks_mined: Cell<u64>,
     storage_error: RefCell<Option<String>>,
     local_txids: RefCell<Vec<Txid>>,
+    /// Protocol messages not yet shown to the page, with their time.
+    messages: RefCell<VecDeque<(u64, Notification)>>,
+    /// Messages dropped from `messages` since the last flush.
+    messages_skipped: Cell<u64>,
     closed: Cell<bool>,
 }
 
@@ -196,6 +203,8 @@ impl Driver {
                 blocks_mined: Cell::new(0),
                 storage_error: RefCell::new(None),
                 local_txids: RefCell::new(Vec::new()),
+                messages: RefCell::new(VecDeque::new()),
+                messages_skipped: Cell::new(0),
                 closed: Cell::new(false),
             }
         });
@@ -237,12 +246,37 @@ impl Driver {
     }
 
     /// Moves the node's actions to the queue and makes sure the pump runs.
+    ///
+    /// A frame that only requests data (`getdata`, `getblocks`) goes out at once when
+    /// nothing but writes and notifications wait ahead of it: it announces nothing a closed
+    /// tab could lose, and holding it behind an IndexedDB commit would let the download's
+    /// pipeline run dry. Frames keep their order among themselves.
     fn drain(&self) {
         let actions = self.inner.node.borrow_mut().drain_actions();
         if actions.is_empty() {
             return;
         }
-        self.inner.queue.borrow_mut().extend(actions);
+        {
+            let mut queue = self.inner.queue.borrow_mut();
+            let mut frames_waiting = queue
+                .iter()
+                .any(|a| !matches!(a, Action::Persist(_) | Action::Notify(_)));
+            for action in actions {
+                let request = matches!(&action, Action::Send { frame, .. }
+                    if protocol::frame_only_requests(frame));
+                if request && !frames_waiting {
+                    drop(queue);
+                    self.execute(action);
+                    queue = self.inner.queue.borrow_mut();
+                    continue;
+                }
+                frames_waiting |= !matches!(action, Action::Persist(_) | Action::Notify(_));
+                queue.push_back(action);
+            }
+        }
+        if self.inner.queue.borrow().is_empty() {
+            return;
+        }
         if !self.inner.pumping.replace(true) {
             let driver = self.clone();
             spawn_local(async move { driver.pump().await });
@@ -357,6 +391,13 @@ impl Driver {
     // ----- notifications and page events --------------------------------------------------
 
     fn notify(&self, n: Notification) {
+        if matches!(
+            n,
+            Notification::MessageIn { .. } | Notification::MessageOut { .. }
+        ) {
+            self.keep_message(n);
+            return;
+        }
         match &n {
             Notification::Mined { .. } => self
                 .inner
@@ -379,6 +420,58 @@ impl Driver {
             return;
         }
         self.emit(name, &to_js(&payload));
+    }
+
+    /// Queues a protocol message for the page's inspector, keeping the newest
+    /// [`MESSAGE_BACKLOG`]; they are shown on the next tick.
+    fn keep_message(&self, n: Notification) {
+        if !self.has_listener("message") {
+            return;
+        }
+        let mut messages = self.inner.messages.borrow_mut();
+        messages.push_back((now_ms(), n));
+        if messages.len() > MESSAGE_BACKLOG {
+            messages.pop_front();
+            self.inner
+                .messages_skipped
+                .set(self.inner.messages_skipped.get() + 1);
+        }
+    }
+
+    /// Emits the queued protocol messages: first a "messagesSkipped" with how many were
+    /// dropped, if any, then one "message" each, oldest first.
+    fn flush_messages(&self) {
+        let messages: Vec<(u64, Notification)> =
+            self.inner.messages.borrow_mut().drain(..).collect();
+        let skipped = self.inner.messages_skipped.replace(0);
+        if skipped > 0 {
+            self.emit(
+                "messagesSkipped",
+                &to_js(&views::MessagesSkipped { count: skipped }),
+            );
+        }
+        if messages.is_empty() {
+            return;
+        }
+        let names: Vec<(PeerId, Option<String>)> = self
+            .inner
+            .node
+            .borrow()
+            .peers()
+            .into_iter()
+            .map(|p| (p.id, p.node_id))
+            .collect();
+        let peer_node = |peer: PeerId| {
+            names
+                .iter()
+                .find(|(id, _)| *id == peer)
+                .and_then(|(_, n)| n.clone())
+        };
+        for (time, n) in messages {
+            if let Some((name, payload)) = views::event_for(&n, peer_node, time) {
+                self.emit(name, &to_js(&payload));
+            }
+        }
     }
 
     fn peer_node(&self, peer: PeerId) -> Option<String> {
@@ -602,6 +695,7 @@ impl Driver {
 
     fn tick(&self) {
         self.handle(Event::Tick);
+        self.flush_messages();
         let sample = self.inner.miner.borrow_mut().sample(js_sys::Date::now());
         if sample.is_some() {
             self.emit_hashrate();

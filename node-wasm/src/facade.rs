@@ -302,7 +302,9 @@ impl BrowserNode {
     }
 
     /// Calls `callback(payload)` on every `event`: "tip", "block", "sync", "tx",
-    /// "txRejected", "peers", "message", "mined", "hashrate", "connection", "wallet"; or
+    /// "txRejected", "peers", "message" (batched per 250 ms tick, the newest 400),
+    /// "messagesSkipped" (how many older ones were not shown), "mined", "hashrate",
+    /// "connection", "wallet"; or
     /// `callback(name, payload)` for `"*"`.
     pub fn on(&self, event: String, callback: Function) {
         self.driver.on(&event, callback);

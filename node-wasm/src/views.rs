@@ -357,6 +357,14 @@ pub enum EventPayload {
     },
 }
 
+/// Payload of "messagesSkipped": protocol messages the page was not shown (more arrived
+/// between two ticks than its inspector keeps).
+#[derive(Debug, Clone, Serialize)]
+pub struct MessagesSkipped {
+    /// How many.
+    pub count: u64,
+}
+
 /// The event name and payload of a notification (`None` for what the page does not show).
 pub fn event_for(
     n: &Notification,
