@@ -197,7 +197,14 @@ pub struct Chain {
     changes: ChainChanges,
     /// Lowest active height connected without signature checks (assume-valid), if any.
     unchecked_from: Option<u64>,
+    /// Blocks whose signatures the shell already verified (natively, off the thread that
+    /// validates): their signature checks are skipped once. A hint only, bounded.
+    presigned: BTreeSet<BlockHash>,
 }
+
+/// Most blocks remembered as verified ahead of connection; more than a download keeps in
+/// flight.
+const MAX_PRESIGNED: usize = 4096;
 
 /// Mines a genesis block paying `subsidy` to `to` at difficulty `bits`.
 pub fn mine_genesis(to: PubKeyHash, subsidy: u64, timestamp: u64, bits: u32, data: &[u8]) -> Block {
@@ -247,6 +254,7 @@ impl Chain {
             orphans: OrphanPool::default(),
             changes: ChainChanges::default(),
             unchecked_from: None,
+            presigned: BTreeSet::new(),
         };
         chain.index.insert(
             hash,
@@ -333,6 +341,7 @@ impl Chain {
             orphans: OrphanPool::default(),
             changes: ChainChanges::default(),
             unchecked_from: None,
+            presigned: BTreeSet::new(),
         };
         // Which stored blocks had their signatures checked is not stored; unless the
         // assumed block vouches for them, check them again (from height 1, to be safe).
@@ -692,10 +701,8 @@ impl Chain {
     /// Checks every input of the block at the tip's next height, then connects it.
     fn connect(&mut self, hash: BlockHash) -> Result<(), ValidationError> {
         let height = self.index[&hash].height;
-        let skip_signatures = self
-            .params
-            .assume_valid
-            .is_some_and(|(h, _)| height <= h && !self.assumed_block_reached());
+        let skip_signatures = !self.checks_signatures_at(height);
+        let presigned = self.presigned.remove(&hash);
         let block = &self.bodies[&hash];
         let txids = block.txids();
         let mut spent_here = BTreeSet::new();
@@ -715,7 +722,7 @@ impl Chain {
                         .copied()
                         .or_else(|| self.utxo.get(op).map(|e| e.output))
                 },
-                !skip_signatures,
+                !skip_signatures && !presigned,
             )?;
             fees = fees
                 .checked_add(fee)
@@ -750,6 +757,27 @@ impl Chain {
             self.unchecked_from = None;
         }
         Ok(())
+    }
+
+    /// Whether a block at `height` has its signatures checked when it connects: always,
+    /// except below the assume-valid block while the chain does not yet lead to it. A shell
+    /// that verifies signatures elsewhere asks this first, to skip work the chain skips.
+    pub fn checks_signatures_at(&self, height: u64) -> bool {
+        !self
+            .params
+            .assume_valid
+            .is_some_and(|(h, _)| height <= h && !self.assumed_block_reached())
+    }
+
+    /// Records that every signature of block `hash` was verified by the caller (with
+    /// [`crate::keys::verify`]'s rules: uncompressed key, low-S, ECDSA P-256 over SHA-256 of
+    /// the signature message), so connecting it skips them. Everything else is still checked,
+    /// including that each key matches the output it spends.
+    pub fn note_signatures_verified(&mut self, hash: BlockHash) {
+        if self.presigned.len() >= MAX_PRESIGNED {
+            self.presigned.clear();
+        }
+        self.presigned.insert(hash);
     }
 
     /// Whether the assume-valid block is on the active chain.

@@ -108,6 +108,20 @@ impl KeyPair {
 
 /// Checks a low-S `r ‖ s` signature of `message` by an uncompressed SEC1 `public_key`.
 pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+    let (key, sig) = parse(public_key, signature)?;
+    key.verify(message, &sig)
+        .map_err(|_| SignatureError::Invalid)
+}
+
+/// Every rule of [`verify`] but the ECDSA equation: the key is an uncompressed SEC1 point on
+/// the curve, `r` and `s` are in range and `s` is low. A shell that has the equation checked
+/// by native code (the browser's WebCrypto, which accepts high-S and other encodings) checks
+/// this first, so both paths accept exactly the same signatures.
+pub fn check_encoding(public_key: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+    parse(public_key, signature).map(|_| ())
+}
+
+fn parse(public_key: &[u8], signature: &[u8]) -> Result<(VerifyingKey, Signature), SignatureError> {
     if public_key.len() != PUBLIC_KEY_SIZE || public_key[0] != 0x04 {
         return Err(SignatureError::BadPublicKey);
     }
@@ -117,8 +131,7 @@ pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(),
     if sig.normalize_s().is_some() {
         return Err(SignatureError::HighS);
     }
-    key.verify(message, &sig)
-        .map_err(|_| SignatureError::Invalid)
+    Ok((key, sig))
 }
 
 #[cfg(test)]

@@ -1682,6 +1682,22 @@ impl Node {
         self.verified_signatures.insert(txid);
     }
 
+    /// The shell checked every input signature of block `hash` (natively, in parallel with
+    /// validation): connecting it need not check them again. Ignored before a chain exists.
+    pub fn note_verified_block(&mut self, hash: BlockHash) {
+        if let Some(chain) = self.chain.as_mut() {
+            chain.note_signatures_verified(hash);
+        }
+    }
+
+    /// Whether a block at `height` would have its signatures checked (not under
+    /// assume-valid): a shell verifying signatures ahead asks this to skip wasted work.
+    pub fn checks_signatures_at(&self, height: u64) -> bool {
+        self.chain
+            .as_ref()
+            .is_none_or(|c| c.checks_signatures_at(height))
+    }
+
     /// Builds, signs and submits a payment of `amount` from `key` to `to`.
     pub fn send_payment(
         &mut self,

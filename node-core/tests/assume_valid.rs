@@ -1,5 +1,6 @@
-//! Assume-valid: signatures below a vouched-for block are skipped while syncing, and checked
-//! after all when the chain does not lead to that block.
+//! Skipped signature checks. Assume-valid: signatures below a vouched-for block are skipped
+//! while syncing, and checked after all when the chain does not lead to that block. And
+//! blocks whose signatures the shell verified natively (a tab's WebCrypto): skipped once.
 
 mod net;
 
@@ -165,4 +166,126 @@ fn a_tab_trusting_the_relay_syncs_and_one_told_a_wrong_block_checks_everything_a
         ..Default::default()
     });
     assert_eq!(stored.unwrap().unchecked_from(), Some(1));
+}
+
+/// Block 4 of `good` rebuilt on `chain` with its payment's first signature broken.
+fn broken_block_4(chain: &Chain, good: &[Block]) -> Block {
+    let key = key(2);
+    let mut bad_tx = good[4].transactions[1].clone();
+    bad_tx.inputs[0].signature[10] ^= 0x55;
+    let mut bad = chain.template(key.pubkey_hash(), vec![bad_tx], 0, T0 + 50, b"");
+    solve(&mut bad);
+    bad
+}
+
+#[test]
+fn a_block_noted_as_verified_skips_its_signature_checks_once_and_only_those() {
+    let key = key(2);
+    let good = signed_chain(&key, 6);
+    let mut chain = chain_with(ChainParams::default(), &good[0]);
+    for b in &good[1..4] {
+        chain.accept_block(b.clone(), T0 + 100).unwrap();
+    }
+    let bad = broken_block_4(&chain, &good);
+    // Noting another block changes nothing for this one.
+    chain.note_signatures_verified(good[5].hash());
+    assert!(matches!(
+        chain.accept_block(bad.clone(), T0 + 100),
+        Err(ValidationError::BadSignature { input: 0, .. })
+    ));
+    // The shell vouches for it (wrongly, to show the checks are really skipped): accepted.
+    let mut trusting = chain_with(ChainParams::default(), &good[0]);
+    for b in &good[1..4] {
+        trusting.accept_block(b.clone(), T0 + 100).unwrap();
+    }
+    trusting.note_signatures_verified(bad.hash());
+    assert!(matches!(
+        trusting.accept_block(bad.clone(), T0 + 100),
+        Ok(AcceptOutcome::TipChanged(_))
+    ));
+    // Not recorded as unchecked: assume-valid's later checks do not revisit it.
+    assert_eq!(trusting.unchecked_from(), None);
+    // Everything but signatures is still checked: a noted block that double-spends fails.
+    let mut double = trusting.template(key.pubkey_hash(), vec![], 0, T0 + 60, b"");
+    double.transactions.push(bad.transactions[1].clone());
+    double.header.merkle_root = double.compute_merkle_root();
+    solve(&mut double);
+    trusting.note_signatures_verified(double.hash());
+    assert!(trusting.accept_block(double, T0 + 100).is_err());
+}
+
+#[test]
+fn signatures_are_checked_above_the_assumed_block_and_everywhere_once_it_is_reached() {
+    let key = key(3);
+    let blocks = signed_chain(&key, 6);
+    let params = ChainParams {
+        assume_valid: Some((4, blocks[4].hash())),
+        ..Default::default()
+    };
+    let mut chain = chain_with(params, &blocks[0]);
+    assert!(!chain.checks_signatures_at(1));
+    assert!(!chain.checks_signatures_at(4));
+    assert!(chain.checks_signatures_at(5));
+    for b in &blocks[1..5] {
+        chain.accept_block(b.clone(), T0 + 100).unwrap();
+    }
+    assert!(
+        chain.checks_signatures_at(3),
+        "the assumed block is reached"
+    );
+    let full = chain_with(ChainParams::default(), &blocks[0]);
+    assert!(full.checks_signatures_at(1));
+}
+
+#[test]
+fn check_encoding_refuses_what_verify_refuses_without_the_curve_equation() {
+    use node_core::keys::{check_encoding, verify, SignatureError};
+    let key = key(4);
+    let message = [7u8; 32];
+    let sig = key.sign(&message);
+    assert_eq!(check_encoding(key.public_key(), &sig), Ok(()));
+    // A signature of something else has a valid encoding: only the equation fails.
+    let other = key.sign(&[8u8; 32]);
+    assert_eq!(check_encoding(key.public_key(), &other), Ok(()));
+    assert_eq!(
+        verify(key.public_key(), &message, &other),
+        Err(SignatureError::Invalid)
+    );
+    // High S: n - s.
+    let n: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+        0x25, 0x51,
+    ];
+    let mut high = sig;
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = n[i] as i16 - sig[32 + i] as i16 - borrow;
+        high[32 + i] = d.rem_euclid(256) as u8;
+        borrow = i16::from(d < 0);
+    }
+    assert_eq!(
+        check_encoding(key.public_key(), &high),
+        Err(SignatureError::HighS)
+    );
+    assert_eq!(
+        verify(key.public_key(), &message, &high),
+        Err(SignatureError::HighS)
+    );
+    let mut compressed = key.public_key().to_vec();
+    compressed[0] = 0x02;
+    assert_eq!(
+        check_encoding(&compressed, &sig),
+        Err(SignatureError::BadPublicKey)
+    );
+    let mut off_curve = key.public_key().to_vec();
+    off_curve[64] ^= 1;
+    assert_eq!(
+        check_encoding(&off_curve, &sig),
+        Err(SignatureError::BadPublicKey)
+    );
+    assert_eq!(
+        check_encoding(key.public_key(), &[0u8; 64]),
+        Err(SignatureError::Malformed)
+    );
 }

@@ -32,7 +32,7 @@ use js_sys::Function;
 use node_core::chain::ChainChanges;
 use node_core::node::{MinedError, SendError};
 use node_core::peer::PeerId;
-use node_core::protocol::{self, Role};
+use node_core::protocol::{self, Message, Role};
 use node_core::{
     Action, Address, BlockHash, ChainParams, Event, Node, NodeConfig, Notification, Txid,
 };
@@ -43,6 +43,7 @@ use crate::error::{parse_address, NodeError};
 use crate::miner::{MinerPool, WorkerReport};
 use crate::storage::ChainStore;
 use crate::transport::{Backoff, Connection, SocketEvent};
+use crate::verifier::{pack_checks, VerifierPool};
 use crate::views::{self, to_js, AddressView, BlockView, ConnectionView, HashRateView, StatusView};
 use crate::wallet::Wallet;
 
@@ -79,6 +80,12 @@ pub struct DriverConfig {
     /// A block the relay vouches for (height, hash): signatures below it are not checked
     /// during the initial sync unless the chain turns out not to lead to it.
     pub assume_valid: Option<(u64, node_core::BlockHash)>,
+    /// Workers checking signatures of incoming blocks and transactions with the browser's
+    /// WebCrypto ahead of the node (see [`crate::verifier`]); with 0, or without WebCrypto,
+    /// the node checks them in wasm.
+    pub verify_workers: usize,
+    /// URL of `verify-worker.js`.
+    pub verify_worker_url: String,
 }
 
 /// The relay connection and its reconnection state.
@@ -93,6 +100,25 @@ struct Link {
     attempt: u32,
     retry: Option<Timeout>,
     state: &'static str,
+}
+
+/// A frame from the relay waiting its turn: frames reach the node in arrival order, each
+/// once its signatures (if any are checked ahead) are settled.
+struct Inbound {
+    id: u64,
+    peer: PeerId,
+    bytes: Vec<u8>,
+    /// What the verifier is checking, until it answers.
+    checking: Option<Vouched>,
+    /// What it vouched for.
+    verified: Option<Vouched>,
+}
+
+/// What the verifier vouched for.
+#[derive(Debug, Clone, Copy)]
+enum Vouched {
+    Block(BlockHash),
+    Tx(Txid),
 }
 
 struct Inner {
@@ -114,6 +140,11 @@ struct Inner {
     messages: RefCell<VecDeque<(u64, Notification)>>,
     /// Messages dropped from `messages` since the last flush.
     messages_skipped: Cell<u64>,
+    /// The signature workers, when the page has WebCrypto and the option is on.
+    verifier: Option<VerifierPool>,
+    /// Frames received and not yet handed to the node, oldest first.
+    inbound: RefCell<VecDeque<Inbound>>,
+    next_inbound: Cell<u64>,
     closed: Cell<bool>,
 }
 
@@ -205,6 +236,20 @@ impl Driver {
                 local_txids: RefCell::new(Vec::new()),
                 messages: RefCell::new(VecDeque::new()),
                 messages_skipped: Cell::new(0),
+                verifier: {
+                    let weak = weak.clone();
+                    let on_result = Rc::new(move |id: u64, ok: bool| {
+                        let weak = weak.clone();
+                        spawn_local(async move {
+                            if let Some(inner) = weak.upgrade() {
+                                Driver { inner }.settle(id, ok);
+                            }
+                        });
+                    }) as Rc<dyn Fn(u64, bool)>;
+                    VerifierPool::start(&config.verify_worker_url, config.verify_workers, on_result)
+                },
+                inbound: RefCell::new(VecDeque::new()),
+                next_inbound: Cell::new(0),
                 closed: Cell::new(false),
             }
         });
@@ -649,7 +694,7 @@ impl Driver {
             }
             SocketEvent::Frame(bytes) => {
                 if self.inner.link.borrow().open {
-                    self.handle(Event::Frame { peer, bytes });
+                    self.receive(peer, bytes);
                 }
             }
             SocketEvent::Closed { code, reason } => {
@@ -666,6 +711,108 @@ impl Driver {
                 let reason = Some(reason).filter(|r| !r.is_empty());
                 self.emit_connection(Some(code), reason, delay);
             }
+        }
+    }
+
+    // ----- incoming frames and their signatures ------------------------------------------
+
+    /// Queues a frame for the node; a block or transaction whose signatures the node would
+    /// check goes to the signature workers first, and waits (with every frame behind it)
+    /// until they answer.
+    fn receive(&self, peer: PeerId, bytes: Vec<u8>) {
+        let id = self.inner.next_inbound.get();
+        let checking = self.submit_signatures(id, &bytes);
+        if checking.is_none() && self.inner.inbound.borrow().is_empty() {
+            self.handle(Event::Frame { peer, bytes });
+            return;
+        }
+        self.inner.next_inbound.set(id + 1);
+        self.inner.inbound.borrow_mut().push_back(Inbound {
+            id,
+            peer,
+            bytes,
+            checking,
+            verified: None,
+        });
+        self.advance();
+    }
+
+    /// Sends the signatures of a `block` or `tx` frame to the workers as request `id`, when
+    /// the node would check them itself (not under assume-valid); returns what they vouch
+    /// for if all hold.
+    fn submit_signatures(&self, id: u64, bytes: &[u8]) -> Option<Vouched> {
+        let pool = self.inner.verifier.as_ref().filter(|p| p.is_working())?;
+        let command = bytes.get(protocol::MAGIC.len()..protocol::HEADER_LEN)?;
+        if !command.starts_with(b"block\0") && !command.starts_with(b"tx\0") {
+            return None;
+        }
+        let (vouch, checks) = match protocol::decode_frame(bytes).ok()? {
+            Message::Block(block) => {
+                let height = block.coinbase_height()?;
+                if !self.inner.node.borrow().checks_signatures_at(height) {
+                    return None;
+                }
+                (
+                    Vouched::Block(block.hash()),
+                    pack_checks(&block.transactions)?,
+                )
+            }
+            Message::Tx(tx) => (
+                Vouched::Tx(tx.txid()),
+                pack_checks(std::slice::from_ref(&tx))?,
+            ),
+            _ => return None,
+        };
+        pool.submit(id, &checks).then_some(vouch)
+    }
+
+    /// Records the workers' answer for frame `id` and lets the queue move.
+    fn settle(&self, id: u64, ok: bool) {
+        if let Some(f) = self
+            .inner
+            .inbound
+            .borrow_mut()
+            .iter_mut()
+            .find(|f| f.id == id)
+        {
+            let vouch = f.checking.take();
+            f.verified = vouch.filter(|_| ok);
+        }
+        self.advance();
+    }
+
+    /// Hands the settled frames at the head of the queue to the node, in order. Frames of a
+    /// connection that has since closed are dropped.
+    fn advance(&self) {
+        loop {
+            let next = {
+                let mut inbound = self.inner.inbound.borrow_mut();
+                match inbound.front() {
+                    Some(f) if f.checking.is_none() => inbound.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some(frame) = next else { break };
+            let current = {
+                let link = self.inner.link.borrow();
+                link.open && link.peer == frame.peer
+            };
+            if !current {
+                continue;
+            }
+            match frame.verified {
+                Some(Vouched::Block(hash)) => {
+                    self.inner.node.borrow_mut().note_verified_block(hash)
+                }
+                Some(Vouched::Tx(txid)) => {
+                    self.inner.node.borrow_mut().note_verified_signatures(txid)
+                }
+                None => {}
+            }
+            self.handle(Event::Frame {
+                peer: frame.peer,
+                bytes: frame.bytes,
+            });
         }
     }
 

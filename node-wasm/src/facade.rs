@@ -19,7 +19,10 @@
 //! `connect` (default `true`), `workerUrl` (default `"./worker.js"`), `workers` (`?workers=`,
 //! default `hardwareConcurrency - 1`), `miningThreshold` (default 2, the seed's rule),
 //! `assumeValid` (`{height, hash}` of a block the relay vouches for: signatures below it are
-//! not checked during the initial sync, unless the chain does not lead to it).
+//! not checked during the initial sync, unless the chain does not lead to it),
+//! `verifyWorkers` (`?webcrypto=N`; default one per core, at most 4; 0 turns it off:
+//! workers checking the signatures of incoming blocks and transactions with the browser's
+//! WebCrypto, see [`crate::verifier`]), `verifyWorkerUrl` (default `"./verify-worker.js"`).
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -29,6 +32,7 @@ use crate::driver::{Driver, DriverConfig};
 use crate::error::NodeError;
 use crate::miner::MinerPool;
 use crate::transport::relay_url;
+use crate::verifier::VerifierPool;
 use crate::views::to_js;
 
 /// The node id used when neither the options nor the URL give one.
@@ -160,6 +164,17 @@ fn config_from(options: &JsValue) -> Result<DriverConfig, NodeError> {
         workers,
         mining_threshold,
         assume_valid: assume_valid(options)?,
+        verify_workers: option(options, "verifyWorkers")
+            .and_then(|v| v.as_f64())
+            .or_else(|| {
+                url_param("webcrypto")
+                    .and_then(|s| s.parse::<u32>().ok())
+                    .map(f64::from)
+            })
+            .map_or_else(VerifierPool::default_count, |f| f.clamp(0.0, 16.0) as usize),
+        verify_worker_url: option(options, "verifyWorkerUrl")
+            .and_then(|v| v.as_string())
+            .unwrap_or_else(|| "./verify-worker.js".into()),
     })
 }
 

@@ -9,6 +9,7 @@
 //! - [`wallet`]: the tab's keys in IndexedDB.
 //! - [`transport`]: the WebSocket to the relay, with reconnection.
 //! - [`miner`]: the Web Worker entry (`mineChunk`) and the pool of workers.
+//! - [`verifier`]: signatures checked by the browser's native WebCrypto, ahead of the node.
 //! - [`views`]: the plain data handed to the page.
 //! - [`error`]: the errors the page sees as thrown `Error`s.
 //!
@@ -20,6 +21,7 @@ pub mod facade;
 pub mod miner;
 pub mod storage;
 pub mod transport;
+pub mod verifier;
 pub mod views;
 pub mod wallet;
 

@@ -15,6 +15,9 @@ use node_wasm::driver::{Driver, DriverConfig};
 use node_wasm::miner::{header_from_bytes, mine_chunk, nonce_range};
 use node_wasm::storage::ChainStore;
 use node_wasm::transport::{frame_from_data, relay_url, Backoff};
+use node_wasm::verifier::{pack_checks, VerifierPool, CHECK_SIZE};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -247,6 +250,98 @@ async fn an_empty_database_loads_no_chain() {
     assert!(loaded.is_none());
 }
 
+/// `www/verify-worker.js` as a Blob URL.
+fn verify_worker_url() -> String {
+    let parts = js_sys::Array::of1(&include_str!("../../www/verify-worker.js").into());
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).expect("blob");
+    web_sys::Url::create_object_url_with_blob(&blob).expect("blob URL")
+}
+
+/// Submits `checks` as request `id` and waits for the pool's answer.
+async fn verify_in_worker(
+    pool: &VerifierPool,
+    answers: &RefCell<Vec<(u64, bool)>>,
+    id: u64,
+    checks: &[u8],
+) -> bool {
+    assert!(pool.submit(id, checks), "the pool takes work");
+    for _ in 0..500 {
+        if let Some(&(_, ok)) = answers.borrow().iter().find(|(i, _)| *i == id) {
+            return ok;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    panic!("no answer for request {id}");
+}
+
+#[wasm_bindgen_test]
+async fn webcrypto_workers_vouch_for_good_signatures_and_never_for_bad_ones() {
+    let (chain, _) = small_chain_with_reorg();
+    let answers = Rc::new(RefCell::new(Vec::new()));
+    let on_result = {
+        let answers = answers.clone();
+        Rc::new(move |id: u64, ok: bool| answers.borrow_mut().push((id, ok)))
+            as Rc<dyn Fn(u64, bool)>
+    };
+    let pool =
+        VerifierPool::start(&verify_worker_url(), 2, on_result).expect("WebCrypto in a test page");
+
+    // A payment signed by key 1 (as in the chain above): vouched for.
+    let a = key(1);
+    let genesis_cb = chain.block_at(0).expect("genesis").transactions[0].txid();
+    let pay = Transaction::new_signed(
+        &a,
+        &[node_core::OutPoint {
+            txid: genesis_cb,
+            vout: 0,
+        }],
+        vec![TxOut {
+            value: 10,
+            pubkey_hash: key(2).pubkey_hash(),
+        }],
+    );
+    let checks = pack_checks(std::slice::from_ref(&pay)).expect("one signed input");
+    assert_eq!(checks.len(), CHECK_SIZE);
+    assert!(verify_in_worker(&pool, &answers, 1, &checks).await);
+
+    // The same with one bit of the signature's r flipped: the equation fails in WebCrypto.
+    let mut bad = pay.clone();
+    bad.inputs[0].signature[5] ^= 1;
+    let bad_checks = pack_checks(std::slice::from_ref(&bad)).expect("still well encoded");
+    assert!(!verify_in_worker(&pool, &answers, 2, &bad_checks).await);
+    // Signed by another key than the one presented: fails.
+    let mut other = pay.clone();
+    other.inputs[0].public_key = key(5).public_key().to_vec();
+    let other_checks = pack_checks(std::slice::from_ref(&other)).expect("well encoded");
+    assert!(!verify_in_worker(&pool, &answers, 3, &other_checks).await);
+    // A coinbase has nothing to check; a compressed key never reaches WebCrypto.
+    assert!(pack_checks(&chain.block_at(0).expect("genesis").transactions).is_none());
+    let mut compressed = pay.clone();
+    compressed.inputs[0].public_key[0] = 0x02;
+    assert!(pack_checks(std::slice::from_ref(&compressed)).is_none());
+    // Garbage from a confused caller gets a clear "no", not a hang.
+    assert!(!verify_in_worker(&pool, &answers, 4, &[0u8; CHECK_SIZE]).await);
+}
+
+#[wasm_bindgen_test]
+async fn a_verifier_whose_worker_cannot_load_settles_everything_as_not_vouched() {
+    let answers = Rc::new(RefCell::new(Vec::new()));
+    let on_result = {
+        let answers = answers.clone();
+        Rc::new(move |id: u64, ok: bool| answers.borrow_mut().push((id, ok)))
+            as Rc<dyn Fn(u64, bool)>
+    };
+    let pool = VerifierPool::start("./no-such-verify-worker.js", 1, on_result).expect("created");
+    assert!(!verify_in_worker(&pool, &answers, 7, &[0u8; CHECK_SIZE]).await);
+    assert!(!pool.is_working());
+    assert!(
+        !pool.submit(8, &[0u8; CHECK_SIZE]),
+        "a broken pool takes no more work"
+    );
+}
+
 fn offline_config(node_id: &str) -> DriverConfig {
     DriverConfig {
         node_id: node_id.to_string(),
@@ -256,6 +351,8 @@ fn offline_config(node_id: &str) -> DriverConfig {
         workers: 1,
         mining_threshold: 2,
         assume_valid: None,
+        verify_workers: 1,
+        verify_worker_url: "./no-such-verify-worker.js".into(),
     }
 }
 
