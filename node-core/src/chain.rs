@@ -354,6 +354,20 @@ impl Chain {
         Ok(chain)
     }
 
+    /// Everything a store must hold to restore this chain (blocks of every branch, undo
+    /// data, the UTXO set, the tip) as batches for an empty store (see
+    /// [`crate::store::snapshot`]): to rewrite a journal of many small batches. Orphans and
+    /// the invalid-block memory are not stored.
+    pub fn snapshot(&self, blocks_per_batch: usize) -> Vec<ChainChanges> {
+        crate::store::snapshot(
+            self.bodies.iter(),
+            |h| self.undo.get(h),
+            self.utxo.iter().map(|(op, e)| (*op, *e)),
+            Some(self.tip()),
+            blocks_per_batch,
+        )
+    }
+
     /// The network parameters.
     pub fn params(&self) -> &ChainParams {
         &self.params

@@ -98,28 +98,46 @@ impl StoredChain {
         .map(Some)
     }
 
-    /// The whole state as batches that rebuild it when applied to an empty store, in order:
-    /// first the UTXO set and tip, then the blocks (with their undo data) at most
-    /// `blocks_per_batch` to a batch. Used to compact a journal of many small batches.
+    /// The whole state as batches that rebuild it when applied to an empty store (see
+    /// [`snapshot`]).
     pub fn snapshot(&self, blocks_per_batch: usize) -> Vec<ChainChanges> {
-        let mut out = Vec::new();
-        out.push(ChainChanges {
-            utxo: self.utxo.iter().map(|(op, e)| (*op, Some(*e))).collect(),
-            utxo_reset: true,
-            tip: self.tip,
-            ..ChainChanges::default()
-        });
-        let hashes: Vec<&BlockHash> = self.blocks.keys().collect();
-        for chunk in hashes.chunks(blocks_per_batch.max(1)) {
-            out.push(ChainChanges {
-                blocks: chunk.iter().map(|h| self.blocks[*h].clone()).collect(),
-                undo: chunk
-                    .iter()
-                    .filter_map(|h| self.undo.get(*h).map(|u| (**h, u.clone())))
-                    .collect(),
-                ..ChainChanges::default()
-            });
-        }
-        out
+        snapshot(
+            self.blocks.iter(),
+            |h| self.undo.get(h),
+            self.utxo.iter().map(|(op, e)| (*op, *e)),
+            self.tip,
+            blocks_per_batch,
+        )
     }
+}
+
+/// A store's whole state as batches that rebuild it when applied, in order, to an empty
+/// store: first the UTXO set and tip, then the blocks (with their undo data) at most
+/// `blocks_per_batch` to a batch. Used to compact a journal of many small batches.
+pub fn snapshot<'a>(
+    blocks: impl Iterator<Item = (&'a BlockHash, &'a Block)>,
+    undo: impl Fn(&BlockHash) -> Option<&'a BlockUndo>,
+    utxo: impl Iterator<Item = (OutPoint, UtxoEntry)>,
+    tip: Option<BlockHash>,
+    blocks_per_batch: usize,
+) -> Vec<ChainChanges> {
+    let mut out = alloc::vec![ChainChanges {
+        utxo: utxo.map(|(op, e)| (op, Some(e))).collect(),
+        utxo_reset: true,
+        tip,
+        ..ChainChanges::default()
+    }];
+    let per_batch = blocks_per_batch.max(1);
+    for (h, b) in blocks {
+        if out.len() == 1 || out.last().is_some_and(|c| c.blocks.len() >= per_batch) {
+            out.push(ChainChanges::default());
+        }
+        if let Some(batch) = out.last_mut() {
+            batch.blocks.push(b.clone());
+            if let Some(u) = undo(h) {
+                batch.undo.push((*h, u.clone()));
+            }
+        }
+    }
+    out
 }

@@ -538,6 +538,46 @@ fn a_chain_restored_from_its_stored_changes_matches_and_keeps_working() {
 }
 
 #[test]
+fn a_snapshot_rebuilds_the_store_even_on_top_of_batches_written_again() {
+    use node_core::store::StoredChain;
+    let mut f = Fork::new();
+    let mut journal = vec![f.chain.take_changes()];
+    for block in f.b.clone() {
+        accept(&mut f.chain, block).expect("B is valid");
+        journal.push(f.chain.take_changes());
+    }
+    let mut written = StoredChain::default();
+    for c in &journal {
+        written.apply(c);
+    }
+    // A compaction: the chain's snapshot alone, in small batches, rebuilds the same store;
+    // and so does the store's own.
+    let mut compacted = StoredChain::default();
+    for c in f.chain.snapshot(2) {
+        compacted.apply(&c);
+    }
+    assert_eq!(compacted, written);
+    let mut again = StoredChain::default();
+    for c in written.snapshot(3) {
+        again.apply(&c);
+    }
+    assert_eq!(again, written);
+    // A snapshot taken while the last batches were still queued is followed by them again:
+    // the result is unchanged.
+    let tail = journal.len() - 2;
+    for c in &journal[tail..] {
+        compacted.apply(c);
+    }
+    assert_eq!(compacted, written);
+    let restored = compacted
+        .into_chain(ChainParams::default())
+        .expect("consistent")
+        .expect("a chain");
+    assert_eq!(restored.tip(), f.chain.tip());
+    assert_eq!(restored.utxo(), f.chain.utxo());
+}
+
+#[test]
 fn reindexing_the_utxo_set_gives_the_same_set() {
     let mut f = Fork::new();
     for block in f.b.clone() {

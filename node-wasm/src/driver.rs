@@ -145,6 +145,8 @@ struct Inner {
     /// Frames received and not yet handed to the node, oldest first.
     inbound: RefCell<VecDeque<Inbound>>,
     next_inbound: Cell<u64>,
+    /// A journal compaction is running.
+    compacting: Cell<bool>,
     closed: Cell<bool>,
 }
 
@@ -250,6 +252,7 @@ impl Driver {
                 },
                 inbound: RefCell::new(VecDeque::new()),
                 next_inbound: Cell::new(0),
+                compacting: Cell::new(false),
                 closed: Cell::new(false),
             }
         });
@@ -843,9 +846,46 @@ impl Driver {
     fn tick(&self) {
         self.handle(Event::Tick);
         self.flush_messages();
+        self.maybe_compact();
         let sample = self.inner.miner.borrow_mut().sample(js_sys::Date::now());
         if sample.is_some() {
             self.emit_hashrate();
+        }
+    }
+
+    /// Compacts the chain journal when it has grown long and the node is not downloading.
+    fn maybe_compact(&self) {
+        let inner = &self.inner;
+        if inner.compacting.get()
+            || !inner.store.needs_compaction()
+            || inner.storage_error.borrow().is_some()
+            || inner.node.borrow().status().syncing
+        {
+            return;
+        }
+        inner.compacting.set(true);
+        let driver = self.clone();
+        spawn_local(async move {
+            driver.compact().await;
+            driver.inner.compacting.set(false);
+        });
+    }
+
+    /// Rewrites the journal from the chain in memory. Taking the state and starting the
+    /// write happen in one step, so every write queued after it lands after it.
+    async fn compact(&self) {
+        let started = match self.inner.node.borrow().chain() {
+            Some(chain) => self.inner.store.compact(chain),
+            None => return,
+        };
+        let result = match started {
+            Ok(commit) => commit.await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            web_sys::console::warn_1(
+                &format!("node {}: compacting storage: {e}", self.inner.node_id).into(),
+            );
         }
     }
 

@@ -11,8 +11,9 @@
 //! One record per batch, rather than one per block and UTXO entry as schema 1 had, is what
 //! keeps the initial sync fast: a block of 3 payments used to cost ~16 IndexedDB requests
 //! (block, undo, each UTXO written or deleted, the tip), now a batch of up to 256 blocks
-//! costs one. A journal of many small batches (a tab that mined block after block) is
-//! compacted when it is loaded: rewritten as a few large records in one transaction.
+//! costs one. A journal of many small batches (a tab that mined block after block, or
+//! downloaded while validating slowly) is compacted by the driver once the node is idle:
+//! rewritten from the chain in memory as a few large records, in one transaction.
 //!
 //! Schema 1 (a store per kind of record) is dropped on upgrade; the chain is downloaded
 //! again. The wallet lives in its own database and is untouched.
@@ -25,6 +26,8 @@
 //! ```
 
 use std::cell::Cell;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
@@ -47,7 +50,7 @@ const VERSION: u32 = 2;
 /// Largest journal record accepted on load: a compacted UTXO set of a few hundred thousand
 /// outputs, or 256 full blocks.
 const MAX_RECORD_BYTES: usize = 256 << 20;
-/// A journal of more records than this is compacted when loaded.
+/// A journal of more records than this is worth compacting.
 const COMPACT_ABOVE: usize = 256;
 /// Blocks per record in a compacted journal.
 const BLOCKS_PER_RECORD: usize = 512;
@@ -67,6 +70,7 @@ pub struct JournalRead {
 pub struct ChainStore {
     db: Database,
     next_key: Cell<f64>,
+    records: Cell<usize>,
 }
 
 impl ChainStore {
@@ -89,6 +93,7 @@ impl ChainStore {
         Ok(ChainStore {
             db,
             next_key: Cell::new(0.0),
+            records: Cell::new(0),
         })
     }
 
@@ -119,7 +124,30 @@ impl ChainStore {
         tx.commit().await?;
         drop(request);
         self.next_key.set(key + 1.0);
+        self.records.set(self.records.get() + 1);
         Ok(())
+    }
+
+    /// Records in the journal (as far as this connection wrote or read them).
+    pub fn records(&self) -> usize {
+        self.records.get()
+    }
+
+    /// Whether the journal has grown long enough to compact.
+    pub fn needs_compaction(&self) -> bool {
+        self.records.get() > COMPACT_ABOVE
+    }
+
+    /// Replaces the journal by a snapshot of `chain` (a few large records). The transaction
+    /// is created, and its requests issued, before this returns, so writes started after it
+    /// land after it; the returned future awaits the commit. `chain` may already include
+    /// batches that are still being written: replaying them on top of it is harmless, each
+    /// write being a put or delete of a whole value.
+    pub fn compact(
+        &self,
+        chain: &Chain,
+    ) -> Result<impl Future<Output = Result<(), NodeError>> + '_, NodeError> {
+        self.begin_rewrite(&chain.snapshot(BLOCKS_PER_RECORD))
     }
 
     /// Reads the journal in one readonly transaction and folds it.
@@ -150,31 +178,32 @@ impl ChainStore {
         }
         drop(tx);
         self.next_key.set(next_key);
+        self.records.set(out.records);
         Ok(out)
     }
 
-    /// Reads and rebuilds the chain; `None` on a node that never stored one. A long journal
-    /// is compacted first.
+    /// Reads and rebuilds the chain; `None` on a node that never stored one.
     pub async fn load(&self, params: ChainParams) -> Result<Option<Chain>, NodeError> {
-        let read = self.read().await?;
-        if read.records > COMPACT_ABOVE {
-            self.rewrite(&read.stored.snapshot(BLOCKS_PER_RECORD))
-                .await?;
-        }
-        read.stored
+        self.read()
+            .await?
+            .stored
             .into_chain(params)
             .map_err(|e| NodeError::Corrupt(e.to_string()))
     }
 
-    /// Replaces the whole journal by `records` (one batch each), in one transaction.
-    async fn rewrite(&self, records: &[ChainChanges]) -> Result<(), NodeError> {
+    /// Replaces the whole journal by `records` (one batch each), in one transaction created
+    /// now; the future awaits its commit.
+    fn begin_rewrite(
+        &self,
+        records: &[ChainChanges],
+    ) -> Result<impl Future<Output = Result<(), NodeError>> + '_, NodeError> {
         let tx = self
             .db
             .transaction(JOURNAL)
             .with_mode(TransactionMode::Readwrite)
             .build()?;
         let journal = tx.object_store(JOURNAL)?;
-        let mut requests = vec![journal.clear()?];
+        let clear = journal.clear()?;
         let mut puts = Vec::with_capacity(records.len());
         for (i, changes) in records.iter().enumerate() {
             let value = bytes(&codec::encode(&std::slice::from_ref(changes)));
@@ -185,16 +214,32 @@ impl ChainStore {
                     .primitive()?,
             );
         }
-        tx.commit().await?;
-        requests.clear();
-        drop(puts);
-        self.next_key.set(records.len() as f64);
-        Ok(())
+        // Keys only grow: should this transaction fail, later records must still land after
+        // every record it meant to replace.
+        self.next_key
+            .set(self.next_key.get().max(records.len() as f64));
+        self.records.set(records.len());
+        // Polled once now, so the commit is requested before anything else can run (a
+        // transaction that finished first could no longer be committed, and one dropped
+        // uncommitted is aborted). The waker is a no-op: whoever awaits the returned future
+        // polls it again with a real one, and it then sees the outcome.
+        let mut commit = Box::pin(tx.commit());
+        let first = commit
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
+        Ok(async move {
+            let result = match first {
+                Poll::Ready(result) => result,
+                Poll::Pending => commit.await,
+            };
+            drop((clear, puts));
+            result.map_err(NodeError::from)
+        })
     }
 
     /// Deletes every record (a corrupt database is cleared so the node can download again).
     pub async fn clear(&self) -> Result<(), NodeError> {
-        self.rewrite(&[]).await
+        self.begin_rewrite(&[])?.await
     }
 
     /// Closes the connection to the database.
