@@ -174,6 +174,8 @@ async function refreshStatus() {
   $('tip').title = s.tip || '';
   $('peer-count').textContent = s.peers;
   $('mempool-count').textContent = s.mempool;
+  $('sig-mode').textContent = s.verifyWorkers > 0 ? `WebCrypto ×${s.verifyWorkers}` : 'wasm';
+  $('sig-mode').title = `who checks the signatures of incoming blocks and transactions; ${s.signaturesVouched} vouched for by WebCrypto so far`;
   $('role').textContent = s.mining ? 'miner' : 'wallet';
   if (!$('connection').dataset.state || $('connection').dataset.state !== s.connection) {
     setConnection({ state: s.connection, url: s.relay });

@@ -147,6 +147,8 @@ struct Inner {
     next_inbound: Cell<u64>,
     /// A journal compaction is running.
     compacting: Cell<bool>,
+    /// Frames whose signatures the workers vouched for.
+    vouched: Cell<u64>,
     closed: Cell<bool>,
 }
 
@@ -253,6 +255,7 @@ impl Driver {
                 inbound: RefCell::new(VecDeque::new()),
                 next_inbound: Cell::new(0),
                 compacting: Cell::new(false),
+                vouched: Cell::new(0),
                 closed: Cell::new(false),
             }
         });
@@ -803,6 +806,9 @@ impl Driver {
             if !current {
                 continue;
             }
+            if frame.verified.is_some() {
+                self.inner.vouched.set(self.inner.vouched.get() + 1);
+            }
             match frame.verified {
                 Some(Vouched::Block(hash)) => {
                     self.inner.node.borrow_mut().note_verified_block(hash)
@@ -1048,6 +1054,12 @@ impl Driver {
             relay: link.url.clone(),
             storage_error: self.inner.storage_error.borrow().clone(),
             miner_error: self.inner.miner_error.borrow().clone(),
+            verify_workers: self
+                .inner
+                .verifier
+                .as_ref()
+                .map_or(0, VerifierPool::working_count),
+            signatures_vouched: self.inner.vouched.get(),
         }
     }
 

@@ -167,6 +167,15 @@ impl VerifierPool {
     pub fn is_working(&self) -> bool {
         !self.broken.get()
     }
+
+    /// Workers taking work: all of them, or none once one failed.
+    pub fn working_count(&self) -> usize {
+        if self.is_working() {
+            self.slots.len()
+        } else {
+            0
+        }
+    }
 }
 
 impl Drop for VerifierPool {

@@ -48,6 +48,10 @@ pub struct StatusView {
     pub relay: String,
     pub storage_error: Option<String>,
     pub miner_error: Option<String>,
+    /// Workers checking signatures with WebCrypto (0: checked in wasm).
+    pub verify_workers: usize,
+    /// Blocks and transactions whose signatures those workers vouched for.
+    pub signatures_vouched: u64,
 }
 
 /// Hash rates, hashes per second.

@@ -97,6 +97,14 @@ test('the seed scenario across real tabs and the real relay', { timeout: 600_000
   await waitFor('block 3 everywhere', async () =>
     (await height(wallet)) === 3 && (await height(miner)) === 3 && (await relay.status()).height === 3, 120_000);
 
+  // The payments' signatures reached both tabs (as transactions, and in block 3) and were
+  // checked by WebCrypto in their verify workers.
+  for (const tab of [wallet, miner]) {
+    const s = await call(tab, 'status');
+    assert.ok(s.verifyWorkers >= 1, `node ${tab.id}: verify workers running`);
+    assert.ok(s.signaturesVouched >= 1, `node ${tab.id}: ${s.signaturesVouched} frames vouched for`);
+  }
+
   // 9. Balances in every node.
   const expected = [[w1, 9], [w2, 9], [w3, 1], [w4, 1], [minerAddr, 10], [central, 10]];
   for (const tab of [wallet, miner]) {
