@@ -53,6 +53,8 @@ const TICK_MS: u32 = 250;
 const ACTIONS_PER_YIELD: usize = 256;
 /// Most `ChainChanges` written in one IndexedDB transaction.
 const MAX_PERSIST_BATCH: usize = 256;
+/// Longest a frame waits for the signature workers before the node checks it itself.
+const VERIFY_TIMEOUT_MS: u64 = 10_000;
 /// Protocol messages kept for the page between two ticks: what its inspector shows. During
 /// a download thousands arrive per second; only the newest are turned into page events.
 const MESSAGE_BACKLOG: usize = 400;
@@ -112,6 +114,8 @@ struct Inbound {
     checking: Option<Vouched>,
     /// What it vouched for.
     verified: Option<Vouched>,
+    /// When it arrived (ms).
+    since: u64,
 }
 
 /// What the verifier vouched for.
@@ -739,8 +743,37 @@ impl Driver {
             bytes,
             checking,
             verified: None,
+            since: now_ms(),
         });
         self.advance();
+    }
+
+    /// Settles, as not vouched for, frames the workers have held longer than
+    /// [`VERIFY_TIMEOUT_MS`]: the node checks them itself rather than wait on a stuck worker.
+    fn expire_checks(&self) {
+        let cutoff = now_ms().saturating_sub(VERIFY_TIMEOUT_MS);
+        let expired: Vec<u64> = self
+            .inner
+            .inbound
+            .borrow()
+            .iter()
+            .filter(|f| f.checking.is_some() && f.since < cutoff)
+            .map(|f| f.id)
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        web_sys::console::warn_1(
+            &format!(
+                "node {}: {} signature checks timed out; checking them in wasm",
+                self.inner.node_id,
+                expired.len()
+            )
+            .into(),
+        );
+        for id in expired {
+            self.settle(id, false);
+        }
     }
 
     /// Sends the signatures of a `block` or `tx` frame to the workers as request `id`, when
@@ -852,6 +885,7 @@ impl Driver {
     fn tick(&self) {
         self.handle(Event::Tick);
         self.flush_messages();
+        self.expire_checks();
         self.maybe_compact();
         let sample = self.inner.miner.borrow_mut().sample(js_sys::Date::now());
         if sample.is_some() {
