@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds node-wasm for the browser into www/pkg (git-ignored).
+# Builds node-wasm for the browser, twice (both git-ignored):
+#   www/pkg        the page's node (BrowserNode), optimised for size
+#   www/pkg-miner  the mining workers' module (mineChunk only), optimised for speed
 # Usage: scripts/build-wasm.sh [--dev]   (default: --release, wasm-opt -Oz)
 # Needs the tools from scripts/setup.sh.
 set -euo pipefail
@@ -10,24 +12,28 @@ cd "$REPO_ROOT"
 profile=--release
 if [ "${1:-}" = "--dev" ]; then profile=--dev; fi
 
-# Size and speed, for the browser build only (the native relay keeps the plain release
-# profile): everything at opt-level z with LTO, except the code that runs hot in a tab —
-# node-core (validation during sync, the SIMD miner) and sha2 — at opt-level 3. The P-256
-# arithmetic is at z: signatures are checked by WebCrypto in verify workers, wasm only
-# checks what they did not vouch for. Measured: 279 KB gzipped, 16 MH/s a worker and a
-# 10,000-block sync in 2.6 s; everything at z: 222 KB and a 3.4 s sync; node-core at "s":
-# 233 KB and 13.3 MH/s (BENCHMARKS.md).
-size_flags=()
+# Release profiles for the browser builds only (the native relay keeps the plain release
+# profile). Both: opt-level z with LTO, sha2 at opt-level 3 (hashing txids, blocks and the
+# Merkle tree is most of a sync's wasm time besides signatures, which WebCrypto checks in
+# verify workers). The page keeps node-core at z; the workers' module is node-core's SIMD
+# miner and little else, so it keeps node-core at 3 and stays small anyway. Measured
+# (BENCHMARKS.md): page 224 KB gzipped and a 10,000-block sync in 2.5-2.6 s, as fast as with
+# node-core at 3 (279 KB); with sha2 at z as well the sync took 3.3-3.4 s.
+page_flags=()
+miner_flags=()
 if [ "$profile" = --release ]; then
-    size_flags=(--config 'profile.release.opt-level="z"'
+    common=(--config 'profile.release.opt-level="z"'
         --config 'profile.release.lto=true'
-        --config 'profile.release.codegen-units=1')
-    for hot in node-core sha2; do
-        size_flags+=(--config "profile.release.package.${hot}.opt-level=3")
-    done
+        --config 'profile.release.codegen-units=1'
+        --config 'profile.release.package.sha2.opt-level=3')
+    page_flags=("${common[@]}")
+    miner_flags=("${common[@]}" --config 'profile.release.package.node-core.opt-level=3')
 fi
 
 # --out-dir is relative to the crate folder.
-wasm-pack build node-wasm "$profile" --target web --out-dir ../www/pkg -- "${size_flags[@]}"
-wasm="www/pkg/node_wasm_bg.wasm"
-echo "built $wasm: $(wc -c <"$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped"
+wasm-pack build node-wasm "$profile" --target web --out-dir ../www/pkg -- "${page_flags[@]}"
+wasm-pack build node-wasm "$profile" --target web --out-dir ../www/pkg-miner --out-name miner \
+    -- --no-default-features "${miner_flags[@]}"
+for wasm in www/pkg/node_wasm_bg.wasm www/pkg-miner/miner_bg.wasm; do
+    echo "built $wasm: $(wc -c <"$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped"
+done

@@ -19,6 +19,7 @@ cargo fmt --all -- --check
 stage "lint"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p node-wasm --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p node-wasm --target wasm32-unknown-unknown --no-default-features -- -D warnings
 
 stage "node-core without std"
 cargo build -p node-core --no-default-features --target thumbv7em-none-eabihf

@@ -1,4 +1,5 @@
-// Mining worker: loads the node's wasm and searches nonces with the midstate (mineChunk).
+// Mining worker: loads the miners' build of the node's wasm (www/pkg-miner: mineChunk only,
+// optimised for speed) and searches nonces with the midstate (mineChunk).
 //
 // Messages in:  {type: 'job', jobId, header: Uint8Array(88), start: BigInt, count: BigInt}
 //               {type: 'stop'}
@@ -7,7 +8,7 @@
 //               {type: 'exhausted', jobId}         the share of nonces ran out
 //               {type: 'error', message}
 // A new job or a stop takes effect between two chunks (2^16 nonces, ~15 ms).
-import init, { mineChunk } from './pkg/node_wasm.js';
+import init, { mineChunk } from './pkg-miner/miner.js';
 
 const CHUNK = 1 << 16;
 const REPORT_MS = 250;

@@ -515,6 +515,13 @@ impl Node {
         self.chain.as_ref().map_or(0, |c| c.utxo().balance(owner))
     }
 
+    /// Whether the node is downloading: it has no chain yet but knows which to fetch, or a
+    /// peer has more work than its tip.
+    pub fn is_syncing(&self) -> bool {
+        let height = self.chain.as_ref().map_or(0, Chain::height);
+        self.chain.is_none() && self.expected_genesis.is_some() || height < self.target_height()
+    }
+
     /// The node's summary.
     pub fn status(&self) -> Status {
         let height = self.chain.as_ref().map_or(0, Chain::height);
@@ -530,7 +537,7 @@ impl Node {
                 .filter(|p| p.handshake.is_complete())
                 .count(),
             mempool: self.mempool.len(),
-            syncing: self.chain.is_none() && self.expected_genesis.is_some() || height < target,
+            syncing: self.is_syncing(),
             target_height: target,
             mining_to: self.mining_to,
             mining_active: self.job.is_some(),

@@ -53,6 +53,10 @@ const TICK_MS: u32 = 250;
 const ACTIONS_PER_YIELD: usize = 256;
 /// Most `ChainChanges` written in one IndexedDB transaction.
 const MAX_PERSIST_BATCH: usize = 256;
+/// While downloading, a write waits this long for more blocks to share its transaction when
+/// fewer than [`PERSIST_GATHER_BELOW`] actions are queued behind it.
+const PERSIST_GATHER_MS: u32 = 5;
+const PERSIST_GATHER_BELOW: usize = 32;
 /// Longest a frame waits for the signature workers before the node checks it itself.
 const VERIFY_TIMEOUT_MS: u64 = 10_000;
 /// Protocol messages kept for the page between two ticks: what its inspector shows. During
@@ -346,6 +350,12 @@ impl Driver {
             let Some(action) = next else { break };
             match action {
                 Action::Persist(first) => {
+                    // Early in a download the queue is short and each block would get a
+                    // transaction of its own; a few milliseconds let the next ones join it.
+                    let short = self.inner.queue.borrow().len() < PERSIST_GATHER_BELOW;
+                    if short && self.inner.node.borrow().is_syncing() {
+                        TimeoutFuture::new(PERSIST_GATHER_MS).await;
+                    }
                     let batch = self.take_persist_batch(first);
                     self.persist(&batch).await;
                 }

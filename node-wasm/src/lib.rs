@@ -14,9 +14,14 @@
 //! - [`error`]: the errors the page sees as thrown `Error`s.
 //!
 //! Nothing here decides anything about blocks, transactions or peers: node-core does.
+//!
+//! Built twice for the browser (scripts/build-wasm.sh): with the default `page` feature for
+//! the page (`BrowserNode`, optimised for size), and without it for the mining workers
+//! (`mineChunk` only, optimised for speed).
 
 pub mod driver;
 pub mod error;
+#[cfg(feature = "page")]
 pub mod facade;
 pub mod miner;
 pub mod storage;
@@ -28,6 +33,7 @@ pub mod wallet;
 use wasm_bindgen::prelude::*;
 
 pub use error::NodeError;
+#[cfg(feature = "page")]
 pub use facade::BrowserNode;
 pub use miner::mine_chunk;
 

@@ -2,7 +2,8 @@
 //! pool of workers the driver hands templates to.
 //!
 //! # Overview
-//! `www/worker.js` is a module worker that loads this same wasm and loops `mineChunk(header,
+//! `www/worker.js` is a module worker that loads the workers' build of this crate
+//! (`www/pkg-miner`, see the crate docs) and loops `mineChunk(header,
 //! start, count)` over its share of the nonce space, 2^16 nonces at a time, yielding between
 //! chunks so a new job or a stop message takes effect at once. It posts
 //! `{type: "progress", tried}` about four times a second and `{type: "found", jobId, nonce}`
@@ -52,8 +53,9 @@ pub fn header_from_bytes(bytes: &[u8]) -> Result<BlockHeader, NodeError> {
 }
 
 /// Tries nonces `start .. start + count` on an 88-byte header with the midstate search;
-/// returns the first nonce that meets the header's target, or `undefined`.
-#[wasm_bindgen(js_name = mineChunk)]
+/// returns the first nonce that meets the header's target, or `undefined`. Exported by the
+/// workers' build only (without the `page` feature).
+#[cfg_attr(not(feature = "page"), wasm_bindgen(js_name = mineChunk))]
 pub fn mine_chunk(header: &[u8], start: u64, count: u32) -> Result<Option<u64>, JsError> {
     let header = header_from_bytes(header)?;
     let midstate = Midstate::new(&header);
