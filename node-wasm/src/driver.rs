@@ -1182,6 +1182,9 @@ impl Driver {
         self.disconnect();
         self.inner.ticker.borrow_mut().take();
         self.inner.miner.borrow_mut().shutdown();
+        if let Some(pool) = &self.inner.verifier {
+            pool.shutdown();
+        }
         self.inner.listeners.borrow_mut().clear();
     }
 

@@ -58,36 +58,52 @@ struct Slot {
 }
 
 /// A few workers checking signatures with WebCrypto; answers go to one callback as
-/// `(request id, all held)`.
+/// `(request id, all held)`. The workers start with the first request: a tab that never
+/// receives a signature to check (a download under assume-valid) never starts them.
 pub struct VerifierPool {
-    slots: Vec<Slot>,
+    url: String,
+    count: usize,
+    on_result: Rc<dyn Fn(u64, bool)>,
+    slots: RefCell<Vec<Slot>>,
     next: Cell<usize>,
     broken: Rc<Cell<bool>>,
 }
 
 impl VerifierPool {
-    /// Starts `count` workers from `url`; `None` when `count` is 0, the page has no
-    /// WebCrypto, or a worker cannot be created.
+    /// A pool of `count` workers from `url`; `None` when `count` is 0 or the page has no
+    /// WebCrypto.
     pub fn start(url: &str, count: usize, on_result: Rc<dyn Fn(u64, bool)>) -> Option<Self> {
         if count == 0 || !has_webcrypto() {
             return None;
         }
-        let broken = Rc::new(Cell::new(false));
-        let mut slots = Vec::with_capacity(count);
-        for _ in 0..count {
+        Some(VerifierPool {
+            url: url.to_string(),
+            count,
+            on_result,
+            slots: RefCell::new(Vec::new()),
+            next: Cell::new(0),
+            broken: Rc::new(Cell::new(false)),
+        })
+    }
+
+    /// Starts the workers; `false` (and the pool broken) if one cannot be created.
+    fn spawn(&self) -> bool {
+        let mut slots = self.slots.borrow_mut();
+        for _ in slots.len()..self.count {
             let options = WorkerOptions::new();
             options.set_type(WorkerType::Module);
-            let worker = match Worker::new_with_options(url, &options) {
+            let worker = match Worker::new_with_options(&self.url, &options) {
                 Ok(w) => w,
                 Err(e) => {
-                    web_sys::console::warn_2(&format!("{url}:").into(), &e);
-                    return None;
+                    web_sys::console::warn_2(&format!("{}:", self.url).into(), &e);
+                    self.broken.set(true);
+                    return false;
                 }
             };
             let outstanding = Rc::new(RefCell::new(HashSet::new()));
             let on_message = {
                 let outstanding = outstanding.clone();
-                let on_result = on_result.clone();
+                let on_result = self.on_result.clone();
                 EventListener::new(&worker, "message", move |e| {
                     let Some(data) = e.dyn_ref::<MessageEvent>().map(MessageEvent::data) else {
                         return;
@@ -105,9 +121,9 @@ impl VerifierPool {
             // it held is settled as not vouched for, and the pool stops taking work.
             let on_error = {
                 let outstanding = outstanding.clone();
-                let on_result = on_result.clone();
-                let broken = broken.clone();
-                let url = url.to_string();
+                let on_result = self.on_result.clone();
+                let broken = self.broken.clone();
+                let url = self.url.clone();
                 EventListener::new(&worker, "error", move |_| {
                     if !broken.replace(true) {
                         web_sys::console::warn_1(
@@ -126,11 +142,7 @@ impl VerifierPool {
                 _listeners: [on_message, on_error],
             });
         }
-        Some(VerifierPool {
-            slots,
-            next: Cell::new(0),
-            broken,
-        })
+        true
     }
 
     /// The default number of workers: one per core, at most 4. The page's thread keeps
@@ -147,12 +159,13 @@ impl VerifierPool {
     /// Sends request `id` (checks from [`pack_checks`]) to the next worker. `false` when the
     /// pool cannot take it; the answer then never comes.
     pub fn submit(&self, id: u64, checks: &[u8]) -> bool {
-        if self.broken.get() || self.slots.is_empty() {
+        if self.broken.get() || (self.slots.borrow().is_empty() && !self.spawn()) {
             return false;
         }
-        let i = self.next.get() % self.slots.len();
+        let slots = self.slots.borrow();
+        let i = self.next.get() % slots.len();
         self.next.set(i + 1);
-        let slot = &self.slots[i];
+        let slot = &slots[i];
         let msg = Object::new();
         let ok = Reflect::set(&msg, &"id".into(), &JsValue::from_f64(id as f64)).is_ok()
             && Reflect::set(&msg, &"checks".into(), &Uint8Array::from(checks)).is_ok();
@@ -168,21 +181,29 @@ impl VerifierPool {
         !self.broken.get()
     }
 
-    /// Workers taking work: all of them, or none once one failed.
+    /// Workers taking work (started or not yet): all of them, or none once one failed.
     pub fn working_count(&self) -> usize {
         if self.is_working() {
-            self.slots.len()
+            self.count
         } else {
             0
         }
     }
 }
 
-impl Drop for VerifierPool {
-    fn drop(&mut self) {
-        for slot in &self.slots {
+impl VerifierPool {
+    /// Stops the workers; the pool takes no more work.
+    pub fn shutdown(&self) {
+        self.broken.set(true);
+        for slot in self.slots.borrow_mut().drain(..) {
             slot.worker.terminate();
         }
+    }
+}
+
+impl Drop for VerifierPool {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 
