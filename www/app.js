@@ -487,8 +487,15 @@ function wire() {
   });
   $('inspector-clear').addEventListener('click', () => $('messages').replaceChildren());
 
-  const chainLater = throttle(refreshChain, 300);
-  const walletLater = throttle(refreshWallet, 300);
+  // While downloading, the chain view and wallet redraw once a second, not on every block:
+  // the progress bar shows the download, and the tab's thread has blocks to validate.
+  let downloading = false;
+  const chainSoon = throttle(refreshChain, 300);
+  const chainSlow = throttle(refreshChain, 1000);
+  const chainLater = () => (downloading ? chainSlow : chainSoon)();
+  const walletSoon = throttle(refreshWallet, 300);
+  const walletSlow = throttle(refreshWallet, 1000);
+  const walletLater = () => (downloading ? walletSlow : walletSoon)();
   const statusLater = throttle(refreshStatus, 200);
   const networkLater = throttle(refreshNetwork, 500);
 
@@ -505,7 +512,11 @@ function wire() {
     if (b.kind === 'side') { log(`side-branch block ${short(b.hash)}`); chainLater(); }
     if (b.kind === 'rejected') log(`block ${short(b.hash)} refused: ${b.reason}`);
   });
-  node.on('sync', (s) => renderSync(s.height, s.target, s.height < s.target, true));
+  node.on('sync', (s) => {
+    downloading = s.height < s.target;
+    renderSync(s.height, s.target, downloading, true);
+    if (!downloading) { chainLater(); walletLater(); }
+  });
   node.on('tx', (t) => {
     log(t.local ? `payment ${short(t.txid)} accepted` : `transaction ${short(t.txid)} received`);
     walletLater(); networkLater(); statusLater();

@@ -63,6 +63,12 @@ const VERIFY_TIMEOUT_MS: u64 = 10_000;
 /// a download thousands arrive per second; only the newest are turned into page events.
 const MESSAGE_BACKLOG: usize = 400;
 
+/// Whether an action reaches outside the tab (a frame, a disconnect, a mining job) rather
+/// than being a write or a notification.
+fn reaches_out(action: &Action) -> bool {
+    !matches!(action, Action::Persist(_) | Action::Notify(_))
+}
+
 /// The current time, as the node takes it.
 pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
@@ -135,6 +141,8 @@ struct Inner {
     store: ChainStore,
     wallet: Wallet,
     queue: RefCell<VecDeque<Action>>,
+    /// Actions in `queue` that reach outside (all but writes and notifications).
+    outward_queued: Cell<usize>,
     pumping: Cell<bool>,
     link: RefCell<Link>,
     miner: RefCell<MinerPool>,
@@ -222,6 +230,7 @@ impl Driver {
                 store,
                 wallet,
                 queue: RefCell::new(VecDeque::new()),
+                outward_queued: Cell::new(0),
                 pumping: Cell::new(false),
                 link: RefCell::new(Link {
                     url: config.relay_url.clone(),
@@ -317,19 +326,20 @@ impl Driver {
         }
         {
             let mut queue = self.inner.queue.borrow_mut();
-            let mut frames_waiting = queue
-                .iter()
-                .any(|a| !matches!(a, Action::Persist(_) | Action::Notify(_)));
             for action in actions {
                 let request = matches!(&action, Action::Send { frame, .. }
                     if protocol::frame_only_requests(frame));
-                if request && !frames_waiting {
+                if request && self.inner.outward_queued.get() == 0 {
                     drop(queue);
                     self.execute(action);
                     queue = self.inner.queue.borrow_mut();
                     continue;
                 }
-                frames_waiting |= !matches!(action, Action::Persist(_) | Action::Notify(_));
+                if reaches_out(&action) {
+                    self.inner
+                        .outward_queued
+                        .set(self.inner.outward_queued.get() + 1);
+                }
                 queue.push_back(action);
             }
         }
@@ -348,6 +358,11 @@ impl Driver {
         loop {
             let next = self.inner.queue.borrow_mut().pop_front();
             let Some(action) = next else { break };
+            if reaches_out(&action) {
+                self.inner
+                    .outward_queued
+                    .set(self.inner.outward_queued.get().saturating_sub(1));
+            }
             match action {
                 Action::Persist(first) => {
                     // Early in a download the queue is short and each block would get a
