@@ -7,8 +7,31 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A 32-byte SHA-256 digest, shown in hex in the order it was computed.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Hash256(pub [u8; 32]);
+
+/// Byte order (as the derived order would be), compared eight bytes at a time: every
+/// ordered map of the chain, UTXO set and mempool is keyed by hashes, and the derived order
+/// calls `memcmp`, a byte loop in wasm.
+impl Ord for Hash256 {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        let word = |h: &[u8; 32], i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&h[i * 8..i * 8 + 8]);
+            u64::from_be_bytes(w)
+        };
+        (0..4)
+            .map(|i| word(&self.0, i).cmp(&word(&other.0, i)))
+            .find(|o| o.is_ne())
+            .unwrap_or(core::cmp::Ordering::Equal)
+    }
+}
+
+impl PartialOrd for Hash256 {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Hash256 {
     /// The all-zero hash: the previous hash of the genesis block.

@@ -164,6 +164,21 @@ fn decode_everything(bytes: &[u8]) {
 // ----- encodings --------------------------------------------------------------------------
 
 proptest! {
+    /// Hashes order as their bytes do (the chain's tie-break and every map rely on it).
+    #[test]
+    fn hashes_order_as_their_bytes(a in any::<[u8; 32]>(), b in any::<[u8; 32]>(), i in 0usize..32) {
+        let (x, y) = (node_core::Hash256(a), node_core::Hash256(b));
+        prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+        // Differing only at byte i, the shared prefix must not hide it.
+        let mut c = a;
+        c[i] = c[i].wrapping_add(1);
+        prop_assert_eq!(x.cmp(&node_core::Hash256(c)), a.cmp(&c));
+        prop_assert_eq!(x.partial_cmp(&y), a.partial_cmp(&b));
+    }
+}
+
+proptest! {
+
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
