@@ -53,9 +53,9 @@ const TICK_MS: u32 = 250;
 const ACTIONS_PER_YIELD: usize = 256;
 /// Most `ChainChanges` written in one IndexedDB transaction.
 const MAX_PERSIST_BATCH: usize = 256;
-/// While downloading, a write waits this long for more blocks to share its transaction when
-/// fewer than [`PERSIST_GATHER_BELOW`] actions are queued behind it.
-const PERSIST_GATHER_MS: u32 = 5;
+/// While downloading, a write waits up to this long for more blocks to share its transaction,
+/// until [`PERSIST_GATHER_BELOW`] actions are queued behind it.
+const PERSIST_GATHER_MS: u64 = 100;
 const PERSIST_GATHER_BELOW: usize = 32;
 /// Longest a frame waits for the signature workers before the node checks it itself.
 const VERIFY_TIMEOUT_MS: u64 = 10_000;
@@ -365,11 +365,17 @@ impl Driver {
             }
             match action {
                 Action::Persist(first) => {
-                    // Early in a download the queue is short and each block would get a
-                    // transaction of its own; a few milliseconds let the next ones join it.
-                    let short = self.inner.queue.borrow().len() < PERSIST_GATHER_BELOW;
-                    if short && self.inner.node.borrow().is_syncing() {
-                        TimeoutFuture::new(PERSIST_GATHER_MS).await;
+                    // While downloading, a short queue means each block would get a
+                    // transaction (and a journal record) of its own: let the next ones join
+                    // it, for up to PERSIST_GATHER_MS. Nothing waiting is announced before
+                    // the write, and a download lost to a closed tab is fetched again.
+                    if self.inner.node.borrow().is_syncing() {
+                        let start = now_ms();
+                        while self.inner.queue.borrow().len() < PERSIST_GATHER_BELOW
+                            && now_ms().saturating_sub(start) < PERSIST_GATHER_MS
+                        {
+                            TimeoutFuture::new(5).await;
+                        }
                     }
                     let batch = self.take_persist_batch(first);
                     self.persist(&batch).await;
