@@ -496,7 +496,7 @@ fn a_heavier_branch_with_an_invalid_block_leaves_the_chain_as_it_was() {
         .expect("store is consistent");
     assert_eq!(restored.tip(), tip);
     assert_eq!(restored.utxo().digest(), digest);
-    assert!(!store.blocks.contains_key(&b2.hash()) && store.blocks.contains_key(&b1.hash()));
+    assert!(!store.0.blocks.contains_key(&b2.hash()) && store.0.blocks.contains_key(&b1.hash()));
 }
 
 #[test]
@@ -587,12 +587,12 @@ fn reindexing_the_utxo_set_gives_the_same_set() {
     store.sync(&mut f.chain);
     let digest = f.chain.utxo().digest();
     // Damage the stored set; a reindex replaces it.
-    store.utxo.clear();
+    store.0.utxo.clear();
     f.chain.reindex_utxo();
     assert_eq!(f.chain.utxo().digest(), digest);
     let changes = f.chain.take_changes();
     assert!(changes.utxo_reset);
-    store.apply(changes);
+    store.0.apply(&changes);
     let restored = store
         .restore(ChainParams::default())
         .expect("store is consistent");

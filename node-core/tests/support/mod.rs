@@ -5,14 +5,12 @@
 //! itself, and the "clock" passed to `accept_block` is the fixed [`NOW`].
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-
-use node_core::chain::{self, AcceptOutcome, ChainChanges, TipStep};
+use node_core::chain::{self, AcceptOutcome, TipStep};
 use node_core::pow;
-use node_core::utxo::{BlockUndo, UtxoEntry};
+use node_core::store::StoredChain;
 use node_core::{
-    Block, BlockHash, Chain, ChainError, ChainParams, KeyPair, OutPoint, PubKeyHash, Transaction,
-    TxOut, UtxoSet, ValidationError,
+    Block, Chain, ChainError, ChainParams, KeyPair, OutPoint, PubKeyHash, Transaction, TxOut,
+    UtxoSet, ValidationError,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -179,66 +177,23 @@ pub fn replay_active(chain: &Chain) -> Chain {
     fresh
 }
 
-/// A store that applies [`ChainChanges`] the way the relay's database would: new blocks and
-/// undo data are written, UTXO writes and deletes happen in order, the tip moves, removed
-/// blocks are deleted last.
+/// A store that applies [`ChainChanges`] the way the relay's database and a tab's journal
+/// do ([`StoredChain`]), with the steps the tests repeat.
 #[derive(Debug, Default, Clone)]
-pub struct Store {
-    /// Stored blocks.
-    pub blocks: BTreeMap<BlockHash, Block>,
-    /// Stored undo data.
-    pub undo: BTreeMap<BlockHash, BlockUndo>,
-    /// The stored UTXO set.
-    pub utxo: BTreeMap<OutPoint, UtxoEntry>,
-    /// The stored tip.
-    pub tip: Option<BlockHash>,
-}
+pub struct Store(pub StoredChain);
 
 impl Store {
-    /// Writes one batch of changes.
-    pub fn apply(&mut self, changes: ChainChanges) {
-        for block in changes.blocks {
-            self.blocks.insert(block.hash(), block);
-        }
-        for (hash, undo) in changes.undo {
-            self.undo.insert(hash, undo);
-        }
-        if changes.utxo_reset {
-            self.utxo.clear();
-        }
-        for (op, entry) in changes.utxo {
-            match entry {
-                Some(e) => {
-                    self.utxo.insert(op, e);
-                }
-                None => {
-                    self.utxo.remove(&op);
-                }
-            }
-        }
-        if let Some(tip) = changes.tip {
-            self.tip = Some(tip);
-        }
-        for hash in changes.removed {
-            self.blocks.remove(&hash);
-            self.undo.remove(&hash);
-        }
-    }
-
     /// Takes `chain`'s pending changes and writes them.
     pub fn sync(&mut self, chain: &mut Chain) {
-        self.apply(chain.take_changes());
+        self.0.apply(&chain.take_changes());
     }
 
     /// Restores a chain from what is stored.
     pub fn restore(&self, params: ChainParams) -> Result<Chain, ChainError> {
-        Chain::from_stored(
-            params,
-            self.blocks.values().cloned().collect(),
-            self.tip.expect("a tip was stored"),
-            UtxoSet::from_entries(self.utxo.iter().map(|(op, e)| (*op, *e))),
-            self.undo.iter().map(|(h, u)| (*h, u.clone())).collect(),
-        )
+        self.0
+            .clone()
+            .into_chain(params)
+            .map(|c| c.expect("a tip was stored"))
     }
 }
 
