@@ -1425,6 +1425,12 @@ impl Node {
             // Far behind peers will find the rest with getblocks from the tip.
             hashes.drain(..hashes.len() - 1);
         }
+        self.announce(|_| hashes.iter().map(|h| InvItem::Block(*h)).collect());
+    }
+
+    /// Sends every handshaken peer an `inv` of the items `items(peer)` it does not know yet,
+    /// and remembers them as known to it.
+    fn announce(&mut self, items: impl Fn(PeerId) -> Vec<InvItem>) {
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {
             let Some(p) = self.peers.get_mut(&id) else {
@@ -1433,18 +1439,13 @@ impl Node {
             if !p.handshake.is_complete() {
                 continue;
             }
-            let items: Vec<InvItem> = hashes
-                .iter()
-                .map(|h| InvItem::Block(*h))
-                .filter(|i| !p.known.contains(i))
+            let fresh: Vec<InvItem> = items(id)
+                .into_iter()
+                .filter(|item| p.known.insert(*item))
                 .collect();
-            if items.is_empty() {
-                continue;
+            if !fresh.is_empty() {
+                self.send(id, &Message::Inv(fresh));
             }
-            for i in &items {
-                p.known.insert(*i);
-            }
-            self.send(id, &Message::Inv(items));
         }
     }
 
@@ -1620,24 +1621,13 @@ impl Node {
             return;
         }
         let pending = core::mem::take(&mut self.pending_tx_inv);
-        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
-        for id in ids {
-            let Some(p) = self.peers.get_mut(&id) else {
-                continue;
-            };
-            if !p.handshake.is_complete() {
-                continue;
-            }
-            let items: Vec<InvItem> = pending
+        self.announce(|id| {
+            pending
                 .iter()
                 .filter(|(_, except)| *except != Some(id))
                 .map(|(t, _)| InvItem::Tx(*t))
-                .filter(|item| p.known.insert(*item))
-                .collect();
-            if !items.is_empty() {
-                self.send(id, &Message::Inv(items));
-            }
-        }
+                .collect()
+        });
     }
 
     // ----- addresses and liveness ---------------------------------------------------------

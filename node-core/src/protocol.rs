@@ -309,20 +309,12 @@ pub fn encode_frame(message: &Message) -> Vec<u8> {
 /// nothing, so a shell may send it ahead of its own writes still in progress, which keeps a
 /// download's pipeline full while blocks are being stored.
 pub fn frame_only_requests(frame: &[u8]) -> bool {
-    let Some(raw) = frame.get(MAGIC.len()..HEADER_LEN) else {
-        return false;
-    };
-    ["getdata", "getblocks"].iter().any(|name| {
-        let name = name.as_bytes();
-        raw[..name.len()] == *name && raw[name.len()..].iter().all(|b| *b == 0)
-    })
+    matches!(frame_command(frame), Ok("getdata" | "getblocks"))
 }
 
-/// Decodes and checks one frame.
-pub fn decode_frame(frame: &[u8]) -> Result<Message, FrameError> {
-    if frame.len() > MAX_FRAME_SIZE {
-        return Err(FrameError::TooLarge(frame.len()));
-    }
+/// The command a frame names, checking its length, magic and command field but not its
+/// payload: what a shell needs to route a frame before (or without) decoding it.
+pub fn frame_command(frame: &[u8]) -> Result<&'static str, FrameError> {
     if frame.len() < HEADER_LEN {
         return Err(FrameError::TooShort(frame.len()));
     }
@@ -334,11 +326,19 @@ pub fn decode_frame(frame: &[u8]) -> Result<Message, FrameError> {
     let raw = &frame[4..HEADER_LEN];
     let end = raw.iter().position(|b| *b == 0).unwrap_or(COMMAND_SIZE);
     let name = &raw[..end];
-    let command = COMMANDS
+    COMMANDS
         .iter()
         .find(|c| c.as_bytes() == name && raw[end..].iter().all(|b| *b == 0))
         .copied()
-        .ok_or_else(|| FrameError::UnknownCommand(String::from_utf8_lossy(name).into()))?;
+        .ok_or_else(|| FrameError::UnknownCommand(String::from_utf8_lossy(name).into()))
+}
+
+/// Decodes and checks one frame.
+pub fn decode_frame(frame: &[u8]) -> Result<Message, FrameError> {
+    if frame.len() > MAX_FRAME_SIZE {
+        return Err(FrameError::TooLarge(frame.len()));
+    }
+    let command = frame_command(frame)?;
     // The payload carries the variant tag too; it must agree with the command name.
     let message: Message = codec::decode(&frame[HEADER_LEN..], MAX_FRAME_SIZE)
         .map_err(|error| FrameError::BadPayload { command, error })?;

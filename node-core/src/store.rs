@@ -72,8 +72,9 @@ impl StoredChain {
         let blocks = core::mem::take(&mut c.blocks);
         self.apply(&c);
         for b in blocks {
-            if !c.removed.contains(&b.hash()) {
-                self.blocks.insert(b.hash(), b);
+            let hash = b.hash();
+            if !c.removed.contains(&hash) {
+                self.blocks.insert(hash, b);
             }
         }
     }

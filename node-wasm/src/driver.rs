@@ -812,8 +812,7 @@ impl Driver {
     /// for if all hold.
     fn submit_signatures(&self, id: u64, bytes: &[u8]) -> Option<Vouched> {
         let pool = self.inner.verifier.as_ref().filter(|p| p.is_working())?;
-        let command = bytes.get(protocol::MAGIC.len()..protocol::HEADER_LEN)?;
-        if !command.starts_with(b"block\0") && !command.starts_with(b"tx\0") {
+        if !matches!(protocol::frame_command(bytes), Ok("block" | "tx")) {
             return None;
         }
         let (vouch, checks) = match protocol::decode_frame(bytes).ok()? {
@@ -930,7 +929,7 @@ impl Driver {
         if inner.compacting.get()
             || !inner.store.needs_compaction()
             || inner.storage_error.borrow().is_some()
-            || inner.node.borrow().status().syncing
+            || inner.node.borrow().is_syncing()
         {
             return;
         }

@@ -264,6 +264,21 @@ fn verify_worker_url() -> String {
     web_sys::Url::create_object_url_with_blob(&blob).expect("blob URL")
 }
 
+/// The answers a pool gave, as `(request id, all held)`.
+type Answers = Rc<RefCell<Vec<(u64, bool)>>>;
+
+/// A pool of `count` workers from `url` whose answers are recorded.
+fn recording_pool(url: &str, count: usize) -> (VerifierPool, Answers) {
+    let answers = Rc::new(RefCell::new(Vec::new()));
+    let on_result = {
+        let answers = answers.clone();
+        Rc::new(move |id: u64, ok: bool| answers.borrow_mut().push((id, ok)))
+            as Rc<dyn Fn(u64, bool)>
+    };
+    let pool = VerifierPool::start(url, count, on_result).expect("WebCrypto in a test page");
+    (pool, answers)
+}
+
 /// Submits `checks` as request `id` and waits for the pool's answer.
 async fn verify_in_worker(
     pool: &VerifierPool,
@@ -284,14 +299,7 @@ async fn verify_in_worker(
 #[wasm_bindgen_test]
 async fn webcrypto_workers_vouch_for_good_signatures_and_never_for_bad_ones() {
     let (chain, _) = small_chain_with_reorg();
-    let answers = Rc::new(RefCell::new(Vec::new()));
-    let on_result = {
-        let answers = answers.clone();
-        Rc::new(move |id: u64, ok: bool| answers.borrow_mut().push((id, ok)))
-            as Rc<dyn Fn(u64, bool)>
-    };
-    let pool =
-        VerifierPool::start(&verify_worker_url(), 2, on_result).expect("WebCrypto in a test page");
+    let (pool, answers) = recording_pool(&verify_worker_url(), 2);
 
     // A payment signed by key 1 (as in the chain above): vouched for.
     let a = key(1);
@@ -332,13 +340,7 @@ async fn webcrypto_workers_vouch_for_good_signatures_and_never_for_bad_ones() {
 
 #[wasm_bindgen_test]
 async fn a_verifier_whose_worker_cannot_load_settles_everything_as_not_vouched() {
-    let answers = Rc::new(RefCell::new(Vec::new()));
-    let on_result = {
-        let answers = answers.clone();
-        Rc::new(move |id: u64, ok: bool| answers.borrow_mut().push((id, ok)))
-            as Rc<dyn Fn(u64, bool)>
-    };
-    let pool = VerifierPool::start("./no-such-verify-worker.js", 1, on_result).expect("created");
+    let (pool, answers) = recording_pool("./no-such-verify-worker.js", 1);
     assert!(!verify_in_worker(&pool, &answers, 7, &[0u8; CHECK_SIZE]).await);
     assert!(!pool.is_working());
     assert!(
