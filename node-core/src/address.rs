@@ -104,17 +104,18 @@ mod tests {
     }
 
     #[test]
-    fn known_vector_from_bitcoin_matches() {
+    fn known_vector_from_bitcoin_matches() -> Result<(), core::num::ParseIntError> {
         // hash160 of the well-known uncompressed key of Bitcoin's wiki example.
         let mut h = [0u8; 20];
         let hex = "010966776006953d5567439e5e39f86a0d273bee";
         for i in 0..20 {
-            h[i] = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+            h[i] = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?;
         }
         assert_eq!(
             Address(PubKeyHash(h)).to_string(),
             "16UwLL9Risc3QfPqBUvKofHmBQ7wMtjvM"
         );
+        Ok(())
     }
 
     #[test]

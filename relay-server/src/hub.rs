@@ -537,6 +537,9 @@ mod tests {
     use node_core::{BlockHash, ChainParams, PubKeyHash};
     use std::net::Ipv4Addr;
 
+    /// Test outcome: a failed step is an error naming it, not a panic.
+    type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
     struct Fixture {
         inbox: mpsc::Sender<HubMsg>,
         shared: Arc<Shared>,
@@ -545,12 +548,12 @@ mod tests {
         _dir: tempfile::TempDir,
     }
 
-    fn start_hub() -> Fixture {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::create(&dir.path().join("chain.db")).expect("store");
-        let mut chain = commands::new_chain(PubKeyHash([1; 20]), 4, now_ms()).expect("chain");
-        store.apply(&[chain.take_changes()]).expect("genesis");
-        let chain = store.load_chain(ChainParams::default()).expect("load");
+    fn start_hub() -> TestResult<Fixture> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::create(&dir.path().join("chain.db"))?;
+        let mut chain = commands::new_chain(PubKeyHash([1; 20]), 4, now_ms())?;
+        store.apply(&[chain.take_changes()])?;
+        let chain = store.load_chain(ChainParams::default())?;
         let genesis = chain.as_ref().map(|c| c.genesis_hash()).unwrap_or_default();
         let node = Node::new(NodeConfig::default(), chain);
         let (stop, stop_rx) = watch::channel(false);
@@ -567,13 +570,13 @@ mod tests {
         ));
         let hub = Hub::new(node, store, dir.path().join("wallet.dat"), shared.clone());
         tokio::spawn(hub.run(rx, stop_rx));
-        Fixture {
+        Ok(Fixture {
             inbox,
             shared,
             genesis,
             _stop: stop,
             _dir: dir,
-        }
+        })
     }
 
     /// A fake connection whose queue holds `queue` frames.
@@ -582,7 +585,7 @@ mod tests {
         peer: PeerId,
         ip: IpAddr,
         queue: usize,
-    ) -> (mpsc::Receiver<Bytes>, oneshot::Receiver<String>) {
+    ) -> TestResult<(mpsc::Receiver<Bytes>, oneshot::Receiver<String>)> {
         let (frames, frames_rx) = mpsc::channel(queue);
         let (close, close_rx) = oneshot::channel();
         let link = PeerLink { frames, close };
@@ -592,8 +595,8 @@ mod tests {
             ip,
             link,
         };
-        f.inbox.send(msg).await.expect("hub runs");
-        (frames_rx, close_rx)
+        f.inbox.send(msg).await.map_err(|_| "the hub stopped")?;
+        Ok((frames_rx, close_rx))
     }
 
     fn version(genesis: BlockHash) -> Bytes {
@@ -612,10 +615,10 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_peer_whose_queue_is_full_is_dropped() {
-        let f = start_hub();
+    async fn a_peer_whose_queue_is_full_is_dropped() -> TestResult {
+        let f = start_hub()?;
         // Room for one frame; the handshake answer is two (version, verack).
-        let (_frames, close) = connect(&f, 1, IpAddr::V4(Ipv4Addr::LOCALHOST), 1).await;
+        let (_frames, close) = connect(&f, 1, IpAddr::V4(Ipv4Addr::LOCALHOST), 1).await?;
         let bytes = version(f.genesis);
         f.inbox
             .send(HubMsg::Frame {
@@ -624,18 +627,19 @@ mod tests {
                 verified_tx: None,
             })
             .await
-            .expect("hub runs");
-        let reason = close.await.expect("the hub closes the slow peer");
+            .map_err(|_| "the hub stopped")?;
+        let reason = close.await?;
         assert!(reason.contains("queue full"), "{reason}");
+        Ok(())
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn misbehaving_addresses_are_refused_except_loopback() {
-        let f = start_hub();
+    async fn misbehaving_addresses_are_refused_except_loopback() -> TestResult {
+        let f = start_hub()?;
         let remote = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
         let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
         for (peer, ip) in [(1, remote), (2, local)] {
-            let (_frames, close) = connect(&f, peer, ip, 16).await;
+            let (_frames, close) = connect(&f, peer, ip, 16).await?;
             let bytes = Bytes::from_static(b"XXXXnot a frame at all");
             f.inbox
                 .send(HubMsg::Frame {
@@ -644,8 +648,8 @@ mod tests {
                     verified_tx: None,
                 })
                 .await
-                .expect("hub runs");
-            let reason = close.await.expect("dropped");
+                .map_err(|_| "the hub stopped")?;
+            let reason = close.await?;
             assert!(reason.contains("misbehaving"), "{reason}");
         }
         assert!(
@@ -653,5 +657,6 @@ mod tests {
             "a remote address is refused for a while"
         );
         assert!(!f.shared.is_refused(local), "loopback never is");
+        Ok(())
     }
 }

@@ -274,64 +274,74 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Test outcome: a failed step is an error naming it, not a panic.
+    type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
     use node_core::chain::mine_genesis;
     use node_core::{pow, PubKeyHash};
 
-    fn chain() -> Chain {
+    fn chain() -> TestResult<Chain> {
         let genesis = mine_genesis(PubKeyHash([1; 20]), 10, 1_700_000_000_000, 4, b"g");
-        Chain::new(ChainParams::default(), genesis, 1_700_000_000_000).expect("valid genesis")
+        Ok(Chain::new(
+            ChainParams::default(),
+            genesis,
+            1_700_000_000_000,
+        )?)
     }
 
-    fn mine_next(c: &mut Chain, to: PubKeyHash) {
+    fn mine_next(c: &mut Chain, to: PubKeyHash) -> TestResult {
         let now = c.entry(&c.tip()).map_or(0, |e| e.timestamp) + 1000;
         let mut b = c.template(to, vec![], 0, now, b"");
         pow::mine(&mut b.header);
-        c.accept_block(b, now).expect("valid block");
+        c.accept_block(b, now)?;
+        Ok(())
     }
 
     #[test]
-    fn changes_round_trip_through_the_file() {
-        let dir = tempfile::tempdir().expect("temp dir");
+    fn changes_round_trip_through_the_file() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("chain.db");
-        let store = Store::create(&path).expect("create");
-        let mut c = chain();
-        store.apply(&[c.take_changes()]).expect("genesis");
+        let store = Store::create(&path)?;
+        let mut c = chain()?;
+        store.apply(&[c.take_changes()])?;
         for i in 0..5u8 {
-            mine_next(&mut c, PubKeyHash([i; 20]));
-            store.apply(&[c.take_changes()]).expect("block");
+            mine_next(&mut c, PubKeyHash([i; 20]))?;
+            store.apply(&[c.take_changes()])?;
         }
         drop(store);
-        let store = Store::open(&path).expect("open");
+        let store = Store::open(&path)?;
         let loaded = store
-            .load_chain(ChainParams::default())
-            .expect("loads")
-            .expect("has a tip");
+            .load_chain(ChainParams::default())?
+            .ok_or("no tip was stored")?;
         assert_eq!(loaded.tip(), c.tip());
         assert_eq!(loaded.height(), 5);
         assert_eq!(loaded.utxo().digest(), c.utxo().digest());
+        Ok(())
     }
 
     #[test]
-    fn a_reindex_replaces_the_stored_set() {
-        let dir = tempfile::tempdir().expect("temp dir");
+    fn a_reindex_replaces_the_stored_set() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("chain.db");
-        let store = Store::create(&path).expect("create");
-        let mut c = chain();
-        mine_next(&mut c, PubKeyHash([7; 20]));
-        store.apply(&[c.take_changes()]).expect("blocks");
+        let store = Store::create(&path)?;
+        let mut c = chain()?;
+        mine_next(&mut c, PubKeyHash([7; 20]))?;
+        store.apply(&[c.take_changes()])?;
         c.reindex_utxo();
-        store.apply(&[c.take_changes()]).expect("reindex");
-        let loaded = store.load_chain(ChainParams::default()).expect("loads");
+        store.apply(&[c.take_changes()])?;
+        let loaded = store.load_chain(ChainParams::default())?;
         assert_eq!(loaded.map(|l| l.utxo().digest()), Some(c.utxo().digest()));
+        Ok(())
     }
 
     #[test]
-    fn missing_and_existing_files_are_refused() {
-        let dir = tempfile::tempdir().expect("temp dir");
+    fn missing_and_existing_files_are_refused() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("chain.db");
         assert!(matches!(Store::open(&path), Err(StoreError::Missing)));
         assert!(!path.exists(), "opening must not create the file");
-        let _s = Store::create(&path).expect("create");
+        let _s = Store::create(&path)?;
         assert!(matches!(Store::create(&path), Err(StoreError::Exists(_))));
+        Ok(())
     }
 }

@@ -150,30 +150,37 @@ impl Wallet {
 mod tests {
     use super::*;
 
+    /// Test outcome: a failed step is an error naming it, not a panic.
+    type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
     #[test]
-    fn keys_survive_a_reload_and_the_file_is_private() {
-        let dir = tempfile::tempdir().expect("temp dir");
+    fn keys_survive_a_reload_and_the_file_is_private() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("wallet_1.dat");
-        let mut w = Wallet::load(&path).expect("empty wallet");
-        let a = w.create_key().expect("save");
-        let b = w.create_key().expect("save");
-        let back = Wallet::load(&path).expect("reload");
+        let mut w = Wallet::load(&path)?;
+        let a = w.create_key()?;
+        let b = w.create_key()?;
+        let back = Wallet::load(&path)?;
         assert_eq!(back.addresses(), vec![a, b]);
         assert!(back.key_for(&a.0).is_some());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(&path).expect("meta").permissions().mode();
+            let mode = fs::metadata(&path)?.permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        Ok(())
     }
 
     #[test]
-    fn a_damaged_line_is_reported_with_its_number() {
-        let dir = tempfile::tempdir().expect("temp dir");
+    fn a_damaged_line_is_reported_with_its_number() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("wallet_2.dat");
-        fs::write(&path, format!("{HEADER}\nzz\n")).expect("write");
-        let err = Wallet::load(&path).err().expect("refused");
+        fs::write(&path, format!("{HEADER}\nzz\n"))?;
+        let err = Wallet::load(&path)
+            .err()
+            .ok_or("a damaged file was accepted")?;
         assert!(err.to_string().contains("line 2"), "{err}");
+        Ok(())
     }
 }
