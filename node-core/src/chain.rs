@@ -16,6 +16,7 @@ use core::fmt;
 
 use crate::block::Block;
 use crate::hash::{BlockHash, PubKeyHash, Txid};
+use crate::ordering;
 use crate::params::{ChainParams, MAX_BITS};
 use crate::pow;
 use crate::tx::{OutPoint, Transaction, TxOut};
@@ -296,6 +297,8 @@ impl Chain {
             by_hash.insert(h, b);
         }
         let genesis = genesis.ok_or(ChainError::Corrupt("no genesis block"))?;
+        let mut undo_by_hash = BTreeMap::new();
+        undo_by_hash.extend(undo);
         let bits = by_hash[&genesis].header.bits;
         let mut index = BTreeMap::new();
         let mut queue = VecDeque::from([(genesis, 0u64, 0u128)]);
@@ -334,7 +337,7 @@ impl Chain {
             bits,
             index,
             bodies: by_hash,
-            undo: undo.into_iter().collect(),
+            undo: undo_by_hash,
             active,
             utxo,
             invalid: BTreeSet::new(),
@@ -503,8 +506,12 @@ impl Chain {
             }
             cursor = Some(e.prev);
         }
-        times.sort_unstable();
-        times.get(times.len() / 2).copied().unwrap_or(0)
+        let order = ordering::ascending(times.iter().copied());
+        order
+            .get(order.len() / 2)
+            .and_then(|&i| times.get(i))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// A block template on the active tip: a coinbase paying `subsidy + fees` to `to` at the
@@ -688,7 +695,8 @@ impl Chain {
     /// Drops `bad` blocks and everything indexed on top of them; remembers them as invalid
     /// when the failure proves the header bad (otherwise a correct body may still come).
     fn forget_branch(&mut self, bad: &[BlockHash], condemn: bool) {
-        let mut gone: BTreeSet<BlockHash> = bad.iter().copied().collect();
+        let mut gone = BTreeSet::new();
+        gone.extend(bad.iter().copied());
         loop {
             let more: Vec<BlockHash> = self
                 .index

@@ -25,6 +25,7 @@ pub mod keys;
 pub mod mempool;
 pub mod merkle;
 pub mod node;
+pub mod ordering;
 pub mod params;
 pub mod peer;
 pub mod pow;

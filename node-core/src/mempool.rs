@@ -12,6 +12,7 @@ use core::fmt;
 
 use crate::chain::TipStep;
 use crate::hash::{PubKeyHash, Txid};
+use crate::ordering;
 use crate::tx::{OutPoint, Transaction, TxOut};
 use crate::utxo::UtxoSet;
 use crate::validation::{check_inputs, check_transaction, ValidationError};
@@ -125,16 +126,20 @@ impl Mempool {
 
     /// Held transactions in arrival order with their fees.
     pub fn in_order(&self) -> Vec<(&Transaction, u64)> {
-        let mut v: Vec<&Entry> = self.txs.values().collect();
-        v.sort_by_key(|e| e.seq);
-        v.into_iter().map(|e| (&e.tx, e.fee)).collect()
+        let v: Vec<&Entry> = self.txs.values().collect();
+        ordering::sorted_by_key(v, |e| e.seq)
+            .into_iter()
+            .map(|e| (&e.tx, e.fee))
+            .collect()
     }
 
     /// Held txids in arrival order.
     pub fn txids(&self) -> Vec<Txid> {
-        let mut v: Vec<(&Txid, &Entry)> = self.txs.iter().collect();
-        v.sort_by_key(|(_, e)| e.seq);
-        v.into_iter().map(|(id, _)| *id).collect()
+        let v: Vec<(&Txid, &Entry)> = self.txs.iter().collect();
+        ordering::sorted_by_key(v, |(_, e)| e.seq)
+            .into_iter()
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Unconfirmed outputs paying `owner` that no held transaction spends.
@@ -234,8 +239,8 @@ impl Mempool {
         }
         // Re-check everything against the new set, oldest first, with the returning
         // transactions ahead of the ones that were only in the mempool.
-        let mut held: Vec<Entry> = core::mem::take(&mut self.txs).into_values().collect();
-        held.sort_by_key(|e| e.seq);
+        let held: Vec<Entry> = core::mem::take(&mut self.txs).into_values().collect();
+        let held = ordering::sorted_by_key(held, |e| e.seq);
         self.spends.clear();
         let mut dropped = Vec::new();
         let mut returned = Vec::new();

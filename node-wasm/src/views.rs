@@ -170,7 +170,7 @@ pub struct TreeNodeView {
 pub fn block_tree(chain: &Chain, depth: u64) -> Vec<TreeNodeView> {
     let from = chain.height().saturating_sub(depth);
     let tip = chain.tip();
-    let mut nodes: Vec<TreeNodeView> = chain
+    let nodes: Vec<TreeNodeView> = chain
         .entries()
         .filter(|(_, e)| e.height >= from)
         .map(|(h, e)| TreeNodeView {
@@ -182,8 +182,8 @@ pub fn block_tree(chain: &Chain, depth: u64) -> Vec<TreeNodeView> {
             tip: *h == tip,
         })
         .collect();
-    nodes.sort_by(|a, b| a.height.cmp(&b.height).then(b.active.cmp(&a.active)));
-    nodes
+    // By height, the active block first among blocks at one height.
+    node_core::ordering::sorted_by_key(nodes, |n| n.height.saturating_mul(2) + u64::from(!n.active))
 }
 
 /// A wallet address with its balances.

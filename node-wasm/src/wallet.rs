@@ -52,7 +52,7 @@ impl Wallet {
                 keys.push(decode_key(value?)?);
             }
         }
-        keys.sort_by_key(|k| k.created_ms);
+        let keys = node_core::ordering::sorted_by_key(keys, |k| k.created_ms);
         Ok(Wallet {
             db,
             keys: RefCell::new(keys),
