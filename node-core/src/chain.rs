@@ -10,7 +10,9 @@
 //! All changes to persist are gathered in [`ChainChanges`]; the caller takes them with
 //! [`Chain::take_changes`] and writes them as one transaction.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::VecDeque;
+
+use crate::keyed_map::{KeyedMap, KeyedSet};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -120,8 +122,8 @@ impl std::error::Error for ChainError {}
 /// Blocks whose parent is unknown, bounded, oldest evicted first.
 #[derive(Debug, Clone, Default)]
 struct OrphanPool {
-    blocks: BTreeMap<BlockHash, Block>,
-    by_parent: BTreeMap<BlockHash, Vec<BlockHash>>,
+    blocks: KeyedMap<BlockHash, Block>,
+    by_parent: KeyedMap<BlockHash, Vec<BlockHash>>,
     order: VecDeque<BlockHash>,
 }
 
@@ -137,10 +139,7 @@ impl OrphanPool {
                 None => break,
             }
         }
-        self.by_parent
-            .entry(block.header.prev)
-            .or_default()
-            .push(hash);
+        self.by_parent.get_or_default(block.header.prev).push(hash);
         self.blocks.insert(hash, block);
         self.order.push_back(hash);
     }
@@ -188,19 +187,19 @@ impl OrphanPool {
 pub struct Chain {
     params: ChainParams,
     bits: u32,
-    index: BTreeMap<BlockHash, BlockEntry>,
-    bodies: BTreeMap<BlockHash, Block>,
-    undo: BTreeMap<BlockHash, BlockUndo>,
+    index: KeyedMap<BlockHash, BlockEntry>,
+    bodies: KeyedMap<BlockHash, Block>,
+    undo: KeyedMap<BlockHash, BlockUndo>,
     active: Vec<BlockHash>,
     utxo: UtxoSet,
-    invalid: BTreeSet<BlockHash>,
+    invalid: KeyedSet<BlockHash>,
     orphans: OrphanPool,
     changes: ChainChanges,
     /// Lowest active height connected without signature checks (assume-valid), if any.
     unchecked_from: Option<u64>,
     /// Blocks whose signatures the shell already verified (natively, off the thread that
     /// validates): their signature checks are skipped once. A hint only, bounded.
-    presigned: BTreeSet<BlockHash>,
+    presigned: KeyedSet<BlockHash>,
 }
 
 /// Most blocks remembered as verified ahead of connection; more than a download keeps in
@@ -246,16 +245,16 @@ impl Chain {
         let mut chain = Chain {
             params,
             bits,
-            index: BTreeMap::new(),
-            bodies: BTreeMap::new(),
-            undo: BTreeMap::new(),
+            index: KeyedMap::new(),
+            bodies: KeyedMap::new(),
+            undo: KeyedMap::new(),
             active: Vec::new(),
             utxo: UtxoSet::new(),
-            invalid: BTreeSet::new(),
+            invalid: KeyedSet::new(),
             orphans: OrphanPool::default(),
             changes: ChainChanges::default(),
             unchecked_from: None,
-            presigned: BTreeSet::new(),
+            presigned: KeyedSet::new(),
         };
         chain.index.insert(
             hash,
@@ -281,8 +280,8 @@ impl Chain {
         utxo: UtxoSet,
         undo: Vec<(BlockHash, BlockUndo)>,
     ) -> Result<Self, ChainError> {
-        let mut by_hash: BTreeMap<BlockHash, Block> = BTreeMap::new();
-        let mut children: BTreeMap<BlockHash, Vec<BlockHash>> = BTreeMap::new();
+        let mut by_hash: KeyedMap<BlockHash, Block> = KeyedMap::new();
+        let mut children: KeyedMap<BlockHash, Vec<BlockHash>> = KeyedMap::new();
         let mut genesis = None;
         for b in blocks {
             let h = b.hash();
@@ -292,15 +291,15 @@ impl Chain {
                 }
                 genesis = Some(h);
             } else {
-                children.entry(b.header.prev).or_default().push(h);
+                children.get_or_default(b.header.prev).push(h);
             }
             by_hash.insert(h, b);
         }
         let genesis = genesis.ok_or(ChainError::Corrupt("no genesis block"))?;
-        let mut undo_by_hash = BTreeMap::new();
+        let mut undo_by_hash = KeyedMap::new();
         undo_by_hash.extend(undo);
         let bits = by_hash[&genesis].header.bits;
-        let mut index = BTreeMap::new();
+        let mut index = KeyedMap::new();
         let mut queue = VecDeque::from([(genesis, 0u64, 0u128)]);
         while let Some((h, height, parent_work)) = queue.pop_front() {
             let header = by_hash[&h].header;
@@ -340,11 +339,11 @@ impl Chain {
             undo: undo_by_hash,
             active,
             utxo,
-            invalid: BTreeSet::new(),
+            invalid: KeyedSet::new(),
             orphans: OrphanPool::default(),
             changes: ChainChanges::default(),
             unchecked_from: None,
-            presigned: BTreeSet::new(),
+            presigned: KeyedSet::new(),
         };
         // Which stored blocks had their signatures checked is not stored; unless the
         // assumed block vouches for them, check them again (from height 1, to be safe).
@@ -695,7 +694,7 @@ impl Chain {
     /// Drops `bad` blocks and everything indexed on top of them; remembers them as invalid
     /// when the failure proves the header bad (otherwise a correct body may still come).
     fn forget_branch(&mut self, bad: &[BlockHash], condemn: bool) {
-        let mut gone = BTreeSet::new();
+        let mut gone = KeyedSet::new();
         gone.extend(bad.iter().copied());
         loop {
             let more: Vec<BlockHash> = self
@@ -727,8 +726,8 @@ impl Chain {
         let presigned = self.presigned.remove(&hash);
         let block = &self.bodies[&hash];
         let txids = block.txids();
-        let mut spent_here = BTreeSet::new();
-        let mut created_here: BTreeMap<OutPoint, TxOut> = BTreeMap::new();
+        let mut spent_here = KeyedSet::new();
+        let mut created_here: KeyedMap<OutPoint, TxOut> = KeyedMap::new();
         let mut fees = 0u64;
         for (tx, txid) in block.transactions.iter().zip(&txids).skip(1) {
             for input in &tx.inputs {
@@ -892,7 +891,7 @@ impl Chain {
     /// seed's `reindexutxo`); the changes replace the stored set.
     pub fn reindex_utxo(&mut self) {
         let mut utxo = UtxoSet::new();
-        let mut undo = BTreeMap::new();
+        let mut undo = KeyedMap::new();
         for (height, h) in self.active.iter().enumerate() {
             let u = utxo.apply(&self.bodies[h], height as u64);
             undo.insert(*h, u);

@@ -21,6 +21,7 @@ pub mod block;
 pub mod chain;
 pub mod codec;
 pub mod hash;
+pub mod keyed_map;
 pub mod keys;
 pub mod mempool;
 pub mod merkle;

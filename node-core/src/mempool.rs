@@ -6,7 +6,7 @@
 //! checked again, so a conflict confirmed by someone else or a reorganisation that removed a
 //! parent drops it. Disconnected blocks' transactions come back if still valid.
 
-use alloc::collections::BTreeMap;
+use crate::keyed_map::KeyedMap;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -76,8 +76,8 @@ struct Entry {
 /// Valid unconfirmed transactions, kept in arrival order (parents before children).
 #[derive(Debug, Clone, Default)]
 pub struct Mempool {
-    txs: BTreeMap<Txid, Entry>,
-    spends: BTreeMap<OutPoint, Txid>,
+    txs: KeyedMap<Txid, Entry>,
+    spends: KeyedMap<OutPoint, Txid>,
     next_seq: u64,
     max: usize,
 }

@@ -28,6 +28,8 @@
 //! scored and dropped.
 
 use alloc::collections::{BTreeMap, VecDeque};
+
+use crate::keyed_map::KeyedMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -418,9 +420,9 @@ pub struct Node {
     mempool: Mempool,
     peers: BTreeMap<PeerId, Peer>,
     /// Blocks requested, and from whom.
-    requested: BTreeMap<BlockHash, PeerId>,
+    requested: KeyedMap<BlockHash, PeerId>,
     /// Transactions requested, and when.
-    tx_requested: BTreeMap<Txid, (PeerId, u64)>,
+    tx_requested: KeyedMap<Txid, (PeerId, u64)>,
     /// The genesis we will accept while we have no chain.
     expected_genesis: Option<BlockHash>,
     /// The peer asked for its chain from genesis because no `version` named one, and when.
@@ -433,7 +435,7 @@ pub struct Node {
     verified_signatures: RecentSet<Txid>,
     /// Transactions whose inputs we have not seen yet (their parent is still on its way),
     /// retried whenever a transaction or block arrives. Bounded.
-    orphan_txs: BTreeMap<Txid, (Transaction, Option<PeerId>)>,
+    orphan_txs: KeyedMap<Txid, (Transaction, Option<PeerId>)>,
     mining_to: Option<PubKeyHash>,
     job: Option<(MiningJob, u64)>,
     next_job_id: u64,
@@ -461,15 +463,15 @@ impl Node {
             chain,
             mempool,
             peers: BTreeMap::new(),
-            requested: BTreeMap::new(),
-            tx_requested: BTreeMap::new(),
+            requested: KeyedMap::new(),
+            tx_requested: KeyedMap::new(),
             expected_genesis: None,
             genesis_probe: None,
             before_genesis: Vec::new(),
             known_addrs: BTreeMap::new(),
             recent_rejects: RecentSet::new(10_000),
             verified_signatures: RecentSet::new(20_000),
-            orphan_txs: BTreeMap::new(),
+            orphan_txs: KeyedMap::new(),
             mining_to: None,
             job: None,
             next_job_id: 1,

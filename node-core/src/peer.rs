@@ -1,7 +1,9 @@
 //! What a node keeps about each connected peer: handshake, scores, what it knows, what we
 //! asked it for.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
+
+use crate::keyed_map::{KeyedSet, MapKey};
 use alloc::vec::Vec;
 
 use crate::hash::BlockHash;
@@ -12,17 +14,17 @@ pub type PeerId = u64;
 
 /// A set that forgets its oldest members past a capacity: what a peer is known to have.
 #[derive(Debug, Clone, Default)]
-pub struct RecentSet<T: Ord + Copy> {
-    set: BTreeSet<T>,
+pub struct RecentSet<T: MapKey> {
+    set: KeyedSet<T>,
     order: VecDeque<T>,
     cap: usize,
 }
 
-impl<T: Ord + Copy> RecentSet<T> {
+impl<T: MapKey> RecentSet<T> {
     /// An empty set remembering at most `cap` items.
     pub fn new(cap: usize) -> Self {
         RecentSet {
-            set: BTreeSet::new(),
+            set: KeyedSet::new(),
             order: VecDeque::new(),
             cap,
         }
@@ -59,7 +61,7 @@ impl<T: Ord + Copy> RecentSet<T> {
 #[derive(Debug, Clone, Default)]
 pub struct FetchQueue {
     order: VecDeque<BlockHash>,
-    set: BTreeSet<BlockHash>,
+    set: KeyedSet<BlockHash>,
 }
 
 impl FetchQueue {

@@ -17,7 +17,7 @@
 //! assert!(stored.load(ChainParams::default()).is_none()); // nothing stored yet
 //! ```
 
-use alloc::collections::BTreeMap;
+use crate::keyed_map::KeyedMap;
 use alloc::vec::Vec;
 
 use crate::block::Block;
@@ -31,11 +31,11 @@ use crate::utxo::{BlockUndo, UtxoEntry, UtxoSet};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredChain {
     /// Blocks by hash (active and side branches).
-    pub blocks: BTreeMap<BlockHash, Block>,
+    pub blocks: KeyedMap<BlockHash, Block>,
     /// Undo data by block.
-    pub undo: BTreeMap<BlockHash, BlockUndo>,
+    pub undo: KeyedMap<BlockHash, BlockUndo>,
     /// The UTXO set of the tip.
-    pub utxo: BTreeMap<OutPoint, UtxoEntry>,
+    pub utxo: KeyedMap<OutPoint, UtxoEntry>,
     /// The active tip, once a chain was stored.
     pub tip: Option<BlockHash>,
 }

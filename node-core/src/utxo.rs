@@ -4,7 +4,9 @@
 //! [`UtxoSet::undo`] needs to disconnect it again; the seed's reindex after every block is
 //! gone. An index by owner makes balance queries proportional to one address's coins.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeSet;
+
+use crate::keyed_map::KeyedMap;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
@@ -40,7 +42,7 @@ pub type UtxoChange = (OutPoint, Option<UtxoEntry>);
 /// The set of unspent outputs with an index by owner.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UtxoSet {
-    entries: BTreeMap<OutPoint, UtxoEntry>,
+    entries: KeyedMap<OutPoint, UtxoEntry>,
     by_owner: BTreeSet<(PubKeyHash, OutPoint)>,
 }
 

@@ -5,7 +5,7 @@
 //! ([`check_inputs`]) need the outputs being spent and run when a block is connected to the
 //! chain or a transaction enters the mempool.
 
-use alloc::collections::BTreeSet;
+use crate::keyed_map::KeyedSet;
 use core::fmt;
 
 use crate::block::Block;
@@ -237,7 +237,7 @@ pub fn check_transaction(tx: &Transaction) -> Result<(), ValidationError> {
         return Err(ValidationError::ZeroValueOutput { vout });
     }
     tx.output_total().ok_or(ValidationError::ValueOverflow)?;
-    let mut seen = BTreeSet::new();
+    let mut seen = KeyedSet::new();
     for (i, input) in tx.inputs.iter().enumerate() {
         if !seen.insert(input.prev) {
             return Err(ValidationError::DuplicateInput(input.prev));
@@ -303,7 +303,7 @@ pub fn check_block(
         return Err(ValidationError::ExtraCoinbase { index: index + 1 });
     }
     let txids = block.txids();
-    let mut ids = BTreeSet::new();
+    let mut ids = KeyedSet::new();
     for id in &txids {
         if !ids.insert(*id) {
             return Err(ValidationError::DuplicateTransaction(*id));
