@@ -12,18 +12,18 @@ pub struct Hash256(pub [u8; 32]);
 
 /// Byte order (as the derived order would be), compared eight bytes at a time: every
 /// ordered map of the chain, UTXO set and mempool is keyed by hashes, and the derived order
-/// calls `memcmp`, a byte loop in wasm.
+/// calls `memcmp`, a byte loop in wasm. Words are compared as loaded (one wasm load each)
+/// and only the first unequal pair is byte-swapped to order it.
 impl Ord for Hash256 {
     fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        let word = |h: &[u8; 32], i: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&h[i * 8..i * 8 + 8]);
-            u64::from_be_bytes(w)
-        };
-        (0..4)
-            .map(|i| word(&self.0, i).cmp(&word(&other.0, i)))
-            .find(|o| o.is_ne())
-            .unwrap_or(core::cmp::Ordering::Equal)
+        let (a, _) = self.0.as_chunks::<8>();
+        let (b, _) = other.0.as_chunks::<8>();
+        for (x, y) in a.iter().zip(b) {
+            if u64::from_ne_bytes(*x) != u64::from_ne_bytes(*y) {
+                return u64::from_be_bytes(*x).cmp(&u64::from_be_bytes(*y));
+            }
+        }
+        core::cmp::Ordering::Equal
     }
 }
 

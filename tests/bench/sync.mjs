@@ -1,6 +1,6 @@
 // Initial sync of a fresh tab, and start-up of a tab that already holds the chain:
 //   cargo run --release -p relay-server --example make_chain -- --data-dir DIR --blocks 10000
-//   node tests/bench/sync.mjs DIR [--wasm-signatures]
+//   node tests/bench/sync.mjs DIR [--wasm-signatures] [--www PAGE_DIR]
 // Starts the relay on DIR and, in headless Chromium, opens a new node in each mode and
 // measures from page load until the tab has every block validated and stored; then reloads
 // it and measures until it is ready (tip known, balances available) again:
@@ -8,20 +8,23 @@
 //   full           ?assumevalid=0: every signature checked (WebCrypto in verify workers)
 //   full-wasm      ?assumevalid=0&webcrypto=0: every signature checked in wasm (only with
 //                  --wasm-signatures: it takes ~45 s here)
-// One JSON line per mode, then one with the ratios between them (same run).
+// One JSON line per mode, then one with the ratios between them (same run). --www serves
+// another build of the page (e.g. a worktree's www/), to compare two builds alternately.
 import { spawn } from 'node:child_process';
 import { freePort, launchBrowser, waitFor, RELAY_BIN } from '../browser/harness.mjs';
 
 const dir = process.argv[2];
 if (!dir) {
-  console.error('usage: node tests/bench/sync.mjs DATA_DIR [--wasm-signatures]');
+  console.error('usage: node tests/bench/sync.mjs DATA_DIR [--wasm-signatures] [--www PAGE_DIR]');
   process.exit(2);
 }
 const modes = [['assume-valid', ''], ['full', '&assumevalid=0']];
 if (process.argv.includes('--wasm-signatures')) modes.push(['full-wasm', '&assumevalid=0&webcrypto=0']);
 
 const port = await freePort();
-const relay = spawn(RELAY_BIN, ['--data-dir', dir, 'startnode', '--listen', `127.0.0.1:${port}`], {
+const wwwAt = process.argv.indexOf('--www');
+const www = wwwAt > 0 ? ['--www', process.argv[wwwAt + 1]] : [];
+const relay = spawn(RELAY_BIN, ['--data-dir', dir, 'startnode', '--listen', `127.0.0.1:${port}`, ...www], {
   env: { ...process.env, RUST_LOG: 'warn' }, stdio: 'inherit',
 });
 const url = `http://127.0.0.1:${port}`;
