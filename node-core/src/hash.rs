@@ -16,12 +16,14 @@ pub struct Hash256(pub [u8; 32]);
 /// and only the first unequal pair is byte-swapped to order it.
 impl Ord for Hash256 {
     fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        let (a, _) = self.0.as_chunks::<8>();
-        let (b, _) = other.0.as_chunks::<8>();
-        for (x, y) in a.iter().zip(b) {
+        let (mut a, mut b): (&[u8], &[u8]) = (&self.0, &other.0);
+        while let (Some((x, rest_a)), Some((y, rest_b))) =
+            (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+        {
             if u64::from_ne_bytes(*x) != u64::from_ne_bytes(*y) {
                 return u64::from_be_bytes(*x).cmp(&u64::from_be_bytes(*y));
             }
+            (a, b) = (rest_a, rest_b);
         }
         core::cmp::Ordering::Equal
     }
