@@ -11,13 +11,12 @@
 //! [`Chain::take_changes`] and writes them as one transaction.
 
 use alloc::collections::VecDeque;
-
-use crate::keyed_map::{KeyedMap, KeyedSet};
 use alloc::vec::Vec;
 use core::fmt;
 
 use crate::block::Block;
 use crate::hash::{BlockHash, PubKeyHash, Txid};
+use crate::keyed_map::{KeyedMap, KeyedSet};
 use crate::ordering;
 use crate::params::{ChainParams, MAX_BITS};
 use crate::pow;
@@ -200,6 +199,8 @@ pub struct Chain {
     /// Blocks whose signatures the shell already verified (natively, off the thread that
     /// validates): their signature checks are skipped once. A hint only, bounded.
     presigned: KeyedSet<BlockHash>,
+    /// The txids `check_block` computed for the block being accepted, for connecting it.
+    checked_txids: Option<(BlockHash, Vec<Txid>)>,
 }
 
 /// Most blocks remembered as verified ahead of connection; more than a download keeps in
@@ -255,6 +256,7 @@ impl Chain {
             changes: ChainChanges::default(),
             unchecked_from: None,
             presigned: KeyedSet::new(),
+            checked_txids: None,
         };
         chain.index.insert(
             hash,
@@ -344,6 +346,7 @@ impl Chain {
             changes: ChainChanges::default(),
             unchecked_from: None,
             presigned: KeyedSet::new(),
+            checked_txids: None,
         };
         // Which stored blocks had their signatures checked is not stored; unless the
         // assumed block vouches for them, check them again (from height 1, to be safe).
@@ -549,7 +552,7 @@ impl Chain {
         if self.invalid.contains(&hash) {
             return Err(ValidationError::InvalidAncestor(hash));
         }
-        check_block(&block, self.bits, &self.params, now_ms)?;
+        let txids = check_block(&block, self.bits, &self.params, now_ms)?;
         let parent = block.header.prev;
         if self.invalid.contains(&parent) {
             self.invalid.insert(hash);
@@ -562,6 +565,7 @@ impl Chain {
             });
         }
         let mut steps = Vec::new();
+        self.checked_txids = Some((hash, txids));
         let first = self.index_block(block, &mut steps);
         // Orphans waiting on this block (and on those) can follow now; their failures are
         // theirs, not this block's.
@@ -572,9 +576,11 @@ impl Chain {
         while let Some(h) = ready.pop() {
             for child in self.orphans.take_children(&h) {
                 let child_hash = child.hash();
-                if check_block(&child, self.bits, &self.params, now_ms).is_ok()
-                    && self.index_block(child, &mut steps).is_ok()
-                {
+                let Ok(txids) = check_block(&child, self.bits, &self.params, now_ms) else {
+                    continue;
+                };
+                self.checked_txids = Some((child_hash, txids));
+                if self.index_block(child, &mut steps).is_ok() {
                     ready.push(child_hash);
                 }
             }
@@ -725,7 +731,10 @@ impl Chain {
         let skip_signatures = !self.checks_signatures_at(height);
         let presigned = self.presigned.remove(&hash);
         let block = &self.bodies[&hash];
-        let txids = block.txids();
+        let txids = match self.checked_txids.take() {
+            Some((h, txids)) if h == hash => txids,
+            _ => block.txids(),
+        };
         let mut spent_here = KeyedSet::new();
         let mut created_here: KeyedMap<OutPoint, TxOut> = KeyedMap::new();
         let mut fees = 0u64;

@@ -5,13 +5,12 @@
 //! none of them. When the tip moves, confirmed transactions leave, and every remaining one is
 //! checked again, so a conflict confirmed by someone else or a reorganisation that removed a
 //! parent drops it. Disconnected blocks' transactions come back if still valid.
-
-use crate::keyed_map::KeyedMap;
 use alloc::vec::Vec;
 use core::fmt;
 
 use crate::chain::TipStep;
 use crate::hash::{PubKeyHash, Txid};
+use crate::keyed_map::KeyedMap;
 use crate::ordering;
 use crate::tx::{OutPoint, Transaction, TxOut};
 use crate::utxo::UtxoSet;

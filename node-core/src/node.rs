@@ -28,8 +28,6 @@
 //! scored and dropped.
 
 use alloc::collections::{BTreeMap, VecDeque};
-
-use crate::keyed_map::KeyedMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -38,6 +36,7 @@ use core::fmt;
 use crate::block::Block;
 use crate::chain::{AcceptOutcome, Chain, ChainChanges, TipStep};
 use crate::hash::{BlockHash, Hash256, PubKeyHash, Txid};
+use crate::keyed_map::KeyedMap;
 use crate::keys::KeyPair;
 use crate::mempool::{Mempool, MempoolError};
 use crate::params::ChainParams;

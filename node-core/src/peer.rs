@@ -2,11 +2,10 @@
 //! asked it for.
 
 use alloc::collections::{BTreeMap, VecDeque};
-
-use crate::keyed_map::{KeyedSet, MapKey};
 use alloc::vec::Vec;
 
 use crate::hash::BlockHash;
+use crate::keyed_map::{KeyedSet, MapKey};
 use crate::protocol::{InvItem, Version};
 
 /// The caller's handle for a connection.

@@ -16,13 +16,12 @@
 //! stored.apply(&ChainChanges::default());
 //! assert!(stored.load(ChainParams::default()).is_none()); // nothing stored yet
 //! ```
-
-use crate::keyed_map::KeyedMap;
 use alloc::vec::Vec;
 
 use crate::block::Block;
 use crate::chain::{Chain, ChainChanges, ChainError};
 use crate::hash::BlockHash;
+use crate::keyed_map::KeyedMap;
 use crate::params::ChainParams;
 use crate::tx::OutPoint;
 use crate::utxo::{BlockUndo, UtxoEntry, UtxoSet};

@@ -5,8 +5,6 @@
 //! gone. An index by owner makes balance queries proportional to one address's coins.
 
 use alloc::collections::BTreeSet;
-
-use crate::keyed_map::KeyedMap;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::block::Block;
 use crate::hash::{Hash256, PubKeyHash, Txid};
+use crate::keyed_map::KeyedMap;
 use crate::tx::{OutPoint, TxOut};
 
 /// An unspent output and where it was created.

@@ -5,11 +5,12 @@
 //! ([`check_inputs`]) need the outputs being spent and run when a block is connected to the
 //! chain or a transaction enters the mempool.
 
-use crate::keyed_map::KeyedSet;
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::block::Block;
 use crate::hash::{BlockHash, PubKeyHash, Txid};
+use crate::keyed_map::KeyedSet;
 use crate::keys::{self, SignatureError, PUBLIC_KEY_SIZE, SIGNATURE_SIZE};
 use crate::params::ChainParams;
 use crate::pow;
@@ -257,12 +258,14 @@ pub fn check_transaction(tx: &Transaction) -> Result<(), ValidationError> {
 
 /// Checks a block on its own, before it is stored: size, proof of work and bits, Merkle root,
 /// exactly one coinbase and first, no repeated transaction, timestamp not far in the future.
+/// Returns the txids it checked the Merkle root with, so connecting the block need not hash
+/// its transactions again.
 pub fn check_block(
     block: &Block,
     bits: u32,
     params: &ChainParams,
     now_ms: u64,
-) -> Result<(), ValidationError> {
+) -> Result<Vec<Txid>, ValidationError> {
     if block.header.version != crate::block::BLOCK_VERSION {
         return Err(ValidationError::UnknownVersion(block.header.version));
     }
@@ -315,7 +318,7 @@ pub fn check_block(
     for tx in &block.transactions {
         check_transaction(tx)?;
     }
-    Ok(())
+    Ok(txids)
 }
 
 /// Whether a failure proves the block hash itself bad, so that hash may be remembered as
