@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use node_core::address::Address;
 use node_core::block::BlockHeader;
 use node_core::codec::{self, DecodeError};
+use node_core::keyed_map::{KeyedMap, MapKey};
 use node_core::merkle::MerkleProof;
 use node_core::params::MAX_BLOCK_SIZE;
 use node_core::tx::{Coinbase, MAX_TX_SIZE};
@@ -247,6 +248,94 @@ proptest! {
                 Some(TxOut { value: u64::from(op.vout), pubkey_hash: PubKeyHash([0; 20]) })
             }, true);
         }
+    }
+}
+
+// ----- keyed maps ------------------------------------------------------------------------
+
+/// One operation on a map, on a key drawn from a small pool so keys repeat.
+#[derive(Debug, Clone)]
+enum MapOp {
+    Insert(usize, u32),
+    Remove(usize),
+    /// Inserts every key of the pool.
+    Fill(u32),
+    /// Removes the next 240 keys of the pool from here: after a fill, enough to rebuild the
+    /// slab with entries left in it.
+    RemoveRun(usize),
+    Retain(u32),
+}
+
+fn arb_map_ops() -> impl Strategy<Value = Vec<MapOp>> {
+    vec(
+        prop_oneof![
+            4 => (0..300usize, any::<u32>()).prop_map(|(k, v)| MapOp::Insert(k, v)),
+            3 => (0..300usize).prop_map(MapOp::Remove),
+            1 => any::<u32>().prop_map(MapOp::Fill),
+            1 => (0..300usize).prop_map(MapOp::RemoveRun),
+            1 => (2..5u32).prop_map(MapOp::Retain),
+        ],
+        0..300,
+    )
+}
+
+/// Runs `ops` on a `KeyedMap` and a `BTreeMap` with the same keys and checks that every
+/// result, the length and the iteration order agree after each step.
+fn same_as_btree_map<K: MapKey + std::fmt::Debug>(
+    keys: &[K],
+    ops: &[MapOp],
+) -> Result<(), TestCaseError> {
+    let mut ours: KeyedMap<K, u32> = KeyedMap::new();
+    let mut model: BTreeMap<K, u32> = BTreeMap::new();
+    for op in ops {
+        match *op {
+            MapOp::Insert(k, v) => {
+                let k = keys[k % keys.len()];
+                prop_assert_eq!(ours.insert(k, v), model.insert(k, v));
+            }
+            MapOp::Remove(k) => {
+                let k = keys[k % keys.len()];
+                prop_assert_eq!(ours.remove(&k), model.remove(&k));
+            }
+            MapOp::Fill(v) => {
+                for &k in keys {
+                    prop_assert_eq!(ours.insert(k, v), model.insert(k, v));
+                }
+            }
+            MapOp::RemoveRun(from) => {
+                for i in from..from + 240 {
+                    let k = keys[i % keys.len()];
+                    prop_assert_eq!(ours.remove(&k), model.remove(&k));
+                }
+            }
+            MapOp::Retain(m) => {
+                ours.retain(|_, v| *v % m != 0);
+                model.retain(|_, v| *v % m != 0);
+            }
+        }
+        prop_assert_eq!(ours.len(), model.len());
+    }
+    prop_assert!(ours.iter().eq(model.iter()));
+    prop_assert!(ours.iter().rev().eq(model.iter().rev()));
+    for k in keys {
+        prop_assert_eq!(ours.get(k), model.get(k));
+    }
+    prop_assert!(ours.into_iter().eq(model));
+    Ok(())
+}
+
+proptest! {
+    /// The slab-backed maps behave exactly like `BTreeMap`, order included, under any mix
+    /// of inserts, replacements, removals (which rebuild the slab) and retains.
+    #[test]
+    fn keyed_maps_behave_like_btree_maps(
+        hashes in vec(arb_hash(), 300),
+        outpoints in vec(arb_outpoint(), 300),
+        ops in arb_map_ops(),
+    ) {
+        let block_hashes: Vec<BlockHash> = hashes.iter().map(|h| BlockHash(*h)).collect();
+        same_as_btree_map(&block_hashes, &ops)?;
+        same_as_btree_map(&outpoints, &ops)?;
     }
 }
 
