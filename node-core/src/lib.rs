@@ -20,6 +20,7 @@ pub mod address;
 pub mod block;
 pub mod chain;
 pub mod codec;
+pub mod dialer;
 pub mod hash;
 pub mod keyed_map;
 pub mod keys;

@@ -35,6 +35,7 @@ use core::fmt;
 
 use crate::block::Block;
 use crate::chain::{AcceptOutcome, Chain, ChainChanges, TipStep};
+use crate::dialer::Dialer;
 use crate::hash::{BlockHash, Hash256, PubKeyHash, Txid};
 use crate::keyed_map::KeyedMap;
 use crate::keys::KeyPair;
@@ -83,6 +84,9 @@ pub struct NodeConfig {
     pub trace_messages: bool,
     /// Software name sent in `version`.
     pub user_agent: String,
+    /// Outbound connections to keep by dialling relays learned through `version` and
+    /// `addr` ([`Action::Dial`]); 0 for a node that cannot dial them (a tab).
+    pub dial_learned: usize,
 }
 
 impl Default for NodeConfig {
@@ -103,6 +107,7 @@ impl Default for NodeConfig {
             ban_score: 100,
             trace_messages: false,
             user_agent: "blockchain-wasm/0.1".into(),
+            dial_learned: 0,
         }
     }
 }
@@ -171,6 +176,13 @@ pub enum Action {
     },
     /// Write these changes to storage as one transaction, before anything after them.
     Persist(ChainChanges),
+    /// Open an outbound connection to a relay learned through `version` or `addr` (once;
+    /// the node asks again later if it does not connect). Only with
+    /// [`NodeConfig::dial_learned`] above 0.
+    Dial {
+        /// The relay's WebSocket URL.
+        url: String,
+    },
     /// Start mining this template, replacing any job before it.
     Mine(MiningJob),
     /// Stop mining: no template is worth mining now.
@@ -429,6 +441,7 @@ pub struct Node {
     /// Blocks that arrived before the genesis they build on, with their sender.
     before_genesis: Vec<(Block, PeerId)>,
     known_addrs: BTreeMap<String, PeerAddr>,
+    dialer: Dialer,
     recent_rejects: RecentSet<Txid>,
     /// Transactions whose signatures the shell already checked (in parallel, off this task).
     verified_signatures: RecentSet<Txid>,
@@ -457,6 +470,7 @@ impl Node {
     pub fn new(config: NodeConfig, chain: Option<Chain>) -> Self {
         let mempool = Mempool::new(config.params.max_mempool_txs);
         let last_progress = chain.as_ref().map_or(0, Chain::height);
+        let dialer = Dialer::new(config.dial_learned);
         Node {
             config,
             chain,
@@ -468,6 +482,7 @@ impl Node {
             genesis_probe: None,
             before_genesis: Vec::new(),
             known_addrs: BTreeMap::new(),
+            dialer,
             recent_rejects: RecentSet::new(10_000),
             verified_signatures: RecentSet::new(20_000),
             orphan_txs: KeyedMap::new(),
@@ -788,6 +803,7 @@ impl Node {
             self.genesis_probe = None;
         }
         self.resume_stalled_sync(now);
+        self.dial_learned(now);
         self.check_skipped_signatures();
         self.after_event(now);
     }
@@ -1657,6 +1673,31 @@ impl Node {
             .collect();
         if !learned.is_empty() {
             self.notify(Notification::AddrLearned(learned));
+            self.dial_learned(self.now);
+        }
+    }
+
+    /// Dials learned relays while outbound connections are below the target.
+    fn dial_learned(&mut self, now: u64) {
+        if self.config.dial_learned == 0 {
+            return;
+        }
+        let outbound = self.peers.values().filter(|p| p.outbound).count();
+        let connected: Vec<&str> = self
+            .peers
+            .values()
+            .filter_map(|p| p.handshake.version.as_ref())
+            .map(|v| v.node_id.as_str())
+            .collect();
+        let urls = self.dialer.choose(
+            now,
+            self.known_addrs.values(),
+            |id| connected.contains(&id),
+            outbound,
+            self.config.listen_url.as_deref(),
+        );
+        for url in urls {
+            self.actions.push_back(Action::Dial { url });
         }
     }
 

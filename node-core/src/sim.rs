@@ -108,6 +108,8 @@ pub struct SimNode {
     pub mined: u64,
     /// Whether it is running (a crashed node is not).
     pub up: bool,
+    /// Where it listens (its config's `listen_url`), so others can dial it by URL.
+    pub listen_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -213,7 +215,9 @@ impl Sim {
             store.apply(&c.take_changes());
         }
         let i = self.nodes.len();
+        let listen_url = config.listen_url.clone();
         self.nodes.push(SimNode {
+            listen_url,
             node: Node::new(config, chain),
             store,
             hash_rate_per_ms: 1_000,
@@ -332,6 +336,17 @@ impl Sim {
                     self.reset(peer);
                 }
                 Action::Persist(changes) => self.nodes[i].store.apply(&changes),
+                Action::Dial { url } => {
+                    // A URL no node listens at fails to connect: nothing happens. (Broken
+                    // links are redialled by the simulated network, as for `connect`.)
+                    let to = self
+                        .nodes
+                        .iter()
+                        .position(|n| n.listen_url.as_deref() == Some(url.as_str()));
+                    if let Some(to) = to {
+                        self.connect(i, to);
+                    }
+                }
                 Action::Mine(job) => {
                     let mid = pow::Midstate::new(&job.template.header);
                     let found = pow::search(&mid, 0, u64::MAX);
@@ -518,6 +533,7 @@ impl Sim {
     /// Restarts a crashed node from its store with `config`.
     pub fn restart(&mut self, i: usize, config: NodeConfig) {
         let chain = self.nodes[i].store.load(config.params.clone());
+        self.nodes[i].listen_url = config.listen_url.clone();
         self.nodes[i].node = Node::new(config, chain);
         self.nodes[i].up = true;
     }

@@ -4,7 +4,7 @@
 mod net;
 
 use net::*;
-use node_core::node::{Action, Event, Node};
+use node_core::node::{Action, Event, Node, NodeConfig};
 use node_core::protocol::{self, encode_frame, InvItem, Message, Role};
 use node_core::sim::{FundedNetwork, LinkConfig, NetworkPlan, Sim};
 use node_core::{BlockHash, Txid};
@@ -97,6 +97,55 @@ fn a_late_joiner_syncs_1000_blocks_in_batches() {
     let reloaded = store.load(Default::default()).expect("store reloads");
     assert_eq!(reloaded.tip(), tip);
     assert_eq!(reloaded.utxo().digest(), got.utxo().digest());
+}
+
+/// Relays peered only through a hub learn of each other from `addr`, dial each other, and
+/// keep exchanging blocks after the hub crashes; with discovery off they would be cut off.
+#[test]
+fn relays_peered_through_a_hub_find_each_other_and_outlive_it() {
+    for dial_learned in [4, 0] {
+        let central = key(1);
+        let mut sim = Sim::new(21, LinkConfig::default());
+        let relay = |id: &str, nonce| NodeConfig {
+            listen_url: Some(format!("ws://relay-{id}.test/ws")),
+            dial_learned,
+            ..config(id, Role::Relay, nonce)
+        };
+        let hub = sim.add_node(relay("3000", 1), Some(new_chain(central.pubkey_hash())));
+        let b = sim.add_node(relay("3001", 2), None);
+        let c = sim.add_node(relay("3002", 3), None);
+        sim.connect(b, hub);
+        sim.connect(c, hub);
+        assert!(sim.run_until_quiet(120_000));
+        let peers_of = |sim: &Sim, i: usize| -> Vec<String> {
+            sim.nodes[i]
+                .node
+                .peers()
+                .into_iter()
+                .filter_map(|p| p.node_id)
+                .collect()
+        };
+        let direct = peers_of(&sim, b).contains(&"3002".to_string())
+            && peers_of(&sim, c).contains(&"3001".to_string());
+        assert_eq!(direct, dial_learned > 0, "B and C connected directly");
+
+        sim.crash(hub);
+        sim.with_node(b, |n, now| {
+            let mut block = n
+                .block_template(now, key(2).pubkey_hash(), vec![])
+                .expect("B has the chain");
+            solve(&mut block);
+            n.submit_block(now, block).expect("B's own block");
+        });
+        sim.run_for(10_000);
+        let height = |sim: &Sim, i: usize| sim.nodes[i].node.chain().map(|ch| ch.height());
+        assert_eq!(height(&sim, b), Some(1));
+        if dial_learned > 0 {
+            assert!(sim.converged(), "C follows B without the hub");
+        } else {
+            assert_eq!(height(&sim, c), Some(0), "without discovery C is cut off");
+        }
+    }
 }
 
 #[test]

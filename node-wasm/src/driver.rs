@@ -442,7 +442,9 @@ impl Driver {
                     }
                 }
             }
-            Action::Persist(_) => {}
+            // A tab keeps one connection, to its relay (`dial_learned` is 0 here, so the node
+            // never asks); the relays it hears of are listed on the page.
+            Action::Persist(_) | Action::Dial { .. } => {}
             Action::Mine(job) => {
                 let header = job.template.header.to_bytes();
                 let result =

@@ -29,6 +29,7 @@ use tracing::{debug, error, info, trace, warn};
 
 use crate::commands::{self, Context, Request, Step};
 use crate::miner::{self, Found, Miner};
+use crate::peer_conn;
 use crate::server::Shared;
 use crate::store::Store;
 
@@ -150,6 +151,8 @@ pub struct Hub {
     found_rx: Option<mpsc::Receiver<Found>>,
     mined_tx: mpsc::Sender<ControlMined>,
     mined_rx: Option<mpsc::Receiver<ControlMined>>,
+    /// `--peer` URLs, which have their own redialling task: never dialled as learned.
+    static_peers: Vec<String>,
 }
 
 impl Hub {
@@ -169,7 +172,14 @@ impl Hub {
             found_rx: Some(found_rx),
             mined_tx,
             mined_rx: Some(mined_rx),
+            static_peers: Vec::new(),
         }
+    }
+
+    /// The `--peer` URLs the shell keeps connections to itself.
+    pub fn with_static_peers(mut self, urls: Vec<String>) -> Self {
+        self.static_peers = urls;
+        self
     }
 
     /// Runs until shutdown is signalled or the inbox closes; an `Err` is a storage failure
@@ -380,6 +390,11 @@ impl Hub {
                     }
                 }
                 Action::Persist(changes) => self.persist(&changes)?,
+                Action::Dial { url } => {
+                    if !self.static_peers.contains(&url) {
+                        tokio::spawn(peer_conn::dial_learned(self.shared.clone(), url));
+                    }
+                }
                 Action::Mine(job) => {
                     info!(
                         job = job.id,

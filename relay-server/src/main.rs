@@ -17,7 +17,7 @@ use node_core::ChainParams;
 use relay_server::commands::Request;
 use relay_server::paths::{valid_node_id, DataPaths};
 use relay_server::server::Limits;
-use relay_server::startnode::StartOptions;
+use relay_server::startnode::{StartOptions, DIAL_LEARNED};
 
 /// The seed's central node: a blockchain CLI, a WebSocket relay and the page server.
 #[derive(Debug, Parser)]
@@ -102,6 +102,10 @@ enum Command {
         /// A relay to stay connected to, e.g. ws://127.0.0.1:3000/ws (repeatable).
         #[arg(long = "peer")]
         peers: Vec<String>,
+        /// Outbound connections to keep, dialling relays learned from peers (`addr`) when
+        /// the --peer ones fall short; 0 dials none.
+        #[arg(long, default_value_t = DIAL_LEARNED)]
+        dial_learned: usize,
         /// Directory of the page [default: the repository's www/].
         #[arg(long)]
         www: Option<PathBuf>,
@@ -209,6 +213,7 @@ fn main() -> ExitCode {
                 listen,
                 miner,
                 peers,
+                dial_learned,
                 www,
                 max_peers,
                 max_peers_per_ip,
@@ -235,6 +240,7 @@ fn main() -> ExitCode {
                     listen,
                     miner,
                     peers,
+                    dial_learned,
                     www,
                     limits,
                     max_orphans,

@@ -349,6 +349,21 @@ async fn dial_once(shared: &Arc<Shared>, url: &str) -> Result<Ended, String> {
     Ok(run(shared.clone(), slot, true, ip, stream, sink).await)
 }
 
+/// Dials a relay the node learned of (through `version` or `addr`) once, and runs the
+/// connection until it ends; the node dials again, or another relay, when it wants to.
+pub async fn dial_learned(shared: Arc<Shared>, url: String) {
+    if *shared.shutdown.borrow() {
+        return;
+    }
+    tracing::info!(%url, "dialling a relay learned from a peer");
+    match dial_once(&shared, &url).await {
+        Ok(ended) => {
+            tracing::info!(%url, reason = %ended.reason, "connection to learned relay ended")
+        }
+        Err(e) => tracing::warn!(%url, "cannot connect to learned relay: {e}"),
+    }
+}
+
 /// Keeps an outbound connection to `url` up until the node stops, redialling with
 /// exponential backoff (capped at [`MAX_BACKOFF`]).
 pub async fn dial_forever(shared: Arc<Shared>, url: String) {

@@ -36,6 +36,10 @@ pub const MIN_FRAME_SIZE: usize = 4_096;
 /// binary was built so it works from any working directory.
 pub const DEFAULT_WWW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../www");
 
+/// Outbound connections a relay keeps to relays it learned of, by default: enough that a
+/// network of relays peered through one hub stays connected when the hub goes.
+pub const DIAL_LEARNED: usize = 4;
+
 /// `startnode`'s options.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
@@ -45,6 +49,9 @@ pub struct StartOptions {
     pub miner: Option<String>,
     /// Relays to stay connected to (`ws://HOST:PORT/ws`).
     pub peers: Vec<String>,
+    /// Outbound connections to keep to relays learned from peers ([`DIAL_LEARNED`] unless
+    /// told otherwise).
+    pub dial_learned: usize,
     /// The page's directory.
     pub www: Option<PathBuf>,
     /// What peers may use: frame size, rate, connections, bans, origins.
@@ -181,6 +188,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         // Every message in and out, only when someone asked to see them (RUST_LOG=trace).
         trace_messages: tracing::enabled!(tracing::Level::TRACE),
         params,
+        dial_learned: opts.dial_learned,
         ..NodeConfig::default()
     };
     let had_chain = chain.is_some();
@@ -200,7 +208,8 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         opts.limits.clone(),
         stop_rx.clone(),
     ));
-    let hub = Hub::new(node, store, paths.wallet(), shared.clone());
+    let hub =
+        Hub::new(node, store, paths.wallet(), shared.clone()).with_static_peers(opts.peers.clone());
     let mut hub_task = tokio::spawn(hub.run(hub_rx, stop_rx.clone()));
 
     let www = opts.www.unwrap_or_else(|| PathBuf::from(DEFAULT_WWW));
