@@ -42,7 +42,7 @@ use wasm_bindgen_futures::spawn_local;
 use crate::error::{parse_address, NodeError};
 use crate::miner::{MinerPool, WorkerReport};
 use crate::storage::ChainStore;
-use crate::transport::{Backoff, Connection, SocketEvent};
+use crate::transport::{pick_relay, Backoff, Connection, SocketEvent};
 use crate::verifier::{pack_checks, VerifierPool};
 use crate::views::{self, to_js, AddressView, BlockView, ConnectionView, HashRateView, StatusView};
 use crate::wallet::Wallet;
@@ -102,7 +102,12 @@ pub struct DriverConfig {
 
 /// The relay connection and its reconnection state.
 struct Link {
+    /// The relay this tab belongs to (`?relay=` or the page's origin).
+    home: String,
+    /// The relay of the current or last attempt.
     url: String,
+    /// Attempts since the last completed handshake.
+    failed: u32,
     enabled: bool,
     conn: Option<Connection>,
     peer: PeerId,
@@ -233,7 +238,9 @@ impl Driver {
                 outward_queued: Cell::new(0),
                 pumping: Cell::new(false),
                 link: RefCell::new(Link {
+                    home: config.relay_url.clone(),
                     url: config.relay_url.clone(),
+                    failed: 0,
                     enabled: config.connect,
                     conn: None,
                     peer: 0,
@@ -491,7 +498,11 @@ impl Driver {
                 .inner
                 .blocks_mined
                 .set(self.inner.blocks_mined.get() + 1),
-            Notification::PeerUp { .. } => self.inner.link.borrow_mut().backoff.reset(),
+            Notification::PeerUp { .. } => {
+                let mut link = self.inner.link.borrow_mut();
+                link.backoff.reset();
+                link.failed = 0;
+            }
             _ => {}
         }
         // The reject message itself is in the inspector already; only a refusal of one of
@@ -658,12 +669,22 @@ impl Driver {
 
     /// Opens a connection now if none is open or opening.
     fn connect_now(&self) {
+        let learned: Vec<String> = self
+            .inner
+            .node
+            .borrow()
+            .known_addrs()
+            .into_iter()
+            .filter_map(|a| a.url)
+            .collect();
         {
             let mut link = self.inner.link.borrow_mut();
             if !link.enabled || link.conn.is_some() || self.inner.closed.get() {
                 return;
             }
             link.retry = None;
+            link.url = pick_relay(&link.home, &learned, link.failed).to_string();
+            link.failed = link.failed.saturating_add(1);
             let peer = link.next_peer;
             link.next_peer += 1;
             link.attempt += 1;

@@ -9,8 +9,8 @@
 //! that is still running.
 //!
 //! [`Backoff`] spaces reconnection attempts (0.5 s doubling to 10 s; reset once a handshake
-//! completes), and [`relay_url`] works out where to connect: `?relay=ws://...` or the page's
-//! own origin at `/ws`.
+//! completes), [`relay_url`] works out where to connect: `?relay=ws://...` or the page's
+//! own origin at `/ws`, and [`pick_relay`] which relay to try when that one does not answer.
 
 use std::rc::Rc;
 
@@ -165,6 +165,25 @@ impl Backoff {
     pub fn reset(&mut self) {
         self.next_ms = self.min_ms;
     }
+}
+
+/// The relay to try on a connection attempt: the tab's own relay (`home`) first and once
+/// more, then, if it still does not answer, in turn every relay the node heard of through
+/// `addr` (`learned`, WebSocket URLs only) and `home` again; `failed` counts the attempts since
+/// the last handshake. So a tab whose relay goes down carries on through another one, and
+/// goes back to its own relay when it next has to reconnect.
+pub fn pick_relay<'a>(home: &'a str, learned: &'a [String], failed: u32) -> &'a str {
+    let others: Vec<&str> = learned
+        .iter()
+        .map(String::as_str)
+        .filter(|u| *u != home && (u.starts_with("ws://") || u.starts_with("wss://")))
+        .collect();
+    if failed < 2 || others.is_empty() {
+        return home;
+    }
+    // Attempt 2 is the first other relay; home comes round again after the others.
+    let turn = (failed as usize - 2) % (others.len() + 1);
+    others.get(turn).copied().unwrap_or(home)
 }
 
 /// Where to connect: `relay` if given (a `ws://` or `wss://` URL), else `/ws` on the page's

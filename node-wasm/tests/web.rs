@@ -14,7 +14,7 @@ use node_core::{
 use node_wasm::driver::{Driver, DriverConfig};
 use node_wasm::miner::{header_from_bytes, mine_chunk, nonce_range};
 use node_wasm::storage::ChainStore;
-use node_wasm::transport::{frame_from_data, relay_url, Backoff};
+use node_wasm::transport::{frame_from_data, pick_relay, relay_url, Backoff};
 use node_wasm::verifier::{pack_checks, VerifierPool, CHECK_SIZE};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -479,6 +479,34 @@ async fn transport_turns_a_binary_frame_into_a_message() {
     let text = frame_from_data(&JsValue::from_str("hello")).expect("text is bytes");
     assert!(matches!(decode_frame(&text), Err(FrameError::TooShort(5))));
     assert!(frame_from_data(&JsValue::from_f64(1.0)).is_err());
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_tries_its_own_relay_twice_then_the_relays_it_learned_of() {
+    let home = "ws://127.0.0.1:3000/ws";
+    assert_eq!(pick_relay(home, &[], 0), home);
+    assert_eq!(pick_relay(home, &[], 7), home);
+    let learned = vec![
+        "ws://127.0.0.1:3100/ws".to_string(),
+        home.to_string(),
+        "http://127.0.0.1:3200/".to_string(),
+        "wss://relay.example/ws".to_string(),
+    ];
+    let picks: Vec<&str> = (0..7)
+        .map(|failed| pick_relay(home, &learned, failed))
+        .collect();
+    assert_eq!(
+        picks,
+        [
+            home,
+            home,
+            "ws://127.0.0.1:3100/ws",
+            "wss://relay.example/ws",
+            home,
+            "ws://127.0.0.1:3100/ws",
+            "wss://relay.example/ws",
+        ]
+    );
 }
 
 #[wasm_bindgen_test]

@@ -60,10 +60,12 @@ export class Relay {
     return stdout.trim();
   }
 
-  async start(port) {
+  /** Starts `startnode` on `port`, with `extra` arguments (e.g. '--peer', url). */
+  async start(port, ...extra) {
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
-    this.proc = spawn(RELAY_BIN, ['--node-id', this.nodeId, '--data-dir', this.dataDir, 'startnode', '--listen', `127.0.0.1:${port}`], {
+    this.wsUrl = `ws://127.0.0.1:${port}/ws`;
+    this.proc = spawn(RELAY_BIN, ['--node-id', this.nodeId, '--data-dir', this.dataDir, 'startnode', '--listen', `127.0.0.1:${port}`, ...extra], {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
