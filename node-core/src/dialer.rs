@@ -13,6 +13,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::ordering;
 use crate::protocol::PeerAddr;
 
 /// A node is dialled again at most this often (ms).
@@ -20,12 +21,11 @@ pub const DIAL_RETRY_MS: u64 = 60_000;
 /// A dial not yet seen connected counts as an outbound connection for this long (ms).
 pub const DIAL_PENDING_MS: u64 = 15_000;
 
-/// Recent dial attempts and the outbound target.
+/// Dial attempts and the outbound target.
 #[derive(Debug, Clone, Default)]
 pub struct Dialer {
     target: usize,
-    /// Node id and time of the last attempt, newest last; only attempts within
-    /// [`DIAL_RETRY_MS`] are kept, and at most one per known address.
+    /// Node id and time of the last attempt to dial it, for nodes still known.
     attempts: Vec<(String, u64)>,
 }
 
@@ -38,10 +38,18 @@ impl Dialer {
         }
     }
 
-    /// The URLs to dial now, recording each as attempted: relays in `known` (in order) that
-    /// have a WebSocket URL other than `own_url`, are not `connected`, and were not tried
-    /// within [`DIAL_RETRY_MS`]; as many as bring `outbound` (plus dials still pending) up to
-    /// the target.
+    fn last_attempt(&self, node_id: &str) -> Option<u64> {
+        self.attempts
+            .iter()
+            .find(|(id, _)| id == node_id)
+            .map(|(_, t)| *t)
+    }
+
+    /// The URLs to dial now, recording each as attempted: relays in `known` that have a
+    /// dialable WebSocket URL other than `own_url`, are not `connected`, and were not tried
+    /// within [`DIAL_RETRY_MS`]; never-tried ones first, then the longest untried, so every
+    /// known relay gets its turn however many dead addresses come before it. As many as
+    /// bring `outbound` (plus dials still pending) up to the target.
     pub fn choose<'a>(
         &mut self,
         now: u64,
@@ -54,35 +62,51 @@ impl Dialer {
         if self.target == 0 {
             return urls;
         }
-        self.attempts
-            .retain(|(_, t)| now.saturating_sub(*t) < DIAL_RETRY_MS);
         let pending = self
             .attempts
             .iter()
             .filter(|(id, t)| now.saturating_sub(*t) < DIAL_PENDING_MS && !connected(id))
             .count();
-        let mut room = self.target.saturating_sub(outbound + pending);
-        for addr in known {
-            if room == 0 {
-                break;
-            }
-            let Some(url) = addr.url.as_deref() else {
-                continue;
-            };
-            let dialable = url.starts_with("ws://") || url.starts_with("wss://");
-            if !dialable
-                || Some(url) == own_url
-                || connected(&addr.node_id)
-                || self.attempts.iter().any(|(id, _)| *id == addr.node_id)
-            {
-                continue;
-            }
+        let room = self.target.saturating_sub(outbound + pending);
+        if room == 0 {
+            return urls;
+        }
+        let known: Vec<&PeerAddr> = known.collect();
+        // Forget attempts at nodes no longer known, so the record stays as small as the table.
+        self.attempts
+            .retain(|(id, _)| known.iter().any(|a| a.node_id == *id));
+        let candidates: Vec<(Option<u64>, &PeerAddr, &str)> = known
+            .iter()
+            .filter_map(|a| {
+                let url = a.url.as_deref().filter(|u| dialable(u))?;
+                let last = self.last_attempt(&a.node_id);
+                let fresh = last.is_none_or(|t| now.saturating_sub(t) >= DIAL_RETRY_MS);
+                (fresh && Some(url) != own_url && !connected(&a.node_id)).then_some((last, *a, url))
+            })
+            .collect();
+        // Never tried first; ties keep the table's order (the sort is stable).
+        let candidates =
+            ordering::sorted_by_key(candidates, |(last, _, _)| last.map_or(0, |t| t + 1));
+        for (_, addr, url) in candidates.into_iter().take(room) {
+            self.attempts.retain(|(id, _)| *id != addr.node_id);
             self.attempts.push((addr.node_id.clone(), now));
             urls.push(String::from(url));
-            room -= 1;
         }
         urls
     }
+}
+
+/// A `ws://` or `wss://` URL whose host can be dialled: not an unspecified address
+/// (`0.0.0.0`, `[::]`), which a relay bound to every interface would otherwise announce.
+fn dialable(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !(host.is_empty() || host.starts_with("0.0.0.0") || host.starts_with("[::]"))
 }
 
 #[cfg(test)]
@@ -131,6 +155,30 @@ mod tests {
             Some("ws://10.0.0.2:3000/ws"),
         );
         assert_eq!(urls, ["ws://10.0.0.6:3000/ws"]);
+    }
+
+    #[test]
+    fn dead_addresses_listed_first_do_not_starve_a_live_one() {
+        let mut known: Vec<PeerAddr> = (0..16).map(|i| relay(&format!("0{i:02}"))).collect();
+        known.push(relay("9999"));
+        let mut d = Dialer::new(4);
+        let mut dialled_at = None;
+        for second in 0..600u64 {
+            let urls = d.choose(second * 1000, known.iter(), |_| false, 0, None);
+            if urls.iter().any(|u| u.contains("10.0.0.9999")) {
+                dialled_at = Some(second);
+                break;
+            }
+        }
+        // 17 addresses, 4 dials per pending period of 15 s: its turn comes within a minute.
+        assert!(dialled_at.is_some_and(|s| s <= 60), "{dialled_at:?}");
+    }
+
+    #[test]
+    fn unspecified_hosts_are_not_dialled() {
+        assert!(dialable("ws://127.0.0.1:3000/ws") && dialable("wss://relay.example/ws"));
+        assert!(!dialable("ws://0.0.0.0:3000/ws") && !dialable("ws://[::]:3000/ws"));
+        assert!(!dialable("ws:///ws") && !dialable("http://relay.example/"));
     }
 
     #[test]

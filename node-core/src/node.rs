@@ -651,6 +651,35 @@ impl Node {
     }
 
     /// Drops a peer now: its state goes, and the caller is told to close the connection.
+    /// Two relays that dial each other at once (each learned of the other from `addr`) end up
+    /// with two connections; both ends keep the one the relay with the lower node id dialled
+    /// (between two dialled the same way, the newer: the older is likely dead). Returns
+    /// whether the connection `id`, just past its handshake, stays.
+    fn keep_relay_link(&mut self, id: PeerId, outbound: bool, node_id: &str, role: Role) -> bool {
+        if role != Role::Relay {
+            // A tab has one connection; a reloaded tab's old one is closing anyway.
+            return true;
+        }
+        let Some((old, old_outbound)) = self
+            .peers
+            .values()
+            .find(|p| p.id != id && p.handshake.is_complete() && p.node_id() == Some(node_id))
+            .map(|p| (p.id, p.outbound))
+        else {
+            return true;
+        };
+        // "We dialled it" is "the lower id dialled it" exactly when our id is the lower.
+        let we_are_lower = self.config.node_id.as_str() < node_id;
+        let keep_new = old_outbound == outbound || outbound == we_are_lower;
+        let (close, kept) = if keep_new { (old, id) } else { (id, old) };
+        self.disconnect(
+            close,
+            format!("already connected to relay {node_id} (connection #{kept})"),
+            false,
+        );
+        keep_new
+    }
+
     fn disconnect(&mut self, id: PeerId, reason: String, misbehaved: bool) {
         if !self.peers.contains_key(&id) {
             return;
@@ -961,6 +990,9 @@ impl Node {
         let Some(v) = peer.handshake.version.clone() else {
             return;
         };
+        if !self.keep_relay_link(id, peer.outbound, &v.node_id, v.role) {
+            return;
+        }
         self.notify(Notification::PeerUp {
             peer: id,
             node_id: v.node_id.clone(),
@@ -972,7 +1004,7 @@ impl Node {
             url: v.listen_url.clone(),
             role: v.role,
         };
-        let is_new = v.node_id != self.config.node_id && self.remember_addr(addr.clone());
+        let is_new = v.node_id != self.config.node_id && self.remember_addr(addr.clone(), true);
         self.send(id, &Message::GetAddr);
         if is_new {
             // Tell the others about a node they have not heard of; a reconnect of a known
@@ -1649,8 +1681,14 @@ impl Node {
 
     // ----- addresses and liveness ---------------------------------------------------------
 
-    fn remember_addr(&mut self, addr: PeerAddr) -> bool {
+    /// Records where a node is; true if that is news. What a node says of itself in its
+    /// `version` (`first_hand`) replaces what we knew; what others relay in `addr` only adds
+    /// nodes we did not know, so a peer cannot point known relays' ids at itself.
+    fn remember_addr(&mut self, addr: PeerAddr, first_hand: bool) -> bool {
         if addr.node_id == self.config.node_id {
+            return false;
+        }
+        if !first_hand && self.known_addrs.contains_key(&addr.node_id) {
             return false;
         }
         if self.known_addrs.len() >= MAX_ADDRS && !self.known_addrs.contains_key(&addr.node_id) {
@@ -1669,7 +1707,7 @@ impl Node {
     fn on_addr(&mut self, addrs: Vec<PeerAddr>) {
         let learned: Vec<PeerAddr> = addrs
             .into_iter()
-            .filter(|a| self.remember_addr(a.clone()))
+            .filter(|a| self.remember_addr(a.clone(), false))
             .collect();
         if !learned.is_empty() {
             self.notify(Notification::AddrLearned(learned));
@@ -1683,10 +1721,15 @@ impl Node {
             return;
         }
         let outbound = self.peers.values().filter(|p| p.outbound).count();
+        if outbound >= self.config.dial_learned {
+            return;
+        }
+        // Only relays are dialled, so only connected relays matter (not a relay's many tabs).
         let connected: Vec<&str> = self
             .peers
             .values()
             .filter_map(|p| p.handshake.version.as_ref())
+            .filter(|v| v.role == Role::Relay)
             .map(|v| v.node_id.as_str())
             .collect();
         let urls = self.dialer.choose(

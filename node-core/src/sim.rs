@@ -126,6 +126,9 @@ enum Delivery {
     Dial {
         from: usize,
         to: usize,
+        /// Redialled whenever it breaks (`connect`, like a relay's `--peer`), or dialled
+        /// once (a node's own [`Action::Dial`]).
+        persistent: bool,
     },
     Mined {
         node: usize,
@@ -139,6 +142,7 @@ enum Delivery {
 
 #[derive(Debug, Clone, Copy)]
 struct Conn {
+    persistent: bool,
     dialer: usize,
     listener: usize,
     open: bool,
@@ -238,7 +242,14 @@ impl Sim {
     /// `from` dials `to` (a relay) now.
     pub fn connect(&mut self, from: usize, to: usize) {
         let now = self.now;
-        self.schedule(now, Delivery::Dial { from, to });
+        self.schedule(
+            now,
+            Delivery::Dial {
+                from,
+                to,
+                persistent: true,
+            },
+        );
     }
 
     /// Cuts (or heals) the link between two nodes.
@@ -312,14 +323,23 @@ impl Sim {
             return;
         }
         c.open = false;
-        let (a, b) = (c.dialer, c.listener);
+        let (a, b, persistent) = (c.dialer, c.listener, c.persistent);
         for side in [a, b] {
             let last = self.last_arrival.get(&(conn, side)).copied().unwrap_or(0);
             let at = (self.now + self.links.latency_max_ms).max(last + 1);
             self.schedule(at, Delivery::Closed { to: side, conn });
         }
-        let redial = self.now + self.links.reconnect_ms;
-        self.schedule(redial, Delivery::Dial { from: a, to: b });
+        if persistent {
+            let redial = self.now + self.links.reconnect_ms;
+            self.schedule(
+                redial,
+                Delivery::Dial {
+                    from: a,
+                    to: b,
+                    persistent: true,
+                },
+            );
+        }
     }
 
     fn run_actions(&mut self, i: usize) {
@@ -337,14 +357,22 @@ impl Sim {
                 }
                 Action::Persist(changes) => self.nodes[i].store.apply(&changes),
                 Action::Dial { url } => {
-                    // A URL no node listens at fails to connect: nothing happens. (Broken
-                    // links are redialled by the simulated network, as for `connect`.)
+                    // Dialled once, as a relay does: a URL no node listens at, a node that is
+                    // down or a link that is cut fails, and the node decides when to retry.
                     let to = self
                         .nodes
                         .iter()
                         .position(|n| n.listen_url.as_deref() == Some(url.as_str()));
                     if let Some(to) = to {
-                        self.connect(i, to);
+                        let now = self.now;
+                        self.schedule(
+                            now,
+                            Delivery::Dial {
+                                from: i,
+                                to,
+                                persistent: false,
+                            },
+                        );
                     }
                 }
                 Action::Mine(job) => {
@@ -462,7 +490,11 @@ impl Sim {
                     });
                 }
             }
-            Delivery::Dial { from, to } => {
+            Delivery::Dial {
+                from,
+                to,
+                persistent,
+            } => {
                 let already = self
                     .conns
                     .values()
@@ -471,8 +503,17 @@ impl Sim {
                     return;
                 }
                 if self.cut(from, to) || !self.nodes[to].up {
-                    let redial = self.now + self.links.reconnect_ms;
-                    self.schedule(redial, Delivery::Dial { from, to });
+                    if persistent {
+                        let redial = self.now + self.links.reconnect_ms;
+                        self.schedule(
+                            redial,
+                            Delivery::Dial {
+                                from,
+                                to,
+                                persistent,
+                            },
+                        );
+                    }
                     return;
                 }
                 let conn = self.next_conn;
@@ -480,6 +521,7 @@ impl Sim {
                 self.conns.insert(
                     conn,
                     Conn {
+                        persistent,
                         dialer: from,
                         listener: to,
                         open: true,

@@ -125,9 +125,16 @@ fn relays_peered_through_a_hub_find_each_other_and_outlive_it() {
                 .filter_map(|p| p.node_id)
                 .collect()
         };
-        let direct = peers_of(&sim, b).contains(&"3002".to_string())
-            && peers_of(&sim, c).contains(&"3001".to_string());
-        assert_eq!(direct, dial_learned > 0, "B and C connected directly");
+        // Both dialled each other at once; each kept one connection, the same one.
+        let links = |sim: &Sim, i: usize, other: &str| {
+            peers_of(sim, i)
+                .iter()
+                .filter(|p| p.as_str() == other)
+                .count()
+        };
+        let expected = usize::from(dial_learned > 0);
+        assert_eq!(links(&sim, b, "3002"), expected, "B's links to C");
+        assert_eq!(links(&sim, c, "3001"), expected, "C's links to B");
 
         sim.crash(hub);
         sim.with_node(b, |n, now| {
@@ -341,6 +348,41 @@ fn a_hostile_peer_is_disconnected_and_the_honest_one_is_still_served() {
             Action::Send { peer: 1, frame } if matches!(protocol::decode_frame(&frame), Ok(Message::Block(_)))));
         assert!(served, "attack {i}: honest peer still served");
     }
+}
+
+/// `addr` only adds nodes: a peer cannot repoint a relay the node knows at its own URL,
+/// which would hand it the node's outbound connections.
+#[test]
+fn addr_does_not_overwrite_a_known_relay() {
+    let (mut relay, _) = handshaken_relay();
+    let addr = |url: &str| {
+        encode_frame(&Message::Addr(vec![protocol::PeerAddr {
+            node_id: "3001".into(),
+            url: Some(url.into()),
+            role: Role::Relay,
+        }]))
+    };
+    relay.handle(
+        T0,
+        Event::Frame {
+            peer: 1,
+            bytes: addr("ws://good.test/ws"),
+        },
+    );
+    relay.handle(
+        T0,
+        Event::Frame {
+            peer: 2,
+            bytes: addr("ws://evil.test/ws"),
+        },
+    );
+    let urls: Vec<Option<String>> = relay
+        .known_addrs()
+        .into_iter()
+        .filter(|a| a.node_id == "3001")
+        .map(|a| a.url)
+        .collect();
+    assert_eq!(urls, [Some("ws://good.test/ws".to_string())]);
 }
 
 #[test]

@@ -106,6 +106,10 @@ enum Command {
         /// the --peer ones fall short; 0 dials none.
         #[arg(long, default_value_t = DIAL_LEARNED)]
         dial_learned: usize,
+        /// The URL other relays should dial to reach this one, e.g. wss://relay.example/ws
+        /// [default: ws://<listen address>/ws; none when listening on every interface].
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
         /// Directory of the page [default: the repository's www/].
         #[arg(long)]
         www: Option<PathBuf>,
@@ -214,6 +218,7 @@ fn main() -> ExitCode {
                 miner,
                 peers,
                 dial_learned,
+                public_url,
                 www,
                 max_peers,
                 max_peers_per_ip,
@@ -241,6 +246,7 @@ fn main() -> ExitCode {
                     miner,
                     peers,
                     dial_learned,
+                    public_url,
                     www,
                     limits,
                     max_orphans,

@@ -52,6 +52,9 @@ pub struct StartOptions {
     /// Outbound connections to keep to relays learned from peers ([`DIAL_LEARNED`] unless
     /// told otherwise).
     pub dial_learned: usize,
+    /// The URL other relays should dial to reach this one, when it is not the listening
+    /// address (behind a proxy, or listening on every interface).
+    pub public_url: Option<String>,
     /// The page's directory.
     pub www: Option<PathBuf>,
     /// What peers may use: frame size, rate, connections, bans, origins.
@@ -84,15 +87,29 @@ pub fn default_listen(node_id: &str) -> SocketAddr {
 }
 
 fn check_peer_url(url: &str) -> Result<(), CliError> {
+    check_ws_url("--peer", url, &["ws"], "ws://HOST:PORT/ws")
+}
+
+fn check_ws_url(option: &str, url: &str, schemes: &[&str], expected: &str) -> Result<(), CliError> {
     let uri: tokio_tungstenite::tungstenite::http::Uri = url
         .parse()
-        .map_err(|e| CliError::BadArgument(format!("invalid --peer URL '{url}': {e}")))?;
-    if uri.scheme_str() != Some("ws") || uri.host().is_none() {
+        .map_err(|e| CliError::BadArgument(format!("invalid {option} URL '{url}': {e}")))?;
+    if !uri.scheme_str().is_some_and(|s| schemes.contains(&s)) || uri.host().is_none() {
         return Err(CliError::BadArgument(format!(
-            "invalid --peer URL '{url}': expected ws://HOST:PORT/ws"
+            "invalid {option} URL '{url}': expected {expected}"
         )));
     }
     Ok(())
+}
+
+/// What this relay announces as its address in `version`: `--public-url`, else the address
+/// it listens on, unless that is every interface (`0.0.0.0`, `[::]`), which nobody can dial.
+fn announced_url(public_url: Option<&str>, local: std::net::SocketAddr) -> Option<String> {
+    match public_url {
+        Some(url) => Some(url.to_string()),
+        None if local.ip().is_unspecified() => None,
+        None => Some(format!("ws://{local}/ws")),
+    }
 }
 
 fn check_limits(limits: &Limits) -> Result<(), CliError> {
@@ -152,6 +169,14 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     for url in &opts.peers {
         check_peer_url(url)?;
     }
+    if let Some(url) = &opts.public_url {
+        check_ws_url(
+            "--public-url",
+            url,
+            &["ws", "wss"],
+            "ws[s]://HOST[:PORT]/PATH",
+        )?;
+    }
     check_limits(&opts.limits)?;
     let params = opts.chain_params();
     let db = paths.chain_db();
@@ -183,7 +208,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     let config = NodeConfig {
         node_id: paths.node_id().to_string(),
         role: Role::Relay,
-        listen_url: Some(format!("ws://{local}/ws")),
+        listen_url: announced_url(opts.public_url.as_deref(), local),
         nonce: OsRng.next_u64(),
         // Every message in and out, only when someone asked to see them (RUST_LOG=trace).
         trace_messages: tracing::enabled!(tracing::Level::TRACE),
@@ -282,5 +307,24 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         }
         Ok(Err(e)) => Err(CliError::Fatal(e)),
         Err(e) => Err(CliError::Fatal(format!("the hub task failed: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_announced_url_is_one_other_relays_can_dial() {
+        let at = |s: &str| s.parse::<std::net::SocketAddr>().ok();
+        let local = at("127.0.0.1:3000").map(|a| announced_url(None, a));
+        assert_eq!(local, Some(Some("ws://127.0.0.1:3000/ws".into())));
+        assert_eq!(
+            at("0.0.0.0:3000").map(|a| announced_url(None, a)),
+            Some(None)
+        );
+        assert_eq!(at("[::]:3000").map(|a| announced_url(None, a)), Some(None));
+        let public = at("0.0.0.0:3000").map(|a| announced_url(Some("wss://relay.example/ws"), a));
+        assert_eq!(public, Some(Some("wss://relay.example/ws".into())));
     }
 }

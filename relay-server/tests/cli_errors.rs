@@ -179,6 +179,32 @@ fn bad_arguments_get_one_line_and_exit_code_2() {
 }
 
 #[test]
+fn a_public_url_that_is_not_a_websocket_url_is_refused() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    for url in ["http://relay.example/ws", "relay.example:3000", "ws://"] {
+        let out = cli(
+            dir,
+            "3000",
+            &[
+                "startnode",
+                "--peer",
+                "ws://127.0.0.1:9/ws",
+                "--public-url",
+                url,
+            ],
+        );
+        assert!(!out.status.success(), "{url}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with(&format!("error: invalid --public-url URL '{url}'")),
+            "{url}: {err}"
+        );
+    }
+    assert!(snapshot(dir).is_empty(), "nothing was created");
+}
+
+#[test]
 fn an_unreachable_relay_is_reported() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
