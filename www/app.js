@@ -28,7 +28,7 @@ const short = (h, n = 12) => (h ? h.slice(0, n) : '–');
 // One formatter for every time shown: toLocaleTimeString builds a new one per call, which
 // cost ~10 % of a tab's initial sync when every inspector row had its time formatted.
 const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
-const time = (ms) => timeFormat.format(ms);
+const time = (ms) => (Number.isFinite(ms) ? timeFormat.format(ms) : '–');
 
 function rate(hps) {
   if (!hps) return '0 H/s';
@@ -466,8 +466,14 @@ async function refreshNetwork() {
 let downloading = false;
 
 const pendingMessages = [];
+// Messages that arrived faster than the inspector draws and were dropped before drawing.
+let unshownMessages = 0;
 const drawMessages = () => {
   const body = $('messages');
+  if (unshownMessages) {
+    pendingMessages.unshift({ skipped: unshownMessages });
+    unshownMessages = 0;
+  }
   const rows = pendingMessages.splice(0).map((m) => (m.skipped ? el('tr', { class: 'skipped' },
     el('td', { colspan: 4, class: 'hint', text: `… ${m.skipped} more messages, not shown` })) : el('tr', {
     class: `${m.direction}${m.refused ? ' refused' : ''}`, 'data-testid': 'message', 'data-command': m.command,
@@ -554,7 +560,10 @@ function wire() {
   node.on('message', (m) => {
     if ($('inspector-pause').checked) return;
     pendingMessages.push(m);
-    if (pendingMessages.length > 400) pendingMessages.splice(0, pendingMessages.length - 400);
+    if (pendingMessages.length > 400) {
+      const dropped = pendingMessages.splice(0, pendingMessages.length - 400);
+      unshownMessages += dropped.reduce((n, d) => n + (d.skipped || 1), 0);
+    }
     flushMessages();
   });
 }
