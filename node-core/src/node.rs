@@ -85,7 +85,8 @@ pub struct NodeConfig {
     /// Software name sent in `version`.
     pub user_agent: String,
     /// Outbound connections to keep by dialling relays learned through `version` and
-    /// `addr` ([`Action::Dial`]); 0 for a node that cannot dial them (a tab).
+    /// `addr` ([`Action::Dial`]); 0 for a node that cannot dial them (a tab). Needs the
+    /// crate's `dial` feature (the browser build leaves it out).
     pub dial_learned: usize,
 }
 
@@ -1717,7 +1718,7 @@ impl Node {
 
     /// Dials learned relays while outbound connections are below the target.
     fn dial_learned(&mut self, now: u64) {
-        if self.config.dial_learned == 0 {
+        if self.config.dial_learned == 0 || !cfg!(feature = "dial") {
             return;
         }
         let outbound = self.peers.values().filter(|p| p.outbound).count();
