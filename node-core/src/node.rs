@@ -653,32 +653,28 @@ impl Node {
 
     /// Drops a peer now: its state goes, and the caller is told to close the connection.
     /// Two relays that dial each other at once (each learned of the other from `addr`) end up
-    /// with two connections; both ends keep the one the relay with the lower node id dialled
-    /// (between two dialled the same way, the newer: the older is likely dead). Returns
-    /// whether the connection `id`, just past its handshake, stays.
+    /// with two connections: a connection this node dialled to a relay it is already
+    /// connected to is closed (the dial was redundant). Only our own new dial is ever closed,
+    /// so a peer claiming an honest relay's node id cannot make us drop the honest link.
+    /// Returns whether the connection `id`, just past its handshake, stays.
     fn keep_relay_link(&mut self, id: PeerId, outbound: bool, node_id: &str, role: Role) -> bool {
-        if role != Role::Relay {
-            // A tab has one connection; a reloaded tab's old one is closing anyway.
+        if role != Role::Relay || !outbound {
             return true;
         }
-        let Some((old, old_outbound)) = self
+        let Some(kept) = self
             .peers
             .values()
             .find(|p| p.id != id && p.handshake.is_complete() && p.node_id() == Some(node_id))
-            .map(|p| (p.id, p.outbound))
+            .map(|p| p.id)
         else {
             return true;
         };
-        // "We dialled it" is "the lower id dialled it" exactly when our id is the lower.
-        let we_are_lower = self.config.node_id.as_str() < node_id;
-        let keep_new = old_outbound == outbound || outbound == we_are_lower;
-        let (close, kept) = if keep_new { (old, id) } else { (id, old) };
         self.disconnect(
-            close,
+            id,
             format!("already connected to relay {node_id} (connection #{kept})"),
             false,
         );
-        keep_new
+        false
     }
 
     fn disconnect(&mut self, id: PeerId, reason: String, misbehaved: bool) {
