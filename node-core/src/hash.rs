@@ -16,17 +16,31 @@ pub struct Hash256(pub [u8; 32]);
 /// and only the first unequal pair is byte-swapped to order it.
 impl Ord for Hash256 {
     fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        let (mut a, mut b): (&[u8], &[u8]) = (&self.0, &other.0);
-        while let (Some((x, rest_a)), Some((y, rest_b))) =
-            (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
-        {
-            if u64::from_ne_bytes(*x) != u64::from_ne_bytes(*y) {
-                return u64::from_be_bytes(*x).cmp(&u64::from_be_bytes(*y));
-            }
-            (a, b) = (rest_a, rest_b);
-        }
-        core::cmp::Ordering::Equal
+        compare_words(&self.0, &other.0)
     }
+}
+
+/// Byte-order comparison of two equally long byte strings, eight bytes at a time, then four,
+/// then byte by byte.
+#[inline(always)]
+fn compare_words(mut a: &[u8], mut b: &[u8]) -> core::cmp::Ordering {
+    while let (Some((x, rest_a)), Some((y, rest_b))) =
+        (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+    {
+        if u64::from_ne_bytes(*x) != u64::from_ne_bytes(*y) {
+            return u64::from_be_bytes(*x).cmp(&u64::from_be_bytes(*y));
+        }
+        (a, b) = (rest_a, rest_b);
+    }
+    if let (Some((x, rest_a)), Some((y, rest_b))) =
+        (a.split_first_chunk::<4>(), b.split_first_chunk::<4>())
+    {
+        if x != y {
+            return u32::from_be_bytes(*x).cmp(&u32::from_be_bytes(*y));
+        }
+        (a, b) = (rest_a, rest_b);
+    }
+    a.cmp(b)
 }
 
 impl PartialOrd for Hash256 {
@@ -62,12 +76,23 @@ fn hex_val(c: u8) -> Option<u8> {
     }
 }
 
+/// Writes `bytes` as lowercase hex in one `write_str`: hashes are shown everywhere (events,
+/// the inspector, logs), and a `{:02x}` per byte went through the formatter 32 times.
+pub(crate) fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 64];
+    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    }
+    let used = &buf[..2 * bytes.len().min(32)];
+    // Only ASCII hex digits were written.
+    f.write_str(core::str::from_utf8(used).map_err(|_| fmt::Error)?)
+}
+
 impl fmt::Display for Hash256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        write_hex(f, &self.0)
     }
 }
 
@@ -118,8 +143,22 @@ hash_newtype!(
 );
 
 /// RIPEMD-160(SHA-256(public key)): what an output pays to and what an address encodes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct PubKeyHash(pub [u8; 20]);
+
+/// Byte order, compared a word at a time as [`Hash256`] is: the UTXO set's index by owner
+/// compares key hashes on every update.
+impl Ord for PubKeyHash {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        compare_words(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for PubKeyHash {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl PubKeyHash {
     /// Hashes a SEC1-encoded public key into the form outputs are locked to.
@@ -130,10 +169,7 @@ impl PubKeyHash {
 
 impl fmt::Debug for PubKeyHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        write_hex(f, &self.0)
     }
 }
 

@@ -175,6 +175,26 @@ proptest! {
         c[i] = c[i].wrapping_add(1);
         prop_assert_eq!(x.cmp(&node_core::Hash256(c)), a.cmp(&c));
         prop_assert_eq!(x.partial_cmp(&y), a.partial_cmp(&b));
+        // Key hashes (20 bytes: two words and a half) too.
+        let (mut p, mut q) = ([0u8; 20], [0u8; 20]);
+        p.copy_from_slice(&a[..20]);
+        q.copy_from_slice(&b[..20]);
+        prop_assert_eq!(PubKeyHash(p).cmp(&PubKeyHash(q)), p.cmp(&q));
+        let mut r = p;
+        r[i % 20] = r[i % 20].wrapping_add(1);
+        prop_assert_eq!(PubKeyHash(p).cmp(&PubKeyHash(r)), p.cmp(&r));
+    }
+
+    /// Hashes show as 64 lowercase hex digits, byte by byte, and parse back.
+    #[test]
+    fn hashes_show_as_hex_and_parse_back(a in any::<[u8; 32]>(), k in any::<[u8; 20]>()) {
+        let h = node_core::Hash256(a);
+        let shown = h.to_string();
+        let expected: String = a.iter().map(|b| format!("{b:02x}")).collect();
+        prop_assert_eq!(&shown, &expected);
+        prop_assert_eq!(node_core::Hash256::from_hex(&shown), Some(h));
+        let key_hash: String = k.iter().map(|b| format!("{b:02x}")).collect();
+        prop_assert_eq!(format!("{:?}", PubKeyHash(k)), key_hash);
     }
 }
 
