@@ -4,7 +4,6 @@
 //! [`UtxoSet::undo`] needs to disconnect it again; the seed's reindex after every block is
 //! gone. An index by owner makes balance queries proportional to one address's coins.
 
-use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
@@ -38,11 +37,15 @@ pub struct BlockUndo {
 /// One change to the stored UTXO set: `Some` writes an entry, `None` deletes it.
 pub type UtxoChange = (OutPoint, Option<UtxoEntry>);
 
-/// The set of unspent outputs with an index by owner.
+/// The set of unspent outputs.
+///
+/// There is no index by owner: an owner's outputs are found by a scan, as the seed's
+/// `FindUTXO` does. Keeping such an index up to date was half of every block's UTXO update
+/// during a sync, while balances are asked for a few times a second at most and a scan of
+/// tens of thousands of entries takes a millisecond.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UtxoSet {
     entries: KeyedMap<OutPoint, UtxoEntry>,
-    by_owner: BTreeSet<(PubKeyHash, OutPoint)>,
 }
 
 impl UtxoSet {
@@ -81,16 +84,11 @@ impl UtxoSet {
     }
 
     fn insert(&mut self, op: OutPoint, e: UtxoEntry) {
-        if let Some(old) = self.entries.insert(op, e) {
-            self.by_owner.remove(&(old.output.pubkey_hash, op));
-        }
-        self.by_owner.insert((e.output.pubkey_hash, op));
+        self.entries.insert(op, e);
     }
 
     fn remove(&mut self, op: &OutPoint) -> Option<UtxoEntry> {
-        let e = self.entries.remove(op)?;
-        self.by_owner.remove(&(e.output.pubkey_hash, *op));
-        Some(e)
+        self.entries.remove(op)
     }
 
     /// Connects a block whose inputs were validated: spends its inputs and adds its outputs.
@@ -169,14 +167,10 @@ impl UtxoSet {
         owner: &PubKeyHash,
     ) -> impl Iterator<Item = (OutPoint, &'a UtxoEntry)> + 'a {
         let owner = *owner;
-        let start = OutPoint {
-            txid: crate::Txid(Hash256::ZERO),
-            vout: 0,
-        };
-        self.by_owner
-            .range((owner, start)..)
-            .take_while(move |(o, _)| *o == owner)
-            .filter_map(|(_, op)| self.entries.get(op).map(|e| (*op, e)))
+        self.entries
+            .iter()
+            .filter(move |(_, e)| e.output.pubkey_hash == owner)
+            .map(|(op, e)| (*op, e))
     }
 
     /// A digest of the whole set, to compare two nodes' sets cheaply.
