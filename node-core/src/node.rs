@@ -653,28 +653,43 @@ impl Node {
 
     /// Drops a peer now: its state goes, and the caller is told to close the connection.
     /// Two relays that dial each other at once (each learned of the other from `addr`) end up
-    /// with two connections: a connection this node dialled to a relay it is already
-    /// connected to is closed (the dial was redundant). Only our own new dial is ever closed,
-    /// so a peer claiming an honest relay's node id cannot make us drop the honest link.
-    /// Returns whether the connection `id`, just past its handshake, stays.
-    fn keep_relay_link(&mut self, id: PeerId, outbound: bool, node_id: &str, role: Role) -> bool {
-        if role != Role::Relay || !outbound {
+    /// with two connections, one each way, whose `version`s carry the same process nonce.
+    /// Both ends then keep the one the relay with the lower node id dialled and close the
+    /// other, so they agree without talking. Connections the same way (a relay that restarted
+    /// while its old connection lingers) or with another nonce are left alone. Returns whether
+    /// the connection `id`, just past its handshake, stays.
+    fn keep_relay_link(&mut self, id: PeerId, outbound: bool, v: &Version) -> bool {
+        if v.role != Role::Relay {
             return true;
         }
-        let Some(kept) = self
+        let Some(other) = self
             .peers
             .values()
-            .find(|p| p.id != id && p.handshake.is_complete() && p.node_id() == Some(node_id))
+            .find(|p| {
+                p.id != id
+                    && p.outbound != outbound
+                    && p.handshake.is_complete()
+                    && p.handshake
+                        .version
+                        .as_ref()
+                        .is_some_and(|o| o.node_id == v.node_id && o.nonce == v.nonce)
+            })
             .map(|p| p.id)
         else {
             return true;
         };
+        // "We dialled it" is "the lower id dialled it" exactly when our id is the lower.
+        let keep_new = outbound == (self.config.node_id < v.node_id);
+        let (close, kept) = if keep_new { (other, id) } else { (id, other) };
         self.disconnect(
-            id,
-            format!("already connected to relay {node_id} (connection #{kept})"),
+            close,
+            format!(
+                "already connected to relay {} (connection #{kept})",
+                v.node_id
+            ),
             false,
         );
-        false
+        keep_new
     }
 
     fn disconnect(&mut self, id: PeerId, reason: String, misbehaved: bool) {
@@ -987,7 +1002,7 @@ impl Node {
         let Some(v) = peer.handshake.version.clone() else {
             return;
         };
-        if !self.keep_relay_link(id, peer.outbound, &v.node_id, v.role) {
+        if !self.keep_relay_link(id, peer.outbound, &v) {
             return;
         }
         self.notify(Notification::PeerUp {
