@@ -12,11 +12,7 @@ async fn relays_learn_of_each_other_through_the_hub_and_outlive_it() {
     let dir = tmp.path();
     let a = new_address(dir, "4100");
     let b = new_address(dir, "4101");
-    ok(
-        dir,
-        "4100",
-        &["createblockchain", "--address", &a, "--bits", "8"],
-    );
+    create_chain(dir, "4100", &a);
     let hub = NodeProc::start(dir, "4100", &[]).await;
     let genesis = hub.status().await.tip.expect("genesis");
     let relay_b = NodeProc::start(dir, "4101", &["--peer", &hub.ws_url()]).await;
@@ -40,24 +36,14 @@ async fn relays_learn_of_each_other_through_the_hub_and_outlive_it() {
     }
 
     // B gets coins to spend later, mined on the hub.
-    let out = ok(
-        dir,
-        "4100",
-        &["send", "--from", &a, "--to", &b, "--amount", "3", "--mine"],
-    );
-    assert_eq!(out, "Success!\n");
+    send_mined(dir, "4100", &a, &b, 3);
     let tip1 = hub.status().await.tip.expect("tip");
     relay_b.wait_tip(&tip1).await;
     relay_c.wait_tip(&tip1).await;
 
     hub.kill9();
     // B mines a block through its control endpoint; C gets it without the hub.
-    let out = ok(
-        dir,
-        "4101",
-        &["send", "--from", &b, "--to", &a, "--amount", "2", "--mine"],
-    );
-    assert_eq!(out, "Success!\n");
+    send_mined(dir, "4101", &b, &a, 2);
     let tip2 = relay_b.status().await.tip.expect("tip");
     let status_c = relay_c.wait_tip(&tip2).await;
     assert_eq!(status_c.height, 2);

@@ -11,33 +11,19 @@ async fn peered_relays_converge_on_blocks_mined_through_control() {
     let dir = tmp.path();
     let a = new_address(dir, "4000");
     let b = new_address(dir, "4001");
-    ok(
-        dir,
-        "4000",
-        &["createblockchain", "--address", &a, "--bits", "8"],
-    );
+    create_chain(dir, "4000", &a);
     let relay_a = NodeProc::start(dir, "4000", &[]).await;
     let genesis = relay_a.status().await.tip.expect("genesis");
     let relay_b = NodeProc::start(dir, "4001", &["--peer", &relay_a.ws_url()]).await;
     relay_b.wait_tip(&genesis).await;
 
     // Mined inside running node A (its database is locked: this must go through /control).
-    let out = ok(
-        dir,
-        "4000",
-        &["send", "--from", &a, "--to", &b, "--amount", "3", "--mine"],
-    );
-    assert_eq!(out, "Success!\n");
+    send_mined(dir, "4000", &a, &b, 3);
     let tip1 = relay_a.status().await.tip.expect("tip");
     relay_b.wait_tip(&tip1).await;
 
     // And the other way, inside running node B.
-    let out = ok(
-        dir,
-        "4001",
-        &["send", "--from", &b, "--to", &a, "--amount", "1", "--mine"],
-    );
-    assert_eq!(out, "Success!\n");
+    send_mined(dir, "4001", &b, &a, 1);
     let tip2 = relay_b.status().await.tip.expect("tip");
     let status_a = relay_a.wait_tip(&tip2).await;
     assert_eq!(status_a.height, 2);

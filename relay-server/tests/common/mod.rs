@@ -76,6 +76,28 @@ pub fn new_address(dir: &Path, id: &str) -> String {
         .to_string()
 }
 
+/// `createblockchain` (bits 8) with the genesis paying `address`.
+pub fn create_chain(dir: &Path, id: &str, address: &str) {
+    ok(
+        dir,
+        id,
+        &["createblockchain", "--address", address, "--bits", "8"],
+    );
+}
+
+/// `send --mine` of `amount` from `from` to `to` on node `id`, which must succeed.
+pub fn send_mined(dir: &Path, id: &str, from: &str, to: &str, amount: u64) {
+    let amount = amount.to_string();
+    let out = ok(
+        dir,
+        id,
+        &[
+            "send", "--from", from, "--to", to, "--amount", &amount, "--mine",
+        ],
+    );
+    assert_eq!(out, "Success!\n");
+}
+
 /// `getbalance` as a number.
 pub fn balance(dir: &Path, id: &str, address: &str) -> u64 {
     let out = ok(dir, id, &["getbalance", "--address", address]);
