@@ -163,6 +163,9 @@ mod tests {
         let bytes = block.encode();
         assert_eq!(block.encoded_size(), bytes.len());
         assert_eq!(Block::decode(&bytes), Ok(block.clone()));
-        assert_eq!(block.header.merkle_root, block.transactions[0].txid().0);
+        assert_eq!(
+            block.header.merkle_root,
+            crate::merkle::merkle_root(&[block.transactions[0].txid().0])
+        );
     }
 }

@@ -9,6 +9,24 @@
 //!
 //! All changes to persist are gathered in [`ChainChanges`]; the caller takes them with
 //! [`Chain::take_changes`] and writes them as one transaction.
+//!
+//! # Assume-valid, bound to one block
+//! A tab may be given one block hash by the relay that served its page (as Bitcoin Core
+//! ships one in its code). Signatures are skipped only for blocks that are ancestors of that
+//! exact block: while it has not arrived, blocks up to its height are indexed (every other
+//! rule of [`check_block`] checked) but not connected, so nothing unverified ever reaches the
+//! UTXO set; once it is indexed its ancestry is known and the branch connects with the
+//! ancestors' signatures skipped. Any other block, on any branch, after any reorganisation,
+//! is checked in full. If it never comes (the chain goes past its height without it, or the
+//! node gives up waiting), the held blocks connect with every signature checked. Blocks
+//! connected unchecked are recorded and stored ([`ChainChanges::unchecked`]), so a reload
+//! that is not given the same vouching block checks them, and their transactions re-enter
+//! a mempool only after a signature check.
+//!
+//! # Bounded side branches
+//! A block that does not add work is a side block: kept only within a byte and count budget
+//! ([`MAX_SIDE_BRANCH_BYTES`]), the lowest-work side branches forgotten first (they are not
+//! condemned and may be fetched again). Orphans are bounded in count and bytes.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -56,6 +74,9 @@ pub enum AcceptOutcome {
     TipChanged(Vec<TipStep>),
     /// Stored on a branch with less work than the active chain.
     SideChain,
+    /// Stored on the best branch but not connected yet: the node waits for its
+    /// assume-valid block, which decides which blocks may skip their signature checks.
+    Held,
     /// Kept until its parent arrives.
     Orphan {
         /// The earliest ancestor missing.
@@ -69,6 +90,9 @@ pub enum AcceptOutcome {
 /// may store a batch as one record (see [`crate::store`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainChanges {
+    /// Blocks connected without a signature check (`true`), or checked since (`false`):
+    /// stored so that a reload knows which blocks still rest on a vouching block.
+    pub unchecked: Vec<(BlockHash, bool)>,
     /// Newly indexed blocks (active or side branch).
     pub blocks: Vec<Block>,
     /// Blocks found invalid after they were indexed: delete them from storage.
@@ -87,6 +111,7 @@ impl ChainChanges {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty()
+            && self.unchecked.is_empty()
             && self.removed.is_empty()
             && self.utxo.is_empty()
             && self.tip.is_none()
@@ -118,12 +143,24 @@ impl fmt::Display for ChainError {
 #[cfg(feature = "std")]
 impl std::error::Error for ChainError {}
 
-/// Blocks whose parent is unknown, bounded, oldest evicted first.
+/// Bytes of orphan blocks kept at most: 16 full blocks, far more than a download keeps
+/// ahead of its parents (blocks arrive nearly in order), and a bound on what a peer sending
+/// parentless blocks can make a node hold whatever the count limit says.
+pub const MAX_ORPHAN_BYTES: usize = 16 << 20;
+/// Bytes of side-branch bodies (blocks that do not add work to the best chain) kept at most.
+/// Honest side branches are the few blocks of a race between miners or the losing side of a
+/// partition; 8 MiB holds dozens of full blocks and thousands of small ones.
+pub const MAX_SIDE_BRANCH_BYTES: usize = 8 << 20;
+/// Side-branch blocks kept at most, whatever their size.
+pub const MAX_SIDE_BRANCH_BLOCKS: usize = 2_000;
+
+/// Blocks whose parent is unknown, bounded in count and bytes, oldest evicted first.
 #[derive(Debug, Clone, Default)]
 struct OrphanPool {
     blocks: KeyedMap<BlockHash, Block>,
     by_parent: KeyedMap<BlockHash, Vec<BlockHash>>,
     order: VecDeque<BlockHash>,
+    bytes: usize,
 }
 
 impl OrphanPool {
@@ -132,7 +169,8 @@ impl OrphanPool {
         if self.blocks.contains_key(&hash) || max == 0 {
             return;
         }
-        while self.blocks.len() >= max {
+        let size = block.encoded_size();
+        while self.blocks.len() >= max || self.bytes.saturating_add(size) > MAX_ORPHAN_BYTES {
             match self.order.pop_front() {
                 Some(old) => self.remove(&old),
                 None => break,
@@ -141,10 +179,12 @@ impl OrphanPool {
         self.by_parent.get_or_default(block.header.prev).push(hash);
         self.blocks.insert(hash, block);
         self.order.push_back(hash);
+        self.bytes += size;
     }
 
     fn remove(&mut self, hash: &BlockHash) {
         if let Some(b) = self.blocks.remove(hash) {
+            self.bytes = self.bytes.saturating_sub(b.encoded_size());
             if let Some(children) = self.by_parent.get_mut(&b.header.prev) {
                 children.retain(|h| h != hash);
                 if children.is_empty() {
@@ -160,6 +200,7 @@ impl OrphanPool {
         let mut out = Vec::new();
         for h in hashes {
             if let Some(b) = self.blocks.remove(&h) {
+                self.bytes = self.bytes.saturating_sub(b.encoded_size());
                 self.order.retain(|x| *x != h);
                 out.push(b);
             }
@@ -194,8 +235,21 @@ pub struct Chain {
     invalid: KeyedSet<BlockHash>,
     orphans: OrphanPool,
     changes: ChainChanges,
-    /// Lowest active height connected without signature checks (assume-valid), if any.
-    unchecked_from: Option<u64>,
+    /// Blocks connected without their signatures checked (ancestors of the assumed block,
+    /// or restored from storage as such).
+    unchecked: KeyedSet<BlockHash>,
+    /// Lowest active height that may hold an unchecked block no assumed block vouches for
+    /// (a reload given another or no assume-valid block): checked a slice at a time.
+    recheck_from: Option<u64>,
+    /// Where the wait for the assume-valid block stands.
+    assumed: Assumed,
+    /// While waiting for the assumed block: the heaviest indexed block held back from the
+    /// active chain.
+    held: Option<BlockHash>,
+    /// Side-branch blocks (indexed, adding no work to the best chain) and their sizes.
+    side: KeyedMap<BlockHash, usize>,
+    /// Total bytes of `side`.
+    side_bytes: usize,
     /// Blocks whose signatures the shell already verified (natively, off the thread that
     /// validates): their signature checks are skipped once. A hint only, bounded.
     presigned: KeyedSet<BlockHash>,
@@ -203,9 +257,34 @@ pub struct Chain {
     checked_txids: Option<(BlockHash, Vec<Txid>)>,
 }
 
+/// The state of the wait for the assume-valid block (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Assumed {
+    /// No assume-valid block, or it was given up: every signature is checked.
+    Off,
+    /// The assumed block is not indexed yet: blocks up to its height are held back.
+    Waiting {
+        /// Its height, as the relay that vouched for it said.
+        height: u64,
+        /// Its hash: the only thing that vouches.
+        hash: BlockHash,
+        /// When the best held block last gained work (`None` until the first check).
+        progress_at: Option<u64>,
+    },
+    /// The assumed block is indexed: its ancestors by height, itself last.
+    Known {
+        /// `ancestors[h]` is the assumed block's ancestor at height `h`.
+        ancestors: Vec<BlockHash>,
+    },
+}
+
 /// Most blocks remembered as verified ahead of connection; more than a download keeps in
 /// flight.
 const MAX_PRESIGNED: usize = 4096;
+
+/// How long a node waits, with nothing downloading and no new work on the held branch, for
+/// the assumed block before it connects what it holds with every signature checked.
+pub const ASSUMED_BLOCK_PATIENCE_MS: u64 = 5_000;
 
 /// Mines a genesis block paying `subsidy` to `to` at difficulty `bits`.
 pub fn mine_genesis(to: PubKeyHash, subsidy: u64, timestamp: u64, bits: u32, data: &[u8]) -> Block {
@@ -254,10 +333,16 @@ impl Chain {
             invalid: KeyedSet::new(),
             orphans: OrphanPool::default(),
             changes: ChainChanges::default(),
-            unchecked_from: None,
+            unchecked: KeyedSet::new(),
+            recheck_from: None,
+            assumed: Assumed::Off,
+            held: None,
+            side: KeyedMap::new(),
+            side_bytes: 0,
             presigned: KeyedSet::new(),
             checked_txids: None,
         };
+        chain.assumed = chain.initial_assumed();
         chain.index.insert(
             hash,
             BlockEntry {
@@ -270,6 +355,7 @@ impl Chain {
         chain.changes.blocks.push(genesis.clone());
         chain.bodies.insert(hash, genesis);
         chain.connect_unchecked(hash);
+        chain.note_assumed_indexed(hash, 0);
         Ok(chain)
     }
 
@@ -344,19 +430,58 @@ impl Chain {
             invalid: KeyedSet::new(),
             orphans: OrphanPool::default(),
             changes: ChainChanges::default(),
-            unchecked_from: None,
+            unchecked: KeyedSet::new(),
+            recheck_from: None,
+            assumed: Assumed::Off,
+            held: None,
+            side: KeyedMap::new(),
+            side_bytes: 0,
             presigned: KeyedSet::new(),
             checked_txids: None,
         };
-        // Which stored blocks had their signatures checked is not stored; unless the
-        // assumed block vouches for them, check them again (from height 1, to be safe).
-        if chain.params.assume_valid.is_some()
-            && !chain.assumed_block_reached()
-            && chain.height() > 0
-        {
-            chain.unchecked_from = Some(1);
+        chain.assumed = chain.initial_assumed();
+        if let Assumed::Waiting { hash, .. } = chain.assumed {
+            if let Some(e) = chain.index.get(&hash).copied() {
+                chain.note_assumed_indexed(hash, e.height);
+            } else if chain.index.values().any(
+                |e| matches!(chain.assumed, Assumed::Waiting { height, .. } if e.height > height),
+            ) {
+                chain.assumed = Assumed::Off;
+            }
         }
+        // Blocks stored but not connected (held while waiting, or a crash before they were
+        // connected): the heaviest is held, or connected now if nothing holds it back.
+        let best = chain.heaviest_indexed();
+        if best != chain.tip() {
+            if matches!(chain.assumed, Assumed::Waiting { .. }) {
+                chain.held = Some(best);
+            } else {
+                let mut steps = Vec::new();
+                chain.activate_best(Some(best), &mut steps);
+            }
+        }
+        chain.classify_side_blocks();
         Ok(chain)
+    }
+
+    /// Marks stored blocks as connected without a signature check (what a store recorded
+    /// through [`ChainChanges::unchecked`]). Those on the active chain that the assumed
+    /// block given now does not vouch for are checked again, a slice at a time, by
+    /// [`Chain::check_skipped_signatures`].
+    pub fn restore_unchecked(&mut self, unchecked: impl IntoIterator<Item = BlockHash>) {
+        for h in unchecked {
+            if self.index.contains_key(&h) {
+                self.unchecked.insert(h);
+            }
+        }
+        self.recheck_from = self
+            .unchecked
+            .iter()
+            .filter(|h| self.is_active(h))
+            .filter_map(|h| self.index.get(h).map(|e| (e.height, *h)))
+            .filter(|(height, h)| !self.is_vouched(h, *height))
+            .map(|(height, _)| height)
+            .min();
     }
 
     /// Everything a store must hold to restore this chain (blocks of every branch, undo
@@ -368,6 +493,7 @@ impl Chain {
             self.bodies.iter(),
             |h| self.undo.get(h),
             self.utxo.iter().map(|(op, e)| (*op, *e)),
+            self.unchecked.iter().copied(),
             Some(self.tip()),
             blocks_per_batch,
         )
@@ -396,6 +522,40 @@ impl Chain {
     /// Cumulative work of the active tip.
     pub fn tip_work(&self) -> u128 {
         self.index.get(&self.tip()).map_or(0, |e| e.chain_work)
+    }
+    /// The most work of any indexed block: the active tip's, or a held block's while the
+    /// node waits for the assumed block.
+    pub fn best_work(&self) -> u128 {
+        let held = self
+            .held
+            .and_then(|h| self.index.get(&h))
+            .map_or(0, |e| e.chain_work);
+        self.tip_work().max(held)
+    }
+    /// Height of the best indexed block (see [`Chain::best_work`]): how far a download got,
+    /// even while blocks are held back.
+    pub fn best_height(&self) -> u64 {
+        self.held
+            .and_then(|h| self.index.get(&h))
+            .map_or(0, |e| e.height)
+            .max(self.height())
+    }
+    /// Whether a block with this header, received unasked, deserves processing: its parent
+    /// is unknown (the orphan rules apply), or it would add work to the best chain. A peer
+    /// pushing low-work blocks nobody asked for makes the node spend memory and time for
+    /// nothing (Bitcoin Core processes an unrequested block only if it has more work too).
+    pub fn would_add_work(&self, header: &crate::block::BlockHeader) -> bool {
+        self.index.get(&header.prev).is_none_or(|parent| {
+            parent.chain_work.saturating_add(pow::work(header.bits)) > self.best_work()
+        })
+    }
+    /// Whether the node still waits for its assume-valid block, holding blocks back.
+    pub fn waits_for_assumed_block(&self) -> bool {
+        matches!(self.assumed, Assumed::Waiting { .. })
+    }
+    /// Number of side-branch blocks kept, and their bytes.
+    pub fn side_branch_size(&self) -> (usize, usize) {
+        (self.side.len(), self.side_bytes)
     }
     /// The UTXO set of the active tip.
     pub fn utxo(&self) -> &UtxoSet {
@@ -453,8 +613,24 @@ impl Chain {
 
     /// A block locator: the tip, then back 1 at a time for 10 blocks, then doubling, then
     /// genesis — so a peer on another branch finds the most recent common block.
+    ///
+    /// While blocks are held back (waiting for the assumed block) it starts from the best
+    /// held block instead, so a download carries on from where it got.
     pub fn locator(&self) -> Vec<BlockHash> {
         let mut out = Vec::new();
+        if let Some(held) = self.held {
+            // The held branch down to the active chain, then the active chain's locator.
+            let mut cursor = held;
+            let mut taken = 0;
+            while !self.is_active(&cursor) && taken < 10 {
+                out.push(cursor);
+                taken += 1;
+                match self.index.get(&cursor) {
+                    Some(e) => cursor = e.prev,
+                    None => break,
+                }
+            }
+        }
         let mut height = self.height() as i64;
         let mut step = 1i64;
         while height > 0 {
@@ -540,6 +716,10 @@ impl Chain {
     }
 
     /// Validates and accepts a block from anywhere (peer, miner, local command).
+    ///
+    /// An error is the block's own (or its branch's): a failure of a block that was waiting
+    /// (an orphan whose parent this one was, a held branch this one let connect) is not
+    /// reported here.
     pub fn accept_block(
         &mut self,
         block: Block,
@@ -552,6 +732,9 @@ impl Chain {
         if self.invalid.contains(&hash) {
             return Err(ValidationError::InvalidAncestor(hash));
         }
+        // Once `check_block` passes, the body is the one the header commits to (a
+        // domain-separated Merkle tree and no repeated transaction): a later failure condemns
+        // the header. A failure inside it does not: another body could pass under it.
         let txids = check_block(&block, self.bits, &self.params, now_ms)?;
         let parent = block.header.prev;
         if self.invalid.contains(&parent) {
@@ -566,7 +749,7 @@ impl Chain {
         }
         let mut steps = Vec::new();
         self.checked_txids = Some((hash, txids));
-        let first = self.index_block(block, &mut steps);
+        let first = self.index_block(block, now_ms, &mut steps);
         // Orphans waiting on this block (and on those) can follow now; their failures are
         // theirs, not this block's.
         let mut ready = Vec::new();
@@ -580,23 +763,33 @@ impl Chain {
                     continue;
                 };
                 self.checked_txids = Some((child_hash, txids));
-                if self.index_block(child, &mut steps).is_ok() {
+                if self.index_block(child, now_ms, &mut steps).is_ok() {
                     ready.push(child_hash);
                 }
             }
         }
+        self.checked_txids = None;
+        self.trim_side_branches();
         first?;
-        if steps.is_empty() {
-            Ok(AcceptOutcome::SideChain)
-        } else {
+        if !steps.is_empty() {
             Ok(AcceptOutcome::TipChanged(steps))
+        } else if self.held.is_some()
+            && self.index.contains_key(&hash)
+            && !self.side.contains_key(&hash)
+        {
+            Ok(AcceptOutcome::Held)
+        } else {
+            Ok(AcceptOutcome::SideChain)
         }
     }
 
-    /// Indexes a checked block whose parent is indexed, and moves the tip if it is heavier.
+    /// Indexes a checked block whose parent is indexed, and moves the tip if it is heavier
+    /// (or holds it back while waiting for the assumed block). An error is this block's or
+    /// its branch's.
     fn index_block(
         &mut self,
         block: Block,
+        now_ms: u64,
         steps: &mut Vec<TipStep>,
     ) -> Result<(), ValidationError> {
         let hash = block.hash();
@@ -623,17 +816,143 @@ impl Chain {
             prev: block.header.prev,
             timestamp: block.header.timestamp,
         };
+        let size = block.encoded_size();
+        let best = self.best_block();
         self.index.insert(hash, entry);
         self.changes.blocks.push(block.clone());
         self.bodies.insert(hash, block);
-        // Most work wins; between equal work the lower hash does, so a network whose miners
-        // found two blocks at once agrees without waiting for the next block.
-        let heavier = entry.chain_work > self.tip_work()
-            || (entry.chain_work == self.tip_work() && hash < self.tip());
-        if heavier {
-            self.activate(hash, steps)?;
+        let adds_work = self.is_heavier(&hash, &best);
+        let was_waiting = self.waits_for_assumed_block();
+        self.note_assumed_indexed(hash, height);
+        if !adds_work {
+            self.side.insert(hash, size);
+            self.side_bytes += size;
         }
-        Ok(())
+        if let Assumed::Waiting { progress_at, .. } = &mut self.assumed {
+            if adds_work {
+                *progress_at = Some(now_ms);
+                self.hold(hash);
+            }
+            return Ok(());
+        }
+        if !adds_work && !was_waiting {
+            return Ok(());
+        }
+        // Not waiting (any more): the heaviest of this block and what was held connects.
+        match self.activate_best(Some(hash), steps) {
+            Some((_, e)) if !self.index.contains_key(&hash) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether block `a` beats block `b` (both indexed) in fork choice: most work, and
+    /// between equal work the lower hash, so a network whose miners found two blocks at once
+    /// agrees without waiting for the next block.
+    fn is_heavier(&self, a: &BlockHash, b: &BlockHash) -> bool {
+        let work = |h: &BlockHash| self.index.get(h).map_or(0, |e| e.chain_work);
+        work(a) > work(b) || (work(a) == work(b) && a < b)
+    }
+
+    /// The best indexed block: the held one while waiting, else the active tip.
+    fn best_block(&self) -> BlockHash {
+        match self.held {
+            Some(h) if self.index.contains_key(&h) && self.is_heavier(&h, &self.tip()) => h,
+            _ => self.tip(),
+        }
+    }
+
+    /// The heaviest indexed block, by a scan (after a failure, or on load).
+    fn heaviest_indexed(&self) -> BlockHash {
+        let mut best = self.tip();
+        for h in self.index.keys() {
+            if self.is_heavier(h, &best) {
+                best = *h;
+            }
+        }
+        best
+    }
+
+    /// Makes `hash` the held block: its branch is the download's; the branch held before,
+    /// if it was another, becomes a side branch.
+    fn hold(&mut self, hash: BlockHash) {
+        let prev = self.index.get(&hash).map(|e| e.prev);
+        if let Some(old) = self.held.filter(|old| Some(*old) != prev) {
+            for h in self.branch_not_leading_to(old, hash) {
+                let size = self.bodies.get(&h).map_or(0, Block::encoded_size);
+                if self.side.insert(h, size).is_none() {
+                    self.side_bytes += size;
+                }
+            }
+        }
+        self.held = Some(hash);
+        self.unmark_side_ancestors(hash);
+    }
+
+    /// The blocks from `from` down to (not including) its common ancestor with `to`.
+    fn branch_not_leading_to(&self, from: BlockHash, to: BlockHash) -> Vec<BlockHash> {
+        let height = |h: &BlockHash| self.index.get(h).map(|e| e.height);
+        let prev = |h: &BlockHash| self.index.get(h).map(|e| e.prev);
+        let (mut a, mut b) = (from, to);
+        let mut out = Vec::new();
+        loop {
+            let (Some(ha), Some(hb)) = (height(&a), height(&b)) else {
+                return out;
+            };
+            if a == b {
+                return out;
+            }
+            if ha >= hb {
+                out.push(a);
+                match prev(&a) {
+                    Some(p) if ha > 0 => a = p,
+                    _ => return out,
+                }
+            } else {
+                match prev(&b) {
+                    Some(p) => b = p,
+                    None => return out,
+                }
+            }
+        }
+    }
+
+    /// Ancestors of `hash` that were side blocks are on the best branch now.
+    fn unmark_side_ancestors(&mut self, hash: BlockHash) {
+        let mut cursor = self.index.get(&hash).map(|e| e.prev);
+        while let Some(h) = cursor {
+            let Some(size) = self.side.remove(&h) else {
+                break;
+            };
+            self.side_bytes = self.side_bytes.saturating_sub(size);
+            cursor = self.index.get(&h).map(|e| e.prev);
+        }
+    }
+
+    /// Connects the heaviest of `candidate`, the held block and the tip; when a branch
+    /// fails, the next heaviest. Returns the first failure (the block and why).
+    fn activate_best(
+        &mut self,
+        candidate: Option<BlockHash>,
+        steps: &mut Vec<TipStep>,
+    ) -> Option<(BlockHash, ValidationError)> {
+        let mut target = self.best_block();
+        if let Some(c) = candidate.filter(|c| self.index.contains_key(c)) {
+            if self.is_heavier(&c, &target) {
+                target = c;
+            }
+        }
+        self.held = None;
+        let mut first_failure = None;
+        while self.is_heavier(&target, &self.tip()) {
+            match self.activate(target, steps) {
+                Ok(()) => break,
+                Err(failure) => {
+                    first_failure.get_or_insert(failure);
+                    target = self.heaviest_indexed();
+                }
+            }
+        }
+        first_failure
     }
 
     fn check_contextual_header(&self, block: &Block, height: u64) -> Result<(), ValidationError> {
@@ -655,12 +974,13 @@ impl Chain {
     }
 
     /// Makes `new_tip` (heavier than the active tip) active: disconnect to the fork point,
-    /// connect the branch; on an invalid branch block, restore the old chain.
+    /// connect the branch; on an invalid branch block, restore the old chain, forget the bad
+    /// block and what was built on it, and say which block failed.
     fn activate(
         &mut self,
         new_tip: BlockHash,
         steps: &mut Vec<TipStep>,
-    ) -> Result<(), ValidationError> {
+    ) -> Result<(), (BlockHash, ValidationError)> {
         let mut branch = Vec::new();
         let mut cursor = new_tip;
         while !self.is_active(&cursor) {
@@ -671,6 +991,7 @@ impl Chain {
         let fork_height = self.index[&cursor].height;
         let old: Vec<BlockHash> = self.active[fork_height as usize + 1..].to_vec();
         let mark = self.changes.utxo.len();
+        let unchecked_mark = self.changes.unchecked.len();
         let tip_mark = self.changes.tip;
         let mut local = Vec::new();
         for h in old.iter().rev() {
@@ -682,16 +1003,33 @@ impl Chain {
                 for _ in 0..i {
                     self.disconnect_tip();
                 }
+                for h in &branch[..i] {
+                    // Never connected after all.
+                    self.unchecked.remove(h);
+                }
                 for h in &old {
                     self.connect_unchecked(*h);
                 }
                 // The restore undid every UTXO write of the attempt.
                 self.changes.utxo.truncate(mark);
+                self.changes.unchecked.truncate(unchecked_mark);
                 self.changes.tip = tip_mark;
+                let failed = branch[i];
                 self.forget_branch(&branch[i..], validation::condemns_header(&e));
-                return Err(e);
+                return Err((failed, e));
             }
             local.push(TipStep::Connected(self.bodies[h].clone()));
+        }
+        for h in &old {
+            let size = self.bodies.get(h).map_or(0, Block::encoded_size);
+            if self.side.insert(*h, size).is_none() {
+                self.side_bytes += size;
+            }
+        }
+        for h in &branch {
+            if let Some(size) = self.side.remove(h) {
+                self.side_bytes = self.side_bytes.saturating_sub(size);
+            }
         }
         steps.extend(local);
         Ok(())
@@ -699,36 +1037,103 @@ impl Chain {
 
     /// Drops `bad` blocks and everything indexed on top of them; remembers them as invalid
     /// when the failure proves the header bad (otherwise a correct body may still come).
+    /// One pass over the blocks above the lowest bad one, in height order: linear in the
+    /// index, however deep the branch.
     fn forget_branch(&mut self, bad: &[BlockHash], condemn: bool) {
         let mut gone = KeyedSet::new();
         gone.extend(bad.iter().copied());
-        loop {
-            let more: Vec<BlockHash> = self
+        let lowest = bad
+            .iter()
+            .filter_map(|h| self.index.get(h))
+            .map(|e| e.height)
+            .min();
+        if let Some(lowest) = lowest {
+            let above: Vec<(u64, BlockHash)> = self
                 .index
                 .iter()
-                .filter(|(h, e)| !gone.contains(*h) && gone.contains(&e.prev))
-                .map(|(h, _)| *h)
+                .filter(|(_, e)| e.height > lowest)
+                .map(|(h, e)| (e.height, *h))
                 .collect();
-            if more.is_empty() {
-                break;
+            for (_, h) in ordering::sorted_by_key(above, |(height, _)| *height) {
+                if self.index.get(&h).is_some_and(|e| gone.contains(&e.prev)) {
+                    gone.insert(h);
+                }
             }
-            gone.extend(more);
         }
-        for h in &gone {
+        self.drop_blocks(&gone, condemn);
+    }
+
+    /// Removes indexed blocks (none of them active) from memory and storage.
+    fn drop_blocks(&mut self, gone: &KeyedSet<BlockHash>, condemn: bool) {
+        for h in gone {
             self.index.remove(h);
             self.bodies.remove(h);
+            self.undo.remove(h);
+            self.unchecked.remove(h);
+            if let Some(size) = self.side.remove(h) {
+                self.side_bytes = self.side_bytes.saturating_sub(size);
+            }
             if condemn {
                 self.invalid.insert(*h);
             }
         }
+        if self.held.is_some_and(|h| gone.contains(&h)) {
+            self.held = None;
+            let best = self.heaviest_indexed();
+            if best != self.tip() {
+                self.held = Some(best);
+            }
+        }
+        if let Assumed::Known { ancestors } = &self.assumed {
+            if ancestors.last().is_some_and(|a| gone.contains(a)) && condemn {
+                // The vouched-for block is invalid: nothing is vouched for any more.
+                self.assumed = Assumed::Off;
+            }
+        }
         self.changes.blocks.retain(|b| !gone.contains(&b.hash()));
-        self.changes.removed.extend(gone);
+        self.changes.removed.extend(gone.iter().copied());
+    }
+
+    /// Forgets the lowest-work side branches while they hold more than the budget. They are
+    /// not condemned: a peer may send them again if they ever lead somewhere.
+    fn trim_side_branches(&mut self) {
+        while self.side_bytes > MAX_SIDE_BRANCH_BYTES || self.side.len() > MAX_SIDE_BRANCH_BLOCKS {
+            let Some(victim) = self
+                .side
+                .keys()
+                .filter_map(|h| self.index.get(h).map(|e| (e.chain_work, *h)))
+                .min_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+                .map(|(_, h)| h)
+            else {
+                break;
+            };
+            // Everything built on a side block is on a side branch too (a block on the
+            // best branch would have taken its ancestors off the side list).
+            let lowest = self.index.get(&victim).map_or(0, |e| e.height);
+            let mut gone = KeyedSet::new();
+            gone.insert(victim);
+            let above: Vec<(u64, BlockHash)> = self
+                .side
+                .keys()
+                .filter_map(|h| self.index.get(h).map(|e| (e.height, *h)))
+                .filter(|(height, _)| *height > lowest)
+                .collect();
+            for (_, h) in ordering::sorted_by_key(above, |(height, _)| *height) {
+                if self.index.get(&h).is_some_and(|e| gone.contains(&e.prev)) {
+                    gone.insert(h);
+                }
+            }
+            if !self.side.contains_key(&victim) {
+                break;
+            }
+            self.drop_blocks(&gone, false);
+        }
     }
 
     /// Checks every input of the block at the tip's next height, then connects it.
     fn connect(&mut self, hash: BlockHash) -> Result<(), ValidationError> {
         let height = self.index[&hash].height;
-        let skip_signatures = !self.checks_signatures_at(height);
+        let skip_signatures = self.is_vouched(&hash, height);
         let presigned = self.presigned.remove(&hash);
         let block = &self.bodies[&hash];
         let txids = match self.checked_txids.take() {
@@ -779,24 +1184,103 @@ impl Chain {
             return Err(ValidationError::CoinbaseOverpays { value, allowed });
         }
         self.connect_with_txids(hash, &txids);
-        if skip_signatures {
-            self.unchecked_from = Some(self.unchecked_from.map_or(height, |u| u.min(height)));
-        }
-        if self.assumed_block_reached() {
-            // The assumed block is on the active chain: its ancestors are vouched for.
-            self.unchecked_from = None;
+        if skip_signatures && !presigned && block_has_signatures(&self.bodies[&hash]) {
+            self.unchecked.insert(hash);
+            self.changes.unchecked.push((hash, true));
         }
         Ok(())
     }
 
-    /// Whether a block at `height` has its signatures checked when it connects: always,
-    /// except below the assume-valid block while the chain does not yet lead to it. A shell
-    /// that verifies signatures elsewhere asks this first, to skip work the chain skips.
+    /// Whether a block at `height` may have its signatures skipped when it connects: only
+    /// below the assume-valid block's height while it is awaited or known (and then only
+    /// its exact ancestors are skipped). A shell that verifies signatures elsewhere asks
+    /// this first, to skip work the chain will likely skip.
     pub fn checks_signatures_at(&self, height: u64) -> bool {
-        !self
-            .params
-            .assume_valid
-            .is_some_and(|(h, _)| height <= h && !self.assumed_block_reached())
+        match &self.assumed {
+            Assumed::Off => true,
+            Assumed::Waiting { height: h, .. } => height > *h,
+            Assumed::Known { ancestors } => height >= ancestors.len() as u64,
+        }
+    }
+
+    /// Whether the block `hash` at `height` is an ancestor of (or is) the assumed block.
+    fn is_vouched(&self, hash: &BlockHash, height: u64) -> bool {
+        match &self.assumed {
+            Assumed::Known { ancestors } => {
+                usize::try_from(height).ok().and_then(|h| ancestors.get(h)) == Some(hash)
+            }
+            _ => false,
+        }
+    }
+
+    /// The wait state for the configured assume-valid block, before any block is indexed.
+    fn initial_assumed(&self) -> Assumed {
+        match self.params.assume_valid {
+            Some((height, hash)) => Assumed::Waiting {
+                height,
+                hash,
+                progress_at: None,
+            },
+            None => Assumed::Off,
+        }
+    }
+
+    /// Moves the wait on when a block is indexed: the assumed block itself makes its
+    /// ancestry known; a block above its height without it means it is not coming.
+    fn note_assumed_indexed(&mut self, hash: BlockHash, height: u64) {
+        if let Assumed::Waiting {
+            height: awaited_height,
+            hash: awaited,
+            ..
+        } = self.assumed
+        {
+            if hash == awaited {
+                self.assumed = Assumed::Known {
+                    ancestors: self.ancestry(hash),
+                };
+            } else if height > awaited_height {
+                self.assumed = Assumed::Off;
+            }
+        }
+    }
+
+    /// The hashes from genesis to `hash` (indexed), by height.
+    fn ancestry(&self, hash: BlockHash) -> Vec<BlockHash> {
+        let mut out = Vec::new();
+        let mut cursor = Some(hash);
+        while let Some(h) = cursor {
+            let Some(e) = self.index.get(&h) else { break };
+            out.push(h);
+            cursor = (e.height > 0).then_some(e.prev);
+        }
+        out.reverse();
+        out
+    }
+
+    /// Gives up waiting for the assumed block once nothing is downloading (`downloading`
+    /// false) and the held branch has gained no work for [`ASSUMED_BLOCK_PATIENCE_MS`]:
+    /// what is held then connects with every signature checked. Returns the tip's steps
+    /// when it gave up. Nothing a peer claims (heights, say) enters this decision.
+    pub fn give_up_on_assumed_block_if_stalled(
+        &mut self,
+        now_ms: u64,
+        downloading: bool,
+    ) -> Option<Vec<TipStep>> {
+        let Assumed::Waiting { progress_at, .. } = &mut self.assumed else {
+            return None;
+        };
+        let since = *progress_at.get_or_insert(now_ms);
+        if downloading
+            || self.held.is_none()
+            || now_ms.saturating_sub(since) < ASSUMED_BLOCK_PATIENCE_MS
+        {
+            return None;
+        }
+        self.assumed = Assumed::Off;
+        let mut steps = Vec::new();
+        self.activate_best(None, &mut steps);
+        self.trim_side_branches();
+        Some(steps)
     }
 
     /// Records that every signature of block `hash` was verified by the caller (with
@@ -810,35 +1294,44 @@ impl Chain {
         self.presigned.insert(hash);
     }
 
-    /// Whether the assume-valid block is on the active chain.
-    fn assumed_block_reached(&self) -> bool {
-        self.params
-            .assume_valid
-            .is_some_and(|(h, hash)| self.hash_at(h) == Some(hash))
+    /// Whether block `hash` was connected without its signatures checked (vouched for by
+    /// the assumed block, or restored as such): its transactions need a signature check
+    /// before they may enter a mempool.
+    pub fn connected_unchecked(&self, hash: &BlockHash) -> bool {
+        self.unchecked.contains(hash)
     }
 
-    /// Lowest active height whose signatures were not checked yet (assume-valid), if any.
-    pub fn unchecked_from(&self) -> Option<u64> {
-        self.unchecked_from
+    /// Lowest active height that may hold a block connected unchecked that no assumed block
+    /// vouches for now, if any.
+    pub fn recheck_from(&self) -> Option<u64> {
+        self.recheck_from
     }
 
-    /// Checks the signatures skipped under assume-valid, at most `max_blocks` blocks from the
-    /// lowest; returns whether none is left. A block with a bad signature is disconnected with
-    /// everything above it and remembered as invalid; the error comes back with the steps
-    /// the tip took, for the mempool.
+    /// Checks the signatures of active blocks connected unchecked that nothing vouches for
+    /// now (restored from storage), at most `max_blocks` blocks from the lowest; returns
+    /// whether none is left. A block with a bad signature is disconnected with everything
+    /// above it and remembered as invalid; the error comes back with the steps the tip
+    /// took, for the mempool.
     pub fn check_skipped_signatures(
         &mut self,
         max_blocks: u64,
     ) -> Result<bool, (BlockHash, ValidationError, Vec<TipStep>)> {
-        let Some(from) = self.unchecked_from else {
+        let Some(from) = self.recheck_from else {
             return Ok(true);
         };
+        if self.waits_for_assumed_block() {
+            // The block that may vouch for them is still awaited.
+            return Ok(false);
+        }
         let top = self.height();
         let last = from.saturating_add(max_blocks.max(1) - 1).min(top);
         for height in from..=last {
             let Some(hash) = self.hash_at(height) else {
                 break;
             };
+            if !self.unchecked.contains(&hash) || self.is_vouched(&hash, height) {
+                continue;
+            }
             let Some(block) = self.bodies.get(&hash) else {
                 break;
             };
@@ -852,12 +1345,15 @@ impl Chain {
                     }
                 }
                 self.forget_branch(&[hash], true);
-                self.unchecked_from = None;
+                self.recheck_from = None;
+                self.activate_best(None, &mut steps);
                 return Err((hash, e, steps));
             }
+            self.unchecked.remove(&hash);
+            self.changes.unchecked.push((hash, false));
         }
-        self.unchecked_from = if last >= top { None } else { Some(last + 1) };
-        Ok(self.unchecked_from.is_none())
+        self.recheck_from = if last >= top { None } else { Some(last + 1) };
+        Ok(self.recheck_from.is_none())
     }
 
     /// Connects a block known to be valid on the active tip.
@@ -891,9 +1387,32 @@ impl Chain {
             self.changes.utxo.extend(UtxoSet::changes_for_undo(undo));
         }
         self.changes.tip = Some(self.tip());
-        if self.unchecked_from.is_some_and(|u| u > self.height()) {
-            self.unchecked_from = None;
+        if self.recheck_from.is_some_and(|u| u > self.height()) {
+            self.recheck_from = None;
         }
+    }
+
+    /// Puts every indexed block that neither is active nor leads to the best block on the
+    /// side-branch list (after a load), and trims it to the budget.
+    fn classify_side_blocks(&mut self) {
+        let best = self.best_block();
+        let on_best: KeyedSet<BlockHash> = {
+            let mut s = KeyedSet::new();
+            s.extend(self.ancestry(best));
+            s
+        };
+        let side: Vec<(BlockHash, usize)> = self
+            .index
+            .keys()
+            .filter(|h| !on_best.contains(*h) && !self.is_active(h))
+            .map(|h| (*h, self.bodies.get(h).map_or(0, Block::encoded_size)))
+            .collect();
+        for (h, size) in side {
+            if self.side.insert(h, size).is_none() {
+                self.side_bytes += size;
+            }
+        }
+        self.trim_side_branches();
     }
 
     /// Rebuilds the UTXO set and undo data by replaying the active chain from genesis (the
@@ -911,6 +1430,11 @@ impl Chain {
         self.changes.utxo = self.utxo.iter().map(|(op, e)| (*op, Some(*e))).collect();
         self.changes.undo = self.undo.iter().map(|(h, u)| (*h, u.clone())).collect();
     }
+}
+
+/// Whether a block has any signature to check (a block of only a coinbase has none).
+fn block_has_signatures(block: &Block) -> bool {
+    block.transactions.len() > 1
 }
 
 /// Checks every input signature of a block whose other rules were checked when it was

@@ -214,7 +214,16 @@ impl Mempool {
 
     /// Follows a tip change: confirmed transactions leave, disconnected ones come back, and
     /// whatever is no longer valid against the new `utxo` is dropped.
-    pub fn update_for_tip_change(&mut self, steps: &[TipStep], utxo: &UtxoSet) -> TipUpdate {
+    ///
+    /// A transaction enters a mempool only fully checked: those of a disconnected block
+    /// whose signatures were never checked (`signatures_checked` false: it was connected
+    /// under assume-valid) have them checked now. Held ones were checked when they came.
+    pub fn update_for_tip_change(
+        &mut self,
+        steps: &[TipStep],
+        utxo: &UtxoSet,
+        signatures_checked: impl Fn(&crate::hash::BlockHash) -> bool,
+    ) -> TipUpdate {
         // Blocks only added to an empty mempool (a download): nothing to remove or re-check.
         if self.txs.is_empty() && steps.iter().all(|s| matches!(s, TipStep::Connected(_))) {
             return TipUpdate::default();
@@ -226,13 +235,21 @@ impl Mempool {
                     for tx in &block.transactions {
                         let id = tx.txid();
                         self.remove(&id);
-                        returning.retain(|t: &Transaction| t.txid() != id);
+                        returning.retain(|(t, _): &(Transaction, bool)| t.txid() != id);
                     }
                 }
                 TipStep::Disconnected(block) => {
                     // Blocks leave tip first; put each one's transactions ahead of the later
                     // blocks' so parents are re-added before their children.
-                    returning.splice(0..0, block.transactions.iter().skip(1).cloned());
+                    let verify = !signatures_checked(&block.hash());
+                    returning.splice(
+                        0..0,
+                        block
+                            .transactions
+                            .iter()
+                            .skip(1)
+                            .map(|t| (t.clone(), verify)),
+                    );
                 }
             }
         }
@@ -243,9 +260,9 @@ impl Mempool {
         self.spends.clear();
         let mut dropped = Vec::new();
         let mut returned = Vec::new();
-        for tx in returning {
+        for (tx, verify) in returning {
             let id = tx.txid();
-            match self.accept_checked(tx, utxo, false) {
+            match self.accept_checked(tx, utxo, verify) {
                 Ok(_) => returned.push(id),
                 Err(MempoolError::AlreadyKnown(_)) => {}
                 Err(_) => {

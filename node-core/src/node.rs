@@ -423,6 +423,8 @@ mod score {
     pub const INVALID_TX: u32 = 10;
     pub const UNREQUESTED_KNOWN_BLOCK: u32 = 5;
     pub const UNREQUESTED_ORPHAN: u32 = 5;
+    /// A block nobody asked for that would not add work to the best chain.
+    pub const UNREQUESTED_LOW_WORK: u32 = 20;
 }
 
 /// The node state machine.
@@ -468,9 +470,16 @@ pub struct Node {
 
 impl Node {
     /// A node with the chain it loaded from storage, or none (it then downloads one).
-    pub fn new(config: NodeConfig, chain: Option<Chain>) -> Self {
+    pub fn new(config: NodeConfig, mut chain: Option<Chain>) -> Self {
         let mempool = Mempool::new(config.params.max_mempool_txs);
         let last_progress = chain.as_ref().map_or(0, Chain::height);
+        // A load may have connected stored blocks it found waiting: persist that first.
+        let mut actions = VecDeque::new();
+        if let Some(changes) = chain.as_mut().map(Chain::take_changes) {
+            if !changes.is_empty() {
+                actions.push_back(Action::Persist(changes));
+            }
+        }
         let dialer = Dialer::new(config.dial_learned);
         Node {
             config,
@@ -498,7 +507,7 @@ impl Node {
             last_progress,
             next_ping: 1,
             now: 0,
-            actions: VecDeque::new(),
+            actions,
         }
     }
 
@@ -845,26 +854,40 @@ impl Node {
         }
         self.resume_stalled_sync(now);
         self.dial_learned(now);
-        self.check_skipped_signatures();
+        self.check_skipped_signatures(now);
         self.after_event(now);
     }
 
-    /// Once in sync, checks the signatures skipped under assume-valid a slice per tick (the
-    /// assumed block did not vouch for them: the chain we got does not contain it, or the
-    /// node restarted mid-sync).
-    fn check_skipped_signatures(&mut self) {
+    /// Assume-valid upkeep, once a tick. Gives up waiting for the assumed block when the
+    /// download stalled without it (what was held then connects with every signature
+    /// checked), and checks blocks restored as connected unchecked that no assumed block
+    /// vouches for now, a slice per tick while nothing downloads. Nothing a peer claims
+    /// (its height, say) decides when either happens.
+    fn check_skipped_signatures(&mut self, now: u64) {
         const BLOCKS_PER_TICK: u64 = 20;
-        let target = self.target_height();
-        let idle = self.requested.is_empty();
+        let downloading = !self.requested.is_empty();
         let Some(chain) = self.chain.as_mut() else {
             return;
         };
-        if chain.unchecked_from().is_none() || !idle || chain.height() < target {
+        if let Some(steps) = chain.give_up_on_assumed_block_if_stalled(now, downloading) {
+            let changes = chain.take_changes();
+            if !changes.is_empty() {
+                self.actions.push_back(Action::Persist(changes));
+            }
+            if !steps.is_empty() {
+                self.after_tip_change(&steps);
+            }
             return;
         }
-        if let Err((hash, e, steps)) = chain.check_skipped_signatures(BLOCKS_PER_TICK) {
-            let changes = chain.take_changes();
+        if chain.recheck_from().is_none() || downloading {
+            return;
+        }
+        let result = chain.check_skipped_signatures(BLOCKS_PER_TICK);
+        let changes = chain.take_changes();
+        if !changes.is_empty() {
             self.actions.push_back(Action::Persist(changes));
+        }
+        if let Err((hash, e, steps)) = result {
             self.notify(Notification::BlockRejected {
                 hash,
                 reason: e.to_string(),
@@ -1295,6 +1318,21 @@ impl Node {
             self.fill_block_requests(now, id);
             return;
         }
+        let low_work_push = !was_requested
+            && self.chain.as_ref().is_some_and(|c| {
+                !c.contains(&hash) && !c.is_orphan(&hash) && !c.would_add_work(&block.header)
+            });
+        if low_work_push {
+            // Nobody asked for it and it cannot move the tip: not worth a check, a byte of
+            // memory or a write. Honest peers announce blocks and wait for `getdata`.
+            self.penalise(
+                id,
+                score::UNREQUESTED_LOW_WORK,
+                format!("unrequested block {hash} that adds no work"),
+            );
+            self.fill_block_requests(now, id);
+            return;
+        }
         let outcome = self.accept_block(now, block, Some(id));
         match outcome {
             Ok(AcceptOutcome::Orphan { missing }) => {
@@ -1333,6 +1371,11 @@ impl Node {
                     ValidationError::TimestampInFuture { .. } => score::FUTURE_BLOCK,
                     _ => score::INVALID_BLOCK,
                 };
+                if !crate::validation::condemns_header(&e) {
+                    // The body, not the header, failed: the real block may still come from
+                    // a peer that announced it.
+                    self.refetch_elsewhere(now, hash, id);
+                }
                 self.send(
                     id,
                     &Message::Reject {
@@ -1344,6 +1387,24 @@ impl Node {
             }
         }
         self.fill_block_requests(now, id);
+    }
+
+    /// Asks another peer that announced block `hash` for it (its body from `from` failed
+    /// checks that do not condemn the header).
+    fn refetch_elsewhere(&mut self, now: u64, hash: BlockHash, from: PeerId) {
+        let other = self
+            .peers
+            .values()
+            .find(|p| {
+                p.id != from && p.handshake.is_complete() && p.known.contains(&InvItem::Block(hash))
+            })
+            .map(|p| p.id);
+        if let Some(other) = other {
+            if let Some(p) = self.peers.get_mut(&other) {
+                p.to_fetch.push(hash);
+            }
+            self.fill_block_requests(now, other);
+        }
     }
 
     /// With no chain yet, the first block must be the genesis the peers announced.
@@ -1419,7 +1480,9 @@ impl Node {
         let Some(chain) = self.chain.as_ref() else {
             return;
         };
-        let update = self.mempool.update_for_tip_change(steps, chain.utxo());
+        let update = self
+            .mempool
+            .update_for_tip_change(steps, chain.utxo(), |h| !chain.connected_unchecked(h));
         let dropped = update.dropped;
         self.mempool_version += 1;
         let mut reorg_depth = 0;

@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 use crate::block::Block;
 use crate::chain::{Chain, ChainChanges, ChainError};
 use crate::hash::BlockHash;
-use crate::keyed_map::KeyedMap;
+use crate::keyed_map::{KeyedMap, KeyedSet};
 use crate::params::ChainParams;
 use crate::tx::OutPoint;
 use crate::utxo::{BlockUndo, UtxoEntry, UtxoSet};
@@ -37,6 +37,8 @@ pub struct StoredChain {
     pub utxo: KeyedMap<OutPoint, UtxoEntry>,
     /// The active tip, once a chain was stored.
     pub tip: Option<BlockHash>,
+    /// Blocks connected without a signature check (see [`ChainChanges::unchecked`]).
+    pub unchecked: KeyedSet<BlockHash>,
 }
 
 impl StoredChain {
@@ -48,6 +50,14 @@ impl StoredChain {
         for h in &c.removed {
             self.blocks.remove(h);
             self.undo.remove(h);
+            self.unchecked.remove(h);
+        }
+        for (h, unchecked) in &c.unchecked {
+            if *unchecked {
+                self.unchecked.insert(*h);
+            } else {
+                self.unchecked.remove(h);
+            }
         }
         for (h, u) in &c.undo {
             self.undo.insert(*h, u.clone());
@@ -88,14 +98,15 @@ impl StoredChain {
         let Some(tip) = self.tip else {
             return Ok(None);
         };
-        Chain::from_stored(
+        let mut chain = Chain::from_stored(
             params,
             self.blocks.into_values().collect(),
             tip,
             UtxoSet::from_entries(self.utxo),
             self.undo.into_iter().collect(),
-        )
-        .map(Some)
+        )?;
+        chain.restore_unchecked(self.unchecked);
+        Ok(Some(chain))
     }
 
     /// The whole state as batches that rebuild it when applied to an empty store (see
@@ -105,6 +116,7 @@ impl StoredChain {
             self.blocks.iter(),
             |h| self.undo.get(h),
             self.utxo.iter().map(|(op, e)| (*op, *e)),
+            self.unchecked.iter().copied(),
             self.tip,
             blocks_per_batch,
         )
@@ -118,11 +130,13 @@ pub fn snapshot<'a>(
     blocks: impl Iterator<Item = (&'a BlockHash, &'a Block)>,
     undo: impl Fn(&BlockHash) -> Option<&'a BlockUndo>,
     utxo: impl Iterator<Item = (OutPoint, UtxoEntry)>,
+    unchecked: impl Iterator<Item = BlockHash>,
     tip: Option<BlockHash>,
     blocks_per_batch: usize,
 ) -> Vec<ChainChanges> {
     let mut out = alloc::vec![ChainChanges {
         utxo: utxo.map(|(op, e)| (op, Some(e))).collect(),
+        unchecked: unchecked.map(|h| (h, true)).collect(),
         utxo_reset: true,
         tip,
         ..ChainChanges::default()

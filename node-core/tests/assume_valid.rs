@@ -1,16 +1,19 @@
-//! Skipped signature checks. Assume-valid: signatures below a vouched-for block are skipped
-//! while syncing, and checked after all when the chain does not lead to that block. And
-//! blocks whose signatures the shell verified natively (a tab's WebCrypto): skipped once.
+//! Skipped signature checks, and the attacks on them. Assume-valid: a tab is given one block
+//! hash by the relay that served its page; signatures are skipped only for that block's
+//! exact ancestors, and nothing else — whatever peers claim, however the chain reorganises,
+//! across reloads. And blocks whose signatures the shell verified natively (a tab's
+//! WebCrypto): skipped once.
 
 mod net;
 
 use net::*;
-use node_core::chain::AcceptOutcome;
+use node_core::chain::{AcceptOutcome, TipStep};
 use node_core::params::ChainParams;
 use node_core::protocol::Role;
 use node_core::sim::{LinkConfig, Sim};
+use node_core::store::StoredChain;
 use node_core::validation::ValidationError;
-use node_core::{Block, BlockHash, Chain, KeyPair, OutPoint, Transaction, TxOut};
+use node_core::{Block, BlockHash, Chain, KeyPair, Mempool, OutPoint, Transaction, TxOut};
 
 /// A chain of `n` blocks after genesis, each paying its coinbase to `key` and spending the
 /// previous coinbase with a signed payment.
@@ -19,119 +22,341 @@ fn signed_chain(key: &KeyPair, n: u64) -> Vec<Block> {
     let mut blocks = vec![chain.block_at(0).unwrap().clone()];
     for i in 0..n {
         let prev = chain.block_at(i).unwrap().transactions[0].txid();
-        let pay = Transaction::new_signed(
-            key,
-            &[OutPoint {
-                txid: prev,
-                vout: 0,
-            }],
-            vec![TxOut {
-                value: 10,
-                pubkey_hash: key.pubkey_hash(),
-            }],
-        );
         blocks.push(mine_on(
             &mut chain,
             key.pubkey_hash(),
-            vec![pay],
+            vec![payment(key, prev)],
             T0 + 10 + i,
         ));
     }
     blocks
 }
 
+/// `key` pays itself the 10 coins of output 0 of `prev`.
+fn payment(key: &KeyPair, prev: node_core::Txid) -> Transaction {
+    Transaction::new_signed(
+        key,
+        &[OutPoint {
+            txid: prev,
+            vout: 0,
+        }],
+        vec![TxOut {
+            value: 10,
+            pubkey_hash: key.pubkey_hash(),
+        }],
+    )
+}
+
 fn chain_with(params: ChainParams, genesis: &Block) -> Chain {
     Chain::new(params, genesis.clone(), T0).unwrap()
 }
 
+fn trusting(height: u64, hash: BlockHash) -> ChainParams {
+    ChainParams {
+        assume_valid: Some((height, hash)),
+        ..Default::default()
+    }
+}
+
+/// A block on `chain`'s best block whose one payment spends `victim`'s coin `prev` with a
+/// made-up signature, paying the attacker.
+fn forged_spend(
+    chain_tip: &Chain,
+    victim: &KeyPair,
+    prev: node_core::Txid,
+    thief: &KeyPair,
+) -> Block {
+    let mut forged = Transaction::new_signed(
+        victim,
+        &[OutPoint {
+            txid: prev,
+            vout: 0,
+        }],
+        vec![TxOut {
+            value: 10,
+            pubkey_hash: thief.pubkey_hash(),
+        }],
+    );
+    // The attacker has no key: it signs with its own and presents the victim's public key.
+    let made_up = Transaction::new_signed(thief, &[forged.inputs[0].prev], forged.outputs.clone());
+    forged.inputs[0].signature = made_up.inputs[0].signature.clone();
+    let mut block = chain_tip.template(thief.pubkey_hash(), vec![forged], 0, T0 + 50, b"");
+    solve(&mut block);
+    block
+}
+
 #[test]
-fn reaching_the_assumed_block_vouches_for_the_skipped_signatures() {
+fn reaching_the_assumed_block_connects_the_held_download_with_only_its_ancestors_unchecked() {
     let key = key(1);
     let blocks = signed_chain(&key, 20);
-    let params = ChainParams {
-        assume_valid: Some((15, blocks[15].hash())),
-        ..Default::default()
+    let mut chain = chain_with(trusting(15, blocks[15].hash()), &blocks[0]);
+    for b in &blocks[1..15] {
+        assert_eq!(
+            chain.accept_block(b.clone(), T0 + 100),
+            Ok(AcceptOutcome::Held)
+        );
+        assert_eq!(
+            chain.height(),
+            0,
+            "nothing connects before the assumed block is here"
+        );
+    }
+    assert_eq!(chain.best_height(), 14, "the download went on");
+    let Ok(AcceptOutcome::TipChanged(steps)) = chain.accept_block(blocks[15].clone(), T0 + 100)
+    else {
+        panic!("the assumed block connects its branch");
     };
-    let mut chain = chain_with(params, &blocks[0]);
-    for (i, b) in blocks.iter().enumerate().skip(1) {
+    assert_eq!(steps.len(), 15);
+    for b in &blocks[1..=15] {
+        assert!(
+            chain.connected_unchecked(&b.hash()),
+            "ancestors skip their checks"
+        );
+    }
+    for b in &blocks[16..] {
         assert!(matches!(
             chain.accept_block(b.clone(), T0 + 100),
             Ok(AcceptOutcome::TipChanged(_))
         ));
-        if i < 15 {
-            assert_eq!(chain.unchecked_from(), Some(1), "height {i}");
-        } else {
-            assert_eq!(chain.unchecked_from(), None, "height {i}");
-        }
+        assert!(
+            !chain.connected_unchecked(&b.hash()),
+            "above it, everything is checked"
+        );
     }
     assert_eq!(chain.height(), 20);
 }
 
+/// Item 2(b) of the review: a peer claims a height of 10^9 and feeds a fresh tab one block
+/// spending a victim's coin with a made-up signature. The forged coin must never reach the
+/// tab's UTXO set, at any moment; and nothing the peer claims delays the check.
 #[test]
-fn a_bad_signature_below_an_assumed_block_that_never_comes_is_caught_and_rolled_back() {
-    let key = key(2);
-    let good = signed_chain(&key, 6);
-    // Rebuild block 4 with its payment's signature broken, and mine 5 and 6 on top.
-    let mut chain = new_chain(key.pubkey_hash());
-    for b in &good[1..4] {
-        chain.accept_block(b.clone(), T0 + 100).unwrap();
-    }
-    let mut bad_tx = good[4].transactions[1].clone();
-    bad_tx.inputs[0].signature[10] ^= 0x55;
-    let mut bad = chain.template(key.pubkey_hash(), vec![bad_tx], 0, T0 + 50, b"");
-    solve(&mut bad);
-    assert!(
-        matches!(
-            chain.accept_block(bad.clone(), T0 + 100),
-            Err(ValidationError::BadSignature { .. })
-        ),
-        "a fully checking chain refuses it"
+fn a_forged_spend_below_the_assumed_height_is_never_connected_and_is_refused_once_the_wait_ends() {
+    let victim = key(2);
+    let thief = key(3);
+    let good = signed_chain(&victim, 6);
+    let honest_assumed = BlockHash(node_core::hash::sha256(b"the relay's tip, never sent"));
+    let mut tab = chain_with(trusting(1_000_000_000, honest_assumed), &good[0]);
+    let genesis_coin = good[0].transactions[0].txid();
+    let forged = forged_spend(&tab, &victim, genesis_coin, &thief);
+    assert_eq!(
+        tab.accept_block(forged.clone(), T0 + 100),
+        Ok(AcceptOutcome::Held)
     );
-
-    let params = ChainParams {
-        assume_valid: Some((100, BlockHash(node_core::hash::sha256(b"elsewhere")))),
-        ..Default::default()
-    };
-    let mut trusting = chain_with(params, &good[0]);
-    for b in &good[1..4] {
-        trusting.accept_block(b.clone(), T0 + 100).unwrap();
+    assert_eq!(tab.height(), 0);
+    assert!(
+        tab.utxo()
+            .get(&OutPoint {
+                txid: genesis_coin,
+                vout: 0
+            })
+            .is_some(),
+        "victim's coin untouched"
+    );
+    assert_eq!(tab.utxo().balance(&thief.pubkey_hash()), 0);
+    // While something downloads, or before the patience ran out, it keeps waiting.
+    assert_eq!(
+        tab.give_up_on_assumed_block_if_stalled(T0 + 1_000, false),
+        None
+    );
+    assert_eq!(
+        tab.give_up_on_assumed_block_if_stalled(T0 + 100_000, true),
+        None
+    );
+    // Then it connects what it holds with every signature checked: the forgery fails.
+    let steps = tab
+        .give_up_on_assumed_block_if_stalled(T0 + 100_000, false)
+        .expect("it gave up waiting");
+    assert!(steps.is_empty(), "the forged block did not connect");
+    assert!(tab.is_invalid(&forged.hash()));
+    assert_eq!(tab.height(), 0);
+    assert!(
+        tab.checks_signatures_at(1),
+        "no signature is skipped any more"
+    );
+    // The honest chain still connects, checked in full.
+    for b in &good[1..] {
+        assert!(matches!(
+            tab.accept_block(b.clone(), T0 + 100),
+            Ok(AcceptOutcome::TipChanged(_))
+        ));
+        assert!(!tab.connected_unchecked(&b.hash()));
     }
-    assert!(matches!(
-        trusting.accept_block(bad.clone(), T0 + 100),
-        Ok(AcceptOutcome::TipChanged(_))
-    ));
-    let mut on_top = trusting.template(key.pubkey_hash(), vec![], 0, T0 + 60, b"");
-    solve(&mut on_top);
-    trusting.accept_block(on_top, T0 + 100).unwrap();
-    assert_eq!(trusting.height(), 5);
-    assert_eq!(trusting.unchecked_from(), Some(1));
-    let digest_before_bad = chain.utxo().digest();
-
-    // Checking in slices: the first two slices are clean, the third finds block 4.
-    assert_eq!(trusting.check_skipped_signatures(2), Ok(false));
-    assert_eq!(trusting.unchecked_from(), Some(3));
-    let Err((hash, err, steps)) = trusting.check_skipped_signatures(2) else {
-        panic!("the broken signature is found");
-    };
-    assert_eq!(hash, bad.hash());
-    assert!(matches!(
-        err,
-        ValidationError::BadSignature { input: 0, .. }
-    ));
-    assert_eq!(steps.len(), 2, "blocks 5 and 4 disconnected");
-    assert_eq!(trusting.height(), 3);
-    assert_eq!(trusting.utxo().digest(), digest_before_bad);
-    assert!(trusting.is_invalid(&bad.hash()));
-    assert_eq!(trusting.unchecked_from(), None);
-    // The real block 4 still connects.
-    assert!(matches!(
-        trusting.accept_block(good[4].clone(), T0 + 100),
-        Ok(AcceptOutcome::TipChanged(_))
-    ));
 }
 
 #[test]
-fn a_tab_trusting_the_relay_syncs_and_one_told_a_wrong_block_checks_everything_after() {
+fn a_branch_past_the_assumed_height_without_the_assumed_block_is_checked_in_full() {
+    let victim = key(4);
+    let thief = key(5);
+    let good = signed_chain(&victim, 3);
+    let mut tab = chain_with(
+        trusting(2, BlockHash(node_core::hash::sha256(b"elsewhere"))),
+        &good[0],
+    );
+    for b in &good[1..3] {
+        assert_eq!(
+            tab.accept_block(b.clone(), T0 + 100),
+            Ok(AcceptOutcome::Held)
+        );
+    }
+    // Block 3 is above the assumed height and the assumed block never came: the wait ends,
+    // and blocks 1..3 connect checked.
+    assert!(matches!(
+        tab.accept_block(good[3].clone(), T0 + 100),
+        Ok(AcceptOutcome::TipChanged(ref s)) if s.len() == 3
+    ));
+    for b in &good[1..] {
+        assert!(!tab.connected_unchecked(&b.hash()));
+    }
+    let forged = forged_spend(&tab, &victim, good[3].transactions[0].txid(), &thief);
+    assert!(matches!(
+        tab.accept_block(forged, T0 + 100),
+        Err(ValidationError::BadSignature { .. })
+    ));
+}
+
+/// Item 2(a): after the assumed block was reached, a heavier branch forking below it, with a
+/// forged spend, must be checked in full — the old rule went back to skipping there.
+#[test]
+fn a_heavier_branch_forking_below_the_reached_assumed_block_is_checked_in_full() {
+    let victim = key(6);
+    let thief = key(7);
+    let good = signed_chain(&victim, 6);
+    let mut tab = chain_with(trusting(6, good[6].hash()), &good[0]);
+    for b in &good[1..] {
+        tab.accept_block(b.clone(), T0 + 100).unwrap();
+    }
+    assert_eq!(tab.height(), 6);
+    // The attacker's branch forks at height 2 and carries a forged spend of block 2's coin.
+    let mut fork = chain_with(ChainParams::default(), &good[0]);
+    for b in &good[1..3] {
+        fork.accept_block(b.clone(), T0 + 100).unwrap();
+    }
+    let forged = forged_spend(&fork, &victim, good[2].transactions[0].txid(), &thief);
+    fork.note_signatures_verified(forged.hash()); // the attacker's own node takes it
+    fork.accept_block(forged.clone(), T0 + 100).unwrap();
+    let mut branch = vec![forged.clone()];
+    for _ in 0..6 {
+        branch.push(mine_on(&mut fork, thief.pubkey_hash(), vec![], T0 + 70));
+    }
+    let tip_before = tab.tip();
+    let digest_before = tab.utxo().digest();
+    let mut outcomes = Vec::new();
+    for b in branch {
+        outcomes.push(tab.accept_block(b, T0 + 100));
+    }
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Err(ValidationError::BadSignature { .. }))),
+        "the forged block's signature was checked: {outcomes:?}"
+    );
+    assert_eq!(tab.tip(), tip_before, "the honest chain stays");
+    assert_eq!(tab.utxo().digest(), digest_before);
+    assert!(tab.is_invalid(&forged.hash()));
+    assert_eq!(tab.utxo().balance(&thief.pubkey_hash()), 0);
+}
+
+/// Item 3: a transaction of a block connected unchecked (here, vouched for by an assumed
+/// block that a malicious relay chose) returns to the mempool on a reorganisation only after
+/// its signature is checked.
+#[test]
+fn a_forged_transaction_of_a_disconnected_unchecked_block_does_not_return_to_the_mempool() {
+    let victim = key(8);
+    let thief = key(9);
+    let good = signed_chain(&victim, 2);
+    // The relay's chain: block 3 carries a forged spend of block 2's coin; it vouches for 4.
+    let mut relay = chain_with(ChainParams::default(), &good[0]);
+    for b in &good[1..] {
+        relay.accept_block(b.clone(), T0 + 100).unwrap();
+    }
+    let forged = forged_spend(&relay, &victim, good[2].transactions[0].txid(), &thief);
+    relay.note_signatures_verified(forged.hash());
+    relay.accept_block(forged.clone(), T0 + 100).unwrap();
+    let on_top = mine_on(&mut relay, thief.pubkey_hash(), vec![], T0 + 60);
+    let mut tab = chain_with(trusting(4, on_top.hash()), &good[0]);
+    for b in good[1..].iter().chain([&forged, &on_top]) {
+        tab.accept_block(b.clone(), T0 + 100).unwrap();
+    }
+    assert_eq!(tab.height(), 4);
+    assert!(tab.connected_unchecked(&forged.hash()));
+    // An honest branch from block 2 with more work disconnects blocks 3 and 4.
+    let mut honest = chain_with(ChainParams::default(), &good[0]);
+    for b in &good[1..] {
+        honest.accept_block(b.clone(), T0 + 100).unwrap();
+    }
+    let mut steps: Vec<TipStep> = Vec::new();
+    for _ in 0..3 {
+        let b = mine_on(&mut honest, victim.pubkey_hash(), vec![], T0 + 80);
+        if let Ok(AcceptOutcome::TipChanged(s)) = tab.accept_block(b, T0 + 100) {
+            steps.extend(s);
+        }
+    }
+    assert!(steps
+        .iter()
+        .any(|s| matches!(s, TipStep::Disconnected(b) if b.hash() == forged.hash())));
+    let mut pool = Mempool::new(100);
+    let update = pool.update_for_tip_change(&steps, tab.utxo(), |h| !tab.connected_unchecked(h));
+    assert!(
+        !pool.contains(&forged.transactions[1].txid()),
+        "the forgery is refused"
+    );
+    assert!(update.dropped.contains(&forged.transactions[1].txid()));
+}
+
+/// Item 4: which blocks were connected unchecked is stored; a reload that is not given the
+/// same vouching block checks them, whatever the page's flags say.
+#[test]
+fn blocks_connected_unchecked_are_checked_after_a_reload_without_their_vouching_block() {
+    let victim = key(10);
+    let thief = key(11);
+    let good = signed_chain(&victim, 2);
+    let mut relay = chain_with(ChainParams::default(), &good[0]);
+    for b in &good[1..] {
+        relay.accept_block(b.clone(), T0 + 100).unwrap();
+    }
+    let forged = forged_spend(&relay, &victim, good[2].transactions[0].txid(), &thief);
+    relay.note_signatures_verified(forged.hash());
+    relay.accept_block(forged.clone(), T0 + 100).unwrap();
+    let mut tab = chain_with(trusting(3, forged.hash()), &good[0]);
+    let mut store = StoredChain::default();
+    store.apply(&tab.take_changes());
+    for b in good[1..].iter().chain([&forged]) {
+        tab.accept_block(b.clone(), T0 + 100).unwrap();
+        store.apply(&tab.take_changes());
+    }
+    assert_eq!(tab.height(), 3);
+    // Reloaded with the same vouching block: nothing to check.
+    let same = store.load(trusting(3, forged.hash())).unwrap();
+    assert_eq!(same.recheck_from(), None);
+    assert!(same.connected_unchecked(&forged.hash()));
+    // Reloaded with assume-valid off (`?assumevalid=0`): the unchecked blocks are checked,
+    // and the forged one is found and rolled back.
+    let mut reloaded = store.load(ChainParams::default()).unwrap();
+    assert_eq!(reloaded.recheck_from(), Some(1));
+    let mut found = None;
+    for _ in 0..10 {
+        match reloaded.check_skipped_signatures(1) {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err((hash, e, _)) => {
+                found = Some((hash, e));
+                break;
+            }
+        }
+    }
+    let (hash, e) = found.expect("the forged block is found");
+    assert_eq!(hash, forged.hash());
+    assert!(matches!(e, ValidationError::BadSignature { .. }));
+    assert_eq!(reloaded.height(), 2);
+    assert_eq!(reloaded.utxo().balance(&thief.pubkey_hash()), 0);
+    // The checks that passed are stored too: a second reload starts after them.
+    store.apply(&reloaded.take_changes());
+    let again = store.load(ChainParams::default()).unwrap();
+    assert_eq!(again.recheck_from(), None);
+}
+
+#[test]
+fn a_tab_trusting_the_relay_syncs_and_one_told_a_wrong_block_checks_everything() {
     let key = key(3);
     let blocks = signed_chain(&key, 40);
     let mut relay_chain = new_chain(key.pubkey_hash());
@@ -141,31 +366,26 @@ fn a_tab_trusting_the_relay_syncs_and_one_told_a_wrong_block_checks_everything_a
     let tip = relay_chain.tip();
     let mut sim = Sim::new(9, LinkConfig::default());
     let relay = sim.add_node(config("3000", Role::Relay, 1), Some(relay_chain));
-    let mut trusting = config("3001", Role::Wallet, 2);
-    trusting.params.assume_valid = Some((40, tip));
+    let mut trusting_cfg = config("3001", Role::Wallet, 2);
+    trusting_cfg.params.assume_valid = Some((40, tip));
     let mut misled = config("3002", Role::Wallet, 3);
     misled.params.assume_valid = Some((40, BlockHash(node_core::hash::sha256(b"wrong"))));
-    let a = sim.add_node(trusting, None);
+    let a = sim.add_node(trusting_cfg, None);
     let b = sim.add_node(misled, None);
     sim.connect(a, relay);
     sim.connect(b, relay);
     assert!(sim.run_until_quiet(120_000));
     assert!(sim.converged());
-    for n in [a, b] {
-        let c = sim.nodes[n].node.chain().unwrap();
-        assert_eq!(c.tip(), tip);
-        assert_eq!(
-            c.unchecked_from(),
-            None,
-            "node {n}: every signature vouched for or checked"
-        );
-    }
-    // Reloaded from its store mid-way, a node does not know what it checked: it checks again.
-    let stored = sim.nodes[b].store.load(ChainParams {
-        assume_valid: Some((80, BlockHash::default())),
-        ..Default::default()
-    });
-    assert_eq!(stored.unwrap().unchecked_from(), Some(1));
+    let trusted = sim.nodes[a].node.chain().unwrap();
+    assert_eq!(trusted.tip(), tip);
+    assert!(blocks[1..]
+        .iter()
+        .all(|b| trusted.connected_unchecked(&b.hash())));
+    let checked = sim.nodes[b].node.chain().unwrap();
+    assert_eq!(checked.tip(), tip);
+    assert!(blocks[1..]
+        .iter()
+        .all(|b| !checked.connected_unchecked(&b.hash())));
 }
 
 /// Block 4 of `good` rebuilt on `chain` with its payment's first signature broken.
@@ -203,8 +423,8 @@ fn a_block_noted_as_verified_skips_its_signature_checks_once_and_only_those() {
         trusting.accept_block(bad.clone(), T0 + 100),
         Ok(AcceptOutcome::TipChanged(_))
     ));
-    // Not recorded as unchecked: assume-valid's later checks do not revisit it.
-    assert_eq!(trusting.unchecked_from(), None);
+    // Not recorded as unchecked: the shell checked it.
+    assert!(!trusting.connected_unchecked(&bad.hash()));
     // Everything but signatures is still checked: a noted block that double-spends fails.
     let mut double = trusting.template(key.pubkey_hash(), vec![], 0, T0 + 60, b"");
     double.transactions.push(bad.transactions[1].clone());
@@ -215,24 +435,17 @@ fn a_block_noted_as_verified_skips_its_signature_checks_once_and_only_those() {
 }
 
 #[test]
-fn signatures_are_checked_above_the_assumed_block_and_everywhere_once_it_is_reached() {
+fn signatures_may_be_skipped_only_up_to_the_assumed_height() {
     let key = key(3);
     let blocks = signed_chain(&key, 6);
-    let params = ChainParams {
-        assume_valid: Some((4, blocks[4].hash())),
-        ..Default::default()
-    };
-    let mut chain = chain_with(params, &blocks[0]);
+    let mut chain = chain_with(trusting(4, blocks[4].hash()), &blocks[0]);
     assert!(!chain.checks_signatures_at(1));
     assert!(!chain.checks_signatures_at(4));
     assert!(chain.checks_signatures_at(5));
     for b in &blocks[1..5] {
         chain.accept_block(b.clone(), T0 + 100).unwrap();
     }
-    assert!(
-        chain.checks_signatures_at(3),
-        "the assumed block is reached"
-    );
+    assert!(chain.checks_signatures_at(5));
     let full = chain_with(ChainParams::default(), &blocks[0]);
     assert!(full.checks_signatures_at(1));
 }

@@ -88,13 +88,13 @@ fn the_seed_scenario_ends_with_the_seeds_balances_on_every_node() {
         .map(|(t, _)| t.clone())
         .collect();
     let (block, steps) = mine_on_with_steps(&mut miner_node, pkh(&miner), txs);
-    miner_pool.update_for_tip_change(&steps, miner_node.utxo());
+    miner_pool.update_for_tip_change(&steps, miner_node.utxo(), |_| true);
     assert!(miner_pool.is_empty());
     connected(accept(&mut relay, block.clone()));
     let steps = connected(accept(&mut wallet_node, block));
     assert_eq!(
         wallet_pool
-            .update_for_tip_change(&steps, wallet_node.utxo())
+            .update_for_tip_change(&steps, wallet_node.utxo(), |_| true)
             .dropped,
         vec![]
     );
@@ -293,7 +293,10 @@ fn the_mempool_after_a_reorg_regains_valid_transactions_and_drops_conflicting_on
     let mut dropped = Vec::new();
     for block in f.b.clone() {
         if let Ok(AcceptOutcome::TipChanged(steps)) = accept(&mut f.chain, block) {
-            dropped.extend(pool.update_for_tip_change(&steps, f.chain.utxo()).dropped);
+            dropped.extend(
+                pool.update_for_tip_change(&steps, f.chain.utxo(), |_| true)
+                    .dropped,
+            );
         }
     }
     assert_eq!(f.chain.tip(), f.winner.tip());
@@ -330,7 +333,7 @@ fn the_mempool_after_a_reorg_regains_valid_transactions_and_drops_conflicting_on
         .map(|(t, _)| t.clone())
         .collect();
     let (_, steps) = mine_on_with_steps(&mut f.chain, pkh(&f.alice), txs);
-    pool.update_for_tip_change(&steps, f.chain.utxo());
+    pool.update_for_tip_change(&steps, f.chain.utxo(), |_| true);
     assert!(pool.is_empty());
 }
 
@@ -678,7 +681,7 @@ fn two_payments_in_a_row_spend_unconfirmed_change() {
         SUBSIDY + 1,
         "the fee goes to the miner"
     );
-    pool.update_for_tip_change(&steps, chain.utxo());
+    pool.update_for_tip_change(&steps, chain.utxo(), |_| true);
     assert!(pool.is_empty());
     assert_eq!(chain.utxo().balance(&pkh(&w1)), 4);
     assert_eq!(chain.utxo().balance(&w3), 3);
