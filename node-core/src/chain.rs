@@ -549,6 +549,11 @@ impl Chain {
             parent.chain_work.saturating_add(pow::work(header.bits)) > self.best_work()
         })
     }
+    /// Whether a header carries the network's bits and meets them: the cheap check that
+    /// comes before any other, so a header without work is refused as invalid at once.
+    pub fn proves_work(&self, header: &crate::block::BlockHeader) -> bool {
+        header.bits == self.bits && pow::meets_target(&header.hash(), self.bits)
+    }
     /// Whether the node still waits for its assume-valid block, holding blocks back.
     pub fn waits_for_assumed_block(&self) -> bool {
         matches!(self.assumed, Assumed::Waiting { .. })

@@ -1320,7 +1320,10 @@ impl Node {
         }
         let low_work_push = !was_requested
             && self.chain.as_ref().is_some_and(|c| {
-                !c.contains(&hash) && !c.is_orphan(&hash) && !c.would_add_work(&block.header)
+                !c.contains(&hash)
+                    && !c.is_orphan(&hash)
+                    && c.proves_work(&block.header)
+                    && !c.would_add_work(&block.header)
             });
         if low_work_push {
             // Nobody asked for it and it cannot move the tip: not worth a check, a byte of
