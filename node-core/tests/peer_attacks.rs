@@ -381,6 +381,7 @@ fn one_addr_message_fills_only_a_small_part_of_the_address_book() {
         .filter(|a| a.node_id.starts_with('e'))
         .count();
     assert!(evil <= PER_SOURCE_CAP, "{evil} entries from one addr");
+    assert!(evil * 10 < 1_000, "a tenth of the table at most");
     // An honest relay heard of from another peer still gets in.
     shake_inbound(&mut relay, T0, 2, version("4002", genesis, 0, 0));
     let honest = PeerAddr {
@@ -653,25 +654,35 @@ fn a_made_up_signature_spending_an_unknown_output_costs_no_signature_check() {
 }
 
 #[test]
-fn a_made_up_signature_spending_an_output_already_spent_costs_no_signature_check() {
+fn a_made_up_signature_arriving_at_a_full_mempool_costs_no_signature_check() {
     let owner = key(1);
-    let (mut relay, coin) = funded_relay(&owner, relay_config());
-    let pay = |to: u8| {
-        Transaction::new_signed(
-            &owner,
-            &[coin],
-            vec![TxOut {
-                value: 10,
-                pubkey_hash: key(u64::from(to)).pubkey_hash(),
-            }],
-        )
-    };
-    relay.handle(T0 + 2, frame(1, &Message::Tx(pay(5))));
-    let after_first = relay.mempool().signature_checks();
-    for to in 6..50 {
-        relay.handle(T0 + 3, frame(1, &Message::Tx(spoiled(pay(to), 0))));
+    let mut cfg = relay_config();
+    cfg.params.max_mempool_txs = 5;
+    let (mut relay, coin) = funded_relay(&owner, cfg);
+    let payments = payment_chain(&owner, coin, 10, 5);
+    for tx in &payments[..5] {
+        relay.handle(T0 + 2, frame(1, &Message::Tx(tx.clone())));
     }
-    assert_eq!(relay.mempool().signature_checks(), after_first);
+    assert_eq!(relay.mempool().len(), 5);
+    let checks = relay.mempool().signature_checks();
+    // Each spends a real output (of the last one held) with its owner's key, and a forged
+    // signature; the mempool has no room for any of them.
+    let last = OutPoint {
+        txid: payments[4].txid(),
+        vout: 0,
+    };
+    for value in 1..=10 {
+        let tx = Transaction::new_signed(
+            &owner,
+            &[last],
+            vec![TxOut {
+                value,
+                pubkey_hash: owner.pubkey_hash(),
+            }],
+        );
+        relay.handle(T0 + 3, frame(1, &Message::Tx(spoiled(tx, 0))));
+    }
+    assert_eq!(relay.mempool().signature_checks(), checks);
 }
 
 #[test]
