@@ -453,6 +453,12 @@ pub const BEFORE_GENESIS_MAX_BLOCKS: usize = 256;
 /// transaction of a flood would cost the square of the flood.
 pub const TEMPLATE_REFRESH_MS: u64 = 1_000;
 
+/// Transaction requests outstanding at most, in all: they are forgotten after the stall
+/// timeout.
+pub const MAX_TX_REQUESTS: usize = 50_000;
+/// Transaction requests outstanding with one peer at most: a full mempool's worth.
+pub const MAX_TX_REQUESTS_PER_PEER: usize = 5_000;
+
 /// Orphan transactions (waiting for a parent) kept at most, in bytes; see
 /// [`Node::MAX_ORPHAN_TXS`] for the count.
 pub const MAX_ORPHAN_BYTES: usize = 2 << 20;
@@ -998,7 +1004,15 @@ impl Node {
             self.send(id, &Message::Ping(nonce));
         }
         let stale = now.saturating_sub(self.config.stall_timeout_ms);
-        self.tx_requested.retain(|_, (_, t)| *t >= stale);
+        let expired: Vec<Txid> = self
+            .tx_requested
+            .iter()
+            .filter(|(_, (_, t))| *t < stale)
+            .map(|(id, _)| *id)
+            .collect();
+        for txid in expired {
+            self.tx_request_done(&txid);
+        }
         if self
             .genesis_probe
             .is_some_and(|(_, t)| now.saturating_sub(t) > self.config.stall_timeout_ms)
@@ -1373,9 +1387,19 @@ impl Node {
                 self.send_getblocks(id, now, Some(last));
             }
         }
-        if !fresh_txs.is_empty() && self.tx_requested.len() < 50_000 {
+        // Requests outstanding are bounded per peer and in all: one peer announcing
+        // transactions it never sends cannot stop the others' from being fetched.
+        let pending = self.peers.get(&id).map_or(0, |p| p.tx_requests);
+        let room = MAX_TX_REQUESTS_PER_PEER
+            .saturating_sub(pending)
+            .min(MAX_TX_REQUESTS.saturating_sub(self.tx_requested.len()));
+        fresh_txs.truncate(room);
+        if !fresh_txs.is_empty() {
             for t in &fresh_txs {
                 self.tx_requested.insert(*t, (id, now));
+            }
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.tx_requests += fresh_txs.len();
             }
             let req = fresh_txs.into_iter().map(InvItem::Tx).collect();
             self.send(id, &Message::GetData(req));
@@ -1523,9 +1547,7 @@ impl Node {
                         p.in_flight.remove(&h);
                     }
                 }
-                InvItem::Tx(t) => {
-                    self.tx_requested.remove(&t);
-                }
+                InvItem::Tx(t) => self.tx_request_done(&t),
             }
         }
     }
@@ -1831,7 +1853,7 @@ impl Node {
     /// before any signature: a flood of made-up transactions costs no ECDSA.
     fn on_tx(&mut self, id: PeerId, tx: Transaction) {
         let txid = tx.txid();
-        self.tx_requested.remove(&txid);
+        self.tx_request_done(&txid);
         if let Some(p) = self.peers.get_mut(&id) {
             p.known.insert(InvItem::Tx(txid));
         }
@@ -1862,6 +1884,16 @@ impl Node {
                     };
                     self.penalise(id, points, format!("invalid tx {txid}: {v}"));
                 }
+            }
+        }
+    }
+
+    /// A transaction request is over (answered, refused, or expired): it no longer counts
+    /// against the peer asked.
+    fn tx_request_done(&mut self, txid: &Txid) {
+        if let Some((peer, _)) = self.tx_requested.remove(txid) {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.tx_requests = p.tx_requests.saturating_sub(1);
             }
         }
     }

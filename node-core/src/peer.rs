@@ -203,6 +203,8 @@ pub struct Peer {
     pub last_ping: u64,
     /// Last round-trip time measured, in ms.
     pub rtt_ms: Option<u64>,
+    /// Transactions asked of it and not yet answered.
+    pub tx_requests: usize,
     /// Its `getaddr` was answered: once per connection, as an answer is hundreds of entries.
     pub getaddr_answered: bool,
     /// What it asked for and has not been sent yet.
@@ -233,6 +235,7 @@ impl Peer {
             ping: None,
             last_ping: now,
             rtt_ms: None,
+            tx_requests: 0,
             getaddr_answered: false,
             to_serve: ServeQueue::default(),
             served_blocks: RecentSet::new(4_096),

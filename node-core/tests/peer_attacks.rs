@@ -624,6 +624,30 @@ fn a_block_that_extends_the_tip_costs_work_in_its_size_not_in_the_mempools() {
     assert_eq!(relay.mempool().transactions_checked(), before);
 }
 
+#[test]
+fn a_peer_announcing_transactions_it_never_sends_cannot_stop_others_being_fetched() {
+    let owner = key(1);
+    let chain = new_chain(owner.pubkey_hash());
+    let genesis = chain.genesis_hash();
+    let mut relay = relay_with(chain, relay_config());
+    shake_inbound(&mut relay, T0, 2, version("liar", genesis, 0, 0));
+    for batch in 0..30u32 {
+        let items: Vec<InvItem> = (0..MAX_INV_ITEMS as u32)
+            .map(|i| {
+                InvItem::Tx(Txid(node_core::hash::sha256(
+                    &(batch * 10_000 + i).to_le_bytes(),
+                )))
+            })
+            .collect();
+        relay.handle(T0 + 1, frame(2, &Message::Inv(items)));
+    }
+    relay.drain_actions();
+    let real = InvItem::Tx(Txid(node_core::hash::sha256(b"a real payment")));
+    relay.handle(T0 + 2, frame(1, &Message::Inv(vec![real])));
+    let asked = sent_to(&relay.drain_actions(), 1);
+    assert_eq!(asked, vec![Message::GetData(vec![real])]);
+}
+
 // ----- 5. CPU spent before any cheap check -------------------------------------------------
 
 /// `tx` with the signature of input `i` spoiled.
