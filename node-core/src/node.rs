@@ -798,15 +798,18 @@ impl Node {
         any
     }
 
-    /// Drops a peer now: its state goes, and the caller is told to close the connection.
     /// Two relays that dial each other at once (each learned of the other from `addr`) end up
     /// with two connections, one each way, whose `version`s carry the same process nonce.
-    /// Both ends then keep the one the relay with the lower node id dialled and close the
-    /// other, so they agree without talking. Connections the same way (a relay that restarted
-    /// while its old connection lingers) or with another nonce are left alone. Returns whether
-    /// the connection `id`, just past its handshake, stays.
+    /// The one the relay with the lower node id dialled is kept: the lower relay closes the
+    /// other (its inbound one), and the higher relay closes nothing, so they agree without
+    /// talking. Only an inbound connection is ever closed here: a node id and nonce are
+    /// public (every `version` carries them), so closing a connection this node dialled on the
+    /// word of one that dialled in would let anyone who copies them cut the link. Connections
+    /// the same way (a relay that restarted while its old connection lingers) or with another
+    /// nonce are left alone. Returns whether the connection `id`, just past its handshake,
+    /// stays.
     fn keep_relay_link(&mut self, id: PeerId, outbound: bool, v: &Version) -> bool {
-        if v.role != Role::Relay {
+        if v.role != Role::Relay || self.config.node_id >= v.node_id {
             return true;
         }
         let Some(other) = self
@@ -825,9 +828,8 @@ impl Node {
         else {
             return true;
         };
-        // "We dialled it" is "the lower id dialled it" exactly when our id is the lower.
-        let keep_new = outbound == (self.config.node_id < v.node_id);
-        let (close, kept) = if keep_new { (other, id) } else { (id, other) };
+        // Our id is the lower: the inbound connection is the other relay's dial.
+        let (close, kept) = if outbound { (other, id) } else { (id, other) };
         self.disconnect(
             close,
             format!(
@@ -836,9 +838,10 @@ impl Node {
             ),
             false,
         );
-        keep_new
+        close != id
     }
 
+    /// Drops a peer now: its state goes, and the caller is told to close the connection.
     fn disconnect(&mut self, id: PeerId, reason: String, misbehaved: bool) {
         if !self.peers.contains_key(&id) {
             return;

@@ -488,6 +488,29 @@ fn a_peer_claiming_another_nodes_id_in_its_version_does_not_replace_that_nodes_u
     assert!(url_of("3002").contains(&heard.url), "{known:?}");
 }
 
+#[test]
+fn a_peer_copying_a_relays_id_and_nonce_cannot_cut_this_nodes_link_to_it() {
+    let owner = key(1);
+    let chain = new_chain(owner.pubkey_hash());
+    let genesis = chain.genesis_hash();
+    // This relay's id is the higher of the two, the side that used to close its own dial.
+    let mut relay = relay_with(chain, config("3005", Role::Relay, 1));
+    let real = relay_version("3001", genesis, "ws://real.test/ws");
+    shake_dialled(&mut relay, T0, 2, "ws://real.test/ws", false, real.clone());
+    // Both are in every `version` the real relay sends.
+    let copy = Version {
+        listen_url: Some("ws://evil.test/ws".into()),
+        ..real
+    };
+    let actions = shake_inbound(&mut relay, T0 + 1, 9, copy);
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Disconnect { peer: 2, .. })),
+        "the link this node dialled stays: {actions:?}"
+    );
+}
+
 // ----- 4. work that grows faster than what a peer sends ------------------------------------
 
 /// `n` payments, each spending the one before (the first spends `coin`), all valid in one
