@@ -6,10 +6,12 @@
 //! keep exchanging blocks when the hub goes down.
 //!
 //! Addresses come from peers and are not trusted: only `ws://` and `wss://` URLs are dialled,
-//! each node at most once per [`DIAL_RETRY_MS`], and a dial counts against the target until
+//! each URL at most once per [`DIAL_RETRY_MS`], and a dial counts against the target until
 //! it connects or [`DIAL_PENDING_MS`] pass, so a flood of made-up addresses costs a few
-//! failed dials a minute, never a burst.
+//! failed dials a minute, never a burst. Attempts are kept by URL, the thing dialled: a node
+//! id is only what the other end says, and two entries may claim the same one.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -25,8 +27,8 @@ pub const DIAL_PENDING_MS: u64 = 15_000;
 #[derive(Debug, Clone, Default)]
 pub struct Dialer {
     target: usize,
-    /// Node id and time of the last attempt to dial it, for nodes still known.
-    attempts: Vec<(String, u64)>,
+    /// Time of the last attempt to dial each URL still known.
+    attempts: BTreeMap<String, u64>,
 }
 
 impl Dialer {
@@ -34,22 +36,16 @@ impl Dialer {
     pub fn new(target: usize) -> Self {
         Dialer {
             target,
-            attempts: Vec::new(),
+            attempts: BTreeMap::new(),
         }
     }
 
-    fn last_attempt(&self, node_id: &str) -> Option<u64> {
-        self.attempts
-            .iter()
-            .find(|(id, _)| id == node_id)
-            .map(|(_, t)| *t)
-    }
-
-    /// The URLs to dial now, recording each as attempted: relays in `known` that have a
-    /// dialable WebSocket URL other than `own_url`, are not `connected`, and were not tried
-    /// within [`DIAL_RETRY_MS`]; never-tried ones first, then the longest untried, so every
-    /// known relay gets its turn however many dead addresses come before it. As many as
-    /// bring `outbound` (plus dials still pending) up to the target.
+    /// The URLs to dial now, recording each as attempted: entries of `known` with a
+    /// dialable WebSocket URL other than `own_url`, not `connected` (a predicate on the
+    /// URL), and not tried within [`DIAL_RETRY_MS`]; never-tried ones first, then the
+    /// longest untried, so every known relay gets its turn however many dead addresses come
+    /// before it (ties keep `known`'s order). As many as bring `outbound` (plus dials still
+    /// pending) up to the target. Work in the size of `known` times its logarithm.
     pub fn choose<'a>(
         &mut self,
         now: u64,
@@ -65,31 +61,37 @@ impl Dialer {
         let pending = self
             .attempts
             .iter()
-            .filter(|(id, t)| now.saturating_sub(*t) < DIAL_PENDING_MS && !connected(id))
+            .filter(|(url, t)| now.saturating_sub(**t) < DIAL_PENDING_MS && !connected(url))
             .count();
         let room = self.target.saturating_sub(outbound + pending);
         if room == 0 {
             return urls;
         }
-        let known: Vec<&PeerAddr> = known.collect();
-        // Forget attempts at nodes no longer known, so the record stays as small as the table.
-        self.attempts
-            .retain(|(id, _)| known.iter().any(|a| a.node_id == *id));
-        let candidates: Vec<(Option<u64>, &PeerAddr, &str)> = known
+        let known: Vec<&str> = known
+            .filter_map(|a| a.url.as_deref())
+            .filter(|u| dialable(u))
+            .collect();
+        // Forget attempts at URLs no longer known, so the record stays as small as the book.
+        let mut still_known: BTreeMap<String, u64> = BTreeMap::new();
+        for url in &known {
+            if let Some((k, t)) = self.attempts.remove_entry(*url) {
+                still_known.insert(k, t);
+            }
+        }
+        self.attempts = still_known;
+        let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+        let candidates: Vec<(Option<u64>, &str)> = known
             .iter()
-            .filter_map(|a| {
-                let url = a.url.as_deref().filter(|u| dialable(u))?;
-                let last = self.last_attempt(&a.node_id);
+            .filter_map(|url| {
+                let last = self.attempts.get(*url).copied();
                 let fresh = last.is_none_or(|t| now.saturating_sub(t) >= DIAL_RETRY_MS);
-                (fresh && Some(url) != own_url && !connected(&a.node_id)).then_some((last, *a, url))
+                let first = seen.insert(url, ()).is_none();
+                (first && fresh && Some(*url) != own_url && !connected(url)).then_some((last, *url))
             })
             .collect();
-        // Never tried first; ties keep the table's order (the sort is stable).
-        let candidates =
-            ordering::sorted_by_key(candidates, |(last, _, _)| last.map_or(0, |t| t + 1));
-        for (_, addr, url) in candidates.into_iter().take(room) {
-            self.attempts.retain(|(id, _)| *id != addr.node_id);
-            self.attempts.push((addr.node_id.clone(), now));
+        let candidates = ordering::sorted_by_key(candidates, |(last, _)| last.map_or(0, |t| t + 1));
+        for (_, url) in candidates.into_iter().take(room) {
+            self.attempts.insert(String::from(url), now);
             urls.push(String::from(url));
         }
         urls
@@ -150,7 +152,7 @@ mod tests {
         let urls = d.choose(
             0,
             known.iter(),
-            |id| id == "1",
+            |url| url == "ws://10.0.0.1:3000/ws",
             1,
             Some("ws://10.0.0.2:3000/ws"),
         );

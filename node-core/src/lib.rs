@@ -16,6 +16,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod addrbook;
 pub mod address;
 pub mod block;
 pub mod chain;

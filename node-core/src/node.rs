@@ -33,21 +33,22 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::addrbook::AddrBook;
 use crate::block::Block;
 use crate::chain::{AcceptOutcome, Chain, ChainChanges, TipStep};
 use crate::dialer::Dialer;
 use crate::hash::{BlockHash, Hash256, PubKeyHash, Txid};
-use crate::keyed_map::KeyedMap;
+use crate::keyed_map::{KeyedMap, KeyedSet};
 use crate::keys::KeyPair;
 use crate::mempool::{Mempool, MempoolError};
 use crate::params::ChainParams;
 use crate::peer::{Peer, PeerId, RecentSet};
 use crate::pow;
 use crate::protocol::{
-    decode_frame, encode_frame, FrameError, InvItem, Message, PeerAddr, Role, Version, MAX_ADDRS,
+    decode_frame, encode_frame, FrameError, InvItem, Message, PeerAddr, Role, Version,
     MAX_INV_ITEMS, PROTOCOL_VERSION,
 };
-use crate::tx::Transaction;
+use crate::tx::{OutPoint, Transaction};
 use crate::validation::ValidationError;
 use crate::wallet::{self, WalletError};
 
@@ -88,6 +89,8 @@ pub struct NodeConfig {
     /// `addr` ([`Action::Dial`]); 0 for a node that cannot dial them (a tab). Needs the
     /// crate's `dial` feature (the browser build leaves it out).
     pub dial_learned: usize,
+    /// Bytes of `getdata` answers sent to one peer per round ([`SERVE_ROUND_BYTES`]).
+    pub serve_round_bytes: usize,
 }
 
 impl Default for NodeConfig {
@@ -109,6 +112,7 @@ impl Default for NodeConfig {
             trace_messages: false,
             user_agent: "blockchain-wasm/0.1".into(),
             dial_learned: 0,
+            serve_round_bytes: SERVE_ROUND_BYTES,
         }
     }
 }
@@ -122,6 +126,19 @@ pub enum Event {
         peer: PeerId,
         /// This node dialled.
         outbound: bool,
+    },
+    /// This node opened a connection to `url`. `named` when its operator named that peer
+    /// (the relay's `--peer`, the relay a tab's page came from): only such a peer gives a
+    /// node without a chain its genesis. The URL, reached first-hand, goes where no `addr`
+    /// flood can evict it. (`PeerConnected { outbound: true }` is an outbound connection
+    /// whose shell does not say where to: neither named nor first-hand.)
+    Dialled {
+        /// The caller's handle for it.
+        peer: PeerId,
+        /// The URL dialled.
+        url: String,
+        /// The operator named this peer.
+        named: bool,
     },
     /// A connection closed (for any reason, including our own `Disconnect`).
     PeerDisconnected {
@@ -411,6 +428,43 @@ pub struct PeerInfo {
 /// How long a transaction announcement may wait to share an `inv` with others.
 const TX_INV_DELAY_MS: u64 = 100;
 
+/// Bytes of `getdata` answers sent to one peer per round. A round runs when its `getdata`
+/// arrives and at every tick; what does not fit waits in the peer's queue (at most one
+/// `getdata` of items, each item once) for the next round. So one request naming a large
+/// block two thousand times queues one copy, and a peer that asks for more than it reads
+/// has at most about this much more queued per round (the shell drops a peer whose queue
+/// grows past its own byte limit). One maximal block per round: a download of full blocks
+/// still gets several a second.
+pub const SERVE_ROUND_BYTES: usize = crate::params::MAX_BLOCK_SIZE;
+
+/// Nodes handed out per `getaddr` (answered once per connection): enough to fail over and
+/// find relays, small enough that asking costs the node little.
+pub const GETADDR_ANSWER_MAX: usize = 250;
+
+/// Blocks held before there is a chain to put them on (announcements that overtook the
+/// genesis), at most this many bytes and [`BEFORE_GENESIS_MAX_BLOCKS`] blocks: they are
+/// fetched again after the genesis anyway.
+pub const BEFORE_GENESIS_MAX_BYTES: usize = 4 * crate::params::MAX_BLOCK_SIZE;
+/// See [`BEFORE_GENESIS_MAX_BYTES`].
+pub const BEFORE_GENESIS_MAX_BLOCKS: usize = 256;
+
+/// While the tip stays the same, a mining template is rebuilt for a changed mempool at most
+/// this often: a rebuild takes work in the size of the block, so rebuilding it for every
+/// transaction of a flood would cost the square of the flood.
+pub const TEMPLATE_REFRESH_MS: u64 = 1_000;
+
+/// Transaction requests outstanding at most, in all: they are forgotten after the stall
+/// timeout.
+pub const MAX_TX_REQUESTS: usize = 50_000;
+/// Transaction requests outstanding with one peer at most: a full mempool's worth.
+pub const MAX_TX_REQUESTS_PER_PEER: usize = 5_000;
+
+/// Orphan transactions (waiting for a parent) kept at most, in bytes; see
+/// [`Node::MAX_ORPHAN_TXS`] for the count.
+pub const MAX_ORPHAN_BYTES: usize = 2 << 20;
+/// Orphan transactions one peer may have waiting: a fifth of the pool.
+pub const MAX_ORPHANS_PER_PEER: usize = 100;
+
 /// Misbehaviour points for the offences a peer can commit.
 mod score {
     pub const MALFORMED: u32 = 50;
@@ -425,6 +479,23 @@ mod score {
     pub const UNREQUESTED_ORPHAN: u32 = 5;
     /// A block nobody asked for that would not add work to the best chain.
     pub const UNREQUESTED_LOW_WORK: u32 = 20;
+    /// A signature that does not verify: honest nodes check before they relay.
+    pub const BAD_SIGNATURE: u32 = 100;
+    /// Asked again for a block it was sent on this connection, or for one item twice.
+    pub const REPEATED_REQUEST: u32 = 5;
+    /// Sent a block before we had a chain though it cannot give us one.
+    pub const BLOCK_BEFORE_GENESIS: u32 = 5;
+}
+
+/// A transaction waiting for a parent.
+#[derive(Debug, Clone)]
+struct OrphanTx {
+    tx: Transaction,
+    from: Option<PeerId>,
+    /// The input found missing (the first; another may be missing once it comes).
+    waiting_for: OutPoint,
+    /// Encoded bytes.
+    size: usize,
 }
 
 /// The node state machine.
@@ -441,18 +512,32 @@ pub struct Node {
     expected_genesis: Option<BlockHash>,
     /// The peer asked for its chain from genesis because no `version` named one, and when.
     genesis_probe: Option<(PeerId, u64)>,
-    /// Blocks that arrived before the genesis they build on, with their sender.
+    /// Blocks that arrived before the genesis they build on, with their sender; bounded by
+    /// [`BEFORE_GENESIS_MAX_BYTES`], and only from named peers.
     before_genesis: Vec<(Block, PeerId)>,
-    known_addrs: BTreeMap<String, PeerAddr>,
+    before_genesis_bytes: usize,
+    book: AddrBook,
+    /// `getaddr` answers given, to draw each sample differently.
+    addr_samples: u64,
     dialer: Dialer,
     recent_rejects: RecentSet<Txid>,
     /// Transactions whose signatures the shell already checked (in parallel, off this task).
     verified_signatures: RecentSet<Txid>,
     /// Transactions whose inputs we have not seen yet (their parent is still on its way),
-    /// retried whenever a transaction or block arrives. Bounded.
-    orphan_txs: KeyedMap<Txid, (Transaction, Option<PeerId>)>,
+    /// with the sender and the output each waits for. Bounded in count and bytes.
+    orphan_txs: KeyedMap<Txid, OrphanTx>,
+    /// Orphans by the txid of the output they wait for: a parent that arrives retries only
+    /// its own children.
+    orphans_by_parent: KeyedMap<Txid, Vec<Txid>>,
+    orphan_bytes: usize,
+    /// Transactions accepted since orphans were last retried.
+    arrived: Vec<Txid>,
+    /// The tip when orphans were last checked against the UTXO set.
+    orphans_checked_at: Option<BlockHash>,
     mining_to: Option<PubKeyHash>,
     job: Option<(MiningJob, u64)>,
+    /// When the current mining template was built.
+    template_at: u64,
     next_job_id: u64,
     mempool_version: u64,
     pending_announce: Vec<BlockHash>,
@@ -491,13 +576,20 @@ impl Node {
             expected_genesis: None,
             genesis_probe: None,
             before_genesis: Vec::new(),
-            known_addrs: BTreeMap::new(),
+            before_genesis_bytes: 0,
+            book: AddrBook::new(),
+            addr_samples: 0,
             dialer,
             recent_rejects: RecentSet::new(10_000),
             verified_signatures: RecentSet::new(20_000),
             orphan_txs: KeyedMap::new(),
+            orphans_by_parent: KeyedMap::new(),
+            orphan_bytes: 0,
+            arrived: Vec::new(),
+            orphans_checked_at: None,
             mining_to: None,
             job: None,
+            template_at: 0,
             next_job_id: 1,
             mempool_version: 0,
             pending_announce: Vec::new(),
@@ -541,8 +633,9 @@ impl Node {
         self.chain.as_ref().map_or(0, |c| c.utxo().balance(owner))
     }
 
-    /// Whether the node is downloading: it has no chain yet but knows which to fetch, or a
-    /// peer has more work than its tip.
+    /// Whether the node is downloading: it has no chain yet but knows which to fetch, or
+    /// peers announced blocks it is fetching (see [`Node::target_height`]: a height a peer
+    /// only claims does not make the node sync).
     pub fn is_syncing(&self) -> bool {
         let height = self.chain.as_ref().map_or(0, Chain::height);
         self.chain.is_none() && self.expected_genesis.is_some() || height < self.target_height()
@@ -551,7 +644,7 @@ impl Node {
     /// The node's summary.
     pub fn status(&self) -> Status {
         let height = self.chain.as_ref().map_or(0, Chain::height);
-        let target = self.target_height();
+        let target = self.display_target_height();
         Status {
             node_id: self.config.node_id.clone(),
             height,
@@ -587,18 +680,54 @@ impl Node {
             .collect()
     }
 
-    /// Nodes known through `addr` and handshakes.
-    pub fn known_addrs(&self) -> Vec<PeerAddr> {
-        self.known_addrs.values().cloned().collect()
+    /// Bytes of blocks held before the genesis they build on (at most
+    /// [`BEFORE_GENESIS_MAX_BYTES`]).
+    pub fn held_before_genesis(&self) -> usize {
+        self.before_genesis_bytes
     }
 
+    /// Nodes known through `addr` and handshakes: relays this node dialled itself first
+    /// (most recently met first), then what peers told, in the order it arrived. A node
+    /// failing over tries them in this order.
+    pub fn known_addrs(&self) -> Vec<PeerAddr> {
+        self.book.all()
+    }
+
+    /// The height the node is syncing toward, as far as peers have backed it: a peer's
+    /// claimed height counts only up to our height plus the blocks it announced that we are
+    /// fetching, and not at all once asking it for blocks brought none. What a peer merely
+    /// says about its height never decides what the node validates or when.
     fn target_height(&self) -> u64 {
         let ours = self.chain.as_ref().map_or(0, Chain::height);
         self.peers
             .values()
-            .filter(|p| p.handshake.is_complete())
-            .map(|p| p.best_height)
+            .filter(|p| p.handshake.is_complete() && !p.claim_unbacked)
+            .map(|p| {
+                let pending = (p.to_fetch.len() + p.in_flight.len()) as u64;
+                p.best_height.min(ours.saturating_add(pending))
+            })
             .fold(ours, u64::max)
+    }
+
+    /// The height shown as the sync's goal: while blocks are being fetched, the best height
+    /// claimed by a peer whose claim is not disproved; otherwise our own. Display only.
+    fn display_target_height(&self) -> u64 {
+        let ours = self.chain.as_ref().map_or(0, Chain::height);
+        if !self.is_syncing() {
+            return ours;
+        }
+        self.peers
+            .values()
+            .filter(|p| p.handshake.is_complete() && !p.claim_unbacked)
+            .map(|p| p.best_height)
+            .fold(self.target_height(), u64::max)
+    }
+
+    /// Whether peer `id` may give this node blocks: anyone once there is a chain; before,
+    /// only a peer its operator named. Until the genesis is in, nobody else is asked for
+    /// blocks, so a block from anybody else is unrequested.
+    fn may_supply_chain(&self, id: PeerId) -> bool {
+        self.chain.is_some() || self.peers.get(&id).is_some_and(|p| p.named)
     }
 
     // ----- events -------------------------------------------------------------------------
@@ -607,15 +736,31 @@ impl Node {
     pub fn handle(&mut self, now: u64, event: Event) {
         self.now = now;
         match event {
-            Event::PeerConnected { peer, outbound } => self.peer_connected(now, peer, outbound),
+            Event::PeerConnected { peer, outbound } => {
+                self.peer_connected(now, peer, outbound, None)
+            }
+            Event::Dialled { peer, url, named } => {
+                self.peer_connected(now, peer, true, Some((url, named)))
+            }
             Event::PeerDisconnected { peer } => self.peer_disconnected(peer, "connection closed"),
             Event::Frame { peer, bytes } => self.frame_received(now, peer, &bytes),
             Event::Tick => self.tick(now),
         }
     }
 
-    fn peer_connected(&mut self, now: u64, id: PeerId, outbound: bool) {
-        self.peers.insert(id, Peer::new(id, outbound, now));
+    fn peer_connected(
+        &mut self,
+        now: u64,
+        id: PeerId,
+        outbound: bool,
+        dialled: Option<(String, bool)>,
+    ) {
+        let mut peer = Peer::new(id, outbound, now);
+        if let Some((url, named)) = dialled {
+            peer.dialled = Some(url);
+            peer.named = named;
+        }
+        self.peers.insert(id, peer);
         if outbound {
             self.send_version(id);
         }
@@ -626,6 +771,7 @@ impl Node {
             return;
         };
         let released = self.release_requests(&peer);
+        self.book.source_gone(id);
         if self.genesis_probe.is_some_and(|(p, _)| p == id) {
             self.genesis_probe = None;
         }
@@ -634,12 +780,13 @@ impl Node {
             reason: reason.into(),
         });
         if released {
-            // Ask someone else for what this peer owed us.
+            // Ask someone else for what this peer owed us (peers whose height claim held
+            // first; the claim only orders them).
             let best = self
                 .peers
                 .values()
                 .filter(|p| p.handshake.is_complete())
-                .max_by_key(|p| p.best_height)
+                .max_by_key(|p| (!p.claim_unbacked, p.best_height))
                 .map(|p| p.id);
             if let Some(other) = best {
                 self.send_getblocks(other, self.now, None);
@@ -660,15 +807,18 @@ impl Node {
         any
     }
 
-    /// Drops a peer now: its state goes, and the caller is told to close the connection.
     /// Two relays that dial each other at once (each learned of the other from `addr`) end up
     /// with two connections, one each way, whose `version`s carry the same process nonce.
-    /// Both ends then keep the one the relay with the lower node id dialled and close the
-    /// other, so they agree without talking. Connections the same way (a relay that restarted
-    /// while its old connection lingers) or with another nonce are left alone. Returns whether
-    /// the connection `id`, just past its handshake, stays.
+    /// The one the relay with the lower node id dialled is kept: the lower relay closes the
+    /// other (its inbound one), and the higher relay closes nothing, so they agree without
+    /// talking. Only an inbound connection is ever closed here: a node id and nonce are
+    /// public (every `version` carries them), so closing a connection this node dialled on the
+    /// word of one that dialled in would let anyone who copies them cut the link. Connections
+    /// the same way (a relay that restarted while its old connection lingers) or with another
+    /// nonce are left alone. Returns whether the connection `id`, just past its handshake,
+    /// stays.
     fn keep_relay_link(&mut self, id: PeerId, outbound: bool, v: &Version) -> bool {
-        if v.role != Role::Relay {
+        if v.role != Role::Relay || self.config.node_id >= v.node_id {
             return true;
         }
         let Some(other) = self
@@ -687,9 +837,8 @@ impl Node {
         else {
             return true;
         };
-        // "We dialled it" is "the lower id dialled it" exactly when our id is the lower.
-        let keep_new = outbound == (self.config.node_id < v.node_id);
-        let (close, kept) = if keep_new { (other, id) } else { (id, other) };
+        // Our id is the lower: the inbound connection is the other relay's dial.
+        let (close, kept) = if outbound { (other, id) } else { (id, other) };
         self.disconnect(
             close,
             format!(
@@ -698,9 +847,10 @@ impl Node {
             ),
             false,
         );
-        keep_new
+        close != id
     }
 
+    /// Drops a peer now: its state goes, and the caller is told to close the connection.
     fn disconnect(&mut self, id: PeerId, reason: String, misbehaved: bool) {
         if !self.peers.contains_key(&id) {
             return;
@@ -781,8 +931,10 @@ impl Node {
             Message::Tx(tx) => self.on_tx(id, tx),
             Message::NotFound(items) => self.on_notfound(id, items),
             Message::GetAddr => self.on_getaddr(id),
-            Message::Addr(addrs) => self.on_addr(addrs),
-            Message::Ping(n) => self.send(id, &Message::Pong(n)),
+            Message::Addr(addrs) => self.on_addr(id, addrs),
+            Message::Ping(n) => {
+                self.send(id, &Message::Pong(n));
+            }
             Message::Pong(n) => self.on_pong(now, id, n),
             Message::Reject { hash, reason } => self.notify(Notification::RejectReceived {
                 peer: id,
@@ -795,6 +947,13 @@ impl Node {
 
     /// Work common to the end of every event.
     fn after_event(&mut self, now: u64) {
+        if !self.arrived.is_empty() {
+            if self.orphan_txs.is_empty() {
+                self.arrived.clear();
+            } else {
+                self.retry_orphan_txs();
+            }
+        }
         self.flush_announcements();
         self.flush_tx_announcements(false);
         self.report_progress();
@@ -820,7 +979,10 @@ impl Node {
             if p.getblocks_sent
                 .is_some_and(|t| now.saturating_sub(t) > self.config.stall_timeout_ms)
             {
+                // Asked for the blocks after ours, it named none: whatever height it
+                // claimed, it has nothing for us.
                 p.getblocks_sent = None;
+                p.claim_unbacked = true;
             }
             match p.ping {
                 Some((_, sent)) if now.saturating_sub(sent) > self.config.ping_timeout_ms => {
@@ -835,6 +997,15 @@ impl Node {
         for (id, reason) in drops {
             self.disconnect(id, reason, false);
         }
+        let serving: Vec<PeerId> = self
+            .peers
+            .values()
+            .filter(|p| !p.to_serve.is_empty())
+            .map(|p| p.id)
+            .collect();
+        for id in serving {
+            self.serve(id);
+        }
         for id in pings {
             let nonce = self.next_ping;
             self.next_ping += 1;
@@ -845,7 +1016,15 @@ impl Node {
             self.send(id, &Message::Ping(nonce));
         }
         let stale = now.saturating_sub(self.config.stall_timeout_ms);
-        self.tx_requested.retain(|_, (_, t)| *t >= stale);
+        let expired: Vec<Txid> = self
+            .tx_requested
+            .iter()
+            .filter(|(_, (_, t))| *t < stale)
+            .map(|(id, _)| *id)
+            .collect();
+        for txid in expired {
+            self.tx_request_done(&txid);
+        }
         if self
             .genesis_probe
             .is_some_and(|(_, t)| now.saturating_sub(t) > self.config.stall_timeout_ms)
@@ -907,7 +1086,7 @@ impl Node {
         let best = self
             .peers
             .values()
-            .filter(|p| p.handshake.is_complete() && p.best_height > ours)
+            .filter(|p| p.handshake.is_complete() && p.best_height > ours && !p.claim_unbacked)
             .max_by_key(|p| p.best_height);
         let Some(best) = best else { return };
         if best.getblocks_sent.is_some() || !best.to_fetch.is_empty() {
@@ -960,6 +1139,7 @@ impl Node {
         let Some(peer) = self.peers.get(&id) else {
             return;
         };
+        let named = peer.named;
         if peer.handshake.version.is_some() {
             self.penalise(
                 id,
@@ -988,9 +1168,17 @@ impl Node {
                 self.disconnect(id, reason, false);
                 return;
             }
-            None if v.genesis != BlockHash::default() => self.expected_genesis = Some(v.genesis),
+            // Only a peer the operator named fixes the genesis of a node without a chain;
+            // what any other peer says of its genesis binds to its own connection only.
+            None if v.genesis != BlockHash::default() && named => {
+                self.expected_genesis = Some(v.genesis);
+                self.drop_peers_on_other_genesis(id, v.genesis);
+            }
             _ => {}
         }
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
         let version_sent = peer.handshake.version_sent;
         if let Some(peer) = self.peers.get_mut(&id) {
             peer.best_height = v.best_height;
@@ -1001,6 +1189,22 @@ impl Node {
         }
         self.send(id, &Message::Verack);
         self.maybe_complete_handshake(now, id);
+    }
+
+    /// The genesis is now fixed at `genesis`: peers that said they are on another one
+    /// (before it was) are on another network.
+    fn drop_peers_on_other_genesis(&mut self, except: PeerId, genesis: BlockHash) {
+        let others: Vec<(PeerId, BlockHash)> = self
+            .peers
+            .values()
+            .filter(|p| p.id != except)
+            .filter_map(|p| p.handshake.version.as_ref().map(|v| (p.id, v.genesis)))
+            .filter(|(_, g)| *g != BlockHash::default() && *g != genesis)
+            .collect();
+        for (peer, theirs) in others {
+            let reason = format!("different genesis: peer has {theirs}, we have {genesis}");
+            self.disconnect(peer, reason, false);
+        }
     }
 
     fn on_verack(&mut self, id: PeerId) {
@@ -1034,14 +1238,9 @@ impl Node {
             role: v.role,
             height: v.best_height,
         });
-        let addr = PeerAddr {
-            node_id: v.node_id.clone(),
-            url: v.listen_url.clone(),
-            role: v.role,
-        };
-        let is_new = v.node_id != self.config.node_id && self.remember_addr(addr.clone(), true);
+        let news = self.remember_peer(now, id, &v);
         self.send(id, &Message::GetAddr);
-        if is_new {
+        if let Some(addr) = news {
             // Tell the others about a node they have not heard of; a reconnect of a known
             // node says nothing new and sends nothing.
             let others: Vec<PeerId> = self
@@ -1066,7 +1265,9 @@ impl Node {
         }
         let our_work = self.chain.as_ref().map_or(0, Chain::tip_work);
         let tip_known = self.chain.as_ref().is_some_and(|c| c.contains(&v.tip));
-        if v.chain_work > our_work || (self.chain.is_none() && v.genesis != BlockHash::default()) {
+        let wants_chain =
+            v.chain_work > our_work || (self.chain.is_none() && v.genesis != BlockHash::default());
+        if wants_chain && self.may_supply_chain(id) {
             self.send_getblocks(id, now, None);
         } else if !tip_known && v.chain_work == our_work && v.best_height > 0 {
             // Equal work on another branch: learn it, so a longer branch later reorgs fast.
@@ -1143,12 +1344,22 @@ impl Node {
                 InvItem::Tx(t) => txs.push(*t),
             }
         }
+        if !self.may_supply_chain(id) {
+            // No chain yet, and this peer cannot give us one: its blocks wait for a peer
+            // the operator named.
+            blocks.clear();
+        }
         if self.chain.is_none() && self.expected_genesis.is_none() && !blocks.is_empty() {
-            // We never learnt which genesis to download (the peer had none yet when we shook
-            // hands). Ask this peer for its chain from the start; the first hash of its answer
-            // is its genesis, trusted as a `version` would be.
+            // We never learnt which genesis to download (the named peer had none yet when
+            // we shook hands). Ask it for its chain from the start; the first hash of its
+            // answer is its genesis, trusted as its `version` would be.
             match self.genesis_probe {
-                Some((p, _)) if p == id => self.expected_genesis = blocks.first().copied(),
+                Some((p, _)) if p == id => {
+                    self.expected_genesis = blocks.first().copied();
+                    if let Some(g) = self.expected_genesis {
+                        self.drop_peers_on_other_genesis(id, g);
+                    }
+                }
                 Some(_) => return,
                 None => {
                     self.genesis_probe = Some((id, now));
@@ -1165,22 +1376,29 @@ impl Node {
             .collect();
         let full_batch = blocks.len() >= self.config.inv_batch.min(MAX_INV_ITEMS);
         // Fetched even before we have the chain they spend from: they wait with the orphan
-        // transactions and enter the mempool once the sync has brought their inputs.
-        let fresh_txs: Vec<Txid> = txs
-            .iter()
-            .filter(|t| {
-                !self.mempool.contains(t)
-                    && !self.recent_rejects.contains(t)
-                    && !self.tx_requested.contains_key(t)
-                    && !self.orphan_txs.contains_key(t)
-            })
-            .copied()
-            .collect();
+        // transactions and enter the mempool once the sync has brought their inputs. Each
+        // asked for once, however often the `inv` names it.
+        let mut fresh_txs: Vec<Txid> = Vec::new();
+        let mut asking: KeyedSet<Txid> = KeyedSet::new();
+        for t in &txs {
+            let wanted = !self.mempool.contains(t)
+                && !self.recent_rejects.contains(t)
+                && !self.tx_requested.contains_key(t)
+                && !self.orphan_txs.contains_key(t);
+            if wanted && asking.insert(*t) {
+                fresh_txs.push(*t);
+            }
+        }
         if let Some(p) = self.peers.get_mut(&id) {
             for item in &items {
                 p.known.insert(*item);
             }
             if !blocks.is_empty() {
+                // An answer to our `getblocks` that names nothing new disproves a claim to
+                // be ahead; a block we lack restores it.
+                if p.getblocks_sent.is_some() || !fresh.is_empty() {
+                    p.claim_unbacked = fresh.is_empty();
+                }
                 p.getblocks_sent = None;
             }
             if can_take_blocks {
@@ -1195,9 +1413,19 @@ impl Node {
                 self.send_getblocks(id, now, Some(last));
             }
         }
-        if !fresh_txs.is_empty() && self.tx_requested.len() < 50_000 {
+        // Requests outstanding are bounded per peer and in all: one peer announcing
+        // transactions it never sends cannot stop the others' from being fetched.
+        let pending = self.peers.get(&id).map_or(0, |p| p.tx_requests);
+        let room = MAX_TX_REQUESTS_PER_PEER
+            .saturating_sub(pending)
+            .min(MAX_TX_REQUESTS.saturating_sub(self.tx_requested.len()));
+        fresh_txs.truncate(room);
+        if !fresh_txs.is_empty() {
             for t in &fresh_txs {
                 self.tx_requested.insert(*t, (id, now));
+            }
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.tx_requests += fresh_txs.len();
             }
             let req = fresh_txs.into_iter().map(InvItem::Tx).collect();
             self.send(id, &Message::GetData(req));
@@ -1245,9 +1473,56 @@ impl Node {
         }
     }
 
+    /// Queues what a peer asks for, each item once, and answers a first round of it. A
+    /// request for more than one `getdata` holds before the earlier ones went out is
+    /// answered `notfound` for the rest; asking twice for one item, or again for a block
+    /// sent on this connection, is charged.
     fn on_getdata(&mut self, id: PeerId, items: Vec<InvItem>) {
+        let mut refused = Vec::new();
+        let mut repeated = false;
+        {
+            let Some(p) = self.peers.get_mut(&id) else {
+                return;
+            };
+            for item in items {
+                if p.to_serve.contains(&item) {
+                    repeated = true;
+                    continue;
+                }
+                if let InvItem::Block(h) = item {
+                    repeated |= p.served_blocks.contains(&h);
+                }
+                if !p.to_serve.push(item) {
+                    refused.push(item);
+                }
+            }
+            for item in &refused {
+                p.known.remove(item);
+            }
+        }
+        if !refused.is_empty() {
+            self.send(id, &Message::NotFound(refused));
+        }
+        if repeated {
+            self.penalise(
+                id,
+                score::REPEATED_REQUEST,
+                "asked again for an item it asked for or was sent".into(),
+            );
+        }
+        self.serve(id);
+    }
+
+    /// One round of answers to `id`'s waiting `getdata` items, oldest first, until
+    /// [`SERVE_ROUND_BYTES`] are out (always at least one item); what we do not have is
+    /// answered `notfound`.
+    fn serve(&mut self, id: PeerId) {
+        let mut sent = 0usize;
         let mut missing = Vec::new();
-        for item in items {
+        while sent < self.config.serve_round_bytes {
+            let Some(item) = self.peers.get_mut(&id).and_then(|p| p.to_serve.pop()) else {
+                break;
+            };
             let message = match item {
                 InvItem::Block(h) => self
                     .chain
@@ -1256,23 +1531,25 @@ impl Node {
                     .map(|b| Message::Block(b.clone())),
                 InvItem::Tx(t) => self.mempool.get(&t).map(|tx| Message::Tx(tx.clone())),
             };
-            match message {
-                Some(m) => {
-                    let height = match &m {
-                        Message::Block(b) => b.coinbase_height(),
-                        _ => None,
-                    };
-                    if let Some(p) = self.peers.get_mut(&id) {
-                        p.known.insert(item);
-                        // It will have this block: count it in its height as we know it.
-                        if let Some(h) = height {
-                            p.best_height = p.best_height.max(h);
-                        }
-                    }
-                    self.send(id, &m);
+            let Some(m) = message else {
+                missing.push(item);
+                continue;
+            };
+            let height = match &m {
+                Message::Block(b) => b.coinbase_height(),
+                _ => None,
+            };
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.known.insert(item);
+                if let InvItem::Block(h) = item {
+                    p.served_blocks.insert(h);
                 }
-                None => missing.push(item),
+                // It will have this block: count it in its height as we know it.
+                if let Some(h) = height {
+                    p.best_height = p.best_height.max(h);
+                }
             }
+            sent += self.send(id, &m);
         }
         if let Some(p) = self.peers.get_mut(&id) {
             // It does not have these from us after all; announce them again when we can.
@@ -1296,9 +1573,7 @@ impl Node {
                         p.in_flight.remove(&h);
                     }
                 }
-                InvItem::Tx(t) => {
-                    self.tx_requested.remove(&t);
-                }
+                InvItem::Tx(t) => self.tx_request_done(&t),
             }
         }
     }
@@ -1410,15 +1685,11 @@ impl Node {
         }
     }
 
-    /// With no chain yet, the first block must be the genesis the peers announced.
+    /// With no chain yet, the first block must be the genesis a named peer announced.
     fn adopt_genesis(&mut self, now: u64, id: PeerId, block: Block) {
         let hash = block.hash();
         if Some(hash) != self.expected_genesis {
-            // A later block that overtook the genesis (an announcement raced the sync): keep
-            // it, bounded, until there is a chain to put it on.
-            if self.expected_genesis.is_some() && self.before_genesis.len() < 256 {
-                self.before_genesis.push((block, id));
-            }
+            self.hold_before_genesis(id, block, hash);
             return;
         }
         if block.header.prev != BlockHash::default() && self.genesis_probe.is_some() {
@@ -1437,8 +1708,25 @@ impl Node {
                     height: 0,
                     reorg_depth: 0,
                 });
+                self.before_genesis_bytes = 0;
+                let bits = self.chain.as_ref().map_or(0, Chain::bits);
                 for (b, from) in core::mem::take(&mut self.before_genesis) {
-                    let _ = self.accept_block(now, b, Some(from));
+                    let h = b.hash();
+                    if b.header.bits != bits {
+                        let reason = format!(
+                            "block {h} has proof-of-work bits {}, the chain {bits}",
+                            b.header.bits
+                        );
+                        self.penalise(from, score::INVALID_BLOCK, reason);
+                        continue;
+                    }
+                    if let Err(e) = self.accept_block(now, b, Some(from)) {
+                        let points = match e {
+                            ValidationError::TimestampInFuture { .. } => score::FUTURE_BLOCK,
+                            _ => score::INVALID_BLOCK,
+                        };
+                        self.penalise(from, points, format!("invalid block {h}: {e}"));
+                    }
                 }
             }
             Err(e) => {
@@ -1447,6 +1735,43 @@ impl Node {
                 self.disconnect(id, reason, true);
             }
         }
+    }
+
+    /// A block that arrived before the genesis (an announcement that overtook the sync):
+    /// kept until there is a chain to put it on only if a named peer sent it, it meets its
+    /// own proof of work, and it fits in [`BEFORE_GENESIS_MAX_BYTES`]; the genesis then
+    /// decides the bits it must have. What does not fit is dropped (fetched again after the
+    /// genesis); any other peer never was asked for a block, and is charged for sending one.
+    fn hold_before_genesis(&mut self, id: PeerId, block: Block, hash: BlockHash) {
+        if !self.may_supply_chain(id) {
+            self.penalise(
+                id,
+                score::BLOCK_BEFORE_GENESIS,
+                format!("block {hash} before we have a chain, from a peer that cannot give one"),
+            );
+            return;
+        }
+        if self.expected_genesis.is_none() {
+            return;
+        }
+        if block.header.bits > crate::params::MAX_BITS
+            || !pow::meets_target(&hash, block.header.bits)
+        {
+            self.penalise(
+                id,
+                score::INVALID_BLOCK,
+                format!("block {hash} does not meet its own proof of work"),
+            );
+            return;
+        }
+        let size = block.encoded_size();
+        if self.before_genesis.len() >= BEFORE_GENESIS_MAX_BLOCKS
+            || self.before_genesis_bytes.saturating_add(size) > BEFORE_GENESIS_MAX_BYTES
+        {
+            return;
+        }
+        self.before_genesis_bytes += size;
+        self.before_genesis.push((block, id));
     }
 
     /// Validates a block from a peer or from this node, persists what changed, and updates
@@ -1592,17 +1917,26 @@ impl Node {
 
     // ----- transactions -------------------------------------------------------------------
 
+    /// A transaction from a peer. What costs nothing is checked first — held, refused
+    /// lately, already waiting as an orphan — then the mempool runs its own cheap checks
+    /// before any signature: a flood of made-up transactions costs no ECDSA.
     fn on_tx(&mut self, id: PeerId, tx: Transaction) {
         let txid = tx.txid();
-        self.tx_requested.remove(&txid);
+        self.tx_request_done(&txid);
         if let Some(p) = self.peers.get_mut(&id) {
             p.known.insert(InvItem::Tx(txid));
+        }
+        if self.mempool.contains(&txid)
+            || self.recent_rejects.contains(&txid)
+            || self.orphan_txs.contains_key(&txid)
+        {
+            return;
         }
         match self.accept_tx(tx.clone(), Some(id)) {
             Ok(_) => self.retry_orphan_txs(),
             Err(MempoolError::AlreadyKnown(_)) => {}
-            Err(MempoolError::Invalid(ValidationError::MissingInput(_))) => {
-                self.keep_orphan_tx(tx, Some(id));
+            Err(MempoolError::Invalid(ValidationError::MissingInput(missing))) => {
+                self.keep_orphan_tx(tx, Some(id), missing);
             }
             Err(e) => {
                 self.send(
@@ -1613,57 +1947,123 @@ impl Node {
                     },
                 );
                 if let MempoolError::Invalid(v) = &e {
-                    if !matches!(v, ValidationError::MissingInput(_)) {
-                        self.penalise(id, score::INVALID_TX, format!("invalid tx {txid}: {v}"));
-                    }
+                    let points = match v {
+                        ValidationError::BadSignature { .. } => score::BAD_SIGNATURE,
+                        _ => score::INVALID_TX,
+                    };
+                    self.penalise(id, points, format!("invalid tx {txid}: {v}"));
                 }
+            }
+        }
+    }
+
+    /// A transaction request is over (answered, refused, or expired): it no longer counts
+    /// against the peer asked.
+    fn tx_request_done(&mut self, txid: &Txid) {
+        if let Some((peer, _)) = self.tx_requested.remove(txid) {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.tx_requests = p.tx_requests.saturating_sub(1);
             }
         }
     }
 
     /// Most transactions kept waiting for their parents.
-    const MAX_ORPHAN_TXS: usize = 500;
+    pub const MAX_ORPHAN_TXS: usize = 500;
 
-    fn keep_orphan_tx(&mut self, tx: Transaction, from: Option<PeerId>) {
+    /// Keeps a transaction whose input `missing` is not known yet, until its parent comes.
+    /// Bounded in count, bytes and per peer; nothing about it is verified yet, and nothing
+    /// will be until its inputs are known.
+    fn keep_orphan_tx(&mut self, tx: Transaction, from: Option<PeerId>, missing: OutPoint) {
         let txid = tx.txid();
         let confirmed = self.chain.as_ref().is_some_and(|c| {
             (0..tx.outputs.len() as u32)
-                .any(|vout| c.utxo().get(&crate::tx::OutPoint { txid, vout }).is_some())
+                .any(|vout| c.utxo().get(&OutPoint { txid, vout }).is_some())
         });
         if confirmed {
             // Its inputs are missing because it already spent them: nothing to wait for.
             return;
         }
-        if self.orphan_txs.len() >= Self::MAX_ORPHAN_TXS {
+        if from.is_some()
+            && self.orphan_txs.values().filter(|o| o.from == from).count() >= MAX_ORPHANS_PER_PEER
+        {
+            return;
+        }
+        let size = crate::codec::encode(&tx).len();
+        while !self.orphan_txs.is_empty()
+            && (self.orphan_txs.len() >= Self::MAX_ORPHAN_TXS
+                || self.orphan_bytes + size > MAX_ORPHAN_BYTES)
+        {
             // Drop the smallest txid: arbitrary, but no sender can choose what is evicted
             // without grinding hashes.
             let first = self.orphan_txs.keys().next().copied();
             if let Some(first) = first {
-                self.orphan_txs.remove(&first);
+                self.remove_orphan(&first);
             }
         }
-        self.orphan_txs.insert(txid, (tx, from));
+        self.orphans_by_parent
+            .get_or_default(missing.txid)
+            .push(txid);
+        self.orphan_bytes += size;
+        self.orphan_txs.insert(
+            txid,
+            OrphanTx {
+                tx,
+                from,
+                waiting_for: missing,
+                size,
+            },
+        );
     }
 
-    /// Tries the waiting transactions again until none more gets in.
+    fn remove_orphan(&mut self, txid: &Txid) -> Option<OrphanTx> {
+        let orphan = self.orphan_txs.remove(txid)?;
+        self.orphan_bytes -= orphan.size;
+        let parent = orphan.waiting_for.txid;
+        if let Some(children) = self.orphans_by_parent.get_mut(&parent) {
+            children.retain(|c| c != txid);
+            if children.is_empty() {
+                self.orphans_by_parent.remove(&parent);
+            }
+        }
+        Some(orphan)
+    }
+
+    /// Retries the orphans whose parent arrived: the children of transactions accepted
+    /// since the last retry, and (when the tip moved) those whose awaited output a block
+    /// confirmed, found by a lookup each. Work in the number of orphans that can now get
+    /// in, never every orphan for every transaction.
     fn retry_orphan_txs(&mut self) {
+        let mut ready: Vec<Txid> = Vec::new();
+        let tip = self.chain.as_ref().map(Chain::tip);
+        if tip.is_some() && tip != self.orphans_checked_at {
+            self.orphans_checked_at = tip;
+            if let Some(chain) = &self.chain {
+                ready.extend(
+                    self.orphan_txs
+                        .iter()
+                        .filter(|(_, o)| chain.utxo().get(&o.waiting_for).is_some())
+                        .map(|(id, _)| *id),
+                );
+            }
+        }
         loop {
-            let mut progressed = false;
-            let waiting: Vec<Txid> = self.orphan_txs.keys().copied().collect();
-            for txid in waiting {
-                let Some((tx, from)) = self.orphan_txs.remove(&txid) else {
-                    continue;
-                };
-                match self.accept_tx_quietly(tx.clone(), from, true) {
-                    Ok(_) => progressed = true,
-                    Err(MempoolError::Invalid(ValidationError::MissingInput(_))) => {
-                        self.orphan_txs.insert(txid, (tx, from));
-                    }
-                    Err(_) => {}
+            for parent in core::mem::take(&mut self.arrived) {
+                if let Some(children) = self.orphans_by_parent.remove(&parent) {
+                    ready.extend(children);
                 }
             }
-            if !progressed {
+            let Some(txid) = ready.pop() else {
                 return;
+            };
+            let Some(orphan) = self.remove_orphan(&txid) else {
+                continue;
+            };
+            match self.accept_tx_quietly(orphan.tx.clone(), orphan.from, true) {
+                Ok(_) => {}
+                Err(MempoolError::Invalid(ValidationError::MissingInput(missing))) => {
+                    self.keep_orphan_tx(orphan.tx, orphan.from, missing);
+                }
+                Err(_) => {}
             }
         }
     }
@@ -1692,6 +2092,7 @@ impl Node {
         let verify = !self.verified_signatures.contains(&txid);
         match self.mempool.accept_checked(tx, chain.utxo(), verify) {
             Ok(txid) => {
+                self.arrived.push(txid);
                 self.mempool_version += 1;
                 self.notify(Notification::TxAccepted { txid, from });
                 self.announce_tx(txid, from);
@@ -1759,34 +2160,60 @@ impl Node {
 
     // ----- addresses and liveness ---------------------------------------------------------
 
-    /// Records where a node is; true if that is news. What a node says of itself in its
-    /// `version` (`first_hand`) replaces what we knew; what others relay in `addr` only adds
-    /// nodes we did not know, so a peer cannot point known relays' ids at itself.
-    fn remember_addr(&mut self, addr: PeerAddr, first_hand: bool) -> bool {
-        if addr.node_id == self.config.node_id {
-            return false;
+    /// Records what a peer that just shook hands says of itself; returns the entry to tell
+    /// others about if it is news. A relay this node dialled is met first-hand, under the
+    /// URL dialled. Anything else a peer says of itself — its id, the URL it claims to listen
+    /// on — binds to its own connection: it enters the book as that peer's word, and
+    /// rewrites nothing known of another node.
+    fn remember_peer(&mut self, now: u64, id: PeerId, v: &Version) -> Option<PeerAddr> {
+        if v.node_id == self.config.node_id {
+            return None;
         }
-        if !first_hand && self.known_addrs.contains_key(&addr.node_id) {
-            return false;
+        let dialled = self.peers.get(&id).and_then(|p| p.dialled.clone());
+        match dialled {
+            Some(url) => self
+                .book
+                .met_first_hand(&url, &v.node_id, v.role, now)
+                .then(|| PeerAddr {
+                    node_id: v.node_id.clone(),
+                    url: Some(url),
+                    role: v.role,
+                }),
+            None => {
+                let claim = PeerAddr {
+                    node_id: v.node_id.clone(),
+                    url: v.listen_url.clone(),
+                    role: v.role,
+                };
+                self.book.learn(id, [claim]).pop()
+            }
         }
-        if self.known_addrs.len() >= MAX_ADDRS && !self.known_addrs.contains_key(&addr.node_id) {
-            return false;
-        }
-        self.known_addrs.insert(addr.node_id.clone(), addr.clone()) != Some(addr)
     }
 
+    /// Answers `getaddr` once per connection with a sample of the book (every relay met
+    /// first-hand, then learned ones drawn at random), at most [`GETADDR_ANSWER_MAX`].
     fn on_getaddr(&mut self, id: PeerId) {
-        let addrs: Vec<PeerAddr> = self.known_addrs.values().take(MAX_ADDRS).cloned().collect();
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if p.getaddr_answered {
+            return;
+        }
+        p.getaddr_answered = true;
+        self.addr_samples += 1;
+        // The process nonce is random; the count makes every sample differ.
+        let seed = self.config.nonce ^ self.addr_samples.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let addrs = self.book.sample(GETADDR_ANSWER_MAX, seed);
         if !addrs.is_empty() {
             self.send(id, &Message::Addr(addrs));
         }
     }
 
-    fn on_addr(&mut self, addrs: Vec<PeerAddr>) {
-        let learned: Vec<PeerAddr> = addrs
-            .into_iter()
-            .filter(|a| self.remember_addr(a.clone(), false))
-            .collect();
+    fn on_addr(&mut self, id: PeerId, addrs: Vec<PeerAddr>) {
+        let own = self.config.node_id.clone();
+        let learned = self
+            .book
+            .learn(id, addrs.into_iter().filter(|a| a.node_id != own));
         if !learned.is_empty() {
             self.notify(Notification::AddrLearned(learned));
             self.dial_learned(self.now);
@@ -1802,18 +2229,25 @@ impl Node {
         if outbound >= self.config.dial_learned {
             return;
         }
-        // Only relays are dialled, so only connected relays matter (not a relay's many tabs).
+        // A relay is reached when a connection was dialled to its URL, or a relay that
+        // dialled us says it listens there.
         let connected: Vec<&str> = self
             .peers
             .values()
-            .filter_map(|p| p.handshake.version.as_ref())
-            .filter(|v| v.role == Role::Relay)
-            .map(|v| v.node_id.as_str())
+            .filter_map(|p| {
+                p.dialled.as_deref().or_else(|| {
+                    p.handshake
+                        .version
+                        .as_ref()
+                        .filter(|v| v.role == Role::Relay && p.handshake.is_complete())
+                        .and_then(|v| v.listen_url.as_deref())
+                })
+            })
             .collect();
         let urls = self.dialer.choose(
             now,
-            self.known_addrs.values(),
-            |id| connected.contains(&id),
+            self.book.entries().into_iter(),
+            |url| connected.contains(&url),
             outbound,
             self.config.listen_url.as_deref(),
         );
@@ -1974,29 +2408,25 @@ impl Node {
         }
         let tip = chain.tip();
         if let Some((job, version)) = &self.job {
-            if job.template.header.prev == tip && *version == self.mempool_version {
+            let same_tip = job.template.header.prev == tip;
+            // A new tip is mined at once; a changed mempool waits for the refresh period.
+            if same_tip
+                && (*version == self.mempool_version
+                    || now.saturating_sub(self.template_at) < TEMPLATE_REFRESH_MS)
+            {
                 return;
             }
         }
         let budget = chain.params().max_block_size.saturating_sub(4_096);
-        let mut size = 0usize;
-        let mut txs = Vec::new();
-        for (tx, _) in self.mempool.in_order() {
-            let s = tx.encode().len();
-            if size + s > budget {
-                break;
-            }
-            size += s;
-            txs.push(tx.clone());
-        }
-        let Some(template) = self.block_template(now, to, txs) else {
-            return;
-        };
+        let (txs, fees) = self.mempool.select_for_block(budget);
+        let data = format!("mined by node {}", self.config.node_id);
+        let template = chain.template(to, txs, fees, now, data.as_bytes());
         let job = MiningJob {
             id: self.next_job_id,
             template,
         };
         self.next_job_id += 1;
+        self.template_at = now;
         self.job = Some((job.clone(), self.mempool_version));
         self.actions.push_back(Action::Mine(job));
     }
@@ -2007,7 +2437,8 @@ impl Node {
         self.actions.push_back(Action::Notify(n));
     }
 
-    fn send(&mut self, peer: PeerId, message: &Message) {
+    /// Queues `message` for `peer`; returns the frame's size.
+    fn send(&mut self, peer: PeerId, message: &Message) -> usize {
         if self.config.trace_messages {
             self.notify(Notification::MessageOut {
                 peers: alloc::vec![peer],
@@ -2015,10 +2446,10 @@ impl Node {
                 summary: message.summary(),
             });
         }
-        self.actions.push_back(Action::Send {
-            peer,
-            frame: encode_frame(message),
-        });
+        let frame = encode_frame(message);
+        let size = frame.len();
+        self.actions.push_back(Action::Send { peer, frame });
+        size
     }
 
     fn broadcast(&mut self, peers: Vec<PeerId>, message: &Message) {

@@ -4,9 +4,11 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
+use alloc::string::String;
+
 use crate::hash::BlockHash;
 use crate::keyed_map::{KeyedSet, MapKey};
-use crate::protocol::{InvItem, Version};
+use crate::protocol::{InvItem, Version, MAX_INV_ITEMS};
 
 /// The caller's handle for a connection.
 pub type PeerId = u64;
@@ -95,6 +97,60 @@ impl FetchQueue {
     }
 }
 
+/// Items a peer asked for with `getdata` and not yet sent, oldest first, each once: the
+/// node answers a request in rounds of bounded bytes, so what does not fit waits here.
+#[derive(Debug, Clone)]
+pub struct ServeQueue {
+    order: VecDeque<InvItem>,
+    set: KeyedSet<InvItem>,
+}
+
+impl Default for ServeQueue {
+    fn default() -> Self {
+        ServeQueue {
+            order: VecDeque::new(),
+            set: KeyedSet::new(),
+        }
+    }
+}
+
+impl ServeQueue {
+    /// Most items waiting per peer: one full `getdata`. A peer asking for more before the
+    /// earlier ones went out is answered `notfound` for the rest.
+    pub const CAP: usize = MAX_INV_ITEMS;
+
+    /// Queues an item; false if it is waiting already or the queue is full.
+    pub fn push(&mut self, item: InvItem) -> bool {
+        if self.set.len() >= Self::CAP || !self.set.insert(item) {
+            return false;
+        }
+        self.order.push_back(item);
+        true
+    }
+
+    /// Whether `item` is waiting.
+    pub fn contains(&self, item: &InvItem) -> bool {
+        self.set.contains(item)
+    }
+
+    /// The oldest waiting item.
+    pub fn pop(&mut self) -> Option<InvItem> {
+        let item = self.order.pop_front()?;
+        self.set.remove(&item);
+        Some(item)
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Number waiting.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+}
+
 /// Handshake state of a connection.
 #[derive(Debug, Clone, Default)]
 pub struct Handshake {
@@ -120,6 +176,11 @@ pub struct Peer {
     pub id: PeerId,
     /// We dialled it.
     pub outbound: bool,
+    /// The URL we dialled to reach it, when the shell said (inbound connections have none).
+    pub dialled: Option<String>,
+    /// Its operator named it (the relay's `--peer`, the relay a tab's page came from): the
+    /// only kind of peer a node without a chain takes its genesis from.
+    pub named: bool,
     /// When it connected.
     pub connected_at: u64,
     /// Handshake progress.
@@ -142,6 +203,17 @@ pub struct Peer {
     pub last_ping: u64,
     /// Last round-trip time measured, in ms.
     pub rtt_ms: Option<u64>,
+    /// Transactions asked of it and not yet answered.
+    pub tx_requests: usize,
+    /// Its `getaddr` was answered: once per connection, as an answer is hundreds of entries.
+    pub getaddr_answered: bool,
+    /// What it asked for and has not been sent yet.
+    pub to_serve: ServeQueue,
+    /// Blocks sent to it lately on this connection: asking for one again is charged.
+    pub served_blocks: RecentSet<BlockHash>,
+    /// Asked for the blocks its `version` claimed, it had none we lacked: its height claim
+    /// no longer counts toward our sync target (until it announces a block we lack).
+    pub claim_unbacked: bool,
 }
 
 impl Peer {
@@ -150,6 +222,8 @@ impl Peer {
         Peer {
             id,
             outbound,
+            dialled: None,
+            named: false,
             connected_at: now,
             handshake: Handshake::default(),
             score: 0,
@@ -161,6 +235,11 @@ impl Peer {
             ping: None,
             last_ping: now,
             rtt_ms: None,
+            tx_requests: 0,
+            getaddr_answered: false,
+            to_serve: ServeQueue::default(),
+            served_blocks: RecentSet::new(4_096),
+            claim_unbacked: false,
         }
     }
 

@@ -251,6 +251,10 @@ pub enum FrameError {
     },
     /// A string longer than [`MAX_STRING`].
     StringTooLong(&'static str),
+    /// A string with control characters or bidirectional overrides: node ids, URLs, user
+    /// agents and reasons reach logs and pages, where such characters could forge a line or
+    /// make one name look like another.
+    UnprintableString(&'static str),
 }
 
 impl fmt::Display for FrameError {
@@ -268,6 +272,9 @@ impl fmt::Display for FrameError {
                 write!(f, "{command} with {len} items exceeds {max}")
             }
             FrameError::StringTooLong(field) => write!(f, "{field} exceeds {MAX_STRING} bytes"),
+            FrameError::UnprintableString(field) => {
+                write!(f, "{field} holds control or bidirectional characters")
+            }
         }
     }
 }
@@ -359,6 +366,9 @@ fn check_list(command: &'static str, len: usize, max: usize) -> Result<(), Frame
 fn check_str(field: &'static str, s: &str) -> Result<(), FrameError> {
     if s.len() > MAX_STRING {
         return Err(FrameError::StringTooLong(field));
+    }
+    if !crate::addrbook::displayable(s) {
+        return Err(FrameError::UnprintableString(field));
     }
     Ok(())
 }
@@ -497,6 +507,16 @@ mod tests {
             decode_frame(&huge),
             Err(FrameError::TooLarge(MAX_FRAME_SIZE + 1))
         );
+        for bad in ["30\n01 connected", "\u{202e}1003", "a\u{2066}b"] {
+            let reject = Message::Reject {
+                hash: sha256(b"x"),
+                reason: bad.into(),
+            };
+            assert_eq!(
+                decode_frame(&encode_frame(&reject)),
+                Err(FrameError::UnprintableString("reason"))
+            );
+        }
         let many = Message::Inv(vec![InvItem::Tx(Txid(sha256(b"t"))); MAX_INV_ITEMS + 1]);
         assert!(matches!(
             decode_frame(&encode_frame(&many)),

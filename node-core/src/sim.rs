@@ -536,12 +536,19 @@ impl Sim {
                         },
                     )
                 });
+                // `connect` is the operator naming a peer (a relay's `--peer`); a node's own
+                // `Action::Dial` is not. A node without a URL gets one nobody can dial.
+                let url = self.nodes[to]
+                    .listen_url
+                    .clone()
+                    .unwrap_or_else(|| alloc::format!("sim://node/{to}"));
                 self.with_node(from, |n, now| {
                     n.handle(
                         now,
-                        Event::PeerConnected {
+                        Event::Dialled {
                             peer: conn,
-                            outbound: true,
+                            url,
+                            named: persistent,
                         },
                     )
                 });

@@ -350,7 +350,7 @@ fn a_hostile_peer_is_disconnected_and_the_honest_one_is_still_served() {
     }
 }
 
-/// `addr` only adds nodes: a peer cannot repoint a relay the node knows at its own URL,
+/// `addr` only adds entries: a peer cannot repoint a relay the node knows at its own URL,
 /// which would hand it the node's outbound connections.
 #[test]
 fn addr_does_not_overwrite_a_known_relay() {
@@ -376,13 +376,15 @@ fn addr_does_not_overwrite_a_known_relay() {
             bytes: addr("ws://evil.test/ws"),
         },
     );
-    let urls: Vec<Option<String>> = relay
+    // The book is keyed by URL: the second claim adds its own URL under the name it
+    // claims, and what was known of ws://good.test/ws stays as it was.
+    let good: Vec<String> = relay
         .known_addrs()
         .into_iter()
-        .filter(|a| a.node_id == "3001")
-        .map(|a| a.url)
+        .filter(|a| a.url.as_deref() == Some("ws://good.test/ws"))
+        .map(|a| a.node_id)
         .collect();
-    assert_eq!(urls, [Some("ws://good.test/ws".to_string())]);
+    assert_eq!(good, ["3001"]);
 }
 
 #[test]

@@ -745,16 +745,15 @@ impl Driver {
         }
         match event {
             SocketEvent::Open => {
-                {
+                let (url, named) = {
                     let mut link = self.inner.link.borrow_mut();
                     link.open = true;
                     link.state = "open";
-                }
+                    // The relay the page came from is the one its operator named.
+                    (link.url.clone(), link.url == link.home)
+                };
                 self.emit_connection(None, None, None);
-                self.handle(Event::PeerConnected {
-                    peer,
-                    outbound: true,
-                });
+                self.handle(Event::Dialled { peer, url, named });
             }
             SocketEvent::Frame(bytes) => {
                 if self.inner.link.borrow().open {

@@ -63,6 +63,9 @@ pub enum HubMsg {
         ip: IpAddr,
         /// How to reach it.
         link: PeerLink,
+        /// For a connection we dialled: the URL, and whether the operator named it
+        /// (`--peer`; only such a peer gives a node without a chain its genesis).
+        dialled: Option<(String, bool)>,
     },
     /// A frame arrived.
     Frame {
@@ -230,6 +233,7 @@ impl Hub {
                 outbound,
                 ip,
                 link,
+                dialled,
             } => {
                 debug!(peer, %ip, outbound, "connection opened");
                 self.peers.insert(
@@ -240,8 +244,11 @@ impl Hub {
                         ip,
                     },
                 );
-                self.node
-                    .handle(now, Event::PeerConnected { peer, outbound });
+                let event = match dialled {
+                    Some((url, named)) => Event::Dialled { peer, url, named },
+                    None => Event::PeerConnected { peer, outbound },
+                };
+                self.node.handle(now, event);
             }
             HubMsg::Frame {
                 peer,
@@ -609,6 +616,7 @@ mod tests {
             outbound: false,
             ip,
             link,
+            dialled: None,
         };
         f.inbox.send(msg).await.map_err(|_| "the hub stopped")?;
         Ok((frames_rx, close_rx))

@@ -100,10 +100,11 @@ fn read_failure(error: String, max_frame_size: usize) -> Incoming {
 }
 
 /// Runs one connection until it ends, registered with the hub for its whole life.
+/// `dialled` is, for a connection we opened, the URL and whether the operator named it.
 pub async fn run<St, Si>(
     shared: Arc<Shared>,
     slot: ConnectionSlot,
-    outbound: bool,
+    dialled: Option<(String, bool)>,
     ip: IpAddr,
     mut stream: St,
     mut sink: Si,
@@ -122,9 +123,10 @@ where
     };
     let connected = HubMsg::Connected {
         peer,
-        outbound,
+        outbound: dialled.is_some(),
         ip,
         link,
+        dialled,
     };
     if shared.hub.send(connected).await.is_err() {
         return Ended::new("node shutting down", false);
@@ -252,7 +254,7 @@ pub async fn serve_inbound(
     let ended = run(
         shared,
         slot,
-        false,
+        None,
         remote.ip(),
         Box::pin(stream),
         Box::pin(sink),
@@ -332,7 +334,7 @@ where
 }
 
 /// Dials `url` once and runs the connection; `Err` if it could not be opened.
-async fn dial_once(shared: &Arc<Shared>, url: &str) -> Result<Ended, String> {
+async fn dial_once(shared: &Arc<Shared>, url: &str, named: bool) -> Result<Ended, String> {
     let slot = shared.reserve_outbound();
     let max = shared.limits.max_frame_size;
     let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_config_for(max)), true);
@@ -346,7 +348,8 @@ async fn dial_once(shared: &Arc<Shared>, url: &str) -> Result<Ended, String> {
     }
     .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let (stream, sink) = adapt_client(ws, max);
-    Ok(run(shared.clone(), slot, true, ip, stream, sink).await)
+    let dialled = Some((url.to_string(), named));
+    Ok(run(shared.clone(), slot, dialled, ip, stream, sink).await)
 }
 
 /// Dials a relay the node learned of (through `version` or `addr`) once, and runs the
@@ -356,7 +359,7 @@ pub async fn dial_learned(shared: Arc<Shared>, url: String) {
         return;
     }
     tracing::info!(%url, "dialling a relay learned from a peer");
-    match dial_once(&shared, &url).await {
+    match dial_once(&shared, &url, false).await {
         Ok(ended) => {
             tracing::info!(%url, reason = %ended.reason, "connection to learned relay ended")
         }
@@ -374,7 +377,7 @@ pub async fn dial_forever(shared: Arc<Shared>, url: String) {
             return;
         }
         let started = Instant::now();
-        match dial_once(&shared, &url).await {
+        match dial_once(&shared, &url, true).await {
             Ok(ended) => {
                 tracing::info!(%url, reason = %ended.reason, "connection to peer ended");
                 // A connection that lived a while was healthy: start the backoff afresh.
