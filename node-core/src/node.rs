@@ -796,7 +796,9 @@ impl Node {
 
     fn release_requests(&mut self, peer: &Peer) -> bool {
         // Transactions it owed us can be asked of whoever announces them next.
-        self.tx_requested.retain(|_, (p, _)| *p != peer.id);
+        if peer.tx_requests > 0 {
+            self.tx_requested.retain(|_, (p, _)| *p != peer.id);
+        }
         let mut any = false;
         for h in peer.in_flight.keys() {
             if self.requested.get(h) == Some(&peer.id) {
@@ -1901,13 +1903,15 @@ impl Node {
         }
     }
 
+    /// Reports download progress when the height moved (work over all peers only then:
+    /// this runs after every frame).
     fn report_progress(&mut self) {
         let Some(chain) = &self.chain else { return };
         let height = chain.height();
-        let target = self.target_height();
         if height == self.last_progress {
             return;
         }
+        let target = self.display_target_height();
         let step = (target / 100).max(1);
         if height >= target || height.abs_diff(self.last_progress) >= step {
             self.last_progress = height;
