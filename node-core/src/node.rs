@@ -262,7 +262,7 @@ pub enum Notification {
     },
     /// Download progress while behind the best peer.
     SyncProgress {
-        /// Our height.
+        /// How far the download got (held blocks included; see [`Status::downloaded_height`]).
         height: u64,
         /// The best height peers announced.
         target: u64,
@@ -404,6 +404,9 @@ pub struct Status {
     pub mining_active: bool,
     /// Orphan blocks waiting.
     pub orphans: usize,
+    /// Height of the best block downloaded: above `height` while blocks wait, unconnected,
+    /// for the assume-valid block that decides which of them may skip signature checks.
+    pub downloaded_height: u64,
 }
 
 /// A peer as shown to users.
@@ -661,6 +664,7 @@ impl Node {
             mining_to: self.mining_to,
             mining_active: self.job.is_some(),
             orphans: self.chain.as_ref().map_or(0, Chain::orphan_count),
+            downloaded_height: self.chain.as_ref().map_or(0, Chain::best_height),
         }
     }
 
@@ -1817,6 +1821,7 @@ impl Node {
         self.mempool_version += 1;
         let mut reorg_depth = 0;
         let mut notes = Vec::new();
+        let mut gone = KeyedSet::new();
         for step in steps {
             match step {
                 TipStep::Connected(b) => {
@@ -1831,10 +1836,13 @@ impl Node {
                 }
                 TipStep::Disconnected(b) => {
                     reorg_depth += 1;
-                    let h = b.hash();
-                    self.pending_announce.retain(|x| *x != h);
+                    gone.insert(b.hash());
                 }
             }
+        }
+        if !gone.is_empty() {
+            // One pass, however deep the reorganisation.
+            self.pending_announce.retain(|x| !gone.contains(x));
         }
         notes.push(Notification::TipChanged {
             tip: chain.tip(),
@@ -1907,7 +1915,8 @@ impl Node {
     /// this runs after every frame).
     fn report_progress(&mut self) {
         let Some(chain) = &self.chain else { return };
-        let height = chain.height();
+        // How far the download got, counting blocks held for the assume-valid block.
+        let height = chain.best_height();
         if height == self.last_progress {
             return;
         }
