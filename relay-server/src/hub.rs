@@ -30,6 +30,7 @@ use tracing::{debug, error, info, trace, warn};
 use crate::commands::{self, Context, Request, Step};
 use crate::miner::{self, Found, Miner};
 use crate::peer_conn;
+use crate::peer_text::{peer_text, shown};
 use crate::server::Shared;
 use crate::store::Store;
 
@@ -443,8 +444,10 @@ impl Hub {
     fn refuse_address(&self, ip: IpAddr, reason: &str) {
         if self.shared.refuse(ip) {
             let secs = self.shared.limits.ban_duration.as_secs();
+            let reason = peer_text(reason);
             warn!(%ip, "address refused for {secs} s: {reason}");
         } else {
+            let reason = peer_text(reason);
             info!(%ip, "misbehaving loopback peer disconnected, address not refused: {reason}");
         }
     }
@@ -461,7 +464,7 @@ impl Hub {
 
     fn who(&self, peer: PeerId) -> String {
         match self.names.get(&peer) {
-            Some(id) => format!("peer {peer} (node {id})"),
+            Some(id) => format!("peer {peer} (node {})", peer_text(id)),
             None => format!("peer {peer}"),
         }
     }
@@ -486,6 +489,7 @@ impl Hub {
             Notification::SideBlock { hash } => info!(%hash, "side-branch block stored"),
             Notification::BlockRejected { hash, reason, from } => {
                 let from = from.map_or("this node".into(), |p| self.who(p));
+                let reason = peer_text(&reason);
                 warn!(%hash, "block from {from} rejected: {reason}");
             }
             Notification::TxAccepted { txid, from } => {
@@ -494,6 +498,7 @@ impl Hub {
             }
             Notification::TxRejected { txid, reason, from } => {
                 let from = from.map_or("this node".into(), |p| self.who(p));
+                let reason = peer_text(&reason);
                 warn!(%txid, "transaction from {from} rejected: {reason}");
             }
             Notification::SyncProgress { height, target } => {
@@ -505,12 +510,12 @@ impl Hub {
                 role,
                 height,
             } => {
-                info!(peer, node_id = %node_id, role = role.name(), height, "peer up");
+                info!(peer, node_id = %peer_text(&node_id), role = role.name(), height, "peer up");
                 self.names.insert(peer, node_id);
             }
             Notification::PeerDown { peer, reason } => {
                 let reason = self.close_reasons.remove(&peer).unwrap_or(reason);
-                info!("{} down: {reason}", self.who(peer));
+                info!("{} down: {}", self.who(peer), peer_text(&reason));
                 self.names.remove(&peer);
             }
             Notification::PeerPenalised {
@@ -518,13 +523,22 @@ impl Hub {
                 score,
                 reason,
             } => {
-                warn!(score, "{} penalised: {reason}", self.who(peer));
+                warn!(
+                    score,
+                    "{} penalised: {}",
+                    self.who(peer),
+                    peer_text(&reason)
+                );
             }
             Notification::AddrLearned(addrs) => {
-                let ids: Vec<&str> = addrs.iter().map(|a| a.node_id.as_str()).collect();
-                debug!(nodes = ?ids, "nodes learned");
+                let ids: Vec<String> = addrs
+                    .iter()
+                    .map(|a| peer_text(&a.node_id).to_string())
+                    .collect();
+                debug!(nodes = %ids.join(", "), "nodes learned");
             }
             Notification::RejectReceived { peer, hash, reason } => {
+                let reason = peer_text(&reason);
                 warn!(%hash, "{} refused what we sent: {reason}", self.who(peer));
             }
             Notification::Mined { hash, height } => info!(%hash, height, "mined a block"),
@@ -533,12 +547,17 @@ impl Hub {
                 command,
                 summary,
                 refused,
-            } => trace!(peer, command, summary, ?refused, "message in"),
+            } => {
+                let refused = refused.as_deref().map_or_else(String::new, shown);
+                trace!(peer, command = %peer_text(&command), summary = %peer_text(&summary),
+                    refused, "message in");
+            }
             Notification::MessageOut {
                 peers,
                 command,
                 summary,
-            } => trace!(?peers, command, summary, "message out"),
+            } => trace!(?peers, command = %peer_text(&command), summary = %peer_text(&summary),
+                "message out"),
         }
     }
 }

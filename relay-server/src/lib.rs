@@ -23,6 +23,7 @@ pub mod hub;
 pub mod miner;
 pub mod paths;
 pub mod peer_conn;
+pub mod peer_text;
 pub mod rate_limit;
 pub mod server;
 pub mod startnode;

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::MaybeTlsStream;
 
 use crate::hub::{HubMsg, PeerLink};
+use crate::peer_text::peer_text;
 use crate::rate_limit::TokenBucket;
 use crate::server::{ConnectionSlot, Shared};
 
@@ -258,7 +259,7 @@ pub async fn serve_inbound(
         Box::pin(sink),
     )
     .await;
-    tracing::debug!(%remote, reason = %ended.reason, "inbound connection ended");
+    tracing::debug!(%remote, reason = %peer_text(&ended.reason), "inbound connection ended");
 }
 
 /// The WebSocket limits of a client connection: the protocol's largest frame.
@@ -355,12 +356,18 @@ pub async fn dial_learned(shared: Arc<Shared>, url: String) {
     if *shared.shutdown.borrow() {
         return;
     }
-    tracing::info!(%url, "dialling a relay learned from a peer");
+    // The URL came from a peer: shown escaped.
+    let shown_url = peer_text(&url);
+    tracing::info!(url = %shown_url, "dialling a relay learned from a peer");
     match dial_once(&shared, &url).await {
         Ok(ended) => {
-            tracing::info!(%url, reason = %ended.reason, "connection to learned relay ended")
+            let reason = peer_text(&ended.reason);
+            tracing::info!(url = %shown_url, %reason, "connection to learned relay ended")
         }
-        Err(e) => tracing::warn!(%url, "cannot connect to learned relay: {e}"),
+        Err(e) => {
+            let e = peer_text(&e);
+            tracing::warn!(url = %shown_url, "cannot connect to learned relay: {e}")
+        }
     }
 }
 
@@ -376,13 +383,13 @@ pub async fn dial_forever(shared: Arc<Shared>, url: String) {
         let started = Instant::now();
         match dial_once(&shared, &url).await {
             Ok(ended) => {
-                tracing::info!(%url, reason = %ended.reason, "connection to peer ended");
+                tracing::info!(%url, reason = %peer_text(&ended.reason), "connection to peer ended");
                 // A connection that lived a while was healthy: start the backoff afresh.
                 if started.elapsed() > Duration::from_secs(30) {
                     backoff = MIN_BACKOFF;
                 }
             }
-            Err(e) => tracing::warn!(%url, "cannot connect to peer: {e}"),
+            Err(e) => tracing::warn!(%url, "cannot connect to peer: {}", peer_text(&e)),
         }
         if *shutdown.borrow() {
             return;

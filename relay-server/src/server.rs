@@ -297,7 +297,8 @@ async fn ws_upgrade(
             .to_str()
             .is_ok_and(|o| origin_allowed(o, host, &limits.allowed_origins));
         if !allowed {
-            tracing::warn!(%remote, ?origin, "WebSocket from a foreign origin refused");
+            let origin = crate::peer_text::shown(&String::from_utf8_lossy(origin.as_bytes()));
+            tracing::warn!(%remote, %origin, "WebSocket from a foreign origin refused");
             return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
         }
     }
