@@ -125,7 +125,8 @@ pub async fn handle(
             }),
         )
     };
-    if !peer.ip().is_loopback() {
+    // Behind a trusted proxy on this host, the proxy's loopback address is not the client's.
+    if !shared.client(peer.ip(), &headers).is_loopback() {
         return refuse(StatusCode::FORBIDDEN, "control is only served on loopback");
     }
     let token = headers

@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod client_address;
 pub mod commands;
 pub mod control;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod paths;
 pub mod peer_conn;
 pub mod peer_text;
 pub mod rate_limit;
+pub mod served_names;
 pub mod server;
 pub mod startnode;
 pub mod store;

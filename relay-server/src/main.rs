@@ -138,6 +138,14 @@ enum Command {
         /// Another page origin allowed to open /ws, e.g. https://wallet.example (repeatable).
         #[arg(long = "allow-origin", value_name = "URL")]
         allow_origins: Vec<String>,
+        /// Another host name requests may be addressed to (repeatable), e.g. box.lan;
+        /// IP addresses, localhost and the hosts of --public-url and --allow-origin always are.
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
+        /// A reverse proxy whose X-Forwarded-For names the client (repeatable), e.g.
+        /// 127.0.0.1: its clients are then limited and refused by their own addresses.
+        #[arg(long = "trusted-proxy", value_name = "ADDR")]
+        trusted_proxies: Vec<std::net::IpAddr>,
         /// Orphan blocks (parent unknown) kept waiting for their parent.
         #[arg(long, default_value_t = ChainParams::default().max_orphans)]
         max_orphans: usize,
@@ -228,6 +236,8 @@ fn main() -> ExitCode {
                 peer_burst,
                 ban_seconds,
                 allow_origins,
+                allow_hosts,
+                trusted_proxies,
                 max_orphans,
                 max_mempool_txs,
             } => {
@@ -240,6 +250,8 @@ fn main() -> ExitCode {
                     max_loopback_peers,
                     ban_duration: std::time::Duration::from_secs(ban_seconds),
                     allowed_origins: allow_origins,
+                    allowed_hosts: allow_hosts,
+                    trusted_proxies,
                 };
                 let opts = StartOptions {
                     listen,

@@ -26,6 +26,7 @@ use crate::error::{parse_address, CliError};
 use crate::hub::{now_ms, Hub};
 use crate::paths::DataPaths;
 use crate::peer_conn;
+use crate::served_names::ServedNames;
 use crate::server::{self, Limits, Shared};
 use crate::store::Store;
 
@@ -134,6 +135,17 @@ fn check_limits(limits: &Limits) -> Result<(), CliError> {
             )));
         }
     }
+    for host in &limits.allowed_hosts {
+        let bare = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        if !bare {
+            return Err(CliError::BadArgument(format!(
+                "invalid --allow-host '{host}': expected a host name such as relay.example"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -227,12 +239,21 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     let (hub_tx, hub_rx) = mpsc::channel(1024);
     tracing::info!(limits = ?opts.limits, max_orphans = opts.max_orphans,
         max_mempool_txs = opts.max_mempool_txs, "peer limits");
-    let shared = Arc::new(Shared::new(
-        hub_tx,
-        files.secret.clone(),
-        opts.limits.clone(),
-        stop_rx.clone(),
-    ));
+    let names = ServedNames::new(
+        opts.public_url.as_deref(),
+        &opts.limits.allowed_origins,
+        &opts.limits.allowed_hosts,
+    );
+    tracing::info!(names = %names.describe(), "host names served");
+    let shared = Arc::new(
+        Shared::new(
+            hub_tx,
+            files.secret.clone(),
+            opts.limits.clone(),
+            stop_rx.clone(),
+        )
+        .with_names(names),
+    );
     let hub =
         Hub::new(node, store, paths.wallet(), shared.clone()).with_static_peers(opts.peers.clone());
     let mut hub_task = tokio::spawn(hub.run(hub_rx, stop_rx.clone()));
