@@ -26,6 +26,7 @@ pub mod paths;
 pub mod peer_conn;
 pub mod peer_text;
 pub mod rate_limit;
+pub mod send_queue;
 pub mod served_names;
 pub mod server;
 pub mod startnode;

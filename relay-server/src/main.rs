@@ -41,6 +41,8 @@ fn node_id(s: &str) -> Result<String, String> {
     }
 }
 
+// Parsed once per run: the size of `startnode`'s variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a blockchain and send the genesis block reward to ADDRESS.
@@ -146,6 +148,18 @@ enum Command {
         /// 127.0.0.1: its clients are then limited and refused by their own addresses.
         #[arg(long = "trusted-proxy", value_name = "ADDR")]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// Bytes waiting to be written to one peer before it counts as not reading and is
+        /// dropped (at least the largest frame).
+        #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_send_queue)]
+        max_send_queue: usize,
+        /// Bytes waiting to be written to all peers together; past it, the peers holding the
+        /// most are dropped (at least --max-send-queue).
+        #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_send_total)]
+        max_send_total: usize,
+        /// Seconds one frame may take to write before its peer counts as not reading.
+        #[arg(long, value_name = "SECONDS",
+            default_value_t = Limits::default().write_timeout.as_secs())]
+        write_timeout: u64,
         /// Orphan blocks (parent unknown) kept waiting for their parent.
         #[arg(long, default_value_t = ChainParams::default().max_orphans)]
         max_orphans: usize,
@@ -238,6 +252,9 @@ fn main() -> ExitCode {
                 allow_origins,
                 allow_hosts,
                 trusted_proxies,
+                max_send_queue,
+                max_send_total,
+                write_timeout,
                 max_orphans,
                 max_mempool_txs,
             } => {
@@ -252,6 +269,9 @@ fn main() -> ExitCode {
                     allowed_origins: allow_origins,
                     allowed_hosts: allow_hosts,
                     trusted_proxies,
+                    max_send_queue,
+                    max_send_total,
+                    write_timeout: std::time::Duration::from_secs(write_timeout),
                 };
                 let opts = StartOptions {
                     listen,

@@ -29,6 +29,7 @@ use crate::client_address::client_address;
 use crate::control;
 use crate::hub::{HubMsg, StatusReport};
 use crate::peer_conn;
+use crate::send_queue::SendBudget;
 use crate::served_names::ServedNames;
 
 /// What peers may use of this node, set by `startnode`'s flags; the defaults suit a relay
@@ -58,7 +59,31 @@ pub struct Limits {
     pub allowed_hosts: Vec<String>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (see [`client_address`]).
     pub trusted_proxies: Vec<IpAddr>,
+    /// Bytes queued for one peer before it counts as not reading and is dropped.
+    pub max_send_queue: usize,
+    /// Bytes queued for all peers together; past it, the peers holding the most are dropped.
+    pub max_send_total: usize,
+    /// Longest a single frame may take to write before its peer counts as not reading.
+    pub write_timeout: Duration,
 }
+
+/// Blocks an honest node has in flight from one peer at most (`max_blocks_in_flight` of
+/// node-core's default configuration, the browser's and the relay's), plus room for
+/// announcements: what one peer's send queue must hold so a node downloading the largest
+/// blocks is never taken for one that does not read.
+pub const SEND_QUEUE_FRAMES: usize = 2 + 128;
+
+/// Default of [`Limits::max_send_queue`]: [`SEND_QUEUE_FRAMES`] of the largest frames.
+pub const DEFAULT_MAX_SEND_QUEUE: usize = SEND_QUEUE_FRAMES * MAX_FRAME_SIZE;
+
+/// Default of [`Limits::max_send_total`]: two peers' full queues. A peer that stops
+/// reading stops being asked for more at [`crate::send_queue::PAUSE_READING_BYTES`], so
+/// only many of them together, or one honest download of the largest blocks, come near it.
+pub const DEFAULT_MAX_SEND_TOTAL: usize = 2 * DEFAULT_MAX_SEND_QUEUE;
+
+/// Default of [`Limits::write_timeout`]: a peer that cannot take the largest frame (1 MiB)
+/// in a minute, 17 KB/s, cannot follow the chain anyway.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -73,6 +98,9 @@ impl Default for Limits {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
+            max_send_queue: DEFAULT_MAX_SEND_QUEUE,
+            max_send_total: DEFAULT_MAX_SEND_TOTAL,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
@@ -106,6 +134,8 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// The host names requests may be addressed to.
     pub names: ServedNames,
+    /// Bytes queued for all peers, against `limits.max_send_total`.
+    pub send_budget: Arc<SendBudget>,
     next_peer: AtomicU64,
 }
 
@@ -132,6 +162,7 @@ impl Shared {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let names = ServedNames::new(None, &limits.allowed_origins, &limits.allowed_hosts);
+        let send_budget = SendBudget::new(limits.max_send_total);
         Shared {
             hub,
             cookie,
@@ -141,6 +172,7 @@ impl Shared {
             limits,
             shutdown,
             names,
+            send_budget,
             next_peer: AtomicU64::new(1),
         }
     }
@@ -506,6 +538,12 @@ mod tests {
         drop((other, again, lo));
         assert_eq!(s.connections.load(Ordering::Acquire), 0);
         Ok(())
+    }
+
+    #[test]
+    fn a_send_queue_holds_every_block_an_honest_node_has_in_flight() {
+        let in_flight = node_core::node::NodeConfig::default().max_blocks_in_flight;
+        assert_eq!(SEND_QUEUE_FRAMES, in_flight + 2);
     }
 
     #[test]

@@ -135,6 +135,17 @@ fn check_limits(limits: &Limits) -> Result<(), CliError> {
             )));
         }
     }
+    if limits.max_send_queue < MAX_FRAME_SIZE || limits.max_send_total < limits.max_send_queue {
+        return Err(CliError::BadArgument(format!(
+            "--max-send-queue must be at least {MAX_FRAME_SIZE} bytes (the largest frame) \
+             and --max-send-total at least --max-send-queue"
+        )));
+    }
+    if limits.write_timeout.is_zero() {
+        return Err(CliError::BadArgument(
+            "--write-timeout must be at least 1 second".into(),
+        ));
+    }
     for host in &limits.allowed_hosts {
         let bare = !host.is_empty()
             && host
