@@ -20,6 +20,7 @@ pub mod commands;
 pub mod control;
 pub mod error;
 pub mod http_client;
+pub mod http_conns;
 pub mod hub;
 pub mod miner;
 pub mod paths;

@@ -160,6 +160,10 @@ enum Command {
         #[arg(long, value_name = "SECONDS",
             default_value_t = Limits::default().write_timeout.as_secs())]
         write_timeout: u64,
+        /// Connections in their HTTP phase at once (page loads, /status, upgrades not yet
+        /// done); when full, the oldest idle one makes room.
+        #[arg(long, default_value_t = Limits::default().max_http_connections)]
+        max_http_connections: usize,
         /// Orphan blocks (parent unknown) kept waiting for their parent.
         #[arg(long, default_value_t = ChainParams::default().max_orphans)]
         max_orphans: usize,
@@ -255,6 +259,7 @@ fn main() -> ExitCode {
                 max_send_queue,
                 max_send_total,
                 write_timeout,
+                max_http_connections,
                 max_orphans,
                 max_mempool_txs,
             } => {
@@ -272,6 +277,7 @@ fn main() -> ExitCode {
                     max_send_queue,
                     max_send_total,
                     write_timeout: std::time::Duration::from_secs(write_timeout),
+                    max_http_connections,
                 };
                 let opts = StartOptions {
                     listen,

@@ -65,6 +65,9 @@ pub struct Limits {
     pub max_send_total: usize,
     /// Longest a single frame may take to write before its peer counts as not reading.
     pub write_timeout: Duration,
+    /// Connections in their HTTP phase (not yet, or never, peers) at once; see
+    /// [`crate::http_conns`].
+    pub max_http_connections: usize,
 }
 
 /// Blocks an honest node has in flight from one peer at most (`max_blocks_in_flight` of
@@ -101,6 +104,7 @@ impl Default for Limits {
             max_send_queue: DEFAULT_MAX_SEND_QUEUE,
             max_send_total: DEFAULT_MAX_SEND_TOTAL,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_http_connections: 256,
         }
     }
 }

@@ -6,14 +6,12 @@
 //! it is on (a commit is never cut short by a graceful stop), then the files are removed.
 
 use std::fs;
-use std::future::IntoFuture;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use node_core::node::NodeConfig;
 use node_core::protocol::{Role, MAX_FRAME_SIZE};
 use node_core::{ChainParams, Node};
@@ -23,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::control::ControlFiles;
 use crate::error::{parse_address, CliError};
+use crate::http_conns::{self, ConnTable};
 use crate::hub::{now_ms, Hub};
 use crate::paths::DataPaths;
 use crate::peer_conn;
@@ -140,6 +139,11 @@ fn check_limits(limits: &Limits) -> Result<(), CliError> {
             "--max-send-queue must be at least {MAX_FRAME_SIZE} bytes (the largest frame) \
              and --max-send-total at least --max-send-queue"
         )));
+    }
+    if limits.max_http_connections == 0 {
+        return Err(CliError::BadArgument(
+            "--max-http-connections must be at least 1".into(),
+        ));
     }
     if limits.write_timeout.is_zero() {
         return Err(CliError::BadArgument(
@@ -277,20 +281,11 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         );
     }
     let app = server::router(shared.clone(), www.clone());
-    let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(
-        axum::serve(
-            // Small frames answer small frames: do not let Nagle hold them back.
-            listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            }),
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = server_stop.wait_for(|stop| *stop).await;
-        })
-        .into_future(),
+    let table = ConnTable::new(
+        opts.limits.max_http_connections,
+        &opts.limits.trusted_proxies,
     );
+    let server = tokio::spawn(http_conns::serve(listener, app, table, stop_rx.clone()));
     for url in &opts.peers {
         tokio::spawn(peer_conn::dial_forever(shared.clone(), url.clone()));
     }
