@@ -126,7 +126,8 @@ async fn exchange(
         let Ok(message) = decode_frame(&bytes) else {
             continue;
         };
-        tracing::debug!(command = message.command(), summary = %message.summary(), "from the relay");
+        tracing::debug!(command = message.command(),
+            summary = %crate::peer_text::peer_text(&message.summary()), "from the relay");
         match message {
             Message::Version(v) => {
                 if v.genesis != chain.genesis_hash() {

@@ -121,8 +121,7 @@ pub fn execute(ctx: Context<'_>, request: &Request) -> Result<Step, CliError> {
             }
         }
         Request::CreateWallet => {
-            let mut wallet = Wallet::load(ctx.wallet)?;
-            let address = wallet.create_key()?;
+            let address = Wallet::create_key(ctx.wallet)?;
             Ok(Step::Done(format!("Your new address: {address}\n")))
         }
         Request::ListAddresses => {

@@ -29,6 +29,12 @@ use crate::hub::HubMsg;
 use crate::paths::DataPaths;
 use crate::server::Shared;
 
+/// Largest command the endpoint reads: commands are a few hundred bytes of JSON.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// How long the endpoint waits for a command's body once its headers are in.
+pub const REQUEST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What the endpoint answers: the command's output or its error, one of the two.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ControlReply {
@@ -114,7 +120,7 @@ pub async fn handle(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> (StatusCode, Json<ControlReply>) {
     let refuse = |status, why: &str| {
         (
@@ -125,7 +131,8 @@ pub async fn handle(
             }),
         )
     };
-    if !peer.ip().is_loopback() {
+    // Behind a trusted proxy on this host, the proxy's loopback address is not the client's.
+    if !shared.client(peer.ip(), &headers).is_loopback() {
         return refuse(StatusCode::FORBIDDEN, "control is only served on loopback");
     }
     let token = headers
@@ -136,6 +143,13 @@ pub async fn handle(
     if !same_secret(token.as_bytes(), shared.cookie.as_bytes()) {
         return refuse(StatusCode::FORBIDDEN, "wrong or missing cookie");
     }
+    // The body is read only now, from the cookie's holder, bounded in size and time.
+    let read = axum::body::to_bytes(body, MAX_REQUEST_BYTES);
+    let body = match tokio::time::timeout(REQUEST_READ_TIMEOUT, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => return refuse(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+        Err(_) => return refuse(StatusCode::REQUEST_TIMEOUT, "request body not sent in time"),
+    };
     let request: Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),

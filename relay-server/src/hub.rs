@@ -6,9 +6,9 @@
 //! carries out the node's actions in order — a `Persist` is committed to the store before
 //! the frames after it are queued, so nothing is announced that a crash could lose.
 //!
-//! The hub never waits on a peer: frames go into each connection's bounded queue with
-//! `try_send`, and a peer whose queue is full is disconnected, so a slow tab cannot stall
-//! everyone else.
+//! The hub never waits on a peer: frames go into each connection's queue, bounded in bytes
+//! per peer and for the whole relay ([`crate::send_queue`]), and a peer whose queue is full
+//! is disconnected, so a slow tab cannot stall everyone else or exhaust the relay's memory.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -23,13 +23,14 @@ use node_core::node::{Action, Event, MinedError, Notification};
 use node_core::peer::PeerId;
 use node_core::{Address, Block, Node};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit};
 use tracing::{debug, error, info, trace, warn};
 
 use crate::commands::{self, Context, Request, Step};
 use crate::miner::{self, Found, Miner};
 use crate::peer_conn;
+use crate::peer_text::{peer_text, shown};
+use crate::send_queue::{QueueRefusal, SendQueue};
 use crate::server::Shared;
 use crate::store::Store;
 
@@ -45,8 +46,8 @@ pub fn now_ms() -> u64 {
 
 /// The hub's side of one connection.
 pub struct PeerLink {
-    /// Frames to send, bounded; full means the peer is too slow.
-    pub frames: mpsc::Sender<Bytes>,
+    /// Frames to send, bounded in bytes; full means the peer is too slow.
+    pub queue: Arc<SendQueue>,
     /// Tells the connection to close, with the reason.
     pub close: oneshot::Sender<String>,
 }
@@ -76,6 +77,9 @@ pub enum HubMsg {
         /// The frame is a transaction whose signatures the connection's task already
         /// checked (in parallel with other connections): its txid.
         verified_tx: Option<node_core::Txid>,
+        /// Released once the hub has handled the frame: how a connection bounds its frames
+        /// waiting here (see [`crate::peer_conn::IN_HUB_FRAMES`]).
+        held: Option<OwnedSemaphorePermit>,
     },
     /// A connection ended on its side (closed, failed, over its rate).
     Disconnected {
@@ -134,7 +138,7 @@ struct ControlMined {
 }
 
 struct PeerEntry {
-    frames: mpsc::Sender<Bytes>,
+    queue: Arc<SendQueue>,
     close: Option<oneshot::Sender<String>>,
     ip: IpAddr,
 }
@@ -200,6 +204,10 @@ impl Hub {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.carry_out()?;
         loop {
+            // A frame's permit is given back once what the node did about it (its answers
+            // queued, say) is carried out, so its connection sees those bytes before it
+            // reads on.
+            let mut held = None;
             tokio::select! {
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
@@ -207,7 +215,7 @@ impl Hub {
                     }
                 }
                 msg = inbox.recv() => match msg {
-                    Some(m) => self.on_message(m)?,
+                    Some(m) => held = self.on_message(m)?,
                     None => break,
                 },
                 Some(found) = found_rx.recv() => self.on_found(found),
@@ -215,9 +223,11 @@ impl Hub {
                 _ = tick.tick() => self.node.handle(now_ms(), Event::Tick),
             }
             self.carry_out()?;
+            drop(held);
         }
         self.miner.stop();
         for (_, entry) in self.peers.drain() {
+            entry.queue.close();
             if let Some(close) = entry.close {
                 let _ = close.send("node shutting down".into());
             }
@@ -225,8 +235,10 @@ impl Hub {
         Ok(())
     }
 
-    fn on_message(&mut self, msg: HubMsg) -> Result<(), String> {
+    /// Handles one message; returns the frame's permit, if it carried one.
+    fn on_message(&mut self, msg: HubMsg) -> Result<Option<OwnedSemaphorePermit>, String> {
         let now = now_ms();
+        let mut permit = None;
         match msg {
             HubMsg::Connected {
                 peer,
@@ -239,7 +251,7 @@ impl Hub {
                 self.peers.insert(
                     peer,
                     PeerEntry {
-                        frames: link.frames,
+                        queue: link.queue,
                         close: Some(link.close),
                         ip,
                     },
@@ -254,7 +266,9 @@ impl Hub {
                 peer,
                 bytes,
                 verified_tx,
+                held,
             } => {
+                permit = held;
                 // Frames still queued from a peer we already dropped are ignored.
                 if self.peers.contains_key(&peer) {
                     if let Some(txid) = verified_tx {
@@ -287,7 +301,7 @@ impl Hub {
                 let _ = reply.send(self.status());
             }
         }
-        Ok(())
+        Ok(permit)
     }
 
     fn status(&self) -> StatusReport {
@@ -421,23 +435,53 @@ impl Hub {
         Ok(())
     }
 
-    /// Queues a frame for a peer; a peer whose queue is full is dropped.
+    /// Queues a frame for a peer. A peer whose queue would go over its limit is dropped; so
+    /// are the peers holding the most, while the relay's total would.
     fn send_to(&mut self, peer: PeerId, frame: Bytes) {
+        if !self.peers.contains_key(&peer) {
+            return;
+        }
+        let budget = self.shared.send_budget.clone();
+        while !budget.fits(frame.len()) {
+            let largest = self
+                .peers
+                .iter()
+                .max_by_key(|(_, e)| e.queue.bytes())
+                .map(|(id, _)| *id);
+            let Some(largest) = largest else { break };
+            let reason = format!(
+                "the relay's send queues are full ({} bytes) and this peer's is the largest",
+                budget.limit
+            );
+            self.drop_slow(largest, &reason);
+            if largest == peer {
+                return;
+            }
+        }
         let Some(entry) = self.peers.get(&peer) else {
             return;
         };
-        match entry.frames.try_send(frame) {
-            Ok(()) | Err(TrySendError::Closed(_)) => {}
-            Err(TrySendError::Full(_)) => {
-                self.close(peer, "outbound queue full: the peer reads too slowly");
-                self.node.handle(now_ms(), Event::PeerDisconnected { peer });
-            }
+        match entry.queue.push(frame) {
+            Ok(()) | Err(QueueRefusal::Closed) => {}
+            Err(full @ QueueRefusal::Full(_)) => self.drop_slow(peer, &full.to_string()),
+        }
+    }
+
+    /// Drops a peer that does not read, freeing what was queued for it at once.
+    fn drop_slow(&mut self, peer: PeerId, reason: &str) {
+        if let Some(entry) = self.peers.get(&peer) {
+            entry.queue.discard();
+        }
+        if self.close(peer, reason).is_some() {
+            self.node.handle(now_ms(), Event::PeerDisconnected { peer });
         }
     }
 
     /// Tells a connection to close and forgets it.
     fn close(&mut self, peer: PeerId, reason: &str) -> Option<PeerEntry> {
         let mut entry = self.peers.remove(&peer)?;
+        // Frames queued before (a `reject`, say) are still written; nothing after.
+        entry.queue.close();
         if let Some(close) = entry.close.take() {
             let _ = close.send(reason.to_string());
         }
@@ -450,8 +494,10 @@ impl Hub {
     fn refuse_address(&self, ip: IpAddr, reason: &str) {
         if self.shared.refuse(ip) {
             let secs = self.shared.limits.ban_duration.as_secs();
+            let reason = peer_text(reason);
             warn!(%ip, "address refused for {secs} s: {reason}");
         } else {
+            let reason = peer_text(reason);
             info!(%ip, "misbehaving loopback peer disconnected, address not refused: {reason}");
         }
     }
@@ -468,7 +514,7 @@ impl Hub {
 
     fn who(&self, peer: PeerId) -> String {
         match self.names.get(&peer) {
-            Some(id) => format!("peer {peer} (node {id})"),
+            Some(id) => format!("peer {peer} (node {})", peer_text(id)),
             None => format!("peer {peer}"),
         }
     }
@@ -493,6 +539,7 @@ impl Hub {
             Notification::SideBlock { hash } => info!(%hash, "side-branch block stored"),
             Notification::BlockRejected { hash, reason, from } => {
                 let from = from.map_or("this node".into(), |p| self.who(p));
+                let reason = peer_text(&reason);
                 warn!(%hash, "block from {from} rejected: {reason}");
             }
             Notification::TxAccepted { txid, from } => {
@@ -501,6 +548,7 @@ impl Hub {
             }
             Notification::TxRejected { txid, reason, from } => {
                 let from = from.map_or("this node".into(), |p| self.who(p));
+                let reason = peer_text(&reason);
                 warn!(%txid, "transaction from {from} rejected: {reason}");
             }
             Notification::SyncProgress { height, target } => {
@@ -512,12 +560,12 @@ impl Hub {
                 role,
                 height,
             } => {
-                info!(peer, node_id = %node_id, role = role.name(), height, "peer up");
+                info!(peer, node_id = %peer_text(&node_id), role = role.name(), height, "peer up");
                 self.names.insert(peer, node_id);
             }
             Notification::PeerDown { peer, reason } => {
                 let reason = self.close_reasons.remove(&peer).unwrap_or(reason);
-                info!("{} down: {reason}", self.who(peer));
+                info!("{} down: {}", self.who(peer), peer_text(&reason));
                 self.names.remove(&peer);
             }
             Notification::PeerPenalised {
@@ -525,13 +573,22 @@ impl Hub {
                 score,
                 reason,
             } => {
-                warn!(score, "{} penalised: {reason}", self.who(peer));
+                warn!(
+                    score,
+                    "{} penalised: {}",
+                    self.who(peer),
+                    peer_text(&reason)
+                );
             }
             Notification::AddrLearned(addrs) => {
-                let ids: Vec<&str> = addrs.iter().map(|a| a.node_id.as_str()).collect();
-                debug!(nodes = ?ids, "nodes learned");
+                let ids: Vec<String> = addrs
+                    .iter()
+                    .map(|a| peer_text(&a.node_id).to_string())
+                    .collect();
+                debug!(nodes = %ids.join(", "), "nodes learned");
             }
             Notification::RejectReceived { peer, hash, reason } => {
+                let reason = peer_text(&reason);
                 warn!(%hash, "{} refused what we sent: {reason}", self.who(peer));
             }
             Notification::Mined { hash, height } => info!(%hash, height, "mined a block"),
@@ -540,12 +597,17 @@ impl Hub {
                 command,
                 summary,
                 refused,
-            } => trace!(peer, command, summary, ?refused, "message in"),
+            } => {
+                let refused = refused.as_deref().map_or_else(String::new, shown);
+                trace!(peer, command = %peer_text(&command), summary = %peer_text(&summary),
+                    refused, "message in");
+            }
             Notification::MessageOut {
                 peers,
                 command,
                 summary,
-            } => trace!(?peers, command, summary, "message out"),
+            } => trace!(?peers, command = %peer_text(&command), summary = %peer_text(&summary),
+                "message out"),
         }
     }
 }
@@ -601,16 +663,19 @@ mod tests {
         })
     }
 
-    /// A fake connection whose queue holds `queue` frames.
+    /// A fake connection whose queue holds `queue` bytes.
     async fn connect(
         f: &Fixture,
         peer: PeerId,
         ip: IpAddr,
         queue: usize,
-    ) -> TestResult<(mpsc::Receiver<Bytes>, oneshot::Receiver<String>)> {
-        let (frames, frames_rx) = mpsc::channel(queue);
+    ) -> TestResult<(Arc<SendQueue>, oneshot::Receiver<String>)> {
+        let frames = SendQueue::new(queue, f.shared.send_budget.clone());
         let (close, close_rx) = oneshot::channel();
-        let link = PeerLink { frames, close };
+        let link = PeerLink {
+            queue: frames.clone(),
+            close,
+        };
         let msg = HubMsg::Connected {
             peer,
             outbound: false,
@@ -619,7 +684,7 @@ mod tests {
             dialled: None,
         };
         f.inbox.send(msg).await.map_err(|_| "the hub stopped")?;
-        Ok((frames_rx, close_rx))
+        Ok((frames, close_rx))
     }
 
     fn version(genesis: BlockHash) -> Bytes {
@@ -640,19 +705,20 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_peer_whose_queue_is_full_is_dropped() -> TestResult {
         let f = start_hub()?;
-        // Room for one frame; the handshake answer is two (version, verack).
-        let (_frames, close) = connect(&f, 1, IpAddr::V4(Ipv4Addr::LOCALHOST), 1).await?;
+        // Room for a few bytes; the handshake answer is two frames (version, verack).
+        let (_frames, close) = connect(&f, 1, IpAddr::V4(Ipv4Addr::LOCALHOST), 40).await?;
         let bytes = version(f.genesis);
         f.inbox
             .send(HubMsg::Frame {
                 peer: 1,
                 bytes,
                 verified_tx: None,
+                held: None,
             })
             .await
             .map_err(|_| "the hub stopped")?;
         let reason = close.await?;
-        assert!(reason.contains("queue full"), "{reason}");
+        assert!(reason.contains("send queue"), "{reason}");
         Ok(())
     }
 
@@ -662,13 +728,14 @@ mod tests {
         let remote = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
         let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
         for (peer, ip) in [(1, remote), (2, local)] {
-            let (_frames, close) = connect(&f, peer, ip, 16).await?;
+            let (_frames, close) = connect(&f, peer, ip, 1 << 20).await?;
             let bytes = Bytes::from_static(b"XXXXnot a frame at all");
             f.inbox
                 .send(HubMsg::Frame {
                     peer,
                     bytes,
                     verified_tx: None,
+                    held: None,
                 })
                 .await
                 .map_err(|_| "the hub stopped")?;

@@ -15,15 +15,20 @@
 
 pub mod cli;
 pub mod client;
+pub mod client_address;
 pub mod commands;
 pub mod control;
 pub mod error;
 pub mod http_client;
+pub mod http_conns;
 pub mod hub;
 pub mod miner;
 pub mod paths;
 pub mod peer_conn;
+pub mod peer_text;
 pub mod rate_limit;
+pub mod send_queue;
+pub mod served_names;
 pub mod server;
 pub mod startnode;
 pub mod store;

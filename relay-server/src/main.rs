@@ -41,6 +41,8 @@ fn node_id(s: &str) -> Result<String, String> {
     }
 }
 
+// Parsed once per run: the size of `startnode`'s variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a blockchain and send the genesis block reward to ADDRESS.
@@ -138,6 +140,30 @@ enum Command {
         /// Another page origin allowed to open /ws, e.g. https://wallet.example (repeatable).
         #[arg(long = "allow-origin", value_name = "URL")]
         allow_origins: Vec<String>,
+        /// Another host name requests may be addressed to (repeatable), e.g. box.lan;
+        /// IP addresses, localhost and the hosts of --public-url and --allow-origin always are.
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
+        /// A reverse proxy whose X-Forwarded-For names the client (repeatable), e.g.
+        /// 127.0.0.1: its clients are then limited and refused by their own addresses.
+        #[arg(long = "trusted-proxy", value_name = "ADDR")]
+        trusted_proxies: Vec<std::net::IpAddr>,
+        /// Bytes waiting to be written to one peer before it counts as not reading and is
+        /// dropped (at least the largest frame).
+        #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_send_queue)]
+        max_send_queue: usize,
+        /// Bytes waiting to be written to all peers together; past it, the peers holding the
+        /// most are dropped (at least --max-send-queue).
+        #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_send_total)]
+        max_send_total: usize,
+        /// Seconds one frame may take to write before its peer counts as not reading.
+        #[arg(long, value_name = "SECONDS",
+            default_value_t = Limits::default().write_timeout.as_secs())]
+        write_timeout: u64,
+        /// Connections in their HTTP phase at once (page loads, /status, upgrades not yet
+        /// done); when full, the oldest idle one makes room.
+        #[arg(long, default_value_t = Limits::default().max_http_connections)]
+        max_http_connections: usize,
         /// Orphan blocks (parent unknown) kept waiting for their parent.
         #[arg(long, default_value_t = ChainParams::default().max_orphans)]
         max_orphans: usize,
@@ -228,6 +254,12 @@ fn main() -> ExitCode {
                 peer_burst,
                 ban_seconds,
                 allow_origins,
+                allow_hosts,
+                trusted_proxies,
+                max_send_queue,
+                max_send_total,
+                write_timeout,
+                max_http_connections,
                 max_orphans,
                 max_mempool_txs,
             } => {
@@ -240,6 +272,12 @@ fn main() -> ExitCode {
                     max_loopback_peers,
                     ban_duration: std::time::Duration::from_secs(ban_seconds),
                     allowed_origins: allow_origins,
+                    allowed_hosts: allow_hosts,
+                    trusted_proxies,
+                    max_send_queue,
+                    max_send_total,
+                    write_timeout: std::time::Duration::from_secs(write_timeout),
+                    max_http_connections,
                 };
                 let opts = StartOptions {
                     listen,

@@ -14,18 +14,24 @@ use axum::extract::ws::{CloseFrame as AxCloseFrame, Message as AxMessage, WebSoc
 use bytes::Bytes;
 use futures_util::{future, Sink, SinkExt, Stream, StreamExt};
 use node_core::protocol::MAX_FRAME_SIZE;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, Semaphore};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::MaybeTlsStream;
 
 use crate::hub::{HubMsg, PeerLink};
+use crate::peer_text::peer_text;
 use crate::rate_limit::TokenBucket;
+use crate::send_queue::{SendQueue, PAUSE_READING_BYTES};
 use crate::server::{ConnectionSlot, Shared};
 
-/// Frames queued for one peer before it counts as too slow and is dropped.
-pub const OUTBOUND_QUEUE: usize = 4096;
+/// `getdata`s one connection may have waiting in the hub's inbox or being handled there:
+/// what a peer can ask for before the answers to its first requests are counted in its send
+/// queue (and reading from it pauses, see [`PAUSE_READING_BYTES`]). Only `getdata` is held
+/// back: its answers are blocks of up to 1 MiB each, the answers to anything else are small,
+/// and other frames must reach the rate limit at the speed the peer sends them.
+pub const IN_HUB_FRAMES: usize = 16;
 /// Longest wait between two dials of an outbound peer.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const MIN_BACKOFF: Duration = Duration::from_millis(250);
@@ -115,10 +121,11 @@ where
 {
     let _slot = slot;
     let peer = shared.next_peer_id();
-    let (frames_tx, mut frames_rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
+    let queue = SendQueue::new(shared.limits.max_send_queue, shared.send_budget.clone());
+    let in_hub = Arc::new(Semaphore::new(IN_HUB_FRAMES));
     let (close_tx, close_rx) = oneshot::channel::<String>();
     let link = PeerLink {
-        frames: frames_tx,
+        queue: queue.clone(),
         close: close_tx,
     };
     let connected = HubMsg::Connected {
@@ -139,17 +146,31 @@ where
             let (rate, burst) = (shared.limits.rate_per_sec, shared.limits.rate_burst);
             let mut bucket = TokenBucket::new(rate, burst, Instant::now());
             loop {
+                // Nothing more is read from a peer that has not read the answers it asked
+                // for: its further requests wait in its own socket.
+                queue.wait_below(PAUSE_READING_BYTES).await;
                 match stream.next().await {
                     Some(Incoming::Frame(bytes)) => {
                         if !bucket.take(Instant::now()) {
                             let reason = format!("over the rate limit of {rate} frames/s");
                             return (Ended::new(&reason, true), Some(reason));
                         }
+                        let permit = if is_getdata(&bytes) {
+                            let Ok(permit) = in_hub.clone().acquire_owned().await else {
+                                return (Ended::new("node shutting down", false), None);
+                            };
+                            // Its earlier requests' answers are counted now.
+                            queue.wait_below(PAUSE_READING_BYTES).await;
+                            Some(permit)
+                        } else {
+                            None
+                        };
                         let verified_tx = verified_transaction(&bytes);
                         let frame = HubMsg::Frame {
                             peer,
                             bytes,
                             verified_tx,
+                            held: permit,
                         };
                         if hub.send(frame).await.is_err() {
                             return (Ended::new("node shutting down", false), None);
@@ -171,10 +192,22 @@ where
                 }
             }
         };
+        let write_timeout = shared.limits.write_timeout;
         let writer = async {
-            while let Some(frame) = frames_rx.recv().await {
-                if let Err(e) = sink.send(Outgoing::Frame(frame)).await {
-                    return Ended::new(format!("write failed: {e}"), false);
+            while let Some(frame) = queue.next().await {
+                let len = frame.len();
+                let written =
+                    tokio::time::timeout(write_timeout, sink.send(Outgoing::Frame(frame))).await;
+                queue.written(len);
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Ended::new(format!("write failed: {e}"), false),
+                    Err(_) => {
+                        let secs = write_timeout.as_secs();
+                        let reason =
+                            format!("a frame took over {secs} s to write: the peer does not read");
+                        return Ended::new(reason, false);
+                    }
                 }
             }
             Ended::new("dropped by the node", false)
@@ -195,17 +228,23 @@ where
             ended = &mut writer => (ended, None, false),
         }
     };
+    queue.close();
     if hub_knows {
         // Frames the node queued before dropping the peer (a `reject`, say) still go out.
         let flush = async {
-            while let Ok(frame) = frames_rx.try_recv() {
-                if sink.send(Outgoing::Frame(frame)).await.is_err() {
+            while let Some(frame) = queue.next().await {
+                let len = frame.len();
+                let sent = sink.send(Outgoing::Frame(frame)).await;
+                queue.written(len);
+                if sent.is_err() {
                     break;
                 }
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
     }
+    // Whatever was not written is freed now, not when the hub hears of the end.
+    queue.discard();
     if let Some(reason) = close_with {
         let close = sink.send(Outgoing::Close(close_reason(&reason)));
         let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
@@ -260,12 +299,19 @@ pub async fn serve_inbound(
         Box::pin(sink),
     )
     .await;
-    tracing::debug!(%remote, reason = %ended.reason, "inbound connection ended");
+    tracing::debug!(%remote, reason = %peer_text(&ended.reason), "inbound connection ended");
 }
 
 /// The WebSocket limits of a client connection: the protocol's largest frame.
 pub fn ws_config() -> WebSocketConfig {
     ws_config_for(MAX_FRAME_SIZE)
+}
+
+/// Whether `frame` is a `getdata` (by its command; the node decodes and checks the rest).
+fn is_getdata(frame: &[u8]) -> bool {
+    frame
+        .get(node_core::protocol::MAGIC.len()..node_core::protocol::HEADER_LEN)
+        .is_some_and(|command| command.starts_with(b"getdata\0"))
 }
 
 /// If `frame` is a `tx` whose every input signature holds, its txid. Signature checks are the
@@ -358,12 +404,18 @@ pub async fn dial_learned(shared: Arc<Shared>, url: String) {
     if *shared.shutdown.borrow() {
         return;
     }
-    tracing::info!(%url, "dialling a relay learned from a peer");
+    // The URL came from a peer: shown escaped.
+    let shown_url = peer_text(&url);
+    tracing::info!(url = %shown_url, "dialling a relay learned from a peer");
     match dial_once(&shared, &url, false).await {
         Ok(ended) => {
-            tracing::info!(%url, reason = %ended.reason, "connection to learned relay ended")
+            let reason = peer_text(&ended.reason);
+            tracing::info!(url = %shown_url, %reason, "connection to learned relay ended")
         }
-        Err(e) => tracing::warn!(%url, "cannot connect to learned relay: {e}"),
+        Err(e) => {
+            let e = peer_text(&e);
+            tracing::warn!(url = %shown_url, "cannot connect to learned relay: {e}")
+        }
     }
 }
 
@@ -379,13 +431,13 @@ pub async fn dial_forever(shared: Arc<Shared>, url: String) {
         let started = Instant::now();
         match dial_once(&shared, &url, true).await {
             Ok(ended) => {
-                tracing::info!(%url, reason = %ended.reason, "connection to peer ended");
+                tracing::info!(%url, reason = %peer_text(&ended.reason), "connection to peer ended");
                 // A connection that lived a while was healthy: start the backoff afresh.
                 if started.elapsed() > Duration::from_secs(30) {
                     backoff = MIN_BACKOFF;
                 }
             }
-            Err(e) => tracing::warn!(%url, "cannot connect to peer: {e}"),
+            Err(e) => tracing::warn!(%url, "cannot connect to peer: {}", peer_text(&e)),
         }
         if *shutdown.borrow() {
             return;
@@ -396,5 +448,20 @@ pub async fn dial_forever(shared: Arc<Shared>, url: String) {
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use node_core::protocol::{encode_frame, InvItem, Message};
+
+    #[test]
+    fn only_getdata_frames_are_held_back() {
+        let getdata = encode_frame(&Message::GetData(vec![InvItem::Block(Default::default())]));
+        assert!(is_getdata(&getdata));
+        assert!(!is_getdata(&encode_frame(&Message::Ping(1))));
+        assert!(!is_getdata(&encode_frame(&Message::GetAddr)));
+        assert!(!is_getdata(b"short"));
     }
 }

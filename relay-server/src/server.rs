@@ -25,9 +25,12 @@ use node_core::protocol::MAX_FRAME_SIZE;
 use tokio::sync::{mpsc, oneshot, watch};
 use tower_http::services::ServeDir;
 
+use crate::client_address::client_address;
 use crate::control;
 use crate::hub::{HubMsg, StatusReport};
 use crate::peer_conn;
+use crate::send_queue::SendBudget;
+use crate::served_names::ServedNames;
 
 /// What peers may use of this node, set by `startnode`'s flags; the defaults suit a relay
 /// serving a few hundred tabs.
@@ -51,7 +54,39 @@ pub struct Limits {
     /// Page origins allowed to open `/ws` besides the relay's own and local ones
     /// (`scheme://host[:port]`, no path).
     pub allowed_origins: Vec<String>,
+    /// Host names served besides IP addresses, localhost, `--public-url`'s and the allowed
+    /// origins' (see [`ServedNames`]).
+    pub allowed_hosts: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see [`client_address`]).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Bytes queued for one peer before it counts as not reading and is dropped.
+    pub max_send_queue: usize,
+    /// Bytes queued for all peers together; past it, the peers holding the most are dropped.
+    pub max_send_total: usize,
+    /// Longest a single frame may take to write before its peer counts as not reading.
+    pub write_timeout: Duration,
+    /// Connections in their HTTP phase (not yet, or never, peers) at once; see
+    /// [`crate::http_conns`].
+    pub max_http_connections: usize,
 }
+
+/// Blocks an honest node has in flight from one peer at most (`max_blocks_in_flight` of
+/// node-core's default configuration, the browser's and the relay's), plus room for
+/// announcements: what one peer's send queue must hold so a node downloading the largest
+/// blocks is never taken for one that does not read.
+pub const SEND_QUEUE_FRAMES: usize = 2 + 128;
+
+/// Default of [`Limits::max_send_queue`]: [`SEND_QUEUE_FRAMES`] of the largest frames.
+pub const DEFAULT_MAX_SEND_QUEUE: usize = SEND_QUEUE_FRAMES * MAX_FRAME_SIZE;
+
+/// Default of [`Limits::max_send_total`]: two peers' full queues. A peer that stops
+/// reading stops being asked for more at [`crate::send_queue::PAUSE_READING_BYTES`], so
+/// only many of them together, or one honest download of the largest blocks, come near it.
+pub const DEFAULT_MAX_SEND_TOTAL: usize = 2 * DEFAULT_MAX_SEND_QUEUE;
+
+/// Default of [`Limits::write_timeout`]: a peer that cannot take the largest frame (1 MiB)
+/// in a minute, 17 KB/s, cannot follow the chain anyway.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -64,6 +99,12 @@ impl Default for Limits {
             max_loopback_peers: None,
             ban_duration: Duration::from_secs(10 * 60),
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
+            max_send_queue: DEFAULT_MAX_SEND_QUEUE,
+            max_send_total: DEFAULT_MAX_SEND_TOTAL,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_http_connections: 256,
         }
     }
 }
@@ -95,6 +136,10 @@ pub struct Shared {
     pub limits: Limits,
     /// Raised once when the node stops.
     pub shutdown: watch::Receiver<bool>,
+    /// The host names requests may be addressed to.
+    pub names: ServedNames,
+    /// Bytes queued for all peers, against `limits.max_send_total`.
+    pub send_budget: Arc<SendBudget>,
     next_peer: AtomicU64,
 }
 
@@ -120,6 +165,8 @@ impl Shared {
         limits: Limits,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
+        let names = ServedNames::new(None, &limits.allowed_origins, &limits.allowed_hosts);
+        let send_budget = SendBudget::new(limits.max_send_total);
         Shared {
             hub,
             cookie,
@@ -128,8 +175,21 @@ impl Shared {
             per_address: Mutex::new(HashMap::new()),
             limits,
             shutdown,
+            names,
+            send_budget,
             next_peer: AtomicU64::new(1),
         }
+    }
+
+    /// The same, serving `names` (built with the node's `--public-url`).
+    pub fn with_names(mut self, names: ServedNames) -> Self {
+        self.names = names;
+        self
+    }
+
+    /// The address a request from TCP peer `peer` with `headers` is charged to.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        client_address(peer, headers, &self.limits.trusted_proxies)
     }
 
     /// A fresh handle for a new connection.
@@ -251,7 +311,31 @@ pub fn router(shared: Arc<Shared>, www: PathBuf) -> Router {
         .route("/control", post(control::handle))
         .fallback_service(files)
         .layer(middleware::from_fn(content_types))
+        .layer(middleware::from_fn_with_state(shared.clone(), check_host))
         .with_state(shared)
+}
+
+/// Refuses (421) a request addressed to a host name this relay does not serve: a page
+/// whose name was rebound to the relay's address (see [`ServedNames`]). A WebSocket
+/// handshake without `Origin` is no browser's — browsers always send one — so no page can
+/// be behind it: other relays dialling this one by a name it was not told of still pass.
+async fn check_host(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    if let Some(host) = headers.get(header::HOST) {
+        let from_a_page = req.uri().path() != "/ws" || headers.contains_key(header::ORIGIN);
+        let served = host.to_str().is_ok_and(|h| shared.names.serves(h));
+        if from_a_page && !served {
+            let host = crate::peer_text::shown(&String::from_utf8_lossy(host.as_bytes()));
+            tracing::debug!(%host, path = %crate::peer_text::peer_text(req.uri().path()),
+                "request for a host name this relay does not serve refused");
+            let body = format!(
+                "this relay does not serve the host name {host} (it serves {}; see --allow-host)\n",
+                shared.names.describe()
+            );
+            return (StatusCode::MISDIRECTED_REQUEST, body).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Whether a browser page from `origin` may open `/ws` on the server reached as `host`:
@@ -288,8 +372,8 @@ async fn ws_upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    // An IPv4 peer reaching a dual-stack listener shows up as ::ffff:a.b.c.d.
-    let remote = SocketAddr::new(remote.ip().to_canonical(), remote.port());
+    // The client behind a trusted proxy, else the TCP peer (IPv4 mapped into IPv6 as IPv4).
+    let remote = SocketAddr::new(shared.client(remote.ip(), &headers), remote.port());
     let limits = &shared.limits;
     if let Some(origin) = headers.get(header::ORIGIN) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
@@ -297,7 +381,8 @@ async fn ws_upgrade(
             .to_str()
             .is_ok_and(|o| origin_allowed(o, host, &limits.allowed_origins));
         if !allowed {
-            tracing::warn!(%remote, ?origin, "WebSocket from a foreign origin refused");
+            let origin = crate::peer_text::shown(&String::from_utf8_lossy(origin.as_bytes()));
+            tracing::warn!(%remote, %origin, "WebSocket from a foreign origin refused");
             return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
         }
     }
@@ -457,6 +542,12 @@ mod tests {
         drop((other, again, lo));
         assert_eq!(s.connections.load(Ordering::Acquire), 0);
         Ok(())
+    }
+
+    #[test]
+    fn a_send_queue_holds_every_block_an_honest_node_has_in_flight() {
+        let in_flight = node_core::node::NodeConfig::default().max_blocks_in_flight;
+        assert_eq!(SEND_QUEUE_FRAMES, in_flight + 2);
     }
 
     #[test]

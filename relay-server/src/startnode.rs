@@ -6,14 +6,12 @@
 //! it is on (a commit is never cut short by a graceful stop), then the files are removed.
 
 use std::fs;
-use std::future::IntoFuture;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use node_core::node::NodeConfig;
 use node_core::protocol::{Role, MAX_FRAME_SIZE};
 use node_core::{ChainParams, Node};
@@ -23,9 +21,11 @@ use tokio::sync::{mpsc, watch};
 
 use crate::control::ControlFiles;
 use crate::error::{parse_address, CliError};
+use crate::http_conns::{self, ConnTable};
 use crate::hub::{now_ms, Hub};
 use crate::paths::DataPaths;
 use crate::peer_conn;
+use crate::served_names::ServedNames;
 use crate::server::{self, Limits, Shared};
 use crate::store::Store;
 
@@ -134,6 +134,33 @@ fn check_limits(limits: &Limits) -> Result<(), CliError> {
             )));
         }
     }
+    if limits.max_send_queue < MAX_FRAME_SIZE || limits.max_send_total < limits.max_send_queue {
+        return Err(CliError::BadArgument(format!(
+            "--max-send-queue must be at least {MAX_FRAME_SIZE} bytes (the largest frame) \
+             and --max-send-total at least --max-send-queue"
+        )));
+    }
+    if limits.max_http_connections == 0 {
+        return Err(CliError::BadArgument(
+            "--max-http-connections must be at least 1".into(),
+        ));
+    }
+    if limits.write_timeout.is_zero() {
+        return Err(CliError::BadArgument(
+            "--write-timeout must be at least 1 second".into(),
+        ));
+    }
+    for host in &limits.allowed_hosts {
+        let bare = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        if !bare {
+            return Err(CliError::BadArgument(format!(
+                "invalid --allow-host '{host}': expected a host name such as relay.example"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -227,12 +254,21 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     let (hub_tx, hub_rx) = mpsc::channel(1024);
     tracing::info!(limits = ?opts.limits, max_orphans = opts.max_orphans,
         max_mempool_txs = opts.max_mempool_txs, "peer limits");
-    let shared = Arc::new(Shared::new(
-        hub_tx,
-        files.secret.clone(),
-        opts.limits.clone(),
-        stop_rx.clone(),
-    ));
+    let names = ServedNames::new(
+        opts.public_url.as_deref(),
+        &opts.limits.allowed_origins,
+        &opts.limits.allowed_hosts,
+    );
+    tracing::info!(names = %names.describe(), "host names served");
+    let shared = Arc::new(
+        Shared::new(
+            hub_tx,
+            files.secret.clone(),
+            opts.limits.clone(),
+            stop_rx.clone(),
+        )
+        .with_names(names),
+    );
     let hub =
         Hub::new(node, store, paths.wallet(), shared.clone()).with_static_peers(opts.peers.clone());
     let mut hub_task = tokio::spawn(hub.run(hub_rx, stop_rx.clone()));
@@ -245,20 +281,11 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         );
     }
     let app = server::router(shared.clone(), www.clone());
-    let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(
-        axum::serve(
-            // Small frames answer small frames: do not let Nagle hold them back.
-            listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            }),
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = server_stop.wait_for(|stop| *stop).await;
-        })
-        .into_future(),
+    let table = ConnTable::new(
+        opts.limits.max_http_connections,
+        &opts.limits.trusted_proxies,
     );
+    let server = tokio::spawn(http_conns::serve(listener, app, table, stop_rx.clone()));
     for url in &opts.peers {
         tokio::spawn(peer_conn::dial_forever(shared.clone(), url.clone()));
     }

@@ -110,6 +110,7 @@ fn bad_addresses_are_refused_with_their_reason() {
 
     let mut after = snapshot(dir);
     after.remove("wallet_3999.dat");
+    after.remove("wallet_3999.dat.lock");
     assert_eq!(after, before, "nothing written by the failures");
     assert_eq!(utxo_digest(dir, "3000"), digest, "chain unchanged");
 }

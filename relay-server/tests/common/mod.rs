@@ -318,3 +318,60 @@ pub async fn try_status(addr: SocketAddr) -> Option<StatusReport> {
     }
     serde_json::from_slice(&res.body).ok()
 }
+
+/// `VmRSS` and `VmHWM` (its peak) of a process, in kB.
+pub fn memory_kb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Appends to node `id`'s stored chain (no node running) a block of nearly the largest
+/// size: `key`'s genesis coins passed from one transaction to the next, thousands of
+/// times. Returns its hash. The genesis must pay `key`.
+pub fn add_big_block(dir: &Path, id: &str, key: &node_core::KeyPair) -> node_core::BlockHash {
+    use node_core::{pow, ChainParams, OutPoint, Transaction, TxOut};
+    use relay_server::store::Store;
+
+    let store = Store::open(&dir.join(format!("blockchain_{id}.db"))).expect("store");
+    let mut chain = store
+        .load_chain(ChainParams::default())
+        .expect("readable")
+        .expect("a chain");
+    let genesis = chain.block_at(0).expect("genesis").clone();
+    let mut coin = OutPoint {
+        txid: genesis.transactions[0].txid(),
+        vout: 0,
+    };
+    let value = genesis.transactions[0].outputs[0].value;
+    let mut txs = Vec::new();
+    let mut size = 0;
+    // Leave room for the header and the coinbase under MAX_BLOCK_SIZE (1 MiB).
+    while size < 1_000_000 {
+        let out = TxOut {
+            value,
+            pubkey_hash: key.pubkey_hash(),
+        };
+        let tx = Transaction::new_signed(key, &[coin], vec![out]);
+        size += tx.encode().len();
+        coin = OutPoint {
+            txid: tx.txid(),
+            vout: 0,
+        };
+        txs.push(tx);
+    }
+    let now = relay_server::hub::now_ms();
+    let mut block = chain.template(key.pubkey_hash(), txs, 0, now, b"big");
+    assert!(pow::mine(&mut block.header).is_some(), "mined");
+    let hash = block.hash();
+    chain.accept_block(block, now).expect("a valid block");
+    assert_eq!(chain.tip(), hash);
+    store.apply(&[chain.take_changes()]).expect("stored");
+    hash
+}
