@@ -32,7 +32,7 @@ use js_sys::Function;
 use node_core::chain::ChainChanges;
 use node_core::node::{MinedError, SendError};
 use node_core::peer::PeerId;
-use node_core::protocol::{self, Message, Role};
+use node_core::protocol::{self, Message, Role, MAX_FRAME_SIZE};
 use node_core::{
     Action, Address, BlockHash, ChainParams, Event, Node, NodeConfig, Notification, Txid,
 };
@@ -41,6 +41,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use crate::error::{parse_address, NodeError};
 use crate::miner::{MinerPool, WorkerReport};
+use crate::peer_text::{console_error, console_warn, shown, MAX_REASON_CHARS, MAX_URL_CHARS};
 use crate::storage::ChainStore;
 use crate::transport::{pick_relay, Backoff, Connection, SocketEvent};
 use crate::verifier::{pack_checks, VerifierPool};
@@ -156,6 +157,8 @@ struct Inner {
     ticker: RefCell<Option<Interval>>,
     blocks_mined: Cell<u64>,
     storage_error: RefCell<Option<String>>,
+    /// What the load found damaged in storage and how it was handled, one line each.
+    storage_warnings: Vec<String>,
     local_txids: RefCell<Vec<Txid>>,
     /// Protocol messages not yet shown to the page, with their time.
     messages: RefCell<VecDeque<(u64, Notification)>>,
@@ -187,23 +190,30 @@ impl Driver {
             assume_valid: config.assume_valid,
             ..ChainParams::default()
         };
+        let mut storage_warnings = Vec::new();
         let store = ChainStore::open(&format!("chain-{}", config.node_id)).await?;
         let chain = match store.load(params.clone()).await {
             Ok(chain) => chain,
-            Err(e @ NodeError::Corrupt(_)) => {
-                web_sys::console::warn_1(
-                    &format!(
-                        "node {}: {e}; starting over and downloading again",
-                        config.node_id
-                    )
-                    .into(),
-                );
+            Err(NodeError::Corrupt(why)) => {
+                storage_warnings.push(format!(
+                    "the stored chain was not used ({why}); it is downloaded again"
+                ));
                 store.clear().await?;
                 None
             }
             Err(e) => return Err(e),
         };
         let wallet = Wallet::open(&format!("wallet-{}", config.node_id)).await?;
+        if !wallet.unreadable().is_empty() {
+            storage_warnings.push(format!(
+                "{} wallet record(s) could not be read and their keys are not usable (the other keys are): {}",
+                wallet.unreadable().len(),
+                wallet.unreadable().join("; ")
+            ));
+        }
+        for warning in &storage_warnings {
+            console_warn(&format!("node {}: {warning}", config.node_id));
+        }
         let mut nonce = [0u8; 8];
         getrandom::getrandom(&mut nonce).map_err(|e| NodeError::Browser(e.to_string()))?;
         let node_config = NodeConfig {
@@ -261,6 +271,7 @@ impl Driver {
                 ticker: RefCell::new(None),
                 blocks_mined: Cell::new(0),
                 storage_error: RefCell::new(None),
+                storage_warnings,
                 local_txids: RefCell::new(Vec::new()),
                 messages: RefCell::new(VecDeque::new()),
                 messages_skipped: Cell::new(0),
@@ -427,7 +438,7 @@ impl Driver {
             return;
         }
         if let Err(e) = self.inner.store.persist(batch).await {
-            web_sys::console::error_1(&format!("node {}: {e}", self.inner.node_id).into());
+            console_error(&format!("node {}: {e}", self.inner.node_id));
             *self.inner.storage_error.borrow_mut() = Some(e.to_string());
         }
     }
@@ -478,7 +489,7 @@ impl Driver {
         }
         if let Some(c) = &link.conn {
             if let Err(e) = c.send(frame) {
-                web_sys::console::warn_1(&e.to_string().into());
+                console_warn(&e.to_string());
             }
         }
     }
@@ -653,14 +664,14 @@ impl Driver {
     fn emit_connection(&self, code: Option<u16>, reason: Option<String>, retry_in_ms: Option<u64>) {
         let view = {
             let link = self.inner.link.borrow();
-            ConnectionView {
-                state: link.state.to_string(),
-                url: link.url.clone(),
-                attempt: link.attempt,
+            ConnectionView::of(
+                link.state,
+                &link.url,
+                link.attempt,
                 retry_in_ms,
                 code,
-                reason,
-            }
+                reason.as_deref(),
+            )
         };
         self.emit("connection", &to_js(&view));
     }
@@ -705,7 +716,7 @@ impl Driver {
                     link.state = "connecting";
                 }
                 Err(e) => {
-                    web_sys::console::error_1(&e.to_string().into());
+                    console_error(&e.to_string());
                     link.state = "closed";
                     drop(link);
                     let delay = self.schedule_reconnect();
@@ -756,10 +767,22 @@ impl Driver {
                     outbound: true,
                 });
             }
-            SocketEvent::Frame(bytes) => {
-                if self.inner.link.borrow().open {
-                    self.receive(peer, bytes);
+            SocketEvent::Frame(frame) => {
+                if !self.inner.link.borrow().open {
+                    return;
                 }
+                if frame.is_oversized() {
+                    // The node refuses what was copied as oversized, scores the relay and
+                    // closes the connection; the line says how large it really was.
+                    let url = self.inner.link.borrow().url.clone();
+                    console_warn(&format!(
+                        "node {}: {url} sent a message of {} bytes, over the {MAX_FRAME_SIZE}-byte frame limit; only its first {} bytes were read",
+                        self.inner.node_id,
+                        frame.size,
+                        frame.bytes.len()
+                    ));
+                }
+                self.receive(peer, frame.bytes);
             }
             SocketEvent::Closed { code, reason } => {
                 let (was_open, conn) = {
@@ -817,14 +840,11 @@ impl Driver {
         if expired.is_empty() {
             return;
         }
-        web_sys::console::warn_1(
-            &format!(
-                "node {}: {} signature checks timed out; checking them in wasm",
-                self.inner.node_id,
-                expired.len()
-            )
-            .into(),
-        );
+        console_warn(&format!(
+            "node {}: {} signature checks timed out; checking them in wasm",
+            self.inner.node_id,
+            expired.len()
+        ));
         for id in expired {
             self.settle(id, false);
         }
@@ -976,9 +996,10 @@ impl Driver {
             Err(e) => Err(e),
         };
         if let Err(e) = result {
-            web_sys::console::warn_1(
-                &format!("node {}: compacting storage: {e}", self.inner.node_id).into(),
-            );
+            console_warn(&format!(
+                "node {}: compacting storage: {e}",
+                self.inner.node_id
+            ));
         }
     }
 
@@ -999,9 +1020,7 @@ impl Driver {
                 self.emit_hashrate();
                 match result {
                     Ok(_) | Err(MinedError::StaleJob(_)) => {}
-                    Err(e) => web_sys::console::warn_1(
-                        &format!("node {}: {e}", self.inner.node_id).into(),
-                    ),
+                    Err(e) => console_warn(&format!("node {}: {e}", self.inner.node_id)),
                 }
             }
             WorkerReport::Exhausted => {}
@@ -1012,9 +1031,7 @@ impl Driver {
     }
 
     fn miner_failed(&self, message: String) {
-        web_sys::console::error_1(
-            &format!("node {}: mining: {message}", self.inner.node_id).into(),
-        );
+        console_error(&format!("node {}: mining: {message}", self.inner.node_id));
         *self.inner.miner_error.borrow_mut() = Some(message);
     }
 
@@ -1138,9 +1155,15 @@ impl Driver {
             workers: self.inner.miner.borrow().count(),
             connected: link.open,
             connection: link.state.to_string(),
-            relay: link.url.clone(),
+            relay: shown(&link.url, MAX_URL_CHARS),
             storage_error: self.inner.storage_error.borrow().clone(),
-            miner_error: self.inner.miner_error.borrow().clone(),
+            storage_warnings: self.inner.storage_warnings.clone(),
+            miner_error: self
+                .inner
+                .miner_error
+                .borrow()
+                .as_deref()
+                .map(|m| shown(m, MAX_REASON_CHARS)),
             verify_workers: self
                 .inner
                 .verifier

@@ -5,8 +5,11 @@
 //! One object store, `journal`, maps a sequence number to one record: a batch of
 //! `ChainChanges` as the driver handed it over, postcard-encoded. Each batch is written by
 //! one `put` in one readwrite transaction, so a tab closed at any instant keeps either all of
-//! a batch or none of it. A load reads the records in key order and folds them into a
-//! [`StoredChain`], which becomes the `Chain` without revalidation.
+//! a batch or none of it. A load reads the records in key order (each record's size checked
+//! before it is copied) and folds them into a [`StoredChain`]; that becomes the `Chain` only
+//! if its UTXO set and undo data are exactly what its blocks prove
+//! ([`crate::journal_audit`]). A journal that fails to decode or to agree with its blocks is
+//! not used at all: the driver clears it and the chain is downloaded again.
 //!
 //! One record per batch, rather than one per block and UTXO entry as schema 1 had, is what
 //! keeps the initial sync fast: a block of 3 payments used to cost ~16 IndexedDB requests
@@ -37,9 +40,11 @@ use node_core::chain::ChainChanges;
 use node_core::codec;
 use node_core::store::StoredChain;
 use node_core::{Chain, ChainParams};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
+use crate::bounded_copy::{self, NotCopied};
 use crate::error::NodeError;
+use crate::journal_audit;
 
 const JOURNAL: &str = "journal";
 /// Stores of schema 1, dropped on upgrade.
@@ -50,6 +55,9 @@ const VERSION: u32 = 2;
 /// Largest journal record accepted on load: a compacted UTXO set of a few hundred thousand
 /// outputs, or 256 full blocks.
 const MAX_RECORD_BYTES: usize = 256 << 20;
+/// Record numbers stay below 2^53, where every whole number is exact in a JavaScript
+/// number: above it `key + 1` would equal `key` and the next write would replace a record.
+const MAX_KEY: f64 = 9_007_199_254_740_992.0;
 /// A journal of more records than this is worth compacting.
 const COMPACT_ABOVE: usize = 256;
 /// Blocks per record in a compacted journal.
@@ -160,7 +168,8 @@ impl ChainStore {
         for key in keys.await? {
             let key = key?
                 .as_f64()
-                .ok_or_else(|| NodeError::Corrupt("a journal key is not a number".into()))?;
+                .filter(|k| k.fract() == 0.0 && (0.0..MAX_KEY).contains(k))
+                .ok_or_else(|| NodeError::Corrupt("a journal key is not a record number".into()))?;
             next_key = next_key.max(key + 1.0);
         }
         let mut out = JournalRead {
@@ -168,7 +177,7 @@ impl ChainStore {
             ..JournalRead::default()
         };
         for value in values.await? {
-            let raw = value_bytes(value?)?;
+            let raw = value_bytes(&value?)?;
             let batch: Vec<ChainChanges> = codec::decode(&raw, MAX_RECORD_BYTES)
                 .map_err(|e| NodeError::Corrupt(format!("journal record: {e}")))?;
             for changes in batch {
@@ -182,11 +191,13 @@ impl ChainStore {
         Ok(out)
     }
 
-    /// Reads and rebuilds the chain; `None` on a node that never stored one.
+    /// Reads and rebuilds the chain; `None` on a node that never stored one. A journal whose
+    /// UTXO set or undo data is not what its blocks prove ([`journal_audit::audit`]) is
+    /// `Corrupt`, as is one that does not decode: none of it is used.
     pub async fn load(&self, params: ChainParams) -> Result<Option<Chain>, NodeError> {
-        self.read()
-            .await?
-            .stored
+        let stored = self.read().await?.stored;
+        journal_audit::audit(&stored, &params).map_err(NodeError::Corrupt)?;
+        stored
             .into_chain(params)
             .map_err(|e| NodeError::Corrupt(e.to_string()))
     }
@@ -253,10 +264,13 @@ fn bytes(b: &[u8]) -> JsValue {
     Uint8Array::from(b).into()
 }
 
-/// The bytes of a stored value, which must be a `Uint8Array`.
-fn value_bytes(value: JsValue) -> Result<Vec<u8>, NodeError> {
-    value
-        .dyn_into::<Uint8Array>()
-        .map(|a| a.to_vec())
-        .map_err(|_| NodeError::Corrupt(format!("a value in {JOURNAL} is not bytes")))
+/// The bytes of a stored value, which must be a `Uint8Array` of at most
+/// [`MAX_RECORD_BYTES`]; its size is checked before anything is copied.
+fn value_bytes(value: &JsValue) -> Result<Vec<u8>, NodeError> {
+    bounded_copy::bytes(value, MAX_RECORD_BYTES).map_err(|e| match e {
+        NotCopied::NotBytes => NodeError::Corrupt(format!("a value in {JOURNAL} is not bytes")),
+        NotCopied::TooLong(n) => NodeError::Corrupt(format!(
+            "a record in {JOURNAL} holds {n} bytes, over the {MAX_RECORD_BYTES}-byte limit"
+        )),
+    })
 }
