@@ -203,3 +203,47 @@ async fn a_wallet_record_of_16_mib_is_not_copied_and_is_reported() {
     );
     wallet.close();
 }
+
+/// A block of about `bytes` bytes (one coinbase with many outputs): what a relay feeding
+/// full blocks sends. It need not be valid to be written.
+fn big_block(height: u64, bytes: usize) -> node_core::Block {
+    let to = common::key(4).pubkey_hash();
+    let mut coinbase = node_core::Transaction::new_coinbase(height, to, 1, b"full");
+    let output = node_core::TxOut {
+        value: 1,
+        pubkey_hash: to,
+    };
+    coinbase.outputs = vec![output; bytes / 21];
+    node_core::Block::new_template(node_core::BlockHash::default(), height, 8, vec![coinbase])
+}
+
+#[wasm_bindgen_test]
+async fn a_relay_feeding_full_blocks_cannot_make_the_tab_write_a_record_larger_than_it_reads_back()
+{
+    use node_core::chain::ChainChanges;
+    use node_wasm::storage::{ChainStore, RECORD_TARGET_BYTES};
+    // 40 blocks of 1 MiB downloaded into one batch, as the driver gathers them while syncing.
+    let batch: Vec<ChainChanges> = (1..=40)
+        .map(|h| ChainChanges {
+            blocks: vec![big_block(h, MIB)],
+            ..ChainChanges::default()
+        })
+        .collect();
+    let store = ChainStore::open(&unique("test-full-blocks"))
+        .await
+        .expect("open");
+    store.persist(&batch).await.expect("persist");
+    let read = store.read().await.expect("read");
+    assert!(
+        read.largest_record <= RECORD_TARGET_BYTES,
+        "a record of {} bytes",
+        read.largest_record
+    );
+    assert!(read.records >= 3, "{} records", read.records);
+    assert_eq!(
+        read.stored.blocks.len(),
+        40,
+        "every block is in the journal"
+    );
+    store.close();
+}
