@@ -1132,6 +1132,7 @@ impl Driver {
     /// The node's summary.
     pub fn status(&self) -> StatusView {
         let s = self.inner.node.borrow().status();
+        let assume_valid = self.inner.node.borrow().config().params.assume_valid;
         let link = self.inner.link.borrow();
         let miner = self.inner.miner.borrow();
         StatusView {
@@ -1170,6 +1171,10 @@ impl Driver {
                 .as_ref()
                 .map_or(0, VerifierPool::working_count),
             signatures_vouched: self.inner.vouched.get(),
+            assume_valid: assume_valid.map(|(height, hash)| views::AssumeValidView {
+                height,
+                hash: hash.to_string(),
+            }),
         }
     }
 

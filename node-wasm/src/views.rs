@@ -58,6 +58,15 @@ pub struct StatusView {
     pub verify_workers: usize,
     /// Blocks and transactions whose signatures those workers vouched for.
     pub signatures_vouched: u64,
+    /// The block the relay that served the page vouched for, if the tab took its word.
+    pub assume_valid: Option<AssumeValidView>,
+}
+
+/// A block vouched for by the relay that served the page.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssumeValidView {
+    pub height: u64,
+    pub hash: String,
 }
 
 /// Hash rates, hashes per second.
