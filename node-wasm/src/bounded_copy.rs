@@ -39,6 +39,7 @@ pub fn bytes(value: &JsValue, max: usize) -> Result<Vec<u8>, NotCopied> {
 
 /// A string value, cut to its first `max_units` UTF-16 units before it is copied (at most
 /// three bytes a unit once in wasm); `None` when it is not a string.
+#[inline(never)]
 pub fn string(value: &JsValue, max_units: usize) -> Option<String> {
     let text = value.dyn_ref::<JsString>()?;
     if text.length() as usize > max_units {

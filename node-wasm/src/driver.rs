@@ -204,13 +204,7 @@ impl Driver {
             Err(e) => return Err(e),
         };
         let wallet = Wallet::open(&format!("wallet-{}", config.node_id)).await?;
-        if !wallet.unreadable().is_empty() {
-            storage_warnings.push(format!(
-                "{} wallet record(s) could not be read and their keys are not usable (the other keys are): {}",
-                wallet.unreadable().len(),
-                wallet.unreadable().join("; ")
-            ));
-        }
+        storage_warnings.extend(wallet.unreadable_summary());
         for warning in &storage_warnings {
             console_warn(&format!("node {}: {warning}", config.node_id));
         }

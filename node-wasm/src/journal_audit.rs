@@ -21,16 +21,18 @@
 //! The replay costs one pass over the stored blocks (hashing each transaction once), far
 //! less than downloading them.
 
+use core::fmt::Display;
+
 use node_core::chain::Chain;
 use node_core::keyed_map::{KeyedMap, KeyedSet};
 use node_core::store::StoredChain;
 use node_core::utxo::UtxoSet;
 use node_core::validation::{check_block, check_inputs};
-use node_core::{Block, BlockHash, ChainParams, OutPoint, TxOut, Txid};
+use node_core::{Block, BlockHash, ChainParams, OutPoint, TxOut, Txid, ValidationError};
 
-/// A block's height and hash as a fault names it.
-fn at(height: u64, hash: &BlockHash) -> String {
-    format!("block #{height} {}", node_core::protocol::short(&hash.0))
+/// One line saying what is wrong with the block at `height` (or the store as a whole).
+fn fault(height: u64, what: &str, detail: &dyn Display) -> String {
+    format!("block #{height} {what}{detail}")
 }
 
 /// Whether `stored` folds into a chain whose UTXO set and undo data are exactly what its
@@ -41,7 +43,7 @@ pub fn audit(stored: &StoredChain, params: &ChainParams) -> Result<(), String> {
         return Ok(());
     };
     let active = active_chain(stored, tip)?;
-    let Some((genesis_hash, genesis)) = active.first().copied() else {
+    let Some((_, genesis)) = active.first().copied() else {
         return Err("the stored chain has no blocks".into());
     };
     // Stored blocks are not judged by the time they are loaded: a block accepted a while
@@ -49,7 +51,7 @@ pub fn audit(stored: &StoredChain, params: &ChainParams) -> Result<(), String> {
     let any_time = u64::MAX;
     // Chain::new holds the rules for a genesis block.
     Chain::new(params.clone(), genesis.clone(), any_time)
-        .map_err(|e| format!("the stored genesis block is not valid: {e}"))?;
+        .map_err(|e| fault(0, "is not a valid genesis: ", &e))?;
     let bits = genesis.header.bits;
     let mut utxo = UtxoSet::new();
     let mut on_active = KeyedSet::new();
@@ -57,40 +59,29 @@ pub fn audit(stored: &StoredChain, params: &ChainParams) -> Result<(), String> {
         let height = height as u64;
         on_active.insert(*hash);
         let txids = check_block(block, bits, params, any_time)
-            .map_err(|e| format!("{} does not match its header: {e}", at(height, hash)))?;
+            .map_err(|e| fault(height, "does not match its header: ", &e))?;
         if height > 0 {
             connect_checks(block, &txids, height, &utxo, params)
-                .map_err(|e| format!("{} is not valid on its chain: {e}", at(height, hash)))?;
-        } else if *hash != genesis_hash {
-            return Err("two genesis blocks on the active chain".into());
+                .map_err(|e| fault(height, "is not valid on its chain: ", &e))?;
         }
         let undo = utxo.apply_with_txids(block, height, &txids);
         if stored.undo.get(hash) != Some(&undo) {
-            return Err(format!(
-                "the undo data of {} does not match the block",
-                at(height, hash)
-            ));
+            return Err(fault(height, "has undo data that does not match it", &""));
         }
     }
     if utxo.len() != stored.utxo.len() || utxo.iter().any(|(op, e)| stored.utxo.get(op) != Some(e))
     {
-        return Err(format!(
-            "the stored UTXO set ({} outputs) is not the one its {} blocks create ({} outputs)",
-            stored.utxo.len(),
-            active.len(),
-            utxo.len()
+        return Err(fault(
+            active.len() as u64 - 1,
+            "is the tip, and the stored UTXO set is not the one the blocks up to it create",
+            &"",
         ));
     }
     for (hash, block) in stored.blocks.iter() {
-        if on_active.contains(hash) {
-            continue;
+        if !on_active.contains(hash) {
+            check_block(block, bits, params, any_time)
+                .map_err(|e| format!("a side-branch block does not match its header: {e}"))?;
         }
-        check_block(block, bits, params, any_time).map_err(|e| {
-            format!(
-                "side-branch block {} does not match its header: {e}",
-                node_core::protocol::short(&hash.0)
-            )
-        })?;
     }
     Ok(())
 }
@@ -100,13 +91,10 @@ fn active_chain(stored: &StoredChain, tip: BlockHash) -> Result<Vec<(BlockHash, 
     let mut active = Vec::new();
     let mut cursor = tip;
     loop {
-        let block = stored.blocks.get(&cursor).ok_or_else(|| {
-            format!(
-                "block {} of the active chain is missing ({} blocks below the tip)",
-                node_core::protocol::short(&cursor.0),
-                active.len()
-            )
-        })?;
+        let block = stored
+            .blocks
+            .get(&cursor)
+            .ok_or_else(|| format!("a block {} below the tip is missing", active.len()))?;
         active.push((cursor, block));
         if block.header.prev == BlockHash::default() {
             break;
@@ -131,10 +119,13 @@ fn connect_checks(
     height: u64,
     utxo: &UtxoSet,
     params: &ChainParams,
-) -> Result<(), String> {
-    let got = block.coinbase_height();
-    if got != Some(height) {
-        return Err(format!("its coinbase names height {got:?}"));
+) -> Result<(), ValidationError> {
+    let got = block.coinbase_height().unwrap_or(u64::MAX);
+    if got != height {
+        return Err(ValidationError::CoinbaseWrongHeight {
+            expected: height,
+            got,
+        });
     }
     let mut spent_here = KeyedSet::new();
     let mut created_here: KeyedMap<OutPoint, TxOut> = KeyedMap::new();
@@ -142,7 +133,7 @@ fn connect_checks(
     for (tx, txid) in block.transactions.iter().zip(txids).skip(1) {
         for input in &tx.inputs {
             if !spent_here.insert(input.prev) {
-                return Err(format!("{:?} is spent twice", input.prev));
+                return Err(ValidationError::DoubleSpendInBlock(input.prev));
             }
         }
         let fee = check_inputs(
@@ -154,11 +145,10 @@ fn connect_checks(
                     .or_else(|| utxo.get(op).map(|e| e.output))
             },
             false,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         fees = fees
             .checked_add(fee)
-            .ok_or_else(|| "its fees overflow".to_string())?;
+            .ok_or(ValidationError::ValueOverflow)?;
         for input in &tx.inputs {
             created_here.remove(&input.prev);
         }
@@ -172,16 +162,14 @@ fn connect_checks(
             );
         }
     }
-    let claimed = block
+    let value = block
         .transactions
         .first()
         .and_then(|cb| cb.output_total())
-        .ok_or_else(|| "its coinbase overflows".to_string())?;
+        .ok_or(ValidationError::ValueOverflow)?;
     let allowed = params.subsidy.saturating_add(fees);
-    if claimed > allowed {
-        return Err(format!(
-            "its coinbase claims {claimed}, more than the {allowed} allowed"
-        ));
+    if value > allowed {
+        return Err(ValidationError::CoinbaseOverpays { value, allowed });
     }
     Ok(())
 }

@@ -93,6 +93,20 @@ impl Wallet {
         &self.unreadable
     }
 
+    /// One line on the skipped records, if any: how many, and each with why.
+    pub fn unreadable_summary(&self) -> Option<String> {
+        let (first, rest) = self.unreadable.split_first()?;
+        let mut line = format!(
+            "{} wallet record(s) could not be read and their keys are not usable (the other keys are): {first}",
+            self.unreadable.len()
+        );
+        for r in rest {
+            line.push_str("; ");
+            line.push_str(r);
+        }
+        Some(line)
+    }
+
     /// Makes a new key from the browser's random source, stores it, returns its address.
     pub async fn create(&self, now_ms: u64) -> Result<Address, NodeError> {
         let key = KeyPair::generate(&mut rand_core::OsRng);

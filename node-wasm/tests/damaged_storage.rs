@@ -108,7 +108,7 @@ async fn a_journal_whose_utxo_record_was_raised_gives_no_coins() {
     let id = unique("t");
     store_journal(&id, &batches).await;
 
-    let node = starts_without_the_stored_chain(&id, "UTXO set").await;
+    let node = starts_without_the_stored_chain(&id, "UTXO set is not the one").await;
     assert_eq!(node.balance(&address(2)).expect("an address"), 0);
     node.close();
 }
@@ -146,7 +146,9 @@ async fn a_journal_whose_undo_data_restores_a_coin_that_never_existed_is_refused
         .await
         .expect("open");
     match store.load(ChainParams::default()).await {
-        Err(NodeError::Corrupt(why)) => assert!(why.contains("undo data"), "{why}"),
+        Err(NodeError::Corrupt(why)) => {
+            assert!(why.contains("undo data that does not match"), "{why}")
+        }
         Err(e) => panic!("refused for the wrong reason: {e}"),
         Ok(_) => panic!("a journal with forged undo data was loaded"),
     }
@@ -180,7 +182,7 @@ async fn a_self_consistent_journal_whose_block_pays_its_miner_a_million_gives_no
     let id = unique("t");
     store_journal(&id, &batches).await;
 
-    let node = starts_without_the_stored_chain(&id, "claims 1000000").await;
+    let node = starts_without_the_stored_chain(&id, "coinbase pays 1000000").await;
     assert_eq!(node.balance(&address(9)).expect("an address"), 0);
     node.close();
 }
