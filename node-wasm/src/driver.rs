@@ -40,6 +40,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::error::{parse_address, NodeError};
+use crate::inbound::{InboundQueue, Vouched, MAX_WAITING_BYTES};
 use crate::miner::{MinerPool, WorkerReport};
 use crate::peer_text::{console_error, console_warn, shown, MAX_REASON_CHARS, MAX_URL_CHARS};
 use crate::storage::ChainStore;
@@ -120,27 +121,6 @@ struct Link {
     state: &'static str,
 }
 
-/// A frame from the relay waiting its turn: frames reach the node in arrival order, each
-/// once its signatures (if any are checked ahead) are settled.
-struct Inbound {
-    id: u64,
-    peer: PeerId,
-    bytes: Vec<u8>,
-    /// What the verifier is checking, until it answers.
-    checking: Option<Vouched>,
-    /// What it vouched for.
-    verified: Option<Vouched>,
-    /// When it arrived (ms).
-    since: u64,
-}
-
-/// What the verifier vouched for.
-#[derive(Debug, Clone, Copy)]
-enum Vouched {
-    Block(BlockHash),
-    Tx(Txid),
-}
-
 struct Inner {
     node_id: String,
     node: RefCell<Node>,
@@ -167,8 +147,7 @@ struct Inner {
     /// The signature workers, when the page has WebCrypto and the option is on.
     verifier: Option<VerifierPool>,
     /// Frames received and not yet handed to the node, oldest first.
-    inbound: RefCell<VecDeque<Inbound>>,
-    next_inbound: Cell<u64>,
+    inbound: RefCell<InboundQueue>,
     /// A journal compaction is running.
     compacting: Cell<bool>,
     /// Frames whose signatures the workers vouched for.
@@ -281,8 +260,7 @@ impl Driver {
                     }) as Rc<dyn Fn(u64, bool)>;
                     VerifierPool::start(&config.verify_worker_url, config.verify_workers, on_result)
                 },
-                inbound: RefCell::new(VecDeque::new()),
-                next_inbound: Cell::new(0),
+                inbound: RefCell::new(InboundQueue::new()),
                 compacting: Cell::new(false),
                 vouched: Cell::new(0),
                 closed: Cell::new(false),
@@ -801,21 +779,25 @@ impl Driver {
     /// check goes to the signature workers first, and waits (with every frame behind it)
     /// until they answer.
     fn receive(&self, peer: PeerId, bytes: Vec<u8>) {
-        let id = self.inner.next_inbound.get();
+        let id = self.inner.inbound.borrow_mut().take_id();
         let checking = self.submit_signatures(id, &bytes);
         if checking.is_none() && self.inner.inbound.borrow().is_empty() {
             self.handle(Event::Frame { peer, bytes });
             return;
         }
-        self.inner.next_inbound.set(id + 1);
-        self.inner.inbound.borrow_mut().push_back(Inbound {
-            id,
-            peer,
-            bytes,
-            checking,
-            verified: None,
-            since: now_ms(),
-        });
+        let abandoned = self
+            .inner
+            .inbound
+            .borrow_mut()
+            .push(id, peer, bytes, checking, now_ms());
+        if abandoned > 0 {
+            // The relay sends faster than the workers check: the node judges (and scores)
+            // what was sent, checking those signatures itself.
+            console_warn(&format!(
+                "node {}: over {MAX_WAITING_BYTES} bytes of frames waited for the signature workers; checking {abandoned} of them in wasm",
+                self.inner.node_id
+            ));
+        }
         self.advance();
     }
 
@@ -823,14 +805,7 @@ impl Driver {
     /// [`VERIFY_TIMEOUT_MS`]: the node checks them itself rather than wait on a stuck worker.
     fn expire_checks(&self) {
         let cutoff = now_ms().saturating_sub(VERIFY_TIMEOUT_MS);
-        let expired: Vec<u64> = self
-            .inner
-            .inbound
-            .borrow()
-            .iter()
-            .filter(|f| f.checking.is_some() && f.since < cutoff)
-            .map(|f| f.id)
-            .collect();
+        let expired = self.inner.inbound.borrow().checking_since_before(cutoff);
         if expired.is_empty() {
             return;
         }
@@ -855,18 +830,26 @@ impl Driver {
         let (vouch, checks) = match protocol::decode_frame(bytes).ok()? {
             Message::Block(block) => {
                 let height = block.coinbase_height()?;
-                if !self.inner.node.borrow().checks_signatures_at(height) {
+                let node = self.inner.node.borrow();
+                let hash = block.hash();
+                // A block the node already has, or refused, costs the workers nothing: the
+                // node turns it away without looking at a signature.
+                let known = node
+                    .chain()
+                    .is_some_and(|c| c.contains(&hash) || c.is_invalid(&hash));
+                if known || !node.checks_signatures_at(height) {
                     return None;
                 }
-                (
-                    Vouched::Block(block.hash()),
-                    pack_checks(&block.transactions)?,
-                )
+                drop(node);
+                (Vouched::Block(hash), pack_checks(&block.transactions)?)
             }
-            Message::Tx(tx) => (
-                Vouched::Tx(tx.txid()),
-                pack_checks(std::slice::from_ref(&tx))?,
-            ),
+            Message::Tx(tx) => {
+                let txid = tx.txid();
+                if self.inner.node.borrow().mempool().contains(&txid) {
+                    return None;
+                }
+                (Vouched::Tx(txid), pack_checks(std::slice::from_ref(&tx))?)
+            }
             _ => return None,
         };
         pool.submit(id, &checks).then_some(vouch)
@@ -874,16 +857,7 @@ impl Driver {
 
     /// Records the workers' answer for frame `id` and lets the queue move.
     fn settle(&self, id: u64, ok: bool) {
-        if let Some(f) = self
-            .inner
-            .inbound
-            .borrow_mut()
-            .iter_mut()
-            .find(|f| f.id == id)
-        {
-            let vouch = f.checking.take();
-            f.verified = vouch.filter(|_| ok);
-        }
+        self.inner.inbound.borrow_mut().settle(id, ok);
         self.advance();
     }
 
@@ -891,13 +865,7 @@ impl Driver {
     /// connection that has since closed are dropped.
     fn advance(&self) {
         loop {
-            let next = {
-                let mut inbound = self.inner.inbound.borrow_mut();
-                match inbound.front() {
-                    Some(f) if f.checking.is_none() => inbound.pop_front(),
-                    _ => None,
-                }
-            };
+            let next = self.inner.inbound.borrow_mut().pop_ready();
             let Some(frame) = next else { break };
             let current = {
                 let link = self.inner.link.borrow();

@@ -11,6 +11,7 @@
 //! - [`transport`]: the WebSocket to the relay, with reconnection.
 //! - [`miner`]: the Web Worker entry (`mineChunk`) and the pool of workers.
 //! - [`verifier`]: signatures checked by the browser's native WebCrypto, ahead of the node.
+//! - [`inbound`]: frames waiting for those checks, bounded in bytes.
 //! - [`views`]: the plain data handed to the page.
 //! - [`peer_text`]: strings from peers made safe to show (escaped, cut to length).
 //! - [`error`]: the errors the page sees as thrown `Error`s.
@@ -27,6 +28,7 @@ pub mod driver;
 pub mod error;
 #[cfg(feature = "page")]
 pub mod facade;
+pub mod inbound;
 pub mod journal_audit;
 pub mod miner;
 pub mod peer_text;
