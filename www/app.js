@@ -590,7 +590,11 @@ function wire() {
     if (p.kind === 'up') log(`peer ${p.nodeId} (${p.role}) up at height ${p.height}`);
     if (p.kind === 'down') log(`peer #${p.peer} down: ${p.reason}`);
     if (p.kind === 'penalised') log(`peer ${p.nodeId || `#${p.peer}`} penalised (${p.score}): ${p.reason}`);
-    if (p.kind === 'learned') log(`heard of ${p.nodes.map((n) => n.nodeId).join(', ')}`);
+    if (p.kind === 'learned') {
+      // One addr message may name a thousand nodes: the log line names a few.
+      const names = p.nodes.slice(0, 8).map((n) => n.nodeId).join(', ');
+      log(`heard of ${names}${p.nodes.length > 8 ? ` and ${p.nodes.length - 8} more` : ''}`);
+    }
     networkLater(); statusLater();
   });
   node.on('mined', (m) => {

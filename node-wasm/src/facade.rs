@@ -306,7 +306,9 @@ impl BrowserNode {
     }
 
     /// Resolves to `{nodeId, height, tip, peers, mempool, syncing, targetHeight, mining,
-    /// hashrate: {total, workers}, connected, ...}`.
+    /// hashrate: {total, workers}, connected, assumeValid: {height, hash} | null,
+    /// storageWarnings: [line], ...}`. Strings that peers chose are escaped (see
+    /// [`crate::peer_text`]).
     pub fn status(&self) -> Promise {
         let d = &self.driver;
         settled(Ok(to_js(&d.status())))
