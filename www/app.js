@@ -107,23 +107,66 @@ function lockNode(id) {
 
 let node = null;
 
+/** Longest /status body read: its JSON is a few hundred bytes. */
+const MAX_STATUS_BYTES = 16 * 1024;
+/** How long the page waits for /status before starting without assume-valid. */
+const STATUS_TIMEOUT_MS = 1500;
+const BLOCK_HASH = /^[0-9a-f]{64}$/;
+
+/** The body of `response` as text, or undefined if it is longer than `max` bytes (reading
+ *  stops there: a relay cannot make the page hold more). */
+async function textAtMost(response, max) {
+  if (Number(response.headers.get('content-length')) > max || !response.body) {
+    response.body?.cancel().catch(() => {});
+    return undefined;
+  }
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) { all.set(c, at); at += c.byteLength; }
+  return new TextDecoder().decode(all);
+}
+
 /**
  * The relay that served this page vouches for its tip, as Bitcoin Core's release vouches for
- * its assume-valid block: while syncing up to it, signatures are not checked (every other
- * rule is), and if the chain does not lead to it they are all checked afterwards. The page
- * comes from the relay, so this trusts nothing the page's code does not already.
- * `?assumevalid=0` turns it off; it is off when `?relay=` points at another relay.
+ * its assume-valid block: while syncing, signatures of the blocks leading to it are not
+ * checked (every other rule is). The page comes from the relay, so this trusts nothing the
+ * page's code does not already; and it is the only relay trusted so: the block comes from
+ * /status on this page's own origin (no redirect followed), never from `?relay=` or a relay
+ * the tab fails over to. `?assumevalid=0` turns it off; so does a /status that is slow,
+ * too long or not what a relay answers: the node then checks every signature.
  */
 async function relayCheckpoint() {
   if (params.get('assumevalid') === '0' || params.has('relay')) return undefined;
+  let why;
   try {
-    const r = await fetch('/status', { signal: AbortSignal.timeout(1500), cache: 'no-store' });
-    if (!r.ok) return undefined;
-    const s = await r.json();
-    return s.tip && s.height > 0 ? { height: s.height, hash: s.tip } : undefined;
-  } catch {
-    return undefined; // offline: the node starts from its own storage
+    const r = await fetch(new URL('/status', location.origin), {
+      signal: AbortSignal.timeout(STATUS_TIMEOUT_MS), cache: 'no-store', redirect: 'error', credentials: 'omit',
+    });
+    const text = r.ok ? await textAtMost(r, MAX_STATUS_BYTES) : undefined;
+    const s = text === undefined ? undefined : JSON.parse(text);
+    if (s && typeof s.tip === 'string' && BLOCK_HASH.test(s.tip) && Number.isSafeInteger(s.height) && s.height > 0) {
+      return { height: s.height, hash: s.tip };
+    }
+    if (s && s.height === 0) return undefined; // a chain of genesis alone vouches for nothing
+    why = r.ok ? (text === undefined ? `longer than ${MAX_STATUS_BYTES} bytes` : 'no block height and hash in it') : `HTTP ${r.status}`;
+  } catch (e) {
+    why = e && e.name === 'TimeoutError' ? `no answer within ${STATUS_TIMEOUT_MS} ms` : 'unreadable';
   }
+  console.warn(`assume-valid off: /status ${why}; every signature is checked`);
+  return undefined;
 }
 
 async function main() {
@@ -148,6 +191,7 @@ async function main() {
   wire();
   const status = await node.status();
   $('worker-count').value = status.workers;
+  if (status.storageWarnings.length) banner(`Storage: ${status.storageWarnings.join(' ')}`, true);
   await Promise.all([refreshStatus(), refreshWallet(), refreshChain(), refreshNetwork()]);
   setInterval(refreshStatus, 1000);
   setInterval(refreshNetwork, 2000);
@@ -178,7 +222,10 @@ async function refreshStatus() {
   $('peer-count').textContent = s.peers;
   $('mempool-count').textContent = s.mempool;
   $('sig-mode').textContent = s.verifyWorkers > 0 ? `WebCrypto ×${s.verifyWorkers}` : 'wasm';
-  $('sig-mode').title = `who checks the signatures of incoming blocks and transactions; ${s.signaturesVouched} vouched for by WebCrypto so far`;
+  const vouched = s.assumeValid
+    ? `; not checked during the first sync for the blocks leading to #${s.assumeValid.height} ${short(s.assumeValid.hash)}, vouched for by the relay that served this page`
+    : '; every block checked (no assume-valid)';
+  $('sig-mode').title = `who checks the signatures of incoming blocks and transactions; ${s.signaturesVouched} vouched for by WebCrypto so far${vouched}`;
   $('role').textContent = s.mining ? 'miner' : 'wallet';
   if (!$('connection').dataset.state || $('connection').dataset.state !== s.connection) {
     setConnection({ state: s.connection, url: s.relay });
@@ -543,7 +590,11 @@ function wire() {
     if (p.kind === 'up') log(`peer ${p.nodeId} (${p.role}) up at height ${p.height}`);
     if (p.kind === 'down') log(`peer #${p.peer} down: ${p.reason}`);
     if (p.kind === 'penalised') log(`peer ${p.nodeId || `#${p.peer}`} penalised (${p.score}): ${p.reason}`);
-    if (p.kind === 'learned') log(`heard of ${p.nodes.map((n) => n.nodeId).join(', ')}`);
+    if (p.kind === 'learned') {
+      // One addr message may name a thousand nodes: the log line names a few.
+      const names = p.nodes.slice(0, 8).map((n) => n.nodeId).join(', ');
+      log(`heard of ${names}${p.nodes.length > 8 ? ` and ${p.nodes.length - 8} more` : ''}`);
+    }
     networkLater(); statusLater();
   });
   node.on('mined', (m) => {

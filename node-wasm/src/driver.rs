@@ -32,7 +32,7 @@ use js_sys::Function;
 use node_core::chain::ChainChanges;
 use node_core::node::{MinedError, SendError};
 use node_core::peer::PeerId;
-use node_core::protocol::{self, Message, Role};
+use node_core::protocol::{self, Message, Role, MAX_FRAME_SIZE};
 use node_core::{
     Action, Address, BlockHash, ChainParams, Event, Node, NodeConfig, Notification, Txid,
 };
@@ -40,7 +40,9 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::error::{parse_address, NodeError};
+use crate::inbound::{InboundQueue, Vouched, MAX_WAITING_BYTES};
 use crate::miner::{MinerPool, WorkerReport};
+use crate::peer_text::{console_error, console_warn, shown, MAX_REASON_CHARS, MAX_URL_CHARS};
 use crate::storage::ChainStore;
 use crate::transport::{pick_relay, Backoff, Connection, SocketEvent};
 use crate::verifier::{pack_checks, VerifierPool};
@@ -119,27 +121,6 @@ struct Link {
     state: &'static str,
 }
 
-/// A frame from the relay waiting its turn: frames reach the node in arrival order, each
-/// once its signatures (if any are checked ahead) are settled.
-struct Inbound {
-    id: u64,
-    peer: PeerId,
-    bytes: Vec<u8>,
-    /// What the verifier is checking, until it answers.
-    checking: Option<Vouched>,
-    /// What it vouched for.
-    verified: Option<Vouched>,
-    /// When it arrived (ms).
-    since: u64,
-}
-
-/// What the verifier vouched for.
-#[derive(Debug, Clone, Copy)]
-enum Vouched {
-    Block(BlockHash),
-    Tx(Txid),
-}
-
 struct Inner {
     node_id: String,
     node: RefCell<Node>,
@@ -156,6 +137,8 @@ struct Inner {
     ticker: RefCell<Option<Interval>>,
     blocks_mined: Cell<u64>,
     storage_error: RefCell<Option<String>>,
+    /// What the load found damaged in storage and how it was handled, one line each.
+    storage_warnings: Vec<String>,
     local_txids: RefCell<Vec<Txid>>,
     /// Protocol messages not yet shown to the page, with their time.
     messages: RefCell<VecDeque<(u64, Notification)>>,
@@ -164,8 +147,7 @@ struct Inner {
     /// The signature workers, when the page has WebCrypto and the option is on.
     verifier: Option<VerifierPool>,
     /// Frames received and not yet handed to the node, oldest first.
-    inbound: RefCell<VecDeque<Inbound>>,
-    next_inbound: Cell<u64>,
+    inbound: RefCell<InboundQueue>,
     /// A journal compaction is running.
     compacting: Cell<bool>,
     /// Frames whose signatures the workers vouched for.
@@ -187,23 +169,24 @@ impl Driver {
             assume_valid: config.assume_valid,
             ..ChainParams::default()
         };
+        let mut storage_warnings = Vec::new();
         let store = ChainStore::open(&format!("chain-{}", config.node_id)).await?;
         let chain = match store.load(params.clone()).await {
             Ok(chain) => chain,
-            Err(e @ NodeError::Corrupt(_)) => {
-                web_sys::console::warn_1(
-                    &format!(
-                        "node {}: {e}; starting over and downloading again",
-                        config.node_id
-                    )
-                    .into(),
-                );
+            Err(NodeError::Corrupt(why)) => {
+                storage_warnings.push(format!(
+                    "the stored chain was not used ({why}); it is downloaded again"
+                ));
                 store.clear().await?;
                 None
             }
             Err(e) => return Err(e),
         };
         let wallet = Wallet::open(&format!("wallet-{}", config.node_id)).await?;
+        storage_warnings.extend(wallet.unreadable_summary());
+        for warning in &storage_warnings {
+            console_warn(&format!("node {}: {warning}", config.node_id));
+        }
         let mut nonce = [0u8; 8];
         getrandom::getrandom(&mut nonce).map_err(|e| NodeError::Browser(e.to_string()))?;
         let node_config = NodeConfig {
@@ -261,6 +244,7 @@ impl Driver {
                 ticker: RefCell::new(None),
                 blocks_mined: Cell::new(0),
                 storage_error: RefCell::new(None),
+                storage_warnings,
                 local_txids: RefCell::new(Vec::new()),
                 messages: RefCell::new(VecDeque::new()),
                 messages_skipped: Cell::new(0),
@@ -276,8 +260,7 @@ impl Driver {
                     }) as Rc<dyn Fn(u64, bool)>;
                     VerifierPool::start(&config.verify_worker_url, config.verify_workers, on_result)
                 },
-                inbound: RefCell::new(VecDeque::new()),
-                next_inbound: Cell::new(0),
+                inbound: RefCell::new(InboundQueue::new()),
                 compacting: Cell::new(false),
                 vouched: Cell::new(0),
                 closed: Cell::new(false),
@@ -427,7 +410,7 @@ impl Driver {
             return;
         }
         if let Err(e) = self.inner.store.persist(batch).await {
-            web_sys::console::error_1(&format!("node {}: {e}", self.inner.node_id).into());
+            console_error(&format!("node {}: {e}", self.inner.node_id));
             *self.inner.storage_error.borrow_mut() = Some(e.to_string());
         }
     }
@@ -478,7 +461,7 @@ impl Driver {
         }
         if let Some(c) = &link.conn {
             if let Err(e) = c.send(frame) {
-                web_sys::console::warn_1(&e.to_string().into());
+                console_warn(&e.to_string());
             }
         }
     }
@@ -653,14 +636,14 @@ impl Driver {
     fn emit_connection(&self, code: Option<u16>, reason: Option<String>, retry_in_ms: Option<u64>) {
         let view = {
             let link = self.inner.link.borrow();
-            ConnectionView {
-                state: link.state.to_string(),
-                url: link.url.clone(),
-                attempt: link.attempt,
+            ConnectionView::of(
+                link.state,
+                &link.url,
+                link.attempt,
                 retry_in_ms,
                 code,
-                reason,
-            }
+                reason.as_deref(),
+            )
         };
         self.emit("connection", &to_js(&view));
     }
@@ -705,7 +688,7 @@ impl Driver {
                     link.state = "connecting";
                 }
                 Err(e) => {
-                    web_sys::console::error_1(&e.to_string().into());
+                    console_error(&e.to_string());
                     link.state = "closed";
                     drop(link);
                     let delay = self.schedule_reconnect();
@@ -755,10 +738,22 @@ impl Driver {
                 self.emit_connection(None, None, None);
                 self.handle(Event::Dialled { peer, url, named });
             }
-            SocketEvent::Frame(bytes) => {
-                if self.inner.link.borrow().open {
-                    self.receive(peer, bytes);
+            SocketEvent::Frame(frame) => {
+                if !self.inner.link.borrow().open {
+                    return;
                 }
+                if frame.is_oversized() {
+                    // The node refuses what was copied as oversized, scores the relay and
+                    // closes the connection; the line says how large it really was.
+                    let url = self.inner.link.borrow().url.clone();
+                    console_warn(&format!(
+                        "node {}: {url} sent a message of {} bytes, over the {MAX_FRAME_SIZE}-byte frame limit; only its first {} bytes were read",
+                        self.inner.node_id,
+                        frame.size,
+                        frame.bytes.len()
+                    ));
+                }
+                self.receive(peer, frame.bytes);
             }
             SocketEvent::Closed { code, reason } => {
                 let (was_open, conn) = {
@@ -783,21 +778,25 @@ impl Driver {
     /// check goes to the signature workers first, and waits (with every frame behind it)
     /// until they answer.
     fn receive(&self, peer: PeerId, bytes: Vec<u8>) {
-        let id = self.inner.next_inbound.get();
+        let id = self.inner.inbound.borrow_mut().take_id();
         let checking = self.submit_signatures(id, &bytes);
         if checking.is_none() && self.inner.inbound.borrow().is_empty() {
             self.handle(Event::Frame { peer, bytes });
             return;
         }
-        self.inner.next_inbound.set(id + 1);
-        self.inner.inbound.borrow_mut().push_back(Inbound {
-            id,
-            peer,
-            bytes,
-            checking,
-            verified: None,
-            since: now_ms(),
-        });
+        let abandoned = self
+            .inner
+            .inbound
+            .borrow_mut()
+            .push(id, peer, bytes, checking, now_ms());
+        if abandoned > 0 {
+            // The relay sends faster than the workers check: the node judges (and scores)
+            // what was sent, checking those signatures itself.
+            console_warn(&format!(
+                "node {}: over {MAX_WAITING_BYTES} bytes of frames waited for the signature workers; checking {abandoned} of them in wasm",
+                self.inner.node_id
+            ));
+        }
         self.advance();
     }
 
@@ -805,25 +804,15 @@ impl Driver {
     /// [`VERIFY_TIMEOUT_MS`]: the node checks them itself rather than wait on a stuck worker.
     fn expire_checks(&self) {
         let cutoff = now_ms().saturating_sub(VERIFY_TIMEOUT_MS);
-        let expired: Vec<u64> = self
-            .inner
-            .inbound
-            .borrow()
-            .iter()
-            .filter(|f| f.checking.is_some() && f.since < cutoff)
-            .map(|f| f.id)
-            .collect();
+        let expired = self.inner.inbound.borrow().checking_since_before(cutoff);
         if expired.is_empty() {
             return;
         }
-        web_sys::console::warn_1(
-            &format!(
-                "node {}: {} signature checks timed out; checking them in wasm",
-                self.inner.node_id,
-                expired.len()
-            )
-            .into(),
-        );
+        console_warn(&format!(
+            "node {}: {} signature checks timed out; checking them in wasm",
+            self.inner.node_id,
+            expired.len()
+        ));
         for id in expired {
             self.settle(id, false);
         }
@@ -840,18 +829,26 @@ impl Driver {
         let (vouch, checks) = match protocol::decode_frame(bytes).ok()? {
             Message::Block(block) => {
                 let height = block.coinbase_height()?;
-                if !self.inner.node.borrow().checks_signatures_at(height) {
+                let node = self.inner.node.borrow();
+                let hash = block.hash();
+                // A block the node already has, or refused, costs the workers nothing: the
+                // node turns it away without looking at a signature.
+                let known = node
+                    .chain()
+                    .is_some_and(|c| c.contains(&hash) || c.is_invalid(&hash));
+                if known || !node.checks_signatures_at(height) {
                     return None;
                 }
-                (
-                    Vouched::Block(block.hash()),
-                    pack_checks(&block.transactions)?,
-                )
+                drop(node);
+                (Vouched::Block(hash), pack_checks(&block.transactions)?)
             }
-            Message::Tx(tx) => (
-                Vouched::Tx(tx.txid()),
-                pack_checks(std::slice::from_ref(&tx))?,
-            ),
+            Message::Tx(tx) => {
+                let txid = tx.txid();
+                if self.inner.node.borrow().mempool().contains(&txid) {
+                    return None;
+                }
+                (Vouched::Tx(txid), pack_checks(std::slice::from_ref(&tx))?)
+            }
             _ => return None,
         };
         pool.submit(id, &checks).then_some(vouch)
@@ -859,16 +856,7 @@ impl Driver {
 
     /// Records the workers' answer for frame `id` and lets the queue move.
     fn settle(&self, id: u64, ok: bool) {
-        if let Some(f) = self
-            .inner
-            .inbound
-            .borrow_mut()
-            .iter_mut()
-            .find(|f| f.id == id)
-        {
-            let vouch = f.checking.take();
-            f.verified = vouch.filter(|_| ok);
-        }
+        self.inner.inbound.borrow_mut().settle(id, ok);
         self.advance();
     }
 
@@ -876,13 +864,7 @@ impl Driver {
     /// connection that has since closed are dropped.
     fn advance(&self) {
         loop {
-            let next = {
-                let mut inbound = self.inner.inbound.borrow_mut();
-                match inbound.front() {
-                    Some(f) if f.checking.is_none() => inbound.pop_front(),
-                    _ => None,
-                }
-            };
+            let next = self.inner.inbound.borrow_mut().pop_ready();
             let Some(frame) = next else { break };
             let current = {
                 let link = self.inner.link.borrow();
@@ -975,9 +957,10 @@ impl Driver {
             Err(e) => Err(e),
         };
         if let Err(e) = result {
-            web_sys::console::warn_1(
-                &format!("node {}: compacting storage: {e}", self.inner.node_id).into(),
-            );
+            console_warn(&format!(
+                "node {}: compacting storage: {e}",
+                self.inner.node_id
+            ));
         }
     }
 
@@ -998,9 +981,7 @@ impl Driver {
                 self.emit_hashrate();
                 match result {
                     Ok(_) | Err(MinedError::StaleJob(_)) => {}
-                    Err(e) => web_sys::console::warn_1(
-                        &format!("node {}: {e}", self.inner.node_id).into(),
-                    ),
+                    Err(e) => console_warn(&format!("node {}: {e}", self.inner.node_id)),
                 }
             }
             WorkerReport::Exhausted => {}
@@ -1011,9 +992,7 @@ impl Driver {
     }
 
     fn miner_failed(&self, message: String) {
-        web_sys::console::error_1(
-            &format!("node {}: mining: {message}", self.inner.node_id).into(),
-        );
+        console_error(&format!("node {}: mining: {message}", self.inner.node_id));
         *self.inner.miner_error.borrow_mut() = Some(message);
     }
 
@@ -1114,6 +1093,7 @@ impl Driver {
     /// The node's summary.
     pub fn status(&self) -> StatusView {
         let s = self.inner.node.borrow().status();
+        let assume_valid = self.inner.node.borrow().config().params.assume_valid;
         let link = self.inner.link.borrow();
         let miner = self.inner.miner.borrow();
         StatusView {
@@ -1137,15 +1117,25 @@ impl Driver {
             workers: self.inner.miner.borrow().count(),
             connected: link.open,
             connection: link.state.to_string(),
-            relay: link.url.clone(),
+            relay: shown(&link.url, MAX_URL_CHARS),
             storage_error: self.inner.storage_error.borrow().clone(),
-            miner_error: self.inner.miner_error.borrow().clone(),
+            storage_warnings: self.inner.storage_warnings.clone(),
+            miner_error: self
+                .inner
+                .miner_error
+                .borrow()
+                .as_deref()
+                .map(|m| shown(m, MAX_REASON_CHARS)),
             verify_workers: self
                 .inner
                 .verifier
                 .as_ref()
                 .map_or(0, VerifierPool::working_count),
             signatures_vouched: self.inner.vouched.get(),
+            assume_valid: assume_valid.map(|(height, hash)| views::AssumeValidView {
+                height,
+                hash: hash.to_string(),
+            }),
         }
     }
 

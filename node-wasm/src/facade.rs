@@ -18,8 +18,9 @@
 //! `nodeId` (`?node=`, default `"3001"`), `relay` (`?relay=`, default `/ws` on this origin),
 //! `connect` (default `true`), `workerUrl` (default `"./worker.js"`), `workers` (`?workers=`,
 //! default `hardwareConcurrency - 1`), `miningThreshold` (default 2, the seed's rule),
-//! `assumeValid` (`{height, hash}` of a block the relay vouches for: signatures below it are
-//! not checked during the initial sync, unless the chain does not lead to it),
+//! `assumeValid` (`{height, hash}` of a block the relay that served the page vouches for:
+//! signatures of the blocks leading to it are not checked during the initial sync; ignored
+//! when `relay` or `?relay=` points at another relay than the page's own),
 //! `verifyWorkers` (`?webcrypto=N`; default one per core, at most 4; 0 turns it off:
 //! workers checking the signatures of incoming blocks and transactions with the browser's
 //! WebCrypto, see [`crate::verifier`]), `verifyWorkerUrl` (default `"./verify-worker.js"`).
@@ -31,9 +32,13 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::driver::{Driver, DriverConfig};
 use crate::error::NodeError;
 use crate::miner::MinerPool;
+use crate::peer_text::console_warn;
 use crate::transport::relay_url;
 use crate::verifier::VerifierPool;
 use crate::views::to_js;
+
+/// Largest whole number a JavaScript number holds exactly.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// The node id used when neither the options nor the URL give one.
 pub const DEFAULT_NODE_ID: &str = "3001";
@@ -141,6 +146,11 @@ fn config_from(options: &JsValue) -> Result<DriverConfig, NodeError> {
         })
         .unwrap_or_default();
     let relay_url = relay_url(relay.as_deref(), &protocol, &host)?;
+    let assume_valid = assume_valid_from_page_relay(
+        assume_valid(options)?,
+        &relay_url,
+        relay_url_of_page(&protocol, &host).as_deref(),
+    );
     let workers = option(options, "workers")
         .and_then(|v| v.as_f64())
         .or_else(|| {
@@ -163,7 +173,7 @@ fn config_from(options: &JsValue) -> Result<DriverConfig, NodeError> {
             .unwrap_or_else(|| "./worker.js".into()),
         workers,
         mining_threshold,
-        assume_valid: assume_valid(options)?,
+        assume_valid,
         verify_workers: option(options, "verifyWorkers")
             .and_then(|v| v.as_f64())
             .or_else(|| {
@@ -178,6 +188,32 @@ fn config_from(options: &JsValue) -> Result<DriverConfig, NodeError> {
     })
 }
 
+/// The relay that served this page: `/ws` on its origin; `None` for a page without a host.
+fn relay_url_of_page(protocol: &str, host: &str) -> Option<String> {
+    relay_url(None, protocol, host).ok()
+}
+
+/// The one block hash a tab takes on trust comes from the relay that served its page, so it
+/// is kept only when the tab's relay is that relay (`page_relay`). With `?relay=` the tab talks
+/// to a relay whose word the page's code never carried: it syncs checking every signature.
+/// (Failover later changes the relay the tab talks to, never this value: node-core skips
+/// signatures only on the branch leading to this exact block.)
+pub fn assume_valid_from_page_relay(
+    assume_valid: Option<(u64, node_core::BlockHash)>,
+    relay: &str,
+    page_relay: Option<&str>,
+) -> Option<(u64, node_core::BlockHash)> {
+    let assume_valid = assume_valid?;
+    if page_relay == Some(relay) {
+        return Some(assume_valid);
+    }
+    console_warn(&format!(
+        "assumeValid ignored: a tab takes a block hash only from the relay that served its page ({}), and this tab connects to {relay}",
+        page_relay.unwrap_or("none")
+    ));
+    None
+}
+
 /// Reads the `assumeValid` option: `{height, hash}`, or nothing.
 fn assume_valid(options: &JsValue) -> Result<Option<(u64, node_core::BlockHash)>, NodeError> {
     let Some(v) = option(options, "assumeValid").filter(|v| v.is_object()) else {
@@ -186,8 +222,10 @@ fn assume_valid(options: &JsValue) -> Result<Option<(u64, node_core::BlockHash)>
     let height = Reflect::get(&v, &"height".into())
         .ok()
         .and_then(|h| h.as_f64())
-        .filter(|h| *h >= 0.0 && h.fract() == 0.0)
-        .ok_or_else(|| NodeError::BadOption("assumeValid.height must be a whole number".into()))?;
+        .filter(|h| (0.0..=MAX_SAFE_INTEGER).contains(h) && h.fract() == 0.0)
+        .ok_or_else(|| {
+            NodeError::BadOption("assumeValid.height must be a whole number below 2^53".into())
+        })?;
     let hash = Reflect::get(&v, &"hash".into())
         .ok()
         .and_then(|h| h.as_string())
@@ -268,7 +306,9 @@ impl BrowserNode {
     }
 
     /// Resolves to `{nodeId, height, tip, peers, mempool, syncing, targetHeight, mining,
-    /// hashrate: {total, workers}, connected, ...}`.
+    /// hashrate: {total, workers}, connected, assumeValid: {height, hash} | null,
+    /// storageWarnings: [line], ...}`. Strings that peers chose are escaped (see
+    /// [`crate::peer_text`]).
     pub fn status(&self) -> Promise {
         let d = &self.driver;
         settled(Ok(to_js(&d.status())))

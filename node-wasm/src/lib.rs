@@ -6,12 +6,16 @@
 //! - [`facade`]: the exported `BrowserNode` class the page exposes as `window.node`.
 //! - [`driver`]: owns the node, feeds it events, carries out its actions in order.
 //! - [`storage`]: the chain in IndexedDB, one transaction per batch of changes.
+//! - [`journal_audit`]: what a load may trust of that journal (what its blocks prove).
 //! - [`wallet`]: the tab's keys in IndexedDB.
 //! - [`transport`]: the WebSocket to the relay, with reconnection.
 //! - [`miner`]: the Web Worker entry (`mineChunk`) and the pool of workers.
 //! - [`verifier`]: signatures checked by the browser's native WebCrypto, ahead of the node.
+//! - [`inbound`]: frames waiting for those checks, bounded in bytes.
 //! - [`views`]: the plain data handed to the page.
+//! - [`peer_text`]: strings from peers made safe to show (escaped, cut to length).
 //! - [`error`]: the errors the page sees as thrown `Error`s.
+//! - [`bounded_copy`]: values copied in from JavaScript only after their size is checked.
 //!
 //! Nothing here decides anything about blocks, transactions or peers: node-core does.
 //!
@@ -19,11 +23,15 @@
 //! the page (`BrowserNode`, optimised for size), and without it for the mining workers
 //! (`mineChunk` only, optimised for speed).
 
+pub mod bounded_copy;
 pub mod driver;
 pub mod error;
 #[cfg(feature = "page")]
 pub mod facade;
+pub mod inbound;
+pub mod journal_audit;
 pub mod miner;
+pub mod peer_text;
 pub mod storage;
 pub mod transport;
 pub mod verifier;

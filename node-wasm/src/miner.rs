@@ -26,6 +26,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
+use crate::bounded_copy;
 use crate::error::{js_message, NodeError};
 
 /// Rebuilds a header from its fixed 88-byte layout (the inverse of `BlockHeader::to_bytes`).
@@ -81,22 +82,32 @@ pub enum WorkerReport {
     Failed(String),
 }
 
-/// Reads a worker's message.
-fn parse_report(data: &JsValue) -> Option<WorkerReport> {
+/// Longest message type a worker sends (`"exhausted"`).
+const MAX_REPORT_TYPE_UNITS: usize = 16;
+/// A nonce is a u64 in decimal: 20 digits.
+const MAX_NONCE_UNITS: usize = 20;
+/// A worker's error message is cut to this many UTF-16 units.
+const MAX_WORKER_ERROR_UNITS: usize = 300;
+
+/// Reads a worker's message. Strings are copied only up to their expected size
+/// ([`crate::bounded_copy`]).
+pub fn parse_report(data: &JsValue) -> Option<WorkerReport> {
     let get = |k: &str| Reflect::get(data, &JsValue::from_str(k)).ok();
-    let kind = get("type")?.as_string()?;
+    let kind = bounded_copy::string(&get("type")?, MAX_REPORT_TYPE_UNITS)?;
     match kind.as_str() {
         "progress" => Some(WorkerReport::Progress(
             get("tried")?.as_f64()?.max(0.0) as u64
         )),
         "found" => Some(WorkerReport::Found {
             job: get("jobId")?.as_f64()? as u64,
-            nonce: get("nonce")?.as_string()?.parse().ok()?,
+            nonce: bounded_copy::string(&get("nonce")?, MAX_NONCE_UNITS + 1)?
+                .parse()
+                .ok()?,
         }),
         "exhausted" => Some(WorkerReport::Exhausted),
         "error" => Some(WorkerReport::Failed(
             get("message")
-                .and_then(|m| m.as_string())
+                .and_then(|m| bounded_copy::string(&m, MAX_WORKER_ERROR_UNITS))
                 .unwrap_or_else(|| "worker failed".into()),
         )),
         _ => None,
@@ -213,9 +224,9 @@ impl MinerPool {
                 let report = self.on_report.clone();
                 let url = self.url.clone();
                 EventListener::new(&worker, "error", move |e| {
-                    let detail = e
-                        .dyn_ref::<web_sys::ErrorEvent>()
-                        .map(|e| e.message())
+                    let detail = Reflect::get(e, &JsValue::from_str("message"))
+                        .ok()
+                        .and_then(|m| bounded_copy::string(&m, MAX_WORKER_ERROR_UNITS))
                         .filter(|m| !m.is_empty())
                         .unwrap_or_else(|| format!("could not start {url}"));
                     report(index, WorkerReport::Failed(detail));

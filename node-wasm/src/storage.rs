@@ -3,10 +3,13 @@
 //!
 //! # Overview
 //! One object store, `journal`, maps a sequence number to one record: a batch of
-//! `ChainChanges` as the driver handed it over, postcard-encoded. Each batch is written by
-//! one `put` in one readwrite transaction, so a tab closed at any instant keeps either all of
-//! a batch or none of it. A load reads the records in key order and folds them into a
-//! [`StoredChain`], which becomes the `Chain` without revalidation.
+//! `ChainChanges` as the driver handed it over, postcard-encoded (cut into several records
+//! above [`RECORD_TARGET_BYTES`]). Each batch is written in one readwrite transaction, so a
+//! tab closed at any instant keeps either all of a batch or none of it. A load reads the records in key order (each record's size checked
+//! before it is copied) and folds them into a [`StoredChain`]; that becomes the `Chain` only
+//! if its UTXO set and undo data are exactly what its blocks prove
+//! ([`crate::journal_audit`]). A journal that fails to decode or to agree with its blocks is
+//! not used at all: the driver clears it and the chain is downloaded again.
 //!
 //! One record per batch, rather than one per block and UTXO entry as schema 1 had, is what
 //! keeps the initial sync fast: a block of 3 payments used to cost ~16 IndexedDB requests
@@ -36,10 +39,12 @@ use js_sys::Uint8Array;
 use node_core::chain::ChainChanges;
 use node_core::codec;
 use node_core::store::StoredChain;
-use node_core::{Chain, ChainParams};
-use wasm_bindgen::{JsCast, JsValue};
+use node_core::{Block, Chain, ChainParams};
+use wasm_bindgen::JsValue;
 
+use crate::bounded_copy::{self, NotCopied};
 use crate::error::NodeError;
+use crate::journal_audit;
 
 const JOURNAL: &str = "journal";
 /// Stores of schema 1, dropped on upgrade.
@@ -47,13 +52,25 @@ const SCHEMA_1_STORES: [&str; 4] = ["blocks", "undo", "utxo", "meta"];
 /// Schema version of the chain database.
 const VERSION: u32 = 2;
 
-/// Largest journal record accepted on load: a compacted UTXO set of a few hundred thousand
-/// outputs, or 256 full blocks.
+/// Largest journal record accepted on load: far above what the tab writes
+/// ([`RECORD_TARGET_BYTES`]), so only a record that one reorganisation of hundreds of full
+/// blocks made by itself could exceed it.
 const MAX_RECORD_BYTES: usize = 256 << 20;
+/// Records are written at about this size at most: a batch of changes above it is cut into
+/// several records, put in the same transaction (so still all or nothing). A relay feeding
+/// full blocks thus never makes the tab encode one huge record in wasm memory, nor write
+/// one it would refuse to read back.
+pub const RECORD_TARGET_BYTES: usize = 16 << 20;
+/// Upper bounds of encoded sizes, for [`estimated_size`]: an outpoint (txid and varint
+/// index), a UTXO entry (varint value, owner, varint height, flag), a block hash.
+const OUTPOINT_BYTES: usize = 32 + 5;
+const UTXO_ENTRY_BYTES: usize = 10 + 20 + 10 + 1 + 1;
+const HASH_BYTES: usize = 32;
+/// Record numbers stay below 2^53, where every whole number is exact in a JavaScript
+/// number: above it `key + 1` would equal `key` and the next write would replace a record.
+const MAX_KEY: f64 = 9_007_199_254_740_992.0;
 /// A journal of more records than this is worth compacting.
 const COMPACT_ABOVE: usize = 256;
-/// Blocks per record in a compacted journal.
-const BLOCKS_PER_RECORD: usize = 512;
 
 /// What a load read: the folded state and how many records it took.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +79,8 @@ pub struct JournalRead {
     pub stored: StoredChain,
     /// Records read.
     pub records: usize,
+    /// Bytes of the largest record.
+    pub largest_record: usize,
     /// The key the next record gets.
     pub next_key: f64,
 }
@@ -102,14 +121,14 @@ impl ChainStore {
         self.db.name()
     }
 
-    /// Writes `batch` as one record in one readwrite transaction: all of it commits or none
-    /// of it does.
+    /// Writes `batch` in one readwrite transaction, as one record or, above
+    /// [`RECORD_TARGET_BYTES`], as several in a row: all of it commits or none of it does.
     pub async fn persist(&self, batch: &[ChainChanges]) -> Result<(), NodeError> {
         if batch.iter().all(ChainChanges::is_empty) {
             return Ok(());
         }
-        let key = self.next_key.get();
-        let value = bytes(&codec::encode(&batch));
+        let first_key = self.next_key.get();
+        let groups = records_of(batch);
         let tx = self
             .db
             .transaction(JOURNAL)
@@ -117,14 +136,19 @@ impl ChainStore {
             .build()?;
         let journal = tx.object_store(JOURNAL)?;
         // A request goes out when built; its future is only kept until the commit resolves.
-        let request = journal
-            .put(value)
-            .with_key(JsValue::from_f64(key))
-            .primitive()?;
+        let mut requests = Vec::with_capacity(groups.len());
+        for (i, group) in groups.iter().enumerate() {
+            requests.push(
+                journal
+                    .put(bytes(&codec::encode(group)))
+                    .with_key(JsValue::from_f64(first_key + i as f64))
+                    .primitive()?,
+            );
+        }
         tx.commit().await?;
-        drop(request);
-        self.next_key.set(key + 1.0);
-        self.records.set(self.records.get() + 1);
+        drop(requests);
+        self.next_key.set(first_key + groups.len() as f64);
+        self.records.set(self.records.get() + groups.len());
         Ok(())
     }
 
@@ -147,7 +171,7 @@ impl ChainStore {
         &self,
         chain: &Chain,
     ) -> Result<impl Future<Output = Result<(), NodeError>> + '_, NodeError> {
-        self.begin_rewrite(&chain.snapshot(BLOCKS_PER_RECORD))
+        self.begin_rewrite(&chain.snapshot(1))
     }
 
     /// Reads the journal in one readonly transaction and folds it.
@@ -160,7 +184,8 @@ impl ChainStore {
         for key in keys.await? {
             let key = key?
                 .as_f64()
-                .ok_or_else(|| NodeError::Corrupt("a journal key is not a number".into()))?;
+                .filter(|k| k.fract() == 0.0 && (0.0..MAX_KEY).contains(k))
+                .ok_or_else(|| NodeError::Corrupt("a journal key is not a record number".into()))?;
             next_key = next_key.max(key + 1.0);
         }
         let mut out = JournalRead {
@@ -168,7 +193,8 @@ impl ChainStore {
             ..JournalRead::default()
         };
         for value in values.await? {
-            let raw = value_bytes(value?)?;
+            let raw = value_bytes(&value?)?;
+            out.largest_record = out.largest_record.max(raw.len());
             let batch: Vec<ChainChanges> = codec::decode(&raw, MAX_RECORD_BYTES)
                 .map_err(|e| NodeError::Corrupt(format!("journal record: {e}")))?;
             for changes in batch {
@@ -182,21 +208,24 @@ impl ChainStore {
         Ok(out)
     }
 
-    /// Reads and rebuilds the chain; `None` on a node that never stored one.
+    /// Reads and rebuilds the chain; `None` on a node that never stored one. A journal whose
+    /// UTXO set or undo data is not what its blocks prove ([`journal_audit::audit`]) is
+    /// `Corrupt`, as is one that does not decode: none of it is used.
     pub async fn load(&self, params: ChainParams) -> Result<Option<Chain>, NodeError> {
-        self.read()
-            .await?
-            .stored
+        let stored = self.read().await?.stored;
+        journal_audit::audit(&stored, &params).map_err(NodeError::Corrupt)?;
+        stored
             .into_chain(params)
             .map_err(|e| NodeError::Corrupt(e.to_string()))
     }
 
-    /// Replaces the whole journal by `records` (one batch each), in one transaction created
-    /// now; the future awaits its commit.
+    /// Replaces the whole journal by `batches` (grouped into records of about
+    /// [`RECORD_TARGET_BYTES`]), in one transaction created now; the future awaits its commit.
     fn begin_rewrite(
         &self,
-        records: &[ChainChanges],
+        batches: &[ChainChanges],
     ) -> Result<impl Future<Output = Result<(), NodeError>> + '_, NodeError> {
+        let records = records_of(batches);
         let tx = self
             .db
             .transaction(JOURNAL)
@@ -205,8 +234,8 @@ impl ChainStore {
         let journal = tx.object_store(JOURNAL)?;
         let clear = journal.clear()?;
         let mut puts = Vec::with_capacity(records.len());
-        for (i, changes) in records.iter().enumerate() {
-            let value = bytes(&codec::encode(&std::slice::from_ref(changes)));
+        for (i, group) in records.iter().enumerate() {
+            let value = bytes(&codec::encode(group));
             puts.push(
                 journal
                     .put(value)
@@ -248,15 +277,58 @@ impl ChainStore {
     }
 }
 
+/// `batch` cut into runs of consecutive batches whose encoding stays within
+/// [`RECORD_TARGET_BYTES`] by [`estimated_size`] (a batch larger than that alone is a run of
+/// its own). Folding the runs in order is folding `batch`.
+pub fn records_of(batch: &[ChainChanges]) -> Vec<&[ChainChanges]> {
+    let mut runs = Vec::new();
+    let (mut start, mut size) = (0, 0usize);
+    for (i, changes) in batch.iter().enumerate() {
+        let next = estimated_size(changes);
+        if i > start && size.saturating_add(next) > RECORD_TARGET_BYTES {
+            runs.push(&batch[start..i]);
+            (start, size) = (i, 0);
+        }
+        size = size.saturating_add(next);
+    }
+    if start < batch.len() {
+        runs.push(&batch[start..]);
+    }
+    runs
+}
+
+/// The encoded size of `c`, or more: blocks exactly, every other entry at its largest.
+fn estimated_size(c: &ChainChanges) -> usize {
+    let blocks: usize = c.blocks.iter().map(Block::encoded_size).sum();
+    let undo: usize = c
+        .undo
+        .iter()
+        .map(|(_, u)| {
+            HASH_BYTES
+                + 10
+                + u.spent.len() * (OUTPOINT_BYTES + UTXO_ENTRY_BYTES)
+                + u.created.len() * OUTPOINT_BYTES
+        })
+        .sum();
+    blocks
+        + undo
+        + c.utxo.len() * (OUTPOINT_BYTES + UTXO_ENTRY_BYTES)
+        + c.removed.len() * HASH_BYTES
+        + 64
+}
+
 /// Copies bytes into a fresh `Uint8Array` (what IndexedDB stores).
 fn bytes(b: &[u8]) -> JsValue {
     Uint8Array::from(b).into()
 }
 
-/// The bytes of a stored value, which must be a `Uint8Array`.
-fn value_bytes(value: JsValue) -> Result<Vec<u8>, NodeError> {
-    value
-        .dyn_into::<Uint8Array>()
-        .map(|a| a.to_vec())
-        .map_err(|_| NodeError::Corrupt(format!("a value in {JOURNAL} is not bytes")))
+/// The bytes of a stored value, which must be a `Uint8Array` of at most
+/// [`MAX_RECORD_BYTES`]; its size is checked before anything is copied.
+fn value_bytes(value: &JsValue) -> Result<Vec<u8>, NodeError> {
+    bounded_copy::bytes(value, MAX_RECORD_BYTES).map_err(|e| match e {
+        NotCopied::NotBytes => NodeError::Corrupt(format!("a value in {JOURNAL} is not bytes")),
+        NotCopied::TooLong(n) => NodeError::Corrupt(format!(
+            "a record in {JOURNAL} holds {n} bytes, over the {MAX_RECORD_BYTES}-byte limit"
+        )),
+    })
 }

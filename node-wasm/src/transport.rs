@@ -15,19 +15,28 @@
 use std::rc::Rc;
 
 use gloo_events::EventListener;
-use js_sys::{ArrayBuffer, Uint8Array};
+use js_sys::{ArrayBuffer, JsString, Uint8Array};
+use node_core::protocol::MAX_FRAME_SIZE;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
+use crate::bounded_copy;
 use crate::error::{js_message, NodeError};
+
+/// Most bytes of one message ever copied into wasm memory: one more than node-core's frame
+/// limit. A longer message is copied only this far, which is all the node needs to refuse
+/// it as oversized (and score the relay for it, as any node scores an oversized frame):
+/// a relay cannot make the tab copy, or hold twice, a message of hundreds of megabytes.
+pub const MAX_COPIED_BYTES: usize = MAX_FRAME_SIZE + 1;
 
 /// What happened on a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SocketEvent {
     /// The connection is open: the node may send.
     Open,
-    /// A frame arrived (binary, or a text frame's bytes, which the node will refuse).
-    Frame(Vec<u8>),
+    /// A message arrived (binary, or a text message's bytes, which the node will refuse);
+    /// see [`FrameData`].
+    Frame(FrameData),
     /// The connection closed (or never opened).
     Closed {
         /// The close code (1006 when the connection failed).
@@ -37,15 +46,51 @@ pub enum SocketEvent {
     },
 }
 
+/// The bytes of one incoming message, as far as they were copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameData {
+    /// The message's bytes, or its first [`MAX_COPIED_BYTES`] when it is longer.
+    pub bytes: Vec<u8>,
+    /// Its whole size in bytes (UTF-16 code units for a text message that was cut, a lower
+    /// bound of its UTF-8 size), as the browser reported it before anything was copied.
+    pub size: usize,
+}
+
+impl FrameData {
+    /// Whether the message is larger than any frame the node accepts.
+    pub fn is_oversized(&self) -> bool {
+        self.size > MAX_FRAME_SIZE
+    }
+}
+
 /// Turns a `MessageEvent.data` into frame bytes: an `ArrayBuffer` (binary frame, as
 /// `binaryType = "arraybuffer"` delivers it) or, for a text frame, the UTF-8 bytes of the text
-/// so the node refuses it like any other malformed frame and scores the sender.
-pub fn frame_from_data(data: &JsValue) -> Result<Vec<u8>, String> {
+/// so the node refuses it like any other malformed frame and scores the sender. The size is
+/// read first and at most [`MAX_COPIED_BYTES`] are copied.
+pub fn frame_from_data(data: &JsValue) -> Result<FrameData, String> {
     if let Some(buffer) = data.dyn_ref::<ArrayBuffer>() {
-        return Ok(Uint8Array::new(buffer).to_vec());
+        let size = bounded_copy::byte_length(buffer);
+        let copied = size.min(MAX_COPIED_BYTES) as u32;
+        let bytes = Uint8Array::new_with_byte_offset_and_length(buffer, 0, copied).to_vec();
+        return Ok(FrameData { bytes, size });
     }
-    if let Some(text) = data.as_string() {
-        return Ok(text.into_bytes());
+    if let Some(text) = data.dyn_ref::<JsString>() {
+        // UTF-8 takes at least one byte per UTF-16 unit: a text longer in units than the
+        // limit is longer in bytes too, and a shorter one copies at most 3 bytes a unit.
+        let units = text.length() as usize;
+        let head = if units > MAX_FRAME_SIZE {
+            text.slice(0, MAX_COPIED_BYTES as u32)
+        } else {
+            text.clone()
+        };
+        let mut bytes = String::from(head).into_bytes();
+        let size = if units > MAX_FRAME_SIZE {
+            units
+        } else {
+            bytes.len()
+        };
+        bytes.truncate(MAX_COPIED_BYTES);
+        return Ok(FrameData { bytes, size });
     }
     Err("frame is neither binary nor text".into())
 }
@@ -72,8 +117,8 @@ impl Connection {
                 let Some(e) = e.dyn_ref::<MessageEvent>() else {
                     return;
                 };
-                if let Ok(bytes) = frame_from_data(&e.data()) {
-                    on_event(SocketEvent::Frame(bytes));
+                if let Ok(frame) = frame_from_data(&e.data()) {
+                    on_event(SocketEvent::Frame(frame));
                 }
             })
         };

@@ -3,6 +3,8 @@
 //!
 //! Hashes are lower-case hex, addresses Base58Check, amounts whole coins, times milliseconds
 //! since the Unix epoch. Nonces are decimal strings (they exceed JavaScript's safe integers).
+//! Every string a peer or relay chose (node ids, URLs, reasons, message summaries) passes
+//! [`peer_text::shown`] here, the one place views are built: escaped and cut to length.
 
 use node_core::block::Block;
 use node_core::chain::Chain;
@@ -14,6 +16,8 @@ use node_core::utxo::UtxoSet;
 use node_core::{Address, Mempool};
 use serde::Serialize;
 use wasm_bindgen::JsValue;
+
+use crate::peer_text::{shown, shown_opt, MAX_NODE_ID_CHARS, MAX_REASON_CHARS, MAX_URL_CHARS};
 
 /// Converts a view to a plain JavaScript value (objects, arrays, numbers, `null`).
 pub fn to_js<T: Serialize>(value: &T) -> JsValue {
@@ -47,11 +51,22 @@ pub struct StatusView {
     pub connection: String,
     pub relay: String,
     pub storage_error: Option<String>,
+    /// What was found damaged in storage at start and how it was handled, one line each.
+    pub storage_warnings: Vec<String>,
     pub miner_error: Option<String>,
     /// Workers checking signatures with WebCrypto (0: checked in wasm).
     pub verify_workers: usize,
     /// Blocks and transactions whose signatures those workers vouched for.
     pub signatures_vouched: u64,
+    /// The block the relay that served the page vouched for, if the tab took its word.
+    pub assume_valid: Option<AssumeValidView>,
+}
+
+/// A block vouched for by the relay that served the page.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssumeValidView {
+    pub height: u64,
+    pub hash: String,
 }
 
 /// Hash rates, hashes per second.
@@ -248,13 +263,13 @@ impl PeerView {
     pub fn of(p: &PeerInfo, url: &str) -> Self {
         PeerView {
             id: p.id,
-            node_id: p.node_id.clone(),
+            node_id: shown_opt(p.node_id.as_deref(), MAX_NODE_ID_CHARS),
             role: p.role.map(|r| r.name().to_string()),
             outbound: p.outbound,
             height: p.height,
             score: p.score,
             rtt_ms: p.rtt_ms,
-            url: url.to_string(),
+            url: shown(url, MAX_URL_CHARS),
         }
     }
 }
@@ -272,8 +287,8 @@ impl KnownNodeView {
     /// The view of an address record.
     pub fn of(a: &PeerAddr) -> Self {
         KnownNodeView {
-            node_id: a.node_id.clone(),
-            url: a.url.clone(),
+            node_id: shown(&a.node_id, MAX_NODE_ID_CHARS),
+            url: shown_opt(a.url.as_deref(), MAX_URL_CHARS),
             role: a.role.name().to_string(),
         }
     }
@@ -291,6 +306,28 @@ pub struct ConnectionView {
     pub retry_in_ms: Option<u64>,
     pub code: Option<u16>,
     pub reason: Option<String>,
+}
+
+impl ConnectionView {
+    /// The view of the connection to `url` (a learned relay's URL, a relay's close reason:
+    /// both shown escaped).
+    pub fn of(
+        state: &str,
+        url: &str,
+        attempt: u32,
+        retry_in_ms: Option<u64>,
+        code: Option<u16>,
+        reason: Option<&str>,
+    ) -> Self {
+        ConnectionView {
+            state: state.to_string(),
+            url: shown(url, MAX_URL_CHARS),
+            attempt,
+            retry_in_ms,
+            code,
+            reason: shown_opt(reason, MAX_REASON_CHARS),
+        }
+    }
 }
 
 /// One message in or out, for the protocol inspector.
@@ -418,7 +455,7 @@ pub fn event_for(
                 hash: hash.to_string(),
                 height: None,
                 txs: None,
-                reason: Some(reason.clone()),
+                reason: Some(shown(reason, MAX_REASON_CHARS)),
                 from: *from,
             },
         ),
@@ -434,7 +471,7 @@ pub fn event_for(
             "txRejected",
             P::TxRejected {
                 txid: txid.to_string(),
-                reason: reason.clone(),
+                reason: shown(reason, MAX_REASON_CHARS),
                 from: *from,
                 remote: false,
             },
@@ -443,7 +480,7 @@ pub fn event_for(
             "txRejected",
             P::TxRejected {
                 txid: hash.to_string(),
-                reason: reason.clone(),
+                reason: shown(reason, MAX_REASON_CHARS),
                 from: Some(*peer),
                 remote: true,
             },
@@ -465,7 +502,7 @@ pub fn event_for(
             P::Peers {
                 kind: "up",
                 peer: Some(*peer),
-                node_id: Some(node_id.clone()),
+                node_id: Some(shown(node_id, MAX_NODE_ID_CHARS)),
                 role: Some(role.name().to_string()),
                 height: Some(*height),
                 reason: None,
@@ -481,7 +518,7 @@ pub fn event_for(
                 node_id: None,
                 role: None,
                 height: None,
-                reason: Some(reason.clone()),
+                reason: Some(shown(reason, MAX_REASON_CHARS)),
                 score: None,
                 nodes: Vec::new(),
             },
@@ -495,10 +532,10 @@ pub fn event_for(
             P::Peers {
                 kind: "penalised",
                 peer: Some(*peer),
-                node_id: peer_node(*peer),
+                node_id: shown_opt(peer_node(*peer).as_deref(), MAX_NODE_ID_CHARS),
                 role: None,
                 height: None,
-                reason: Some(reason.clone()),
+                reason: Some(shown(reason, MAX_REASON_CHARS)),
                 score: Some(*score),
                 nodes: Vec::new(),
             },
@@ -533,10 +570,10 @@ pub fn event_for(
             P::Message(MessageView {
                 direction: "in",
                 peer: *peer,
-                peer_node: peer_node(*peer),
-                command: command.clone(),
-                summary: summary.clone(),
-                refused: refused.clone(),
+                peer_node: shown_opt(peer_node(*peer).as_deref(), MAX_NODE_ID_CHARS),
+                command: shown(command, MAX_NODE_ID_CHARS),
+                summary: shown(summary, MAX_REASON_CHARS),
+                refused: shown_opt(refused.as_deref(), MAX_REASON_CHARS),
                 time: now,
             }),
         ),
@@ -551,9 +588,9 @@ pub fn event_for(
                 P::Message(MessageView {
                     direction: "out",
                     peer,
-                    peer_node: peer_node(peer),
-                    command: command.clone(),
-                    summary: summary.clone(),
+                    peer_node: shown_opt(peer_node(peer).as_deref(), MAX_NODE_ID_CHARS),
+                    command: shown(command, MAX_NODE_ID_CHARS),
+                    summary: shown(summary, MAX_REASON_CHARS),
                     refused: None,
                     time: now,
                 }),

@@ -13,12 +13,19 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use js_sys::Uint8Array;
 use node_core::{Address, KeyPair};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
+use crate::bounded_copy::{self, NotCopied};
 use crate::error::NodeError;
+use crate::peer_text::shown;
 
 const KEYS: &str = "keys";
 const VERSION: u8 = 1;
+
+/// Bytes of one record: the 32-byte secret, then the creation time (u64, little-endian).
+const RECORD_BYTES: usize = 40;
+/// Longest record key read back: an address is about 34 characters.
+const MAX_ADDRESS_UNITS: usize = 64;
 
 /// A key and when it was made.
 struct StoredKey {
@@ -30,10 +37,15 @@ struct StoredKey {
 pub struct Wallet {
     db: Database,
     keys: RefCell<Vec<StoredKey>>,
+    unreadable: Vec<String>,
 }
 
 impl Wallet {
-    /// Opens (creating if needed) the wallet database `name` and loads its keys.
+    /// Opens (creating if needed) the wallet database `name` and loads its keys. A record
+    /// that is damaged or was edited (not 40 bytes, not a valid key, or the key of another
+    /// address than the one it is stored under) is skipped and named in
+    /// [`Wallet::unreadable`]; every other key stays usable. The record itself is left as
+    /// it is, for whoever wants to look at it.
     pub async fn open(name: &str) -> Result<Self, NodeError> {
         let db = Database::open(name)
             .with_version(VERSION)
@@ -45,25 +57,62 @@ impl Wallet {
             })
             .await?;
         let mut keys = Vec::new();
+        let mut unreadable = Vec::new();
         {
             let tx = db.transaction(KEYS).build()?;
             let store = tx.object_store(KEYS)?;
-            for value in store.get_all::<JsValue>().primitive()?.await? {
-                keys.push(decode_key(value?)?);
+            // Both in key order, from one transaction: the n-th value is the n-th key's.
+            let names = store.get_all_keys::<JsValue>().primitive()?;
+            let values = store.get_all::<JsValue>().primitive()?;
+            let names = names.await?;
+            let values = values.await?;
+            for (name, value) in names.zip(values) {
+                let name = name
+                    .ok()
+                    .and_then(|n| bounded_copy::string(&n, MAX_ADDRESS_UNITS));
+                let shown_name = shown(name.as_deref().unwrap_or("?"), MAX_ADDRESS_UNITS);
+                match value
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| decode_key(&v, name.as_deref()))
+                {
+                    Ok(key) => keys.push(key),
+                    Err(why) => unreadable.push(format!("{shown_name}: {why}")),
+                }
             }
         }
         let keys = node_core::ordering::sorted_by_key(keys, |k| k.created_ms);
         Ok(Wallet {
             db,
             keys: RefCell::new(keys),
+            unreadable,
         })
+    }
+
+    /// The records [`Wallet::open`] skipped, one line each (`address: why`).
+    pub fn unreadable(&self) -> &[String] {
+        &self.unreadable
+    }
+
+    /// One line on the skipped records, if any: how many, and each with why.
+    pub fn unreadable_summary(&self) -> Option<String> {
+        let (first, rest) = self.unreadable.split_first()?;
+        let mut line = format!(
+            "{} wallet record(s) could not be read and their keys are not usable (the other keys are): {first}",
+            self.unreadable.len()
+        );
+        for r in rest {
+            line.push_str("; ");
+            line.push_str(r);
+        }
+        Some(line)
     }
 
     /// Makes a new key from the browser's random source, stores it, returns its address.
     pub async fn create(&self, now_ms: u64) -> Result<Address, NodeError> {
         let key = KeyPair::generate(&mut rand_core::OsRng);
         let address = key.address();
-        let mut record = key.secret_bytes().to_vec();
+        let mut record = Vec::with_capacity(RECORD_BYTES);
+        record.extend_from_slice(&key.secret_bytes());
         record.extend_from_slice(&now_ms.to_le_bytes());
         let tx = self
             .db
@@ -102,24 +151,31 @@ impl Wallet {
     }
 }
 
-/// Decodes one record: 32 secret bytes then the creation time.
-fn decode_key(value: JsValue) -> Result<StoredKey, NodeError> {
-    let bytes = value
-        .dyn_into::<Uint8Array>()
-        .map(|a| a.to_vec())
-        .map_err(|_| NodeError::Corrupt("a wallet record is not bytes".into()))?;
-    if bytes.len() != 40 {
-        return Err(NodeError::Corrupt(format!(
-            "a wallet record has {} bytes, expected 40",
+/// Decodes one record stored under `name`: 32 secret bytes then the creation time; the
+/// key's address must be `name`. The size is checked before anything is copied.
+fn decode_key(value: &JsValue, name: Option<&str>) -> Result<StoredKey, String> {
+    let bytes = bounded_copy::bytes(value, RECORD_BYTES).map_err(|e| match e {
+        NotCopied::NotBytes => "the record is not bytes".to_string(),
+        NotCopied::TooLong(n) => format!("the record has {n} bytes, expected {RECORD_BYTES}"),
+    })?;
+    let (Some(secret), Some(created)) = (bytes.get(..32), bytes.get(32..)) else {
+        return Err(format!(
+            "the record has {} bytes, expected {RECORD_BYTES}",
             bytes.len()
-        )));
-    }
-    let mut secret = [0u8; 32];
-    secret.copy_from_slice(&bytes[..32]);
-    let mut created = [0u8; 8];
-    created.copy_from_slice(&bytes[32..]);
+        ));
+    };
+    let (Ok(secret), Ok(created)) = (<[u8; 32]>::try_from(secret), <[u8; 8]>::try_from(created))
+    else {
+        return Err(format!(
+            "the record has {} bytes, expected {RECORD_BYTES}",
+            bytes.len()
+        ));
+    };
     let key = KeyPair::from_secret_bytes(&secret)
-        .ok_or_else(|| NodeError::Corrupt("a wallet record holds an invalid key".into()))?;
+        .ok_or_else(|| "the record holds no valid key".to_string())?;
+    if name != Some(key.address().to_string().as_str()) {
+        return Err("the record holds the key of another address".into());
+    }
     Ok(StoredKey {
         key,
         created_ms: u64::from_le_bytes(created),

@@ -5,13 +5,11 @@
 #![cfg(target_arch = "wasm32")]
 
 use node_core::block::BlockHeader;
-use node_core::chain::{self, AcceptOutcome, ChainChanges};
+use node_core::chain;
 use node_core::hash::sha256;
 use node_core::protocol::{decode_frame, encode_frame, FrameError, Message};
-use node_core::{
-    pow, Block, BlockHash, Chain, ChainParams, KeyPair, PubKeyHash, Transaction, TxOut,
-};
-use node_wasm::driver::{Driver, DriverConfig};
+use node_core::{pow, BlockHash, Chain, ChainParams, Transaction, TxOut};
+use node_wasm::driver::Driver;
 use node_wasm::miner::{header_from_bytes, mine_chunk, nonce_range};
 use node_wasm::storage::ChainStore;
 use node_wasm::transport::{frame_from_data, pick_relay, relay_url, Backoff};
@@ -21,114 +19,10 @@ use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
+mod common;
+use common::{key, offline_config, small_chain_with_reorg, unique, Net, BITS};
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-const BITS: u32 = 8;
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        js_sys::Date::now() as u64,
-        (js_sys::Math::random() * 1e9) as u64
-    )
-}
-
-fn key(seed: u8) -> KeyPair {
-    KeyPair::from_secret_bytes(&[seed; 32]).expect("a small constant is a valid scalar")
-}
-
-/// A test network: its start time and the clock handed to `accept_block`.
-struct Net {
-    t0: u64,
-    now: u64,
-}
-
-impl Net {
-    fn new() -> Self {
-        let now = js_sys::Date::now() as u64;
-        Net {
-            t0: now - 3_600_000,
-            now,
-        }
-    }
-
-    /// A mined block on `chain`'s tip paying `miner`, holding `txs`, `n` minutes after t0.
-    fn block(
-        &self,
-        chain: &Chain,
-        miner: PubKeyHash,
-        txs: Vec<Transaction>,
-        n: u64,
-        tag: &[u8],
-    ) -> Block {
-        let mut b = chain.template(miner, txs, 0, self.t0 + n * 60_000, tag);
-        pow::mine(&mut b.header).expect("8 bits are always met");
-        b
-    }
-}
-
-/// Builds a small chain with a payment and a reorganisation, returning it and every batch of
-/// changes it produced (in order).
-fn small_chain_with_reorg() -> (Chain, Vec<ChainChanges>) {
-    let net = Net::new();
-    let (a, b, m) = (key(1), key(2), key(3));
-    let genesis = chain::mine_genesis(a.pubkey_hash(), 10, net.t0, BITS, b"genesis");
-    let mut chain = Chain::new(ChainParams::default(), genesis, net.now).expect("genesis is valid");
-    let mut batches = vec![chain.take_changes()];
-
-    // Height 1: a coinbase to the miner.
-    let b1 = net.block(&chain, m.pubkey_hash(), vec![], 1, b"one");
-    assert!(matches!(
-        chain.accept_block(b1, net.now),
-        Ok(AcceptOutcome::TipChanged(_))
-    ));
-    batches.push(chain.take_changes());
-    let fork_base = chain.clone();
-
-    // Height 2: A pays B 4 from the genesis coinbase.
-    let genesis_cb = chain.block_at(0).expect("genesis").transactions[0].txid();
-    let pay = Transaction::new_signed(
-        &a,
-        &[node_core::OutPoint {
-            txid: genesis_cb,
-            vout: 0,
-        }],
-        vec![
-            TxOut {
-                value: 4,
-                pubkey_hash: b.pubkey_hash(),
-            },
-            TxOut {
-                value: 6,
-                pubkey_hash: a.pubkey_hash(),
-            },
-        ],
-    );
-    let b2 = net.block(&chain, m.pubkey_hash(), vec![pay], 2, b"two");
-    assert!(matches!(
-        chain.accept_block(b2, net.now),
-        Ok(AcceptOutcome::TipChanged(_))
-    ));
-    batches.push(chain.take_changes());
-
-    // A competing branch from height 1, two blocks long: it wins and undoes the payment.
-    let mut branch = fork_base;
-    let x2 = net.block(&branch, b.pubkey_hash(), vec![], 3, b"x2");
-    branch
-        .accept_block(x2.clone(), net.now)
-        .expect("valid on the branch");
-    let x3 = net.block(&branch, b.pubkey_hash(), vec![], 4, b"x3");
-    assert!(chain.accept_block(x2, net.now).is_ok());
-    batches.push(chain.take_changes());
-    let outcome = chain.accept_block(x3.clone(), net.now);
-    assert!(
-        matches!(outcome, Ok(AcceptOutcome::TipChanged(_))),
-        "{outcome:?}"
-    );
-    assert_eq!(chain.tip(), x3.hash());
-    batches.push(chain.take_changes());
-    (chain, batches)
-}
 
 #[wasm_bindgen_test]
 async fn indexeddb_round_trip_restores_tip_utxo_and_side_branches() {
@@ -349,20 +243,6 @@ async fn a_verifier_whose_worker_cannot_load_settles_everything_as_not_vouched()
     );
 }
 
-fn offline_config(node_id: &str) -> DriverConfig {
-    DriverConfig {
-        node_id: node_id.to_string(),
-        relay_url: "ws://127.0.0.1:9/ws".into(),
-        connect: false,
-        worker_url: "./worker.js".into(),
-        workers: 1,
-        mining_threshold: 2,
-        assume_valid: None,
-        verify_workers: 1,
-        verify_worker_url: "./no-such-verify-worker.js".into(),
-    }
-}
-
 #[wasm_bindgen_test]
 async fn a_reloaded_node_resumes_its_chain_and_wallet() {
     let (chain, batches) = small_chain_with_reorg();
@@ -472,12 +352,17 @@ async fn nonce_ranges_cover_the_space_without_overlap() {
 async fn transport_turns_a_binary_frame_into_a_message() {
     let frame = encode_frame(&Message::Ping(7));
     let buffer = js_sys::Uint8Array::from(frame.as_slice()).buffer();
-    let bytes = frame_from_data(&buffer.into()).expect("binary frames are bytes");
-    assert_eq!(decode_frame(&bytes), Ok(Message::Ping(7)));
+    let data = frame_from_data(&buffer.into()).expect("binary frames are bytes");
+    assert_eq!(data.size, frame.len());
+    assert!(!data.is_oversized());
+    assert_eq!(decode_frame(&data.bytes), Ok(Message::Ping(7)));
 
     // A text frame reaches the node as bytes it refuses (and scores the sender for).
     let text = frame_from_data(&JsValue::from_str("hello")).expect("text is bytes");
-    assert!(matches!(decode_frame(&text), Err(FrameError::TooShort(5))));
+    assert!(matches!(
+        decode_frame(&text.bytes),
+        Err(FrameError::TooShort(5))
+    ));
     assert!(frame_from_data(&JsValue::from_f64(1.0)).is_err());
 }
 

@@ -103,8 +103,10 @@ export async function launchBrowser() {
   });
 }
 
-/** Opens node `id` in its own browser context; records every frame the tab sends. */
-export async function openTab(browser, baseUrl, id) {
+/** Opens node `id` in its own browser context; records every frame the tab sends.
+ *  `prepare(page)` runs before the page loads (to route its requests, say); `query` is
+ *  added to the page's URL. */
+export async function openTab(browser, baseUrl, id, { prepare, query = '' } = {}) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
   const tab = { id, context, page, sent: [], received: [], allReceived: [], errors: [] };
@@ -118,7 +120,8 @@ export async function openTab(browser, baseUrl, id) {
       tab.allReceived.push(b);
     });
   });
-  await page.goto(`${baseUrl}/?node=${id}`);
+  if (prepare) await prepare(page);
+  await page.goto(`${baseUrl}/?node=${id}${query}`);
   await page.waitForFunction(() => window.node !== undefined, null, { timeout: 30_000 });
   return tab;
 }
