@@ -230,7 +230,7 @@ async function refreshStatus() {
   if (!$('connection').dataset.state || $('connection').dataset.state !== s.connection) {
     setConnection({ state: s.connection, url: s.relay });
   }
-  renderSync(s.height, s.targetHeight, s.syncing, Boolean(s.tip));
+  renderSync(Math.max(s.height, s.downloadedHeight), s.targetHeight, s.syncing, Boolean(s.tip));
   renderMiningState(s);
   $('blocks-found').textContent = s.blocksMined;
   if (s.storageError) banner(`Storage failed, nothing more is saved: ${s.storageError}`, true);

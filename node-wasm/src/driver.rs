@@ -1105,6 +1105,7 @@ impl Driver {
             mempool: s.mempool,
             syncing: s.syncing,
             target_height: s.target_height,
+            downloaded_height: s.downloaded_height,
             orphans: s.orphans,
             mining: s.mining_to.is_some(),
             mining_to: s.mining_to.map(|p| Address(p).to_string()),

@@ -37,6 +37,8 @@ pub struct StatusView {
     pub mempool: usize,
     pub syncing: bool,
     pub target_height: u64,
+    /// How far the download got: above `height` while blocks wait for the assume-valid block.
+    pub downloaded_height: u64,
     pub orphans: usize,
     /// Mining is switched on (to `mining_to`).
     pub mining: bool,
