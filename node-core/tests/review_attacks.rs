@@ -1,0 +1,155 @@
+//! A second adversarial review of node-core, after issue 13's fixes: attacks the first review
+//! did not show. Each test tells one attack and asserts what a trustworthy node does; each
+//! fails on the code it was written against (see the report that came with it).
+//!
+//! Work is measured by counting or by the simulator's clock, never by wall time.
+
+mod support;
+
+use node_core::chain::AcceptOutcome;
+use node_core::node::{Action, Event, Node, NodeConfig, Notification};
+use node_core::protocol::{encode_frame, Message, Role, Version, PROTOCOL_VERSION};
+use node_core::validation;
+use node_core::{Block, BlockHash, Chain, ChainParams, KeyPair, OutPoint, Transaction, TxOut};
+use support::*;
+
+// ----- driving a node by hand ----------------------------------------------------------------
+
+fn frame(peer: u64, m: &Message) -> Event {
+    Event::Frame {
+        peer,
+        bytes: encode_frame(m),
+    }
+}
+
+fn relay_version(node_id: &str, genesis: BlockHash, nonce: u64) -> Version {
+    Version {
+        protocol: PROTOCOL_VERSION,
+        genesis,
+        best_height: 0,
+        tip: genesis,
+        chain_work: 0,
+        node_id: node_id.into(),
+        role: Role::Relay,
+        listen_url: Some(format!("ws://{node_id}.example/ws")),
+        nonce,
+        user_agent: "attacker".into(),
+    }
+}
+
+/// A tab (a wallet node on `chain`) dials the relay at peer `peer`, which shakes hands.
+fn tab_dials(tab: &mut Node, peer: u64, node_id: &str) {
+    let genesis = tab.chain().expect("tab has a chain").genesis_hash();
+    tab.handle(
+        NOW,
+        Event::Dialled {
+            peer,
+            url: format!("ws://{node_id}.example/ws"),
+            named: false,
+        },
+    );
+    tab.handle(
+        NOW,
+        frame(
+            peer,
+            &Message::Version(relay_version(node_id, genesis, 90_000 + peer)),
+        ),
+    );
+    tab.handle(NOW, frame(peer, &Message::Verack));
+    tab.drain_actions();
+}
+
+fn tab_config() -> NodeConfig {
+    NodeConfig {
+        node_id: "3001".into(),
+        role: Role::Wallet,
+        nonce: 1,
+        ..NodeConfig::default()
+    }
+}
+
+/// A payment that spends `victim`'s coin `prev` to `thief` with a made-up signature: the
+/// victim's public key (so the key matches the output) and a signature the thief made with
+/// its own key.
+fn forged_spend(victim: &KeyPair, thief: &KeyPair, prev: OutPoint) -> Transaction {
+    let mut forged = pay(victim, &[prev], &[(thief.pubkey_hash(), SUBSIDY)]);
+    let made_up = pay(thief, &[prev], &[(thief.pubkey_hash(), SUBSIDY)]);
+    forged.inputs[0].signature = made_up.inputs[0].signature.clone();
+    assert!(validation::verify_signatures(&forged).is_err());
+    forged
+}
+
+// ----- 1. the shell's signature hint is bound to a header, not to a body ----------------------
+
+/// What a tab's driver does with a `block` frame before the node sees it (node-wasm's
+/// `submit_signatures` and `advance`): its workers verify every signature of the frame's
+/// transactions, and if they all hold it tells the node that the block *hash* (the header's)
+/// was verified. The frame's body need not be the one the header commits to.
+fn driver_delivers(tab: &mut Node, peer: u64, block: &Block) {
+    let signed: Vec<&Transaction> = block.transactions.iter().skip(1).collect();
+    let all_hold = !signed.is_empty()
+        && signed
+            .iter()
+            .all(|tx| validation::verify_signatures(tx).is_ok());
+    if all_hold && tab.checks_signatures_at(block.coinbase_height().unwrap_or(0)) {
+        tab.note_verified_block(block.hash());
+    }
+    tab.handle(NOW, frame(peer, &Message::Block(block.clone())));
+}
+
+/// A relay the tab failed over to mines one block whose payment spends the victim's coin with
+/// a made-up signature. It first sends that block's header with another body: one honest
+/// payment of its own (valid signature, any outpoint). The tab's workers verify that body's
+/// signatures and vouch for the header's hash; the body fails the Merkle check, which does
+/// not condemn the header (rightly), and the hint stays. Then the real body comes, from a
+/// second connection: its signatures are skipped on the strength of the first body's, and
+/// the forged spend enters the tab's UTXO set. Cost: one block of work.
+#[test]
+fn a_tab_that_verified_the_signatures_of_a_decoy_body_does_not_skip_them_for_the_real_one() {
+    let victim = key(1);
+    let thief = key(2);
+    let chain = new_chain(victim.pubkey_hash());
+    let coin = coinbase_of(chain.block_at(0).unwrap());
+    let forged = forged_spend(&victim, &thief, coin);
+    let mut real = chain.template(
+        thief.pubkey_hash(),
+        vec![forged],
+        0,
+        next_time(&chain),
+        b"",
+    );
+    mine(&mut real);
+    let mut tab = Node::new(tab_config(), Some(chain));
+    tab_dials(&mut tab, 1, "evil");
+
+    // The decoy: the real header over the coinbase and an honestly signed payment.
+    let honest = pay(
+        &thief,
+        &[OutPoint {
+            txid: node_core::Txid(node_core::hash::sha256(b"anything")),
+            vout: 0,
+        }],
+        &[(thief.pubkey_hash(), 1)],
+    );
+    let decoy = Block {
+        header: real.header,
+        transactions: vec![real.transactions[0].clone(), honest],
+    };
+    assert_eq!(decoy.hash(), real.hash());
+    driver_delivers(&mut tab, 1, &decoy);
+    tab.drain_actions();
+
+    // The same relay, reconnected, sends the real block.
+    tab.handle(NOW, Event::PeerDisconnected { peer: 1 });
+    tab_dials(&mut tab, 2, "evil");
+    driver_delivers(&mut tab, 2, &real);
+    tab.drain_actions();
+
+    assert_eq!(
+        tab.balance(&thief.pubkey_hash()),
+        0,
+        "the forged spend reached the tab's UTXO set"
+    );
+    assert_eq!(tab.balance(&victim.pubkey_hash()), SUBSIDY);
+    assert_ne!(tab.chain().unwrap().tip(), real.hash());
+}
