@@ -153,3 +153,102 @@ fn a_tab_that_verified_the_signatures_of_a_decoy_body_does_not_skip_them_for_the
     assert_eq!(tab.balance(&victim.pubkey_hash()), SUBSIDY);
     assert_ne!(tab.chain().unwrap().tip(), real.hash());
 }
+
+// ----- 2. a heavier chain whose fork is deeper than the side-branch budget --------------------
+
+/// Subsidy of the network in the deep-fork test: large enough that one coinbase funds
+/// thousands of outputs, so honest blocks can be full.
+const RICH_SUBSIDY: u64 = 1 << 40;
+
+/// A full, valid block on `parent` at `height`: its coinbase pays `key` the subsidy, then a
+/// chain of payments, the first spending `parent`'s coinbase (which paid `key`), each
+/// splitting the previous change into thousands of outputs: about 840 KB.
+fn full_block(parent: &Block, height: u64, key: &KeyPair, tag: &[u8]) -> Block {
+    let coinbase = Transaction::new_coinbase(height, key.pubkey_hash(), RICH_SUBSIDY, tag);
+    let mut spend = coinbase_of(parent);
+    let mut value = RICH_SUBSIDY;
+    let mut txs = vec![coinbase];
+    for _ in 0..10 {
+        let pieces = 4_000u64;
+        let mut outputs: Vec<(node_core::PubKeyHash, u64)> =
+            (0..pieces).map(|_| (key.pubkey_hash(), 1)).collect();
+        outputs.push((key.pubkey_hash(), value - pieces));
+        let tx = pay(key, &[spend], &outputs);
+        assert!(tx.encode().len() <= node_core::tx::MAX_TX_SIZE);
+        value -= pieces;
+        spend = outpoint(&tx, pieces as u32);
+        txs.push(tx);
+    }
+    let mut block = Block::new_template(
+        parent.hash(),
+        parent.header.timestamp + SPACING,
+        BITS,
+        txs,
+    );
+    mine(&mut block);
+    block
+}
+
+/// An empty block on `parent` at `height` paying `key` the subsidy.
+fn empty_block(parent: &Block, height: u64, key: &KeyPair, tag: &[u8]) -> Block {
+    let coinbase = Transaction::new_coinbase(height, key.pubkey_hash(), RICH_SUBSIDY, tag);
+    let mut block = Block::new_template(
+        parent.hash(),
+        parent.header.timestamp + SPACING,
+        BITS,
+        vec![coinbase],
+    );
+    mine(&mut block);
+    block
+}
+
+/// Two parts of the network mined apart for a while (a partition, a relay link down for an
+/// afternoon; or an attacker who mined a branch privately). When they meet, every node must
+/// follow the branch with the most work. A node downloading the heavier branch in order (as
+/// `getblocks` serves it) keeps its blocks as side blocks until the last one tips the
+/// balance; past 8 MiB of them the side-branch budget forgets the lowest-work side block, the
+/// first of the branch, and with it the whole branch. The later blocks arrive as orphans
+/// (16 MiB of them kept, oldest evicted), the node asks again from the missing root, and the
+/// same happens on every round: a heavier fork deeper than both budgets (about 30 full
+/// blocks, or 2,500 empty ones) is never followed. The nodes on the other side stay on it:
+/// the network splits for good, and the node downloads 24 MiB per round for nothing.
+#[test]
+fn a_heavier_branch_forking_thirty_full_blocks_deep_is_followed_when_downloaded_in_order() {
+    let ours = key(1);
+    let theirs = key(2);
+    let params = ChainParams {
+        subsidy: RICH_SUBSIDY,
+        ..ChainParams::default()
+    };
+    let genesis = genesis_paying(ours.pubkey_hash());
+    let mut node = chain_with(params, genesis.clone());
+    // Our side of the partition: 33 (empty) blocks.
+    mine_empty(&mut node, ours.pubkey_hash(), 33);
+    // Their side: 34 blocks from the genesis, all but the first full.
+    let mut branch: Vec<Block> = vec![empty_block(&genesis, 1, &theirs, b"other side")];
+    for height in 2..=34u64 {
+        let block = full_block(&branch[branch.len() - 1], height, &theirs, b"other side");
+        branch.push(block);
+    }
+    assert!(branch
+        .iter()
+        .all(|b| b.encoded_size() <= node_core::params::MAX_BLOCK_SIZE));
+    let heavier = branch[33].hash();
+    // The download, and the node asking again from what it lacks: each round brings the
+    // branch in order from the fork.
+    for _round in 0..3 {
+        for block in &branch {
+            assert!(accept(&mut node, block.clone()).is_ok(), "every block is valid");
+        }
+        if node.tip() == heavier {
+            break;
+        }
+    }
+    assert_eq!(
+        node.tip(),
+        heavier,
+        "the node stays on the lighter chain (height {}) while the network follows the \
+         heavier one: the fork is deeper than its side-branch and orphan budgets",
+        node.height()
+    );
+}
