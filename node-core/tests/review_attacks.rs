@@ -6,11 +6,10 @@
 
 mod support;
 
-use node_core::chain::AcceptOutcome;
-use node_core::node::{Action, Event, Node, NodeConfig, Notification};
+use node_core::node::{Event, Node, NodeConfig};
 use node_core::protocol::{encode_frame, Message, Role, Version, PROTOCOL_VERSION};
 use node_core::validation;
-use node_core::{Block, BlockHash, Chain, ChainParams, KeyPair, OutPoint, Transaction, TxOut};
+use node_core::{Block, BlockHash, ChainParams, KeyPair, OutPoint, Transaction};
 use support::*;
 
 // ----- driving a node by hand ----------------------------------------------------------------
@@ -111,13 +110,7 @@ fn a_tab_that_verified_the_signatures_of_a_decoy_body_does_not_skip_them_for_the
     let chain = new_chain(victim.pubkey_hash());
     let coin = coinbase_of(chain.block_at(0).unwrap());
     let forged = forged_spend(&victim, &thief, coin);
-    let mut real = chain.template(
-        thief.pubkey_hash(),
-        vec![forged],
-        0,
-        next_time(&chain),
-        b"",
-    );
+    let mut real = chain.template(thief.pubkey_hash(), vec![forged], 0, next_time(&chain), b"");
     mine(&mut real);
     let mut tab = Node::new(tab_config(), Some(chain));
     tab_dials(&mut tab, 1, "evil");
@@ -179,12 +172,8 @@ fn full_block(parent: &Block, height: u64, key: &KeyPair, tag: &[u8]) -> Block {
         spend = outpoint(&tx, pieces as u32);
         txs.push(tx);
     }
-    let mut block = Block::new_template(
-        parent.hash(),
-        parent.header.timestamp + SPACING,
-        BITS,
-        txs,
-    );
+    let mut block =
+        Block::new_template(parent.hash(), parent.header.timestamp + SPACING, BITS, txs);
     mine(&mut block);
     block
 }
@@ -238,7 +227,10 @@ fn a_heavier_branch_forking_thirty_full_blocks_deep_is_followed_when_downloaded_
     // branch in order from the fork.
     for _round in 0..3 {
         for block in &branch {
-            assert!(accept(&mut node, block.clone()).is_ok(), "every block is valid");
+            assert!(
+                accept(&mut node, block.clone()).is_ok(),
+                "every block is valid"
+            );
         }
         if node.tip() == heavier {
             break;
