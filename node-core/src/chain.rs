@@ -153,6 +153,13 @@ pub const MAX_ORPHAN_BYTES: usize = 16 << 20;
 pub const MAX_SIDE_BRANCH_BYTES: usize = 8 << 20;
 /// Side-branch blocks kept at most, whatever their size.
 pub const MAX_SIDE_BRANCH_BLOCKS: usize = 2_000;
+/// Bytes the heaviest side branch may hold on its own: it may be a heavier chain arriving in
+/// order (a healed partition), which stays a side branch until its last block. 64 full
+/// blocks past the fork; a deeper fork of full blocks is not followed until headers-first
+/// sync (known gap), while its cost to an attacker is that many blocks of proof of work.
+pub const MAX_BEST_SIDE_BRANCH_BYTES: usize = 64 << 20;
+/// Blocks the heaviest side branch may hold on its own.
+pub const MAX_BEST_SIDE_BRANCH_BLOCKS: usize = 20_000;
 
 /// Blocks whose parent is unknown, bounded in count and bytes, oldest evicted first.
 #[derive(Debug, Clone, Default)]
@@ -253,6 +260,9 @@ pub struct Chain {
     /// Blocks whose signatures the shell already verified (natively, off the thread that
     /// validates): their signature checks are skipped once. A hint only, bounded.
     presigned: KeyedSet<BlockHash>,
+    /// The hint for the next block given to [`Chain::accept_block`]: it becomes a
+    /// `presigned` entry only if that block's body is the one its header commits to.
+    pending_presigned: Option<BlockHash>,
     /// The txids `check_block` computed for the block being accepted, for connecting it.
     checked_txids: Option<(BlockHash, Vec<Txid>)>,
 }
@@ -340,6 +350,7 @@ impl Chain {
             side: KeyedMap::new(),
             side_bytes: 0,
             presigned: KeyedSet::new(),
+            pending_presigned: None,
             checked_txids: None,
         };
         chain.assumed = chain.initial_assumed();
@@ -437,6 +448,7 @@ impl Chain {
             side: KeyedMap::new(),
             side_bytes: 0,
             presigned: KeyedSet::new(),
+            pending_presigned: None,
             checked_txids: None,
         };
         chain.assumed = chain.initial_assumed();
@@ -731,6 +743,10 @@ impl Chain {
         now_ms: u64,
     ) -> Result<AcceptOutcome, ValidationError> {
         let hash = block.hash();
+        // A signature hint speaks for the body it was computed on: this one, and only if it
+        // is the body the header commits to (a decoy body under the same header, verified
+        // and then refused, must not vouch for the real one).
+        let verified_here = self.pending_presigned.take() == Some(hash);
         if self.index.contains_key(&hash) || self.orphans.blocks.contains_key(&hash) {
             return Ok(AcceptOutcome::AlreadyKnown);
         }
@@ -741,6 +757,12 @@ impl Chain {
         // domain-separated Merkle tree and no repeated transaction): a later failure condemns
         // the header. A failure inside it does not: another body could pass under it.
         let txids = check_block(&block, self.bits, &self.params, now_ms)?;
+        if verified_here {
+            if self.presigned.len() >= MAX_PRESIGNED {
+                self.presigned.clear();
+            }
+            self.presigned.insert(hash);
+        }
         let parent = block.header.prev;
         if self.invalid.contains(&parent) {
             self.invalid.insert(hash);
@@ -1101,15 +1123,32 @@ impl Chain {
 
     /// Forgets the lowest-work side branches while they hold more than the budget. They are
     /// not condemned: a peer may send them again if they ever lead somewhere.
+    ///
+    /// The heaviest side branch has a budget of its own ([`MAX_BEST_SIDE_BRANCH_BYTES`]): it
+    /// is the one that may overtake the tip next (the bits are fixed, so work is height), and
+    /// a heavier chain arriving in order is a side branch until its last block. Forgetting
+    /// its first blocks under the common budget would drop all of it, every time it came:
+    /// two sides of a healed partition deeper than the budget would never agree.
     fn trim_side_branches(&mut self) {
-        while self.side_bytes > MAX_SIDE_BRANCH_BYTES || self.side.len() > MAX_SIDE_BRANCH_BLOCKS {
-            let Some(victim) = self
-                .side
-                .keys()
-                .filter_map(|h| self.index.get(h).map(|e| (e.chain_work, *h)))
-                .min_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
-                .map(|(_, h)| h)
-            else {
+        if self.side_bytes <= MAX_SIDE_BRANCH_BYTES && self.side.len() <= MAX_SIDE_BRANCH_BLOCKS {
+            return;
+        }
+        loop {
+            let best = self.best_side_branch();
+            let best_bytes: usize = best.iter().filter_map(|h| self.side.get(h)).sum();
+            let other_bytes = self.side_bytes.saturating_sub(best_bytes);
+            let other_count = self.side.len().saturating_sub(best.len());
+            let victim =
+                if other_bytes > MAX_SIDE_BRANCH_BYTES || other_count > MAX_SIDE_BRANCH_BLOCKS {
+                    self.lowest_side_block(|h| !best.contains(h))
+                } else if best_bytes > MAX_BEST_SIDE_BRANCH_BYTES
+                    || best.len() > MAX_BEST_SIDE_BRANCH_BLOCKS
+                {
+                    self.lowest_side_block(|_| true)
+                } else {
+                    None
+                };
+            let Some(victim) = victim else {
                 break;
             };
             // Everything built on a side block is on a side branch too (a block on the
@@ -1128,11 +1167,35 @@ impl Chain {
                     gone.insert(h);
                 }
             }
-            if !self.side.contains_key(&victim) {
-                break;
-            }
             self.drop_blocks(&gone, false);
         }
+    }
+
+    /// The side blocks on the way to the heaviest side block (its side ancestors).
+    fn best_side_branch(&self) -> KeyedSet<BlockHash> {
+        let mut out = KeyedSet::new();
+        let mut best: Option<BlockHash> = None;
+        for h in self.side.keys() {
+            if best.is_none_or(|b| self.is_heavier(h, &b)) {
+                best = Some(*h);
+            }
+        }
+        let mut cursor = best;
+        while let Some(h) = cursor.filter(|h| self.side.contains_key(h)) {
+            out.insert(h);
+            cursor = self.index.get(&h).map(|e| e.prev);
+        }
+        out
+    }
+
+    /// The side block with the least work among those `eligible` (ties: the higher hash).
+    fn lowest_side_block(&self, eligible: impl Fn(&BlockHash) -> bool) -> Option<BlockHash> {
+        self.side
+            .keys()
+            .filter(|h| eligible(h))
+            .filter_map(|h| self.index.get(h).map(|e| (e.chain_work, *h)))
+            .min_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+            .map(|(_, h)| h)
     }
 
     /// Checks every input of the block at the tip's next height, then connects it.
@@ -1288,15 +1351,15 @@ impl Chain {
         Some(steps)
     }
 
-    /// Records that every signature of block `hash` was verified by the caller (with
+    /// Records that every signature of the block about to be given to
+    /// [`Chain::accept_block`] (hash `hash`) was verified by the caller (with
     /// [`crate::keys::verify`]'s rules: uncompressed key, low-S, ECDSA P-256 over SHA-256 of
-    /// the signature message), so connecting it skips them. Everything else is still checked,
-    /// including that each key matches the output it spends.
+    /// the signature message), so connecting it skips them. The note applies to that next
+    /// call only, and only if its body passes [`check_block`]: what was verified is a list
+    /// of transactions, and only the committed list may profit. Everything else is still
+    /// checked, including that each key matches the output it spends.
     pub fn note_signatures_verified(&mut self, hash: BlockHash) {
-        if self.presigned.len() >= MAX_PRESIGNED {
-            self.presigned.clear();
-        }
-        self.presigned.insert(hash);
+        self.pending_presigned = Some(hash);
     }
 
     /// Whether block `hash` was connected without its signatures checked (vouched for by

@@ -553,6 +553,8 @@ pub struct Node {
     next_ping: u64,
     /// The time of the latest event, for work done outside one (a disconnect's follow-up).
     now: u64,
+    /// The block of the next frame whose signatures the shell verified (for that frame only).
+    next_block_verified: Option<BlockHash>,
     actions: VecDeque<Action>,
 }
 
@@ -602,6 +604,7 @@ impl Node {
             last_progress,
             next_ping: 1,
             now: 0,
+            next_block_verified: None,
             actions,
         }
     }
@@ -750,6 +753,8 @@ impl Node {
             Event::Frame { peer, bytes } => self.frame_received(now, peer, &bytes),
             Event::Tick => self.tick(now),
         }
+        // A signature note speaks for the frame it came with, never a later one.
+        self.next_block_verified = None;
     }
 
     fn peer_connected(
@@ -1617,6 +1622,11 @@ impl Node {
             self.fill_block_requests(now, id);
             return;
         }
+        if self.next_block_verified.take() == Some(hash) {
+            if let Some(chain) = self.chain.as_mut() {
+                chain.note_signatures_verified(hash);
+            }
+        }
         let outcome = self.accept_block(now, block, Some(id));
         match outcome {
             Ok(AcceptOutcome::Orphan { missing }) => {
@@ -2289,12 +2299,12 @@ impl Node {
         self.verified_signatures.insert(txid);
     }
 
-    /// The shell checked every input signature of block `hash` (natively, in parallel with
-    /// validation): connecting it need not check them again. Ignored before a chain exists.
+    /// The shell checked every input signature of the block in the very next frame it hands
+    /// over (hash `hash`; natively, in parallel with validation): connecting it need not
+    /// check them again. The note lasts for that one event, and speaks only for that frame's
+    /// body (see [`Chain::note_signatures_verified`]). Ignored before a chain exists.
     pub fn note_verified_block(&mut self, hash: BlockHash) {
-        if let Some(chain) = self.chain.as_mut() {
-            chain.note_signatures_verified(hash);
-        }
+        self.next_block_verified = Some(hash);
     }
 
     /// Whether a block at `height` would have its signatures checked (not under

@@ -71,8 +71,10 @@ fn forty_fat_siblings_of_an_active_block_cost_the_attacker_their_work_but_do_not
     let size = siblings[0].encoded_size();
     assert!(size > 350_000, "each sibling is fat: {size} bytes");
     let (count, bytes) = chain.side_branch_size();
+    // The common budget, plus the heaviest side branch's own (here one sibling: it is the
+    // one that could overtake next).
     assert!(
-        bytes <= MAX_SIDE_BRANCH_BYTES,
+        bytes <= MAX_SIDE_BRANCH_BYTES + size,
         "{bytes} bytes of side branches kept"
     );
     let kept = siblings
@@ -81,7 +83,7 @@ fn forty_fat_siblings_of_an_active_block_cost_the_attacker_their_work_but_do_not
         .count();
     assert_eq!(kept, count);
     assert!(
-        kept < 40 && kept * size <= MAX_SIDE_BRANCH_BYTES,
+        kept < 40 && (kept - 1) * size <= MAX_SIDE_BRANCH_BYTES,
         "{kept} of 40 kept"
     );
     // Storage follows: what was forgotten was deleted there too.
@@ -97,7 +99,7 @@ fn forty_fat_siblings_of_an_active_block_cost_the_attacker_their_work_but_do_not
     assert!(chain.block(&tip).is_some());
     let reloaded = store.restore(Default::default()).unwrap();
     assert_eq!(reloaded.tip(), tip);
-    assert!(reloaded.side_branch_size().1 <= MAX_SIDE_BRANCH_BYTES);
+    assert!(reloaded.side_branch_size().1 <= MAX_SIDE_BRANCH_BYTES + size);
 }
 
 #[test]
@@ -111,7 +113,10 @@ fn thousands_of_tiny_side_blocks_are_bounded_in_count() {
         assert!(accept(&mut chain, block).is_ok());
     }
     let (count, _) = chain.side_branch_size();
-    assert!(count <= MAX_SIDE_BRANCH_BLOCKS, "{count} side blocks kept");
+    assert!(
+        count <= MAX_SIDE_BRANCH_BLOCKS + 1,
+        "{count} side blocks kept"
+    );
     assert_eq!(chain.height(), 2);
 }
 
