@@ -26,6 +26,7 @@ pub mod miner;
 pub mod panic_barrier;
 pub mod paths;
 pub mod peer_conn;
+pub mod peer_slots;
 pub mod peer_text;
 pub mod rate_limit;
 pub mod reindex;
