@@ -13,6 +13,8 @@ use crate::error::{parse_address, CliError};
 use crate::hub::now_ms;
 use crate::miner;
 use crate::paths::DataPaths;
+use crate::peer_text::peer_text;
+use crate::reindex;
 use crate::store::{Store, StoreError};
 
 /// Runs `request` and returns what to print.
@@ -66,8 +68,46 @@ fn create_blockchain(paths: &DataPaths, address: &str, bits: u32) -> Result<Stri
     Ok(format!("Genesis block: {}\nDone!\n", chain.genesis_hash()))
 }
 
+/// `reindexutxo` on the files: every stored block validated from the genesis, the UTXO set
+/// and undo data rebuilt from the valid ones (see [`crate::reindex`]). Whatever was dropped
+/// is said in one line on stderr.
+fn reindex_stored(paths: &DataPaths) -> Result<String, CliError> {
+    let store = Store::open(&paths.chain_db())?;
+    let stored = store.read_blocks()?;
+    if stored.blocks.is_empty() {
+        return Err(CliError::NoChain);
+    }
+    let mut rebuilt =
+        reindex::rebuild(ChainParams::default(), stored.blocks, stored.tip, now_ms())?;
+    let changes = rebuilt.changes();
+    store.replace_rebuilt(&changes, &stored.bad_keys)?;
+    let chain = &rebuilt.chain;
+    if let Some(bad) = &rebuilt.first_invalid {
+        tracing::warn!(
+            "block {} at height {} of the stored chain is invalid ({}): it and every block built \
+             on it were removed ({} blocks in all); the chain now ends at height {}",
+            bad.hash,
+            bad.height,
+            peer_text(&bad.reason),
+            rebuilt.dropped.len(),
+            chain.height()
+        );
+    } else if !rebuilt.dropped.is_empty() || !stored.bad_keys.is_empty() {
+        tracing::warn!(
+            "{} stored blocks were invalid, unreadable or unconnected and were removed; the \
+             chain ends at height {}",
+            rebuilt.dropped.len() + stored.bad_keys.len(),
+            chain.height()
+        );
+    }
+    Ok(commands::reindexed(chain))
+}
+
 /// Runs a command on a node built from this id's files for the duration of the command.
 async fn run_here(paths: &DataPaths, request: Request) -> Result<String, CliError> {
+    if request == Request::ReindexUtxo {
+        return reindex_stored(paths);
+    }
     if request == Request::CreateWallet {
         fs::create_dir_all(paths.dir())
             .map_err(CliError::io(format!("creating {}", paths.dir().display())))?;

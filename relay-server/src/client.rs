@@ -20,6 +20,7 @@ use rand_core::{OsRng, RngCore};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::peer_conn::ws_config;
+use crate::peer_text::shown;
 
 /// Longest the whole exchange may take.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -115,10 +116,11 @@ async fn exchange(
             WsMessage::Binary(b) => b,
             WsMessage::Close(f) => {
                 let why = f.map(|f| f.reason.to_string()).unwrap_or_default();
+                // The relay's words, shown on the user's terminal: escaped.
                 return Err(ClientError::Closed(if why.is_empty() {
                     "no reason given".into()
                 } else {
-                    why
+                    shown(&why)
                 }));
             }
             _ => continue,
@@ -127,7 +129,7 @@ async fn exchange(
             continue;
         };
         tracing::debug!(command = message.command(),
-            summary = %crate::peer_text::peer_text(&message.summary()), "from the relay");
+            summary = %shown(&message.summary()), "from the relay");
         match message {
             Message::Version(v) => {
                 if v.genesis != chain.genesis_hash() {
@@ -151,7 +153,7 @@ async fn exchange(
             Message::Pong(n) if n == ping && sent => {
                 let _ = ws.close(None).await;
                 return match (rejected, in_mempool) {
-                    (Some(reason), _) => Err(ClientError::Rejected(reason)),
+                    (Some(reason), _) => Err(ClientError::Rejected(shown(&reason))),
                     (None, Some(false)) => Err(ClientError::NotKept),
                     (None, _) => Ok(()),
                 };

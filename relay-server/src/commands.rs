@@ -16,6 +16,7 @@ use node_core::{AcceptOutcome, Block, Chain, Node, Transaction};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{parse_address, CliError};
+use crate::reindex;
 use crate::wallet_file::Wallet;
 
 /// The coinbase text of every genesis block, as in the seed's series.
@@ -188,16 +189,35 @@ pub fn execute(ctx: Context<'_>, request: &Request) -> Result<Step, CliError> {
         }
         Request::PrintChain => Ok(Step::Done(print_chain(chain_of(ctx.node)?))),
         Request::ReindexUtxo => {
-            // A copy is reindexed and its set replaces the stored one; the node's own set
-            // is the same by construction (both follow the active chain).
-            let mut copy = chain_of(ctx.node)?.clone();
-            copy.reindex_utxo();
-            let txids: BTreeSet<_> = copy.utxo().iter().map(|(op, _)| op.txid).collect();
-            let out = format!(
-                "Done! There are {} transactions in the UTXO set.\n",
-                txids.len()
-            );
-            Ok(Step::Persist(copy.take_changes(), out))
+            // A running node: its blocks are validated again from the genesis, and their
+            // set replaces the stored one only if they all hold (see `crate::reindex`).
+            let chain = chain_of(ctx.node)?;
+            let blocks: Vec<Block> = chain
+                .entries()
+                .filter_map(|(h, _)| chain.block(h).cloned())
+                .collect();
+            let mut rebuilt =
+                reindex::rebuild(chain.params().clone(), blocks, Some(chain.tip()), ctx.now)?;
+            if let Some(bad) = &rebuilt.first_invalid {
+                return Err(CliError::BadArgument(format!(
+                    "block {} at height {} is invalid ({}): stop the node and run reindexutxo \
+                     to remove it and the blocks built on it",
+                    bad.hash,
+                    bad.height,
+                    crate::peer_text::peer_text(&bad.reason)
+                )));
+            }
+            if rebuilt.chain.tip() != chain.tip() {
+                return Err(CliError::BadArgument(
+                    "the blocks validated again lead to another tip than the node's: stop the \
+                     node and run reindexutxo"
+                        .into(),
+                ));
+            }
+            let mut changes = rebuilt.changes();
+            // Side blocks the replay did not keep are still in the running node's memory.
+            changes.removed.clear();
+            Ok(Step::Persist(changes, reindexed(&rebuilt.chain)))
         }
         Request::UtxoDigest => {
             let chain = chain_of(ctx.node)?;
@@ -229,6 +249,15 @@ pub fn execute(ctx: Context<'_>, request: &Request) -> Result<Step, CliError> {
             Ok(Step::Done(format!("Done! Height is now {height}.\n")))
         }
     }
+}
+
+/// The seed's answer to `reindexutxo`.
+pub fn reindexed(chain: &Chain) -> String {
+    let txids: BTreeSet<_> = chain.utxo().iter().map(|(op, _)| op.txid).collect();
+    format!(
+        "Done! There are {} transactions in the UTXO set.\n",
+        txids.len()
+    )
 }
 
 /// Submits a block mined for `send --mine`; "Success!" once it is the new tip.

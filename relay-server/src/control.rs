@@ -92,12 +92,17 @@ impl Drop for ControlFiles {
     }
 }
 
-/// Writes a file readable by its owner only, atomically (temp file, then rename).
+/// Writes a file readable by its owner only, atomically (temp file, then rename). A file
+/// left at the temporary name is removed first, never written through (it could be a link).
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     {
         let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -176,12 +181,62 @@ pub async fn handle(
     }
 }
 
+/// Longest control file read: a cookie is 64 hex digits, an address under 60 characters.
+const MAX_CONTROL_FILE_BYTES: u64 = 256;
+
+/// A control file's text, if it is one this program could have written.
+fn read_control_file(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    fs::File::open(path)
+        .ok()?
+        .take(MAX_CONTROL_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .ok()?;
+    if text.len() as u64 > MAX_CONTROL_FILE_BYTES {
+        tracing::warn!(
+            "ignoring {}: far larger than a control file",
+            path.display()
+        );
+        return None;
+    }
+    Some(text.trim().to_string())
+}
+
+/// Where the running node's control endpoint is, read from its address file: a loopback
+/// address, since that is all a node writes there and the cookie must never be sent
+/// anywhere else (an edited or stale file is ignored, saying so).
+fn control_address(paths: &DataPaths) -> Option<SocketAddr> {
+    let text = read_control_file(&paths.addr())?;
+    match text.parse::<SocketAddr>() {
+        Ok(addr) if addr.ip().is_loopback() => Some(addr),
+        Ok(addr) => {
+            tracing::warn!(
+                "ignoring {}: it names {addr}, not a loopback address",
+                paths.addr().display()
+            );
+            None
+        }
+        Err(_) => {
+            tracing::warn!("ignoring {}: not an address", paths.addr().display());
+            None
+        }
+    }
+}
+
 /// Hands `request` to a node running on this id, if one answers; `None` means "run it here".
 pub async fn hand_over(paths: &DataPaths, request: &Request) -> Option<Result<String, CliError>> {
-    let secret = fs::read_to_string(paths.cookie()).ok()?;
-    let addr: SocketAddr = fs::read_to_string(paths.addr()).ok()?.trim().parse().ok()?;
+    if !paths.cookie().exists() {
+        return None;
+    }
+    let secret = read_control_file(&paths.cookie())?;
+    if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+        tracing::warn!("ignoring {}: not a cookie", paths.cookie().display());
+        return None;
+    }
+    let addr = control_address(paths)?;
     let body = serde_json::to_vec(request).ok()?;
-    let auth = format!("Bearer {}", secret.trim());
+    let auth = format!("Bearer {secret}");
     let response = match http_client::request(
         addr,
         Method::POST,
@@ -228,4 +283,30 @@ pub async fn hand_over(paths: &DataPaths, request: &Request) -> Option<Result<St
         (_, Some(err)) => Err(CliError::Remote(err)),
         (None, None) => Err(CliError::Control("empty answer".into())),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_only_ever_sent_to_a_loopback_address() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let paths = DataPaths::new(Some(dir.path().to_path_buf()), "7".into());
+        for (text, expected) in [
+            ("127.0.0.1:3000\n", Some("127.0.0.1:3000")),
+            ("[::1]:3000", Some("[::1]:3000")),
+            ("192.0.2.1:3000", None),
+            ("relay.example:3000", None),
+            ("", None),
+        ] {
+            fs::write(paths.addr(), text)?;
+            let got = control_address(&paths).map(|a| a.to_string());
+            assert_eq!(got.as_deref(), expected, "{text:?}");
+        }
+        fs::write(paths.addr(), "1".repeat(10_000))?;
+        assert_eq!(control_address(&paths), None);
+        Ok(())
+    }
 }

@@ -7,6 +7,7 @@ use node_core::wallet::WalletError;
 use node_core::AddressError;
 
 use crate::client::ClientError;
+use crate::reindex::RebuildError;
 use crate::store::StoreError;
 use crate::wallet_file::WalletFileError;
 
@@ -58,6 +59,9 @@ pub enum CliError {
     /// The wallet file failed.
     #[error(transparent)]
     Wallet(#[from] WalletFileError),
+    /// `reindexutxo` found nothing valid to rebuild from.
+    #[error("cannot rebuild the chain: {0}")]
+    Rebuild(#[from] RebuildError),
     /// Talking to the relay failed, or it refused the transaction.
     #[error(transparent)]
     Relay(#[from] ClientError),

@@ -60,6 +60,11 @@ pub const HTTP_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// timeout above is what bounds a request that never ends, this is a second guard.
 const HEADER_READ_TIMEOUT: Duration = HTTP_IDLE_TIMEOUT;
 
+/// Bytes hyper buffers per connection (its default is about 400 KB): requests to this
+/// relay have headers of a few hundred bytes and bodies of a few KB, and every connection
+/// in the table may fill its buffer.
+const MAX_BUFFER: usize = 64 * 1024;
+
 /// What the table knows of one connection.
 struct ConnState {
     group: IpAddr,
@@ -428,6 +433,7 @@ async fn serve_one(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_BUFFER)
         .keep_alive(true);
     let conn = builder
         .serve_connection(TokioIo::new(io), service)

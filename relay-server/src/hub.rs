@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -50,6 +50,9 @@ pub struct PeerLink {
     pub queue: Arc<SendQueue>,
     /// Tells the connection to close, with the reason.
     pub close: oneshot::Sender<String>,
+    /// Raised when the peer finishes its handshake: it then keeps its slot when the relay
+    /// is full (see [`crate::peer_slots`]).
+    pub handshaken: Arc<AtomicBool>,
 }
 
 /// What the hub is told.
@@ -139,6 +142,7 @@ struct ControlMined {
 
 struct PeerEntry {
     queue: Arc<SendQueue>,
+    handshaken: Arc<AtomicBool>,
     close: Option<oneshot::Sender<String>>,
     ip: IpAddr,
 }
@@ -252,6 +256,7 @@ impl Hub {
                     peer,
                     PeerEntry {
                         queue: link.queue,
+                        handshaken: link.handshaken,
                         close: Some(link.close),
                         ip,
                     },
@@ -561,6 +566,9 @@ impl Hub {
                 height,
             } => {
                 info!(peer, node_id = %peer_text(&node_id), role = role.name(), height, "peer up");
+                if let Some(entry) = self.peers.get(&peer) {
+                    entry.handshaken.store(true, Ordering::Release);
+                }
                 self.names.insert(peer, node_id);
             }
             Notification::PeerDown { peer, reason } => {
@@ -675,6 +683,7 @@ mod tests {
         let link = PeerLink {
             queue: frames.clone(),
             close,
+            handshaken: Arc::new(AtomicBool::new(false)),
         };
         let msg = HubMsg::Connected {
             peer,

@@ -203,6 +203,8 @@ fn one_line_usage_error(e: &clap::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    // A damaged file must give one line, never a panic's several.
+    relay_server::panic_barrier::install_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -119,7 +119,6 @@ where
     St: Stream<Item = Incoming> + Unpin,
     Si: Sink<Outgoing, Error = String> + Unpin,
 {
-    let _slot = slot;
     let peer = shared.next_peer_id();
     let queue = SendQueue::new(shared.limits.max_send_queue, shared.send_budget.clone());
     let in_hub = Arc::new(Semaphore::new(IN_HUB_FRAMES));
@@ -127,6 +126,7 @@ where
     let link = PeerLink {
         queue: queue.clone(),
         close: close_tx,
+        handshaken: slot.handshaken(),
     };
     let connected = HubMsg::Connected {
         peer,
@@ -223,6 +223,10 @@ where
             _ = shutdown.wait_for(|stop| *stop) => {
                 let reason = "node shutting down";
                 (Ended::new(reason, false), Some(reason.to_string()), true)
+            }
+            _ = slot.evicted() => {
+                let reason = "no handshake while the relay was full: closed to make room";
+                (Ended::new(reason, false), Some(reason.to_string()), false)
             }
             (ended, close) = &mut reader => (ended, close, false),
             ended = &mut writer => (ended, None, false),

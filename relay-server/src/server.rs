@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ use crate::client_address::client_address;
 use crate::control;
 use crate::hub::{HubMsg, StatusReport};
 use crate::peer_conn;
+use crate::peer_slots::PeerSlots;
+pub use crate::peer_slots::{address_group, ConnectionSlot, SlotRefusal};
 use crate::send_queue::SendBudget;
 use crate::served_names::ServedNames;
 
@@ -109,17 +111,6 @@ impl Default for Limits {
     }
 }
 
-/// Why an inbound connection was not counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SlotRefusal {
-    /// `max_peers` connections are open.
-    #[error("the relay has all the peers it takes")]
-    Full,
-    /// The address has its share open already.
-    #[error("this address has all the connections it may open")]
-    AddressFull,
-}
-
 /// State shared by the HTTP handlers and the connection tasks.
 pub struct Shared {
     /// The hub's inbox.
@@ -128,10 +119,8 @@ pub struct Shared {
     pub cookie: String,
     /// Addresses refused until the given instant.
     pub bans: Mutex<HashMap<IpAddr, Instant>>,
-    /// Open WebSocket connections, both directions.
-    pub connections: AtomicUsize,
-    /// Open inbound connections per address group (see [`address_group`]).
-    pub per_address: Mutex<HashMap<IpAddr, usize>>,
+    /// WebSocket connections, both directions, counted (see [`PeerSlots`]).
+    pub slots: Arc<PeerSlots>,
     /// What peers may use.
     pub limits: Limits,
     /// Raised once when the node stops.
@@ -141,20 +130,6 @@ pub struct Shared {
     /// Bytes queued for all peers, against `limits.max_send_total`.
     pub send_budget: Arc<SendBudget>,
     next_peer: AtomicU64,
-}
-
-/// The key connections are counted and refused under: the address itself for IPv4 (and
-/// IPv4 mapped into IPv6), its /64 network for IPv6, since one IPv6 host usually holds a
-/// whole /64, and one key for all of loopback.
-pub fn address_group(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        ip if ip.is_loopback() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
-    }
 }
 
 impl Shared {
@@ -171,8 +146,11 @@ impl Shared {
             hub,
             cookie,
             bans: Mutex::new(HashMap::new()),
-            connections: AtomicUsize::new(0),
-            per_address: Mutex::new(HashMap::new()),
+            slots: PeerSlots::new(
+                limits.max_peers,
+                limits.max_peers_per_ip,
+                limits.max_loopback_peers,
+            ),
             limits,
             shutdown,
             names,
@@ -197,52 +175,14 @@ impl Shared {
         self.next_peer.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Counts an inbound connection from `ip`, unless there are `max_peers` already or
-    /// that address has its share.
+    /// Counts an inbound connection from `ip` (see [`PeerSlots::reserve_inbound`]).
     pub fn reserve_inbound(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, SlotRefusal> {
-        let group = address_group(ip);
-        let share = if group.is_loopback() {
-            self.limits.max_loopback_peers.unwrap_or(usize::MAX)
-        } else {
-            self.limits.max_peers_per_ip
-        };
-        // Holding the per-address lock across both counts keeps them in step.
-        let mut per_address = self
-            .per_address
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let open = per_address.get(&group).copied().unwrap_or(0);
-        if open >= share {
-            return Err(SlotRefusal::AddressFull);
-        }
-        let before = self.connections.fetch_add(1, Ordering::AcqRel);
-        if before >= self.limits.max_peers {
-            self.connections.fetch_sub(1, Ordering::AcqRel);
-            return Err(SlotRefusal::Full);
-        }
-        per_address.insert(group, open + 1);
-        Ok(ConnectionSlot {
-            shared: self.clone(),
-            group: Some(group),
-        })
+        self.slots.reserve_inbound(ip)
     }
 
     /// Counts an outbound connection (always allowed: the user asked for it).
     pub fn reserve_outbound(self: &Arc<Self>) -> ConnectionSlot {
-        self.connections.fetch_add(1, Ordering::AcqRel);
-        ConnectionSlot {
-            shared: self.clone(),
-            group: None,
-        }
-    }
-
-    /// Inbound connections open from `ip`'s address group.
-    pub fn open_from(&self, ip: IpAddr) -> usize {
-        let per_address = self
-            .per_address
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        per_address.get(&address_group(ip)).copied().unwrap_or(0)
+        self.slots.reserve_outbound()
     }
 
     /// Refuses `ip`'s address group for the ban duration; never loopback, whose every tab
@@ -272,33 +212,6 @@ impl Shared {
         let now = Instant::now();
         bans.retain(|_, until| *until > now);
         bans.contains_key(&group)
-    }
-}
-
-/// One counted connection; the counts go down when it is dropped, however the
-/// connection ends (an upgrade that fails drops it too).
-pub struct ConnectionSlot {
-    shared: Arc<Shared>,
-    /// The address group it counts against (inbound only).
-    group: Option<IpAddr>,
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        if let Some(group) = self.group {
-            let mut per_address = self
-                .shared
-                .per_address
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(n) = per_address.get_mut(&group) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    per_address.remove(&group);
-                }
-            }
-        }
-        self.shared.connections.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -456,8 +369,6 @@ async fn content_types(req: Request, next: Next) -> Response {
 mod tests {
     use super::*;
 
-    /// Test outcome: a failed step is an error naming it, not a panic.
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     #[test]
@@ -502,87 +413,14 @@ mod tests {
     }
 
     #[test]
-    fn one_address_gets_its_share_and_no_more() -> TestResult {
-        let s = shared(Limits {
-            max_peers: 10,
-            max_peers_per_ip: 3,
-            max_loopback_peers: Some(4),
-            ..Limits::default()
-        });
-        let a = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-        let b = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
-        let held = (0..3)
-            .map(|_| s.reserve_inbound(a))
-            .collect::<Result<Vec<_>, _>>()?;
-        assert_eq!(s.reserve_inbound(a).err(), Some(SlotRefusal::AddressFull));
-        // The same host over IPv4-mapped IPv6 is the same address.
-        let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped());
-        assert_eq!(
-            s.reserve_inbound(mapped).err(),
-            Some(SlotRefusal::AddressFull)
-        );
-        let other = s.reserve_inbound(b)?;
-        assert_eq!(s.open_from(a), 3);
-        drop(held);
-        assert_eq!(s.open_from(a), 0);
-        let again = s.reserve_inbound(a)?;
-        // Loopback has its own share, and all of 127/8 and ::1 count as one.
-        let lo = [
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
-            IpAddr::V6(Ipv6Addr::LOCALHOST),
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-        ]
-        .into_iter()
-        .map(|ip| s.reserve_inbound(ip))
-        .collect::<Result<Vec<_>, _>>()?;
-        let lo5 = s.reserve_inbound(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        assert_eq!(lo5.err(), Some(SlotRefusal::AddressFull));
-        assert_eq!(s.connections.load(Ordering::Acquire), 6);
-        drop((other, again, lo));
-        assert_eq!(s.connections.load(Ordering::Acquire), 0);
-        Ok(())
-    }
-
-    #[test]
-    fn a_send_queue_holds_every_block_an_honest_node_has_in_flight() {
-        let in_flight = node_core::node::NodeConfig::default().max_blocks_in_flight;
-        assert_eq!(SEND_QUEUE_FRAMES, in_flight + 2);
-    }
-
-    #[test]
-    fn the_total_limit_holds_whatever_the_addresses() -> TestResult {
-        let s = shared(Limits {
-            max_peers: 2,
-            ..Limits::default()
-        });
-        let ip = |n| IpAddr::V4(Ipv4Addr::new(198, 51, 100, n));
-        let _a = s.reserve_inbound(ip(1))?;
-        let _out = s.reserve_outbound();
-        assert_eq!(s.reserve_inbound(ip(2)).err(), Some(SlotRefusal::Full));
-        assert_eq!(s.open_from(ip(2)), 0, "a refused connection is not counted");
-        Ok(())
-    }
-
-    #[test]
-    fn ipv6_peers_are_counted_and_refused_per_64() -> TestResult {
-        let s = shared(Limits {
-            max_peers_per_ip: 1,
-            ..Limits::default()
-        });
+    fn misbehaving_ipv6_peers_are_refused_per_64_and_loopback_never() {
+        let s = shared(Limits::default());
         let host = |last| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, last));
-        let _one = s.reserve_inbound(host(1))?;
-        assert_eq!(
-            s.reserve_inbound(host(2)).err(),
-            Some(SlotRefusal::AddressFull)
-        );
         let elsewhere = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
-        assert!(s.reserve_inbound(elsewhere).is_ok());
         assert!(s.refuse(host(7)));
         assert!(s.is_refused(host(8)), "the whole /64 is refused");
         assert!(!s.is_refused(elsewhere));
         assert!(!s.refuse(IpAddr::V6(Ipv6Addr::LOCALHOST)));
         assert!(!s.is_refused(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        Ok(())
     }
 }

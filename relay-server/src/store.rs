@@ -17,6 +17,8 @@ use node_core::{
 };
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+use crate::panic_barrier::barrier;
+
 /// Block hash → `Block::encode()`.
 const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
 /// Block hash → postcard `BlockUndo`.
@@ -53,14 +55,35 @@ pub enum StoreError {
         /// What redb said (boxed: it is large, and errors travel by value).
         source: Box<redb::Error>,
     },
-    /// Stored bytes do not decode or do not form a chain.
-    #[error("stored chain in {path} is corrupt: {what}")]
+    /// Stored bytes do not decode or do not form a chain; the blocks that are valid can be
+    /// kept by `reindexutxo`.
+    #[error("stored chain in {path} is corrupt ({what}); `reindexutxo` rebuilds it from the blocks that are valid")]
     Corrupt {
         /// The file.
         path: PathBuf,
         /// What is wrong.
         what: String,
     },
+    /// The file itself cannot be read as a database (cut short, overwritten).
+    #[error("the blockchain file {path} is damaged and cannot be read ({what}); move it aside and start the node with --peer to download the chain again")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        what: String,
+    },
+}
+
+/// What `reindexutxo` reads from a store it does not trust: the blocks that decode, the keys
+/// of rows that do not, and the tip if it is readable. The UTXO set and undo data, which it
+/// rebuilds, are not read at all.
+pub struct StoredBlocks {
+    /// Blocks stored under their own hash.
+    pub blocks: Vec<Block>,
+    /// Keys of block rows that do not decode or hold another block.
+    pub bad_keys: Vec<Vec<u8>>,
+    /// The stored tip, if readable.
+    pub tip: Option<BlockHash>,
 }
 
 /// An open chain database.
@@ -102,13 +125,27 @@ impl Store {
         if path.exists() {
             return Err(StoreError::Exists(path.to_path_buf()));
         }
-        let db = Database::create(path).map_err(|e| Self::db_err(path, e.into()))?;
-        let store = Store {
-            db,
-            path: path.to_path_buf(),
-        };
-        store.init_tables()?;
+        let store = Self::contain(path, || {
+            let db = Database::create(path).map_err(|e| Self::db_err(path, e.into()))?;
+            let store = Store {
+                db,
+                path: path.to_path_buf(),
+            };
+            store.init_tables()?;
+            Ok(store)
+        })?;
         Ok(store)
+    }
+
+    /// Runs `f` on the file at `path`; a panic inside redb (a file cut short trips its
+    /// assertions) becomes [`StoreError::Damaged`].
+    fn contain<T>(path: &Path, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        barrier(f).unwrap_or_else(|what| {
+            Err(StoreError::Damaged {
+                path: path.to_path_buf(),
+                what,
+            })
+        })
     }
 
     /// Opens an existing chain file.
@@ -116,16 +153,26 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing);
         }
-        let db = Database::open(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
-            other => Self::db_err(path, other.into()),
-        })?;
-        let store = Store {
-            db,
-            path: path.to_path_buf(),
-        };
-        store.check_schema()?;
-        Ok(store)
+        Self::contain(path, || {
+            let db = Database::open(path).map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
+                redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                    if io.kind() != std::io::ErrorKind::PermissionDenied =>
+                {
+                    StoreError::Damaged {
+                        path: path.to_path_buf(),
+                        what: io.to_string(),
+                    }
+                }
+                other => Self::db_err(path, other.into()),
+            })?;
+            let store = Store {
+                db,
+                path: path.to_path_buf(),
+            };
+            store.check_schema()?;
+            Ok(store)
+        })
     }
 
     /// Where the file is.
@@ -165,19 +212,52 @@ impl Store {
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
+        let damaged = |what: String| StoreError::Damaged {
+            path: self.path.clone(),
+            what,
+        };
         let txn = self.db.begin_read().map_err(self.err())?;
-        let meta = txn.open_table(META).map_err(self.err())?;
-        let version = meta.get(META_SCHEMA).map_err(self.err())?;
+        let meta = txn.open_table(META).map_err(|e| damaged(e.to_string()))?;
+        let version = meta.get(META_SCHEMA).map_err(|e| damaged(e.to_string()))?;
         match version.as_ref().map(|v| v.value().to_vec()).as_deref() {
             Some([SCHEMA_VERSION]) => Ok(()),
-            Some(other) => Err(self.corrupt(format!("unknown schema version {other:?}"))),
-            None => Err(self.corrupt("no schema version")),
+            Some(other) => Err(damaged(format!("unknown schema version {other:?}"))),
+            None => Err(damaged("no schema version".into())),
         }
     }
 
     /// Writes change sets in order as ONE durable transaction: all of them or none.
     pub fn apply(&self, batches: &[ChainChanges]) -> Result<(), StoreError> {
+        Self::contain(&self.path, || self.write(batches, None))
+    }
+
+    /// Replaces what `reindexutxo` rebuilt, as one durable transaction: every undo record
+    /// goes (they are rewritten for the active chain), so do the block rows that did not
+    /// decode, then `changes` (which reset the UTXO set) are written.
+    pub fn replace_rebuilt(
+        &self,
+        changes: &ChainChanges,
+        bad_keys: &[Vec<u8>],
+    ) -> Result<(), StoreError> {
+        Self::contain(&self.path, || {
+            self.write(std::slice::from_ref(changes), Some(bad_keys))
+        })
+    }
+
+    /// The one write path; `rebuild` carries the bad block keys of a rebuild.
+    fn write(
+        &self,
+        batches: &[ChainChanges],
+        rebuild: Option<&[Vec<u8>]>,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(self.err())?;
+        if let Some(bad_keys) = rebuild {
+            txn.delete_table(UNDO).map_err(self.err())?;
+            let mut blocks = txn.open_table(BLOCKS).map_err(self.err())?;
+            for key in bad_keys {
+                blocks.remove(key.as_slice()).map_err(self.err())?;
+            }
+        }
         {
             let mut blocks = txn.open_table(BLOCKS).map_err(self.err())?;
             let mut undo = txn.open_table(UNDO).map_err(self.err())?;
@@ -222,9 +302,45 @@ impl Store {
         txn.commit().map_err(self.err())
     }
 
+    /// Reads the blocks and the tip, tolerating rows that do not decode (see
+    /// [`StoredBlocks`]).
+    pub fn read_blocks(&self) -> Result<StoredBlocks, StoreError> {
+        Self::contain(&self.path, || {
+            let txn = self.db.begin_read().map_err(self.err())?;
+            let tip = match txn.open_table(META) {
+                Ok(meta) => meta
+                    .get(META_TIP)
+                    .ok()
+                    .flatten()
+                    .and_then(|t| hash_from_key(t.value())),
+                Err(_) => None,
+            };
+            let table = txn.open_table(BLOCKS).map_err(self.err())?;
+            let mut blocks = Vec::new();
+            let mut bad_keys = Vec::new();
+            for row in table.iter().map_err(self.err())? {
+                let (k, v) = row.map_err(self.err())?;
+                match Block::decode(v.value()) {
+                    Ok(b) if b.hash().as_bytes().as_slice() == k.value() => blocks.push(b),
+                    _ => bad_keys.push(k.value().to_vec()),
+                }
+            }
+            Ok(StoredBlocks {
+                blocks,
+                bad_keys,
+                tip,
+            })
+        })
+    }
+
     /// Loads the stored chain without revalidating or reindexing it; `None` if no tip was
-    /// ever written.
+    /// ever written. A file redb cannot read, rows that do not decode, and a UTXO set
+    /// holding more coins than were ever mined are refused.
     pub fn load_chain(&self, params: ChainParams) -> Result<Option<Chain>, StoreError> {
+        Self::contain(&self.path, || self.load_chain_inner(params))
+    }
+
+    fn load_chain_inner(&self, params: ChainParams) -> Result<Option<Chain>, StoreError> {
         let txn = self.db.begin_read().map_err(self.err())?;
         let meta = txn.open_table(META).map_err(self.err())?;
         let Some(tip) = meta.get(META_TIP).map_err(self.err())? else {
@@ -265,9 +381,24 @@ impl Store {
             entries.push((op, e));
         }
 
-        Chain::from_stored(params, blocks, tip, UtxoSet::from_entries(entries), undo)
-            .map(Some)
-            .map_err(|e: ChainError| self.corrupt(e.to_string()))
+        // Coins cannot be minted by editing the set: it may hold at most what the coinbases
+        // up to the tip created (fees only move coins).
+        let held = entries
+            .iter()
+            .try_fold(0u64, |sum, (_, e)| sum.checked_add(e.output.value));
+        let subsidy = params.subsidy;
+        let chain = Chain::from_stored(params, blocks, tip, UtxoSet::from_entries(entries), undo)
+            .map_err(|e: ChainError| self.corrupt(e.to_string()))?;
+        let minted = subsidy.checked_mul(chain.height().saturating_add(1));
+        match (held, minted) {
+            (Some(held), Some(minted)) if held <= minted => Ok(Some(chain)),
+            (held, minted) => Err(self.corrupt(format!(
+                "the UTXO set holds {} coins, more than the {} mined up to height {}",
+                held.map_or("over 2^64".into(), |h| h.to_string()),
+                minted.map_or("2^64".into(), |m| m.to_string()),
+                chain.height()
+            ))),
+        }
     }
 }
 

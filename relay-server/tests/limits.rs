@@ -71,6 +71,37 @@ async fn wait_accepted(url: &str) -> Ws {
     .await
 }
 
+/// Completes the handshake on `ws` and waits until the relay counts `peers` peers: a peer
+/// past its handshake keeps its slot (one without makes room for newcomers when full).
+async fn shake(relay: &NodeProc, ws: &mut Ws, nonce: u64, peers: usize) {
+    use node_core::protocol::{Role, Version, PROTOCOL_VERSION};
+    let genesis =
+        node_core::BlockHash::from_hex(relay.status().await.genesis.as_deref().expect("genesis"))
+            .expect("hex");
+    let hello = Message::Version(Version {
+        protocol: PROTOCOL_VERSION,
+        genesis,
+        best_height: 0,
+        tip: genesis,
+        chain_work: 0,
+        node_id: format!("tab-{nonce}"),
+        role: Role::Wallet,
+        listen_url: None,
+        nonce,
+        user_agent: "limits-test".into(),
+    });
+    for m in [hello, Message::Verack] {
+        let frame = encode_frame(&m);
+        ws.send(WsMessage::Binary(frame.into()))
+            .await
+            .expect("sent");
+    }
+    wait_for("the relay to count the peer", || async {
+        try_status(relay.addr).await.filter(|s| s.peers == peers)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_gets_its_own_share_of_connections() {
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -84,8 +115,10 @@ async fn loopback_gets_its_own_share_of_connections() {
     .await;
     let url = relay.ws_url();
     let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(open(&url, None).await.expect("within loopback's share"));
+    for n in 0..3 {
+        let mut ws = open(&url, None).await.expect("within loopback's share");
+        shake(&relay, &mut ws, n + 1, n as usize + 1).await;
+        held.push(ws);
     }
     // The per-address limit of 1 is for other addresses; loopback's share is 3.
     assert_eq!(
@@ -97,7 +130,9 @@ async fn loopback_gets_its_own_share_of_connections() {
     let mut first = held.remove(0);
     first.close(None).await.expect("close");
     drop(first);
-    held.push(wait_accepted(&url).await);
+    let mut again = wait_accepted(&url).await;
+    shake(&relay, &mut again, 9, 3).await;
+    held.push(again);
     assert_eq!(
         open(&url, None).await.err(),
         Some(StatusCode::TOO_MANY_REQUESTS)

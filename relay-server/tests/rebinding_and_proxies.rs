@@ -115,6 +115,54 @@ async fn via_proxy(addr: SocketAddr, client: &str) -> (u16, TcpStream) {
     .await
 }
 
+/// One binary WebSocket frame as a client sends it (masked, with a zero key).
+fn client_frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x82];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// A peer through the proxy, past its handshake (peers past it keep their slots when an
+/// address or the relay is full); waits until the relay counts `peers`.
+async fn peer_via_proxy(relay: &NodeProc, client: &str, peers: usize) -> TcpStream {
+    use node_core::protocol::{encode_frame, Message, Role, Version, PROTOCOL_VERSION};
+    let (code, mut tcp) = via_proxy(relay.addr, client).await;
+    assert_eq!(code, 101, "{client} connects");
+    let genesis =
+        node_core::BlockHash::from_hex(relay.status().await.genesis.as_deref().expect("genesis"))
+            .expect("hex");
+    let hello = Message::Version(Version {
+        protocol: PROTOCOL_VERSION,
+        genesis,
+        best_height: 0,
+        tip: genesis,
+        chain_work: 0,
+        node_id: format!("via-proxy-{peers}"),
+        role: Role::Wallet,
+        listen_url: None,
+        nonce: 0x9000 + peers as u64,
+        user_agent: "proxy-test".into(),
+    });
+    for m in [hello, Message::Verack] {
+        tcp.write_all(&client_frame(&encode_frame(&m)))
+            .await
+            .expect("sent");
+    }
+    wait_for("the relay to count the peer", || async {
+        try_status(relay.addr).await.filter(|s| s.peers == peers)
+    })
+    .await;
+    tcp
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_limits_and_refusals_fall_on_each_client_not_on_the_proxy() {
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -131,24 +179,18 @@ async fn behind_a_trusted_proxy_limits_and_refusals_fall_on_each_client_not_on_t
 
     // Each client has its own share: two from one, the third refused, another one served.
     let mut held = Vec::new();
-    for _ in 0..2 {
-        let (code, tcp) = via_proxy(addr, "198.51.100.7").await;
-        assert_eq!(code, 101);
-        held.push(tcp);
+    for n in 1..=2 {
+        held.push(peer_via_proxy(&relay, "198.51.100.7", n).await);
     }
     assert_eq!(via_proxy(addr, "198.51.100.7").await.0, 429);
-    let (code, tcp) = via_proxy(addr, "198.51.100.8").await;
-    assert_eq!(code, 101);
-    held.push(tcp);
+    held.push(peer_via_proxy(&relay, "198.51.100.8", 3).await);
 
     // A client that misbehaves is refused afterwards — that client, not the proxy.
     let (code, mut bad) = via_proxy(addr, "198.51.100.9").await;
     assert_eq!(code, 101);
     // A binary WebSocket frame (masked with a zero key) of another network's magic.
     let junk = b"JUNKversion\0\0\0\0\0 and more";
-    let mut frame = vec![0x82, 0x80 | junk.len() as u8, 0, 0, 0, 0];
-    frame.extend_from_slice(junk);
-    bad.write_all(&frame).await.expect("frame");
+    bad.write_all(&client_frame(junk)).await.expect("frame");
     let mut rest = Vec::new();
     let _ = tokio::time::timeout(DEADLINE, bad.read_to_end(&mut rest)).await;
     wait_for("the misbehaving client to be refused", || async {
@@ -207,9 +249,7 @@ async fn a_client_cannot_name_itself_in_x_forwarded_for_without_a_trusted_proxy(
     // Each claims another address; all count as loopback, whose share is 3.
     let mut held = Vec::new();
     for n in 1..=3 {
-        let (code, tcp) = via_proxy(addr, &format!("198.51.100.{n}")).await;
-        assert_eq!(code, 101);
-        held.push(tcp);
+        held.push(peer_via_proxy(&relay, &format!("198.51.100.{n}"), n).await);
     }
     assert_eq!(via_proxy(addr, "198.51.100.4").await.0, 429);
     drop(held);

@@ -42,8 +42,10 @@ async fn half_open(addr: SocketAddr) -> TcpStream {
     tcp
 }
 
-/// A tab: handshake and a ping answered.
-async fn honest_tab(url: &str, genesis: BlockHash) {
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// A tab: handshake and a ping answered; returns its connection.
+async fn honest_tab(url: &str, genesis: BlockHash) -> Ws {
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("the tab connects");
@@ -59,15 +61,24 @@ async fn honest_tab(url: &str, genesis: BlockHash) {
         nonce: 0x7ab,
         user_agent: "sockets-test".into(),
     });
-    for m in [hello, Message::Verack, Message::Ping(42)] {
+    for m in [hello, Message::Verack] {
         ws.send(WsMessage::Binary(encode_frame(&m).into()))
             .await
             .expect("sent");
     }
+    ping(&mut ws, 42).await;
+    ws
+}
+
+/// A ping the relay must answer.
+async fn ping(ws: &mut Ws, n: u64) {
+    ws.send(WsMessage::Binary(encode_frame(&Message::Ping(n)).into()))
+        .await
+        .expect("sent");
     let pong = async {
         while let Some(Ok(m)) = ws.next().await {
             if let WsMessage::Binary(b) = m {
-                if decode_frame(&b) == Ok(Message::Pong(42)) {
+                if decode_frame(&b) == Ok(Message::Pong(n)) {
                     return;
                 }
             }
@@ -112,7 +123,7 @@ async fn hundreds_of_half_open_requests_are_bounded_and_timed_out_while_a_tab_is
     // A tab arriving now loads the status and connects: it takes an idle slot's place.
     let status = try_status(addr).await.expect("/status is served");
     assert_eq!(status.peers, 0);
-    honest_tab(&relay.ws_url(), genesis).await;
+    drop(honest_tab(&relay.ws_url(), genesis).await);
     // And the half-open requests still held are closed once idle for too long.
     while closed < SLOW {
         tokio::time::timeout(DEADLINE, closed_rx.recv())
@@ -184,5 +195,47 @@ async fn idle_keep_alives_trickled_headers_and_silent_websockets_are_closed() {
             .unwrap_or_else(|_| panic!("the relay never closed {what}"))
             .expect("task");
     }
+    relay.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_that_never_say_version_cannot_keep_a_tab_out_of_a_full_relay() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let me = new_address(dir, "3000");
+    create_chain(dir, "3000", &me);
+    let relay = NodeProc::start(dir, "3000", &["--max-peers", "5"]).await;
+    let url = relay.ws_url();
+    let genesis = BlockHash::from_hex(relay.status().await.genesis.as_deref().expect("genesis"))
+        .expect("hex");
+
+    // Every peer slot taken by upgrades that say nothing.
+    let (closed_tx, mut closed_rx) = mpsc::unbounded_channel();
+    let silent = |closed: mpsc::UnboundedSender<()>| {
+        let url = url.clone();
+        async move {
+            let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+                .await
+                .expect("upgrades");
+            tokio::spawn(async move {
+                while let Some(Ok(_)) = ws.next().await {}
+                let _ = closed.send(());
+            });
+        }
+    };
+    for _ in 0..5 {
+        silent(closed_tx.clone()).await;
+    }
+    // A tab still gets in: the oldest silent one makes room.
+    let mut tab = honest_tab(&url, genesis).await;
+    tokio::time::timeout(DEADLINE, closed_rx.recv())
+        .await
+        .expect("a silent upgrade was closed to make room");
+    // More silent upgrades take each other's places, never the tab's.
+    for _ in 0..10 {
+        silent(closed_tx.clone()).await;
+    }
+    ping(&mut tab, 43).await;
+    assert_eq!(relay.status().await.peers, 1);
     relay.stop();
 }
