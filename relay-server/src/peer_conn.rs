@@ -165,7 +165,16 @@ where
                         } else {
                             None
                         };
-                        let verified_tx = verified_transaction(&bytes);
+                        let verified_tx = match verified_transaction(&bytes) {
+                            Ok(txid) => txid,
+                            Err(e) => {
+                                // Provably bad whatever the chain holds: charged here, before
+                                // the hub's cheaper checks could let it wait as an orphan and
+                                // the next one cost us another ECDSA check.
+                                let reason = format!("invalid tx: {e}");
+                                return (Ended::new(&reason, true), Some(reason));
+                            }
+                        };
                         let frame = HubMsg::Frame {
                             peer,
                             bytes,
@@ -318,19 +327,28 @@ fn is_getdata(frame: &[u8]) -> bool {
         .is_some_and(|command| command.starts_with(b"getdata\0"))
 }
 
-/// If `frame` is a `tx` whose every input signature holds, its txid. Signature checks are the
-/// cost of taking a transaction in; done here, in each connection's task, they run on all
-/// cores at once instead of one after another in the hub, which then trusts the txid.
-fn verified_transaction(frame: &[u8]) -> Option<node_core::Txid> {
-    let command = frame.get(node_core::protocol::MAGIC.len()..node_core::protocol::HEADER_LEN)?;
+/// If `frame` is a `tx` whose every input signature holds, its txid; `Ok(None)` for other
+/// frames (and undecodable ones, which the hub refuses). Signature checks are the cost of
+/// taking a transaction in; done here, in each connection's task, they run on all cores at
+/// once instead of one after another in the hub, which then trusts the txid. A signature
+/// that does not verify is an error: the check was paid for, so the sender is charged at
+/// once (a bad signature spending unknown outputs would otherwise only wait as an orphan).
+fn verified_transaction(
+    frame: &[u8],
+) -> Result<Option<node_core::Txid>, node_core::ValidationError> {
+    let Some(command) =
+        frame.get(node_core::protocol::MAGIC.len()..node_core::protocol::HEADER_LEN)
+    else {
+        return Ok(None);
+    };
     if !command.starts_with(b"tx\0") {
-        return None;
+        return Ok(None);
     }
     match node_core::protocol::decode_frame(frame) {
-        Ok(node_core::protocol::Message::Tx(tx)) => {
-            node_core::validation::verify_signatures(&tx).ok()
+        Ok(node_core::protocol::Message::Tx(tx)) if !tx.is_coinbase() => {
+            node_core::validation::verify_signatures(&tx).map(Some)
         }
-        _ => None,
+        _ => Ok(None),
     }
 }
 

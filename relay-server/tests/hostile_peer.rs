@@ -227,3 +227,52 @@ async fn garbage_gets_a_peer_dropped_while_an_honest_one_is_served() {
 
     relay.stop();
 }
+
+/// A peer floods transactions with made-up signatures that spend outputs nobody has: the
+/// hub would only keep them waiting as orphans (no ECDSA there, cheap checks come first),
+/// but each had already cost the connection task a signature check. The first one now
+/// costs the sender its connection, and an honest peer is served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_signatures_on_unknown_outputs_cost_their_sender_the_connection() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let me = new_address(dir, "3000");
+    ok(
+        dir,
+        "3000",
+        &["createblockchain", "--address", &me, "--bits", "8"],
+    );
+    let relay = NodeProc::start(dir, "3000", &[]).await;
+    let status = relay.status().await;
+    let genesis = BlockHash::from_hex(status.genesis.as_deref().expect("genesis")).expect("hex");
+    let url = relay.ws_url();
+    let mut honest = Raw::connect(&url).await;
+    honest.handshake(genesis, "honest").await;
+
+    let mut flooder = Raw::connect(&url).await;
+    flooder.handshake(genesis, "flooder").await;
+    let key = node_core::KeyPair::generate(&mut rand_core::OsRng);
+    let mut sent = 0;
+    let why = loop {
+        let mut tx = node_core::Transaction::new_signed(
+            &key,
+            &[node_core::OutPoint {
+                txid: node_core::Txid(node_core::hash::sha256(&(sent as u64).to_le_bytes())),
+                vout: 0,
+            }],
+            vec![node_core::TxOut {
+                value: 1,
+                pubkey_hash: key.pubkey_hash(),
+            }],
+        );
+        tx.inputs[0].signature[5] ^= 0x40; // made up
+        flooder.send(&Message::Tx(tx)).await;
+        sent += 1;
+        if sent == 50 {
+            break flooder.expect_closed().await;
+        }
+    };
+    assert!(why.contains("signature"), "closed because: {why}");
+    honest.ping(7).await;
+    relay.stop();
+}
