@@ -22,6 +22,7 @@ pub mod error;
 pub mod http_client;
 pub mod http_conns;
 pub mod hub;
+pub mod learned_dial;
 pub mod miner;
 pub mod panic_barrier;
 pub mod paths;

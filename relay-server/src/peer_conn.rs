@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::MaybeTlsStream;
 
 use crate::hub::{HubMsg, PeerLink};
+use crate::learned_dial;
 use crate::peer_text::peer_text;
 use crate::rate_limit::TokenBucket;
 use crate::send_queue::{SendQueue, PAUSE_READING_BYTES};
@@ -381,15 +382,28 @@ where
     (Box::pin(stream), Box::pin(sink))
 }
 
-/// Dials `url` once and runs the connection; `Err` if it could not be opened.
-async fn dial_once(shared: &Arc<Shared>, url: &str) -> Result<Ended, String> {
+/// Dials `url` once and runs the connection; `Err` if it could not be opened. A URL a peer
+/// gave (`learned`) is dialled only where [`learned_dial`] allows.
+async fn dial_once(shared: &Arc<Shared>, url: &str, learned: bool) -> Result<Ended, String> {
     let slot = shared.reserve_outbound();
     let max = shared.limits.max_frame_size;
-    let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_config_for(max)), true);
-    let (ws, _) = tokio::time::timeout(Duration::from_secs(10), connect)
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?;
+    let config = Some(ws_config_for(max));
+    let (ws, _) = if learned {
+        let tcp = learned_dial::connect(url, shared.dial_own_machine).await?;
+        let _ = tcp.set_nodelay(true);
+        let handshake =
+            tokio_tungstenite::client_async_with_config(url, MaybeTlsStream::Plain(tcp), config);
+        tokio::time::timeout(learned_dial::CONNECT_TIMEOUT, handshake)
+            .await
+            .map_err(|_| "timed out".to_string())?
+            .map_err(|e| e.to_string())?
+    } else {
+        let connect = tokio_tungstenite::connect_async_with_config(url, config, true);
+        tokio::time::timeout(Duration::from_secs(10), connect)
+            .await
+            .map_err(|_| "timed out".to_string())?
+            .map_err(|e| e.to_string())?
+    };
     let ip = match ws.get_ref() {
         MaybeTlsStream::Plain(tcp) => tcp.peer_addr().map(|a| a.ip()).ok(),
         _ => None,
@@ -408,7 +422,7 @@ pub async fn dial_learned(shared: Arc<Shared>, url: String) {
     // The URL came from a peer: shown escaped.
     let shown_url = peer_text(&url);
     tracing::info!(url = %shown_url, "dialling a relay learned from a peer");
-    match dial_once(&shared, &url).await {
+    match dial_once(&shared, &url, true).await {
         Ok(ended) => {
             let reason = peer_text(&ended.reason);
             tracing::info!(url = %shown_url, %reason, "connection to learned relay ended")
@@ -430,7 +444,7 @@ pub async fn dial_forever(shared: Arc<Shared>, url: String) {
             return;
         }
         let started = Instant::now();
-        match dial_once(&shared, &url).await {
+        match dial_once(&shared, &url, false).await {
             Ok(ended) => {
                 tracing::info!(%url, reason = %peer_text(&ended.reason), "connection to peer ended");
                 // A connection that lived a while was healthy: start the backoff afresh.

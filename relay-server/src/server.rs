@@ -129,6 +129,9 @@ pub struct Shared {
     pub names: ServedNames,
     /// Bytes queued for all peers, against `limits.max_send_total`.
     pub send_budget: Arc<SendBudget>,
+    /// Whether relays learned from peers may be dialled on this machine's own addresses
+    /// (this relay listens on loopback; see [`crate::learned_dial`]).
+    pub dial_own_machine: bool,
     next_peer: AtomicU64,
 }
 
@@ -155,8 +158,16 @@ impl Shared {
             shutdown,
             names,
             send_budget,
+            dial_own_machine: true,
             next_peer: AtomicU64::new(1),
         }
+    }
+
+    /// The same, listening on `local`: learned relays on this machine's own addresses are
+    /// dialled only if that is loopback.
+    pub fn listening_on(mut self, local: SocketAddr) -> Self {
+        self.dial_own_machine = local.ip().is_loopback();
+        self
     }
 
     /// The same, serving `names` (built with the node's `--public-url`).
