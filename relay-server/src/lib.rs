@@ -36,4 +36,5 @@ pub mod served_names;
 pub mod server;
 pub mod startnode;
 pub mod store;
+pub mod verified_txs;
 pub mod wallet_file;

@@ -26,6 +26,7 @@ use crate::peer_text::peer_text;
 use crate::rate_limit::TokenBucket;
 use crate::send_queue::{SendQueue, PAUSE_READING_BYTES};
 use crate::server::{ConnectionSlot, Shared};
+use crate::verified_txs::VerifiedTxs;
 
 /// `getdata`s one connection may have waiting in the hub's inbox or being handled there:
 /// what a peer can ask for before the answers to its first requests are counted in its send
@@ -164,7 +165,7 @@ where
                         } else {
                             None
                         };
-                        let verified_tx = verified_transaction(&bytes);
+                        let verified_tx = verified_transaction(&shared.verified_txs, &bytes);
                         let frame = HubMsg::Frame {
                             peer,
                             bytes,
@@ -319,16 +320,15 @@ fn is_getdata(frame: &[u8]) -> bool {
 
 /// If `frame` is a `tx` whose every input signature holds, its txid. Signature checks are the
 /// cost of taking a transaction in; done here, in each connection's task, they run on all
-/// cores at once instead of one after another in the hub, which then trusts the txid.
-fn verified_transaction(frame: &[u8]) -> Option<node_core::Txid> {
+/// cores at once instead of one after another in the hub, which then trusts the txid. A
+/// transaction verified before (another copy) is not checked again (see [`VerifiedTxs`]).
+fn verified_transaction(verified: &VerifiedTxs, frame: &[u8]) -> Option<node_core::Txid> {
     let command = frame.get(node_core::protocol::MAGIC.len()..node_core::protocol::HEADER_LEN)?;
     if !command.starts_with(b"tx\0") {
         return None;
     }
     match node_core::protocol::decode_frame(frame) {
-        Ok(node_core::protocol::Message::Tx(tx)) => {
-            node_core::validation::verify_signatures(&tx).ok()
-        }
+        Ok(node_core::protocol::Message::Tx(tx)) => verified.check(&tx),
         _ => None,
     }
 }
