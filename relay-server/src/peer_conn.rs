@@ -21,10 +21,12 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::MaybeTlsStream;
 
 use crate::hub::{HubMsg, PeerLink};
+use crate::learned_dial;
 use crate::peer_text::peer_text;
 use crate::rate_limit::TokenBucket;
 use crate::send_queue::{SendQueue, PAUSE_READING_BYTES};
 use crate::server::{ConnectionSlot, Shared};
+use crate::verified_txs::VerifiedTxs;
 
 /// `getdata`s one connection may have waiting in the hub's inbox or being handled there:
 /// what a peer can ask for before the answers to its first requests are counted in its send
@@ -165,7 +167,7 @@ where
                         } else {
                             None
                         };
-                        let verified_tx = match verified_transaction(&bytes) {
+                        let verified_tx = match verified_transaction(&shared.verified_txs, &bytes) {
                             Ok(txid) => txid,
                             Err(e) => {
                                 // Provably bad whatever the chain holds: charged here, before
@@ -330,10 +332,12 @@ fn is_getdata(frame: &[u8]) -> bool {
 /// If `frame` is a `tx` whose every input signature holds, its txid; `Ok(None)` for other
 /// frames (and undecodable ones, which the hub refuses). Signature checks are the cost of
 /// taking a transaction in; done here, in each connection's task, they run on all cores at
-/// once instead of one after another in the hub, which then trusts the txid. A signature
+/// once instead of one after another in the hub, which then trusts the txid. A transaction
+/// verified before (another copy) is not checked again (see [`VerifiedTxs`]). A signature
 /// that does not verify is an error: the check was paid for, so the sender is charged at
 /// once (a bad signature spending unknown outputs would otherwise only wait as an orphan).
 fn verified_transaction(
+    verified: &VerifiedTxs,
     frame: &[u8],
 ) -> Result<Option<node_core::Txid>, node_core::ValidationError> {
     let Some(command) =
@@ -346,7 +350,7 @@ fn verified_transaction(
     }
     match node_core::protocol::decode_frame(frame) {
         Ok(node_core::protocol::Message::Tx(tx)) if !tx.is_coinbase() => {
-            node_core::validation::verify_signatures(&tx).map(Some)
+            verified.check(&tx).map(Some)
         }
         _ => Ok(None),
     }
@@ -401,15 +405,30 @@ where
     (Box::pin(stream), Box::pin(sink))
 }
 
-/// Dials `url` once and runs the connection; `Err` if it could not be opened.
+/// Dials `url` once and runs the connection; `Err` if it could not be opened. `named` when
+/// the operator named it (`--peer`); a URL a peer gave is dialled only where
+/// [`learned_dial`] allows.
 async fn dial_once(shared: &Arc<Shared>, url: &str, named: bool) -> Result<Ended, String> {
+    let learned = !named;
     let slot = shared.reserve_outbound();
     let max = shared.limits.max_frame_size;
-    let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_config_for(max)), true);
-    let (ws, _) = tokio::time::timeout(Duration::from_secs(10), connect)
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?;
+    let config = Some(ws_config_for(max));
+    let (ws, _) = if learned {
+        let tcp = learned_dial::connect(url, shared.dial_own_machine).await?;
+        let _ = tcp.set_nodelay(true);
+        let handshake =
+            tokio_tungstenite::client_async_with_config(url, MaybeTlsStream::Plain(tcp), config);
+        tokio::time::timeout(learned_dial::CONNECT_TIMEOUT, handshake)
+            .await
+            .map_err(|_| "timed out".to_string())?
+            .map_err(|e| e.to_string())?
+    } else {
+        let connect = tokio_tungstenite::connect_async_with_config(url, config, true);
+        tokio::time::timeout(Duration::from_secs(10), connect)
+            .await
+            .map_err(|_| "timed out".to_string())?
+            .map_err(|e| e.to_string())?
+    };
     let ip = match ws.get_ref() {
         MaybeTlsStream::Plain(tcp) => tcp.peer_addr().map(|a| a.ip()).ok(),
         _ => None,

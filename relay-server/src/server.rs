@@ -33,6 +33,7 @@ use crate::peer_slots::PeerSlots;
 pub use crate::peer_slots::{address_group, ConnectionSlot, SlotRefusal};
 use crate::send_queue::SendBudget;
 use crate::served_names::ServedNames;
+use crate::verified_txs::VerifiedTxs;
 
 /// What peers may use of this node, set by `startnode`'s flags; the defaults suit a relay
 /// serving a few hundred tabs.
@@ -129,6 +130,11 @@ pub struct Shared {
     pub names: ServedNames,
     /// Bytes queued for all peers, against `limits.max_send_total`.
     pub send_budget: Arc<SendBudget>,
+    /// Transactions whose signatures were checked recently, by txid.
+    pub verified_txs: VerifiedTxs,
+    /// Whether relays learned from peers may be dialled on this machine's own addresses
+    /// (this relay listens on loopback; see [`crate::learned_dial`]).
+    pub dial_own_machine: bool,
     next_peer: AtomicU64,
 }
 
@@ -155,8 +161,17 @@ impl Shared {
             shutdown,
             names,
             send_budget,
+            dial_own_machine: true,
+            verified_txs: VerifiedTxs::default(),
             next_peer: AtomicU64::new(1),
         }
+    }
+
+    /// The same, listening on `local`: learned relays on this machine's own addresses are
+    /// dialled only if that is loopback.
+    pub fn listening_on(mut self, local: SocketAddr) -> Self {
+        self.dial_own_machine = local.ip().is_loopback();
+        self
     }
 
     /// The same, serving `names` (built with the node's `--public-url`).

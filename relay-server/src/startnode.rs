@@ -267,7 +267,8 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
             opts.limits.clone(),
             stop_rx.clone(),
         )
-        .with_names(names),
+        .with_names(names)
+        .listening_on(local),
     );
     let hub =
         Hub::new(node, store, paths.wallet(), shared.clone()).with_static_peers(opts.peers.clone());
