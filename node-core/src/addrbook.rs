@@ -18,10 +18,10 @@
 //! `getaddr` is answered with [`AddrBook::sample`]: every first-hand relay, then learned
 //! entries picked with a seed the caller passes (node-core has no random source).
 
-use alloc::collections::BTreeMap;
-use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::hash::{sha256, Hash256};
+use crate::keyed_map::KeyedMap;
 use crate::ordering;
 use crate::protocol::{PeerAddr, Role};
 
@@ -58,7 +58,9 @@ struct Learned {
 pub struct AddrBook {
     /// Most recently met last.
     first_hand: Vec<FirstHand>,
-    learned: BTreeMap<String, Learned>,
+    /// Keyed by the SHA-256 of [`key_of`]: the one B-tree instance every hash-keyed map
+    /// shares (`keyed_map`), not one more for strings; nothing depends on the table's order.
+    learned: KeyedMap<Hash256, Learned>,
     next_seq: u64,
 }
 
@@ -84,12 +86,12 @@ fn acceptable(addr: &PeerAddr) -> bool {
     !addr.node_id.is_empty() && displayable(&addr.node_id) && url_ok
 }
 
-/// The learned table's key: the URL, or the node id of a node without one. URLs start with
-/// `ws`, so the two kinds never collide.
-fn key_of(addr: &PeerAddr) -> String {
+/// The learned table's key: the SHA-256 of the URL, or of `node ` and the node id of a node
+/// without one. URLs start with `ws`, so the two kinds never collide.
+fn key_of(addr: &PeerAddr) -> Hash256 {
     match &addr.url {
-        Some(url) => url.clone(),
-        None => alloc::format!("node {}", addr.node_id),
+        Some(url) => sha256(url.as_bytes()),
+        None => sha256(&[b"node ", addr.node_id.as_bytes()].concat()),
     }
 }
 
@@ -118,7 +120,7 @@ impl AddrBook {
         if !acceptable(&addr) {
             return false;
         }
-        self.learned.remove(url);
+        self.learned.remove(&sha256(url.as_bytes()));
         let known = self
             .first_hand
             .iter()
@@ -151,11 +153,10 @@ impl AddrBook {
                 continue;
             }
             let key = key_of(&addr);
-            let first_hand = addr.url.is_some()
-                && self
-                    .first_hand
-                    .iter()
-                    .any(|f| f.addr.url.as_deref() == Some(key.as_str()));
+            let first_hand = addr
+                .url
+                .as_deref()
+                .is_some_and(|url| self.is_first_hand(url));
             if first_hand || self.learned.contains_key(&key) {
                 continue;
             }
@@ -188,24 +189,25 @@ impl AddrBook {
 
     /// The connection `source` closed: its entries stay, but are the first to make room.
     pub fn source_gone(&mut self, source: Source) {
-        for e in self.learned.values_mut() {
+        self.learned.retain(|_, e| {
             if e.source == Some(source) {
                 e.source = None;
             }
-        }
+            true
+        });
     }
 
     /// The learned entry to evict for a source holding `mine` entries: the oldest from a
     /// source that has gone, else the oldest of the largest live source, if that one holds
     /// more than the newcomer would.
-    fn victim(&self, counts: &[(Option<Source>, usize)], mine: usize) -> Option<String> {
+    fn victim(&self, counts: &[(Option<Source>, usize)], mine: usize) -> Option<Hash256> {
         let gone = self
             .learned
             .iter()
             .filter(|(_, e)| e.source.is_none())
             .min_by_key(|(_, e)| e.seq);
         if let Some((k, _)) = gone {
-            return Some(k.clone());
+            return Some(*k);
         }
         let (largest, n) = counts
             .iter()
@@ -218,7 +220,7 @@ impl AddrBook {
             .iter()
             .filter(|(_, e)| e.source == *largest)
             .min_by_key(|(_, e)| e.seq)
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| *k)
     }
 
     fn counts_by_source(&self) -> Vec<(Option<Source>, usize)> {

@@ -38,9 +38,9 @@ use crate::keyed_map::{KeyedMap, KeyedSet};
 use crate::ordering;
 use crate::params::{ChainParams, MAX_BITS};
 use crate::pow;
-use crate::tx::{OutPoint, Transaction, TxOut};
+use crate::tx::Transaction;
 use crate::utxo::{BlockUndo, UtxoChange, UtxoSet};
-use crate::validation::{self, check_block, check_inputs, ValidationError};
+use crate::validation::{self, check_block, ValidationError};
 
 /// Number of blocks whose median timestamp a new block must exceed.
 const MEDIAN_TIME_SPAN: usize = 11;
@@ -1208,49 +1208,13 @@ impl Chain {
             Some((h, txids)) if h == hash => txids,
             _ => block.txids(),
         };
-        let mut spent_here = KeyedSet::new();
-        let mut created_here: KeyedMap<OutPoint, TxOut> = KeyedMap::new();
-        let mut fees = 0u64;
-        for (tx, txid) in block.transactions.iter().zip(&txids).skip(1) {
-            for input in &tx.inputs {
-                if spent_here.contains(&input.prev) {
-                    return Err(ValidationError::DoubleSpendInBlock(input.prev));
-                }
-            }
-            let fee = check_inputs(
-                tx,
-                |op| {
-                    created_here
-                        .get(op)
-                        .copied()
-                        .or_else(|| self.utxo.get(op).map(|e| e.output))
-                },
-                !skip_signatures && !presigned,
-            )?;
-            fees = fees
-                .checked_add(fee)
-                .ok_or(ValidationError::ValueOverflow)?;
-            for input in &tx.inputs {
-                spent_here.insert(input.prev);
-                created_here.remove(&input.prev);
-            }
-            for (vout, o) in tx.outputs.iter().enumerate() {
-                created_here.insert(
-                    OutPoint {
-                        txid: *txid,
-                        vout: vout as u32,
-                    },
-                    *o,
-                );
-            }
-        }
-        let allowed = self.params.subsidy.saturating_add(fees);
-        let value = block.transactions[0]
-            .output_total()
-            .ok_or(ValidationError::ValueOverflow)?;
-        if value > allowed {
-            return Err(ValidationError::CoinbaseOverpays { value, allowed });
-        }
+        validation::check_block_spends(
+            block,
+            &txids,
+            &self.utxo,
+            !skip_signatures && !presigned,
+            self.params.subsidy,
+        )?;
         self.connect_with_txids(hash, &txids);
         if skip_signatures && !presigned && block_has_signatures(&self.bodies[&hash]) {
             self.unchecked.insert(hash);

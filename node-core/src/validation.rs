@@ -10,11 +10,12 @@ use core::fmt;
 
 use crate::block::Block;
 use crate::hash::{BlockHash, PubKeyHash, Txid};
-use crate::keyed_map::KeyedSet;
+use crate::keyed_map::{KeyedMap, KeyedSet};
 use crate::keys::{self, SignatureError, PUBLIC_KEY_SIZE, SIGNATURE_SIZE};
 use crate::params::ChainParams;
 use crate::pow;
 use crate::tx::{OutPoint, Transaction, TxOut, MAX_COINBASE_DATA, MAX_TX_SIZE};
+use crate::utxo::UtxoSet;
 
 /// Every reason a block or transaction is refused. The message names the rule broken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -400,4 +401,65 @@ pub fn check_inputs(
         });
     }
     Ok(total_in - total_out)
+}
+
+/// The checks of connecting `block` (its transactions' ids `txids`) on `utxo` that decide
+/// who owns what: every input of every non-coinbase transaction exists (in the set or
+/// earlier in the block), is spent once, belongs to the key presented (and is signed, with
+/// `verify_signatures`) and covers its outputs, and the coinbase claims at most `subsidy`
+/// and the fees. One function for the chain and for a browser's audit of its stored chain,
+/// so the two cannot drift apart (and the page's module holds one copy).
+pub fn check_block_spends(
+    block: &Block,
+    txids: &[Txid],
+    utxo: &UtxoSet,
+    verify_signatures: bool,
+    subsidy: u64,
+) -> Result<(), ValidationError> {
+    let mut spent_here = KeyedSet::new();
+    let mut created_here: KeyedMap<OutPoint, TxOut> = KeyedMap::new();
+    let mut fees = 0u64;
+    for (tx, txid) in block.transactions.iter().zip(txids).skip(1) {
+        for input in &tx.inputs {
+            if spent_here.contains(&input.prev) {
+                return Err(ValidationError::DoubleSpendInBlock(input.prev));
+            }
+        }
+        let fee = check_inputs(
+            tx,
+            |op| {
+                created_here
+                    .get(op)
+                    .copied()
+                    .or_else(|| utxo.get(op).map(|e| e.output))
+            },
+            verify_signatures,
+        )?;
+        fees = fees
+            .checked_add(fee)
+            .ok_or(ValidationError::ValueOverflow)?;
+        for input in &tx.inputs {
+            spent_here.insert(input.prev);
+            created_here.remove(&input.prev);
+        }
+        for (vout, o) in tx.outputs.iter().enumerate() {
+            created_here.insert(
+                OutPoint {
+                    txid: *txid,
+                    vout: vout as u32,
+                },
+                *o,
+            );
+        }
+    }
+    let allowed = subsidy.saturating_add(fees);
+    let value = block
+        .transactions
+        .first()
+        .and_then(|cb| cb.output_total())
+        .ok_or(ValidationError::ValueOverflow)?;
+    if value > allowed {
+        return Err(ValidationError::CoinbaseOverpays { value, allowed });
+    }
+    Ok(())
 }

@@ -65,13 +65,74 @@ impl std::error::Error for NodeError {}
 
 impl From<indexed_db_futures::error::Error> for NodeError {
     fn from(e: indexed_db_futures::error::Error) -> Self {
-        NodeError::Storage(e.to_string())
+        NodeError::Storage(idb_error_text(&e))
     }
 }
 
 impl From<indexed_db_futures::error::OpenDbError> for NodeError {
     fn from(e: indexed_db_futures::error::OpenDbError) -> Self {
-        NodeError::Storage(e.to_string())
+        NodeError::Storage(idb_open_error_text(&e))
+    }
+}
+
+/// What an indexed_db_futures error says, as its `Display` would say it, but with numbers
+/// formatted by JavaScript: its `Display` formats them with Rust's float formatting, 9 KB of
+/// the page's 200 KB gzipped budget for errors that name a number (BENCHMARKS.md). Nothing
+/// here may call that `Display` (or `Debug`), or the formatting is linked again.
+pub fn idb_error_text(e: &indexed_db_futures::error::Error) -> String {
+    use indexed_db_futures::error::{Error, SerialisationError};
+    match e {
+        Error::DomException(e) => e.to_string(),
+        Error::Serialisation(SerialisationError::SimpleValue(e)) => {
+            format!("Simple value parse error: {}", simple_value_text(e))
+        }
+        Error::Serialisation(SerialisationError::Serde(e)) => e.to_string(),
+        Error::MissingData(e) => format!("Missing data: {e}"),
+        Error::Unknown(e) => format!("Generic JS error: {e}"),
+    }
+}
+
+/// [`idb_error_text`] of an error opening a database.
+pub fn idb_open_error_text(e: &indexed_db_futures::error::OpenDbError) -> String {
+    use indexed_db_futures::error::OpenDbError;
+    match e {
+        OpenDbError::VersionZero => "Version cannot be zero".into(),
+        OpenDbError::UnsupportedEnvironment => "Unsupported environment".into(),
+        OpenDbError::NullFactory => "The `indexedDB` getter returned `null` or `undefined`".into(),
+        OpenDbError::Base(e) => idb_error_text(e),
+    }
+}
+
+fn simple_value_text(e: &indexed_db_futures::error::SimpleValueError) -> String {
+    use indexed_db_futures::error::SimpleValueError as E;
+    let number = |n: f64| {
+        String::from(
+            js_sys::Number::from(n)
+                .to_string_with_radix(10)
+                .unwrap_or_default(),
+        )
+    };
+    match e {
+        E::NotAString(_) => "Not a string".into(),
+        E::NotANumber(_) => "Not a number".into(),
+        E::NotABoolean(_) => "Not a boolean".into(),
+        E::DynCast(_) => "Dynamic cast failed".into(),
+        E::TooLarge(n) => format!("The value is too large: {}", number(*n)),
+        E::TooSmall(n) => format!("The value is too small: {}", number(*n)),
+        E::Signed(n) => format!("The value is signed: {}", number(*n)),
+        E::Switch(all) => {
+            let all: Vec<String> = all
+                .iter()
+                .map(|e| format!("`{}`", simple_value_text(e)))
+                .collect();
+            let all = if all.is_empty() {
+                "[empty]".into()
+            } else {
+                all.join(", ")
+            };
+            format!("Errors performing `TryFromJs` on `Switch`: {all}")
+        }
+        E::Other(e) => e.to_string(),
     }
 }
 

@@ -24,11 +24,11 @@
 use core::fmt::Display;
 
 use node_core::chain::Chain;
-use node_core::keyed_map::{KeyedMap, KeyedSet};
+use node_core::keyed_map::KeyedSet;
 use node_core::store::StoredChain;
 use node_core::utxo::UtxoSet;
-use node_core::validation::{check_block, check_inputs};
-use node_core::{Block, BlockHash, ChainParams, OutPoint, TxOut, Txid, ValidationError};
+use node_core::validation::{check_block, check_block_spends};
+use node_core::{Block, BlockHash, ChainParams, Txid, ValidationError};
 
 /// One line saying what is wrong with the block at `height` (or the store as a whole).
 fn fault(height: u64, what: &str, detail: &dyn Display) -> String {
@@ -110,9 +110,7 @@ fn active_chain(stored: &StoredChain, tip: BlockHash) -> Result<Vec<(BlockHash, 
 }
 
 /// The rules of connecting `block` at `height` on `utxo` that decide who owns what: its
-/// coinbase names the height and claims at most subsidy and fees, and every input of every
-/// other transaction exists (in the set or earlier in the block), is spent once, belongs
-/// to the key presented and covers its outputs.
+/// coinbase names the height, and node-core's [`check_block_spends`] (signatures skipped).
 fn connect_checks(
     block: &Block,
     txids: &[Txid],
@@ -127,49 +125,5 @@ fn connect_checks(
             got,
         });
     }
-    let mut spent_here = KeyedSet::new();
-    let mut created_here: KeyedMap<OutPoint, TxOut> = KeyedMap::new();
-    let mut fees = 0u64;
-    for (tx, txid) in block.transactions.iter().zip(txids).skip(1) {
-        for input in &tx.inputs {
-            if !spent_here.insert(input.prev) {
-                return Err(ValidationError::DoubleSpendInBlock(input.prev));
-            }
-        }
-        let fee = check_inputs(
-            tx,
-            |op| {
-                created_here
-                    .get(op)
-                    .copied()
-                    .or_else(|| utxo.get(op).map(|e| e.output))
-            },
-            false,
-        )?;
-        fees = fees
-            .checked_add(fee)
-            .ok_or(ValidationError::ValueOverflow)?;
-        for input in &tx.inputs {
-            created_here.remove(&input.prev);
-        }
-        for (vout, output) in tx.outputs.iter().enumerate() {
-            created_here.insert(
-                OutPoint {
-                    txid: *txid,
-                    vout: vout as u32,
-                },
-                *output,
-            );
-        }
-    }
-    let value = block
-        .transactions
-        .first()
-        .and_then(|cb| cb.output_total())
-        .ok_or(ValidationError::ValueOverflow)?;
-    let allowed = params.subsidy.saturating_add(fees);
-    if value > allowed {
-        return Err(ValidationError::CoinbaseOverpays { value, allowed });
-    }
-    Ok(())
+    check_block_spends(block, txids, utxo, false, params.subsidy)
 }

@@ -8,6 +8,7 @@
 //! - [`storage`]: the chain in IndexedDB, one transaction per batch of changes.
 //! - [`journal_audit`]: what a load may trust of that journal (what its blocks prove).
 //! - [`wallet`]: the tab's keys in IndexedDB.
+//! - [`idb_open`]: opening those databases, their schema upgrade run on web-sys.
 //! - [`transport`]: the WebSocket to the relay, with reconnection.
 //! - [`miner`]: the Web Worker entry (`mineChunk`) and the pool of workers.
 //! - [`verifier`]: signatures checked by the browser's native WebCrypto, ahead of the node.
@@ -28,6 +29,7 @@ pub mod driver;
 pub mod error;
 #[cfg(feature = "page")]
 pub mod facade;
+pub mod idb_open;
 pub mod inbound;
 pub mod journal_audit;
 pub mod miner;

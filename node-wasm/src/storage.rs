@@ -44,6 +44,7 @@ use wasm_bindgen::JsValue;
 
 use crate::bounded_copy::{self, NotCopied};
 use crate::error::NodeError;
+use crate::idb_open;
 use crate::journal_audit;
 
 const JOURNAL: &str = "journal";
@@ -95,20 +96,18 @@ pub struct ChainStore {
 impl ChainStore {
     /// Opens (creating or upgrading if needed) the database `name`.
     pub async fn open(name: &str) -> Result<Self, NodeError> {
-        let db = Database::open(name)
-            .with_version(VERSION)
-            .with_on_upgrade_needed(|_event, db: Database| {
-                for old in SCHEMA_1_STORES {
-                    if db.object_store_names().any(|n| n == old) {
-                        db.delete_object_store(old)?;
-                    }
+        let db = idb_open::open(name, VERSION, |db| {
+            for old in SCHEMA_1_STORES {
+                if db.object_store_names().contains(old) {
+                    db.delete_object_store(old)?;
                 }
-                if !db.object_store_names().any(|n| n == JOURNAL) {
-                    db.create_object_store(JOURNAL).build()?;
-                }
-                Ok(())
-            })
-            .await?;
+            }
+            if !db.object_store_names().contains(JOURNAL) {
+                db.create_object_store(JOURNAL)?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(ChainStore {
             db,
             next_key: Cell::new(0.0),

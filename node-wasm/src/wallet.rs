@@ -16,7 +16,8 @@ use node_core::{Address, KeyPair};
 use wasm_bindgen::JsValue;
 
 use crate::bounded_copy::{self, NotCopied};
-use crate::error::NodeError;
+use crate::error::{idb_error_text, NodeError};
+use crate::idb_open;
 use crate::peer_text::shown;
 
 const KEYS: &str = "keys";
@@ -47,15 +48,13 @@ impl Wallet {
     /// [`Wallet::unreadable`]; every other key stays usable. The record itself is left as
     /// it is, for whoever wants to look at it.
     pub async fn open(name: &str) -> Result<Self, NodeError> {
-        let db = Database::open(name)
-            .with_version(VERSION)
-            .with_on_upgrade_needed(|_event, db: Database| {
-                if !db.object_store_names().any(|n| n == KEYS) {
-                    db.create_object_store(KEYS).build()?;
-                }
-                Ok(())
-            })
-            .await?;
+        let db = idb_open::open(name, VERSION.into(), |db| {
+            if !db.object_store_names().contains(KEYS) {
+                db.create_object_store(KEYS)?;
+            }
+            Ok(())
+        })
+        .await?;
         let mut keys = Vec::new();
         let mut unreadable = Vec::new();
         {
@@ -72,7 +71,7 @@ impl Wallet {
                     .and_then(|n| bounded_copy::string(&n, MAX_ADDRESS_UNITS));
                 let shown_name = shown(name.as_deref().unwrap_or("?"), MAX_ADDRESS_UNITS);
                 match value
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| idb_error_text(&e))
                     .and_then(|v| decode_key(&v, name.as_deref()))
                 {
                     Ok(key) => keys.push(key),
