@@ -183,13 +183,17 @@ pub struct TreeNodeView {
     pub tip: bool,
 }
 
-/// The blocks with height above `tip height - depth`, every branch.
+/// The blocks with height above `tip height - depth`, every branch, and no more than
+/// `depth` above the tip: blocks held for the assume-valid block sit above the tip by the
+/// thousand during a download, and drawing them all each second slowed the sync with every
+/// block held.
 pub fn block_tree(chain: &Chain, depth: u64) -> Vec<TreeNodeView> {
     let from = chain.height().saturating_sub(depth);
+    let to = chain.height().saturating_add(depth);
     let tip = chain.tip();
     let nodes: Vec<TreeNodeView> = chain
         .entries()
-        .filter(|(_, e)| e.height >= from)
+        .filter(|(_, e)| e.height >= from && e.height <= to)
         .map(|(h, e)| TreeNodeView {
             hash: h.to_string(),
             prev: e.prev.to_string(),
