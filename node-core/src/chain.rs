@@ -1067,27 +1067,37 @@ impl Chain {
     /// One pass over the blocks above the lowest bad one, in height order: linear in the
     /// index, however deep the branch.
     fn forget_branch(&mut self, bad: &[BlockHash], condemn: bool) {
+        let gone = self.with_descendants(bad, self.index.keys());
+        self.drop_blocks(&gone, condemn);
+    }
+
+    /// `roots` and every block among `candidates` built on one of them: one pass over the
+    /// candidates above the lowest root, in height order.
+    fn with_descendants<'a>(
+        &self,
+        roots: &[BlockHash],
+        candidates: impl Iterator<Item = &'a BlockHash>,
+    ) -> KeyedSet<BlockHash> {
         let mut gone = KeyedSet::new();
-        gone.extend(bad.iter().copied());
-        let lowest = bad
+        gone.extend(roots.iter().copied());
+        let Some(lowest) = roots
             .iter()
             .filter_map(|h| self.index.get(h))
             .map(|e| e.height)
-            .min();
-        if let Some(lowest) = lowest {
-            let above: Vec<(u64, BlockHash)> = self
-                .index
-                .iter()
-                .filter(|(_, e)| e.height > lowest)
-                .map(|(h, e)| (e.height, *h))
-                .collect();
-            for (_, h) in ordering::sorted_by_key(above, |(height, _)| *height) {
-                if self.index.get(&h).is_some_and(|e| gone.contains(&e.prev)) {
-                    gone.insert(h);
-                }
+            .min()
+        else {
+            return gone;
+        };
+        let above: Vec<(u64, BlockHash)> = candidates
+            .filter_map(|h| self.index.get(h).map(|e| (e.height, *h)))
+            .filter(|(height, _)| *height > lowest)
+            .collect();
+        for (_, h) in ordering::sorted_by_key(above, |(height, _)| *height) {
+            if self.index.get(&h).is_some_and(|e| gone.contains(&e.prev)) {
+                gone.insert(h);
             }
         }
-        self.drop_blocks(&gone, condemn);
+        gone
     }
 
     /// Removes indexed blocks (none of them active) from memory and storage.
@@ -1153,20 +1163,7 @@ impl Chain {
             };
             // Everything built on a side block is on a side branch too (a block on the
             // best branch would have taken its ancestors off the side list).
-            let lowest = self.index.get(&victim).map_or(0, |e| e.height);
-            let mut gone = KeyedSet::new();
-            gone.insert(victim);
-            let above: Vec<(u64, BlockHash)> = self
-                .side
-                .keys()
-                .filter_map(|h| self.index.get(h).map(|e| (e.height, *h)))
-                .filter(|(height, _)| *height > lowest)
-                .collect();
-            for (_, h) in ordering::sorted_by_key(above, |(height, _)| *height) {
-                if self.index.get(&h).is_some_and(|e| gone.contains(&e.prev)) {
-                    gone.insert(h);
-                }
-            }
+            let gone = self.with_descendants(&[victim], self.side.keys());
             self.drop_blocks(&gone, false);
         }
     }
