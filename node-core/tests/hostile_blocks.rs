@@ -5,54 +5,8 @@ mod net;
 
 use net::*;
 use node_core::node::{Action, Event, Node, Notification};
-use node_core::protocol::{self, encode_frame, InvItem, Message, Role};
+use node_core::protocol::{self, encode_frame, InvItem, Message};
 use node_core::{Block, BlockHash, KeyPair, OutPoint, Transaction, TxOut};
-
-/// A relay with a chain, and peers 1 and 2 past the handshake (inbound, as tabs are).
-fn relay_with_two_peers(central: &KeyPair) -> Node {
-    let mut relay = Node::new(
-        config("3000", Role::Relay, 1),
-        Some(new_chain(central.pubkey_hash())),
-    );
-    let genesis = relay.chain().unwrap().genesis_hash();
-    for peer in [1u64, 2] {
-        relay.handle(
-            T0,
-            Event::PeerConnected {
-                peer,
-                outbound: false,
-            },
-        );
-        let v = protocol::Version {
-            protocol: protocol::PROTOCOL_VERSION,
-            genesis,
-            best_height: 0,
-            tip: genesis,
-            chain_work: 0,
-            node_id: format!("40{peer}"),
-            role: Role::Wallet,
-            listen_url: None,
-            nonce: 50 + peer,
-            user_agent: "test".into(),
-        };
-        relay.handle(
-            T0,
-            Event::Frame {
-                peer,
-                bytes: encode_frame(&Message::Version(v)),
-            },
-        );
-        relay.handle(
-            T0,
-            Event::Frame {
-                peer,
-                bytes: encode_frame(&Message::Verack),
-            },
-        );
-    }
-    relay.drain_actions();
-    relay
-}
 
 fn frame(relay: &mut Node, peer: u64, message: &Message) -> Vec<Action> {
     relay.handle(

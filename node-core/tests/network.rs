@@ -243,48 +243,8 @@ fn fifty_nodes_with_lossy_links_converge_and_lose_no_transaction() {
 }
 
 fn handshaken_relay() -> (Node, u64) {
-    let central = key(1);
-    let mut relay = Node::new(
-        config("3000", Role::Relay, 1),
-        Some(new_chain(central.pubkey_hash())),
-    );
+    let relay = relay_with_two_peers(&key(1));
     let genesis = relay.chain().unwrap().genesis_hash();
-    for peer in [1u64, 2] {
-        relay.handle(
-            T0,
-            Event::PeerConnected {
-                peer,
-                outbound: false,
-            },
-        );
-        let v = protocol::Version {
-            protocol: protocol::PROTOCOL_VERSION,
-            genesis,
-            best_height: 0,
-            tip: genesis,
-            chain_work: 0,
-            node_id: format!("40{peer}"),
-            role: Role::Wallet,
-            listen_url: None,
-            nonce: 50 + peer,
-            user_agent: "test".into(),
-        };
-        relay.handle(
-            T0,
-            Event::Frame {
-                peer,
-                bytes: encode_frame(&Message::Version(v)),
-            },
-        );
-        relay.handle(
-            T0,
-            Event::Frame {
-                peer,
-                bytes: encode_frame(&Message::Verack),
-            },
-        );
-    }
-    relay.drain_actions();
     (relay, genesis.0 .0[0] as u64)
 }
 

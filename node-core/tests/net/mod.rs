@@ -62,3 +62,47 @@ pub fn send_and_mine(sim: &mut Sim, node: usize, from: &KeyPair, to: PubKeyHash,
         n.submit_block(now, block).expect("block is valid");
     });
 }
+
+/// A relay node with a chain whose genesis pays `central`, and inbound peers 1 and 2 (tabs)
+/// past the handshake; the actions of the handshake are drained.
+pub fn relay_with_two_peers(central: &KeyPair) -> node_core::node::Node {
+    use node_core::node::{Event, Node};
+    use node_core::protocol::{self, encode_frame, Message};
+    let mut relay = Node::new(
+        config("3000", Role::Relay, 1),
+        Some(new_chain(central.pubkey_hash())),
+    );
+    let genesis = relay.chain().expect("a chain").genesis_hash();
+    for peer in [1u64, 2] {
+        relay.handle(
+            T0,
+            Event::PeerConnected {
+                peer,
+                outbound: false,
+            },
+        );
+        let v = protocol::Version {
+            protocol: protocol::PROTOCOL_VERSION,
+            genesis,
+            best_height: 0,
+            tip: genesis,
+            chain_work: 0,
+            node_id: format!("40{peer}"),
+            role: Role::Wallet,
+            listen_url: None,
+            nonce: 50 + peer,
+            user_agent: "test".into(),
+        };
+        for m in [Message::Version(v), Message::Verack] {
+            relay.handle(
+                T0,
+                Event::Frame {
+                    peer,
+                    bytes: encode_frame(&m),
+                },
+            );
+        }
+    }
+    relay.drain_actions();
+    relay
+}
