@@ -8,11 +8,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use node_core::block::BlockHeader;
 use node_core::chain::{mine_genesis, AcceptOutcome};
-use node_core::hash::sha256;
-use node_core::keys;
-use node_core::pow::{self, Midstate};
+use node_core::consensus::pow::{self, Midstate};
+use node_core::primitives::block::BlockHeader;
+use node_core::primitives::hash::sha256;
+use node_core::primitives::keys;
 use node_core::{Block, BlockHash, Chain, ChainParams, KeyPair, OutPoint, Transaction, TxOut};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;

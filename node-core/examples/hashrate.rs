@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use node_core::block::BlockHeader;
-use node_core::hash::{sha256, Hash256};
-use node_core::pow::{self, Midstate, SearchOutcome};
+use node_core::consensus::pow::{self, Midstate, SearchOutcome};
+use node_core::primitives::block::BlockHeader;
+use node_core::primitives::hash::{sha256, Hash256};
 use node_core::BlockHash;
 
 fn rate(seconds: f64, mut chunk: impl FnMut(u64) -> SearchOutcome) -> f64 {

@@ -23,13 +23,15 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::chain::TipStep;
-use crate::hash::{PubKeyHash, Txid};
-use crate::keyed_map::KeyedMap;
-use crate::keyed_map::KeyedSet;
-use crate::ordering;
-use crate::tx::{OutPoint, Transaction, TxOut};
+use crate::consensus::validation::{
+    check_inputs, check_transaction, verify_signatures, ValidationError,
+};
+use crate::primitives::hash::{PubKeyHash, Txid};
+use crate::primitives::tx::{OutPoint, Transaction, TxOut};
+use crate::util::keyed_map::KeyedMap;
+use crate::util::keyed_map::KeyedSet;
+use crate::util::ordering;
 use crate::utxo::UtxoSet;
-use crate::validation::{check_inputs, check_transaction, verify_signatures, ValidationError};
 
 /// Bytes of transactions held at most: sixteen full blocks of backlog. The count limit alone
 /// would let 100 KB transactions take half a gigabyte of a browser tab.
@@ -268,7 +270,7 @@ impl Mempool {
                 missing.prev,
             )));
         }
-        let size = crate::codec::encode(&tx).len();
+        let size = crate::primitives::codec::encode(&tx).len();
         if self.txs.len() >= self.max || self.bytes + size > MAX_MEMPOOL_BYTES {
             return Err(MempoolError::Full(self.max));
         }
@@ -304,7 +306,7 @@ impl Mempool {
         &mut self,
         steps: &[TipStep],
         utxo: &UtxoSet,
-        signatures_checked: impl Fn(&crate::hash::BlockHash) -> bool,
+        signatures_checked: impl Fn(&crate::primitives::hash::BlockHash) -> bool,
     ) -> TipUpdate {
         if steps.iter().all(|s| matches!(s, TipStep::Connected(_))) {
             let mut dropped = Vec::new();

@@ -18,12 +18,12 @@
 //! ```
 use alloc::vec::Vec;
 
-use crate::block::Block;
 use crate::chain::{Chain, ChainChanges, ChainError};
-use crate::hash::BlockHash;
-use crate::keyed_map::{KeyedMap, KeyedSet};
-use crate::params::ChainParams;
-use crate::tx::OutPoint;
+use crate::consensus::params::ChainParams;
+use crate::primitives::block::Block;
+use crate::primitives::hash::BlockHash;
+use crate::primitives::tx::OutPoint;
+use crate::util::keyed_map::{KeyedMap, KeyedSet};
 use crate::utxo::{BlockUndo, UtxoEntry, UtxoSet};
 
 /// Everything persisted: enough to restart a node without downloading again.

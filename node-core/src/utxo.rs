@@ -9,10 +9,10 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::block::Block;
-use crate::hash::{Hash256, PubKeyHash, Txid};
-use crate::keyed_map::KeyedMap;
-use crate::tx::{OutPoint, TxOut};
+use crate::primitives::block::Block;
+use crate::primitives::hash::{Hash256, PubKeyHash, Txid};
+use crate::primitives::tx::{OutPoint, TxOut};
+use crate::util::keyed_map::KeyedMap;
 
 /// An unspent output and where it was created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,10 +6,10 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::hash::PubKeyHash;
-use crate::keys::KeyPair;
 use crate::mempool::Mempool;
-use crate::tx::{OutPoint, Transaction, TxOut};
+use crate::primitives::hash::PubKeyHash;
+use crate::primitives::keys::KeyPair;
+use crate::primitives::tx::{OutPoint, Transaction, TxOut};
 use crate::utxo::UtxoSet;
 
 /// Why a payment could not be built.

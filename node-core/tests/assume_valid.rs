@@ -8,11 +8,11 @@ mod net;
 
 use net::*;
 use node_core::chain::{AcceptOutcome, TipStep};
-use node_core::params::ChainParams;
+use node_core::consensus::params::ChainParams;
+use node_core::consensus::validation::ValidationError;
 use node_core::protocol::Role;
 use node_core::sim::{LinkConfig, Sim};
 use node_core::store::StoredChain;
-use node_core::validation::ValidationError;
 use node_core::{Block, BlockHash, Chain, KeyPair, Mempool, OutPoint, Transaction, TxOut};
 
 /// A chain of `n` blocks after genesis, each paying its coinbase to `key` and spending the
@@ -134,7 +134,9 @@ fn a_forged_spend_below_the_assumed_height_is_never_connected_and_is_refused_onc
     let victim = key(2);
     let thief = key(3);
     let good = signed_chain(&victim, 6);
-    let honest_assumed = BlockHash(node_core::hash::sha256(b"the relay's tip, never sent"));
+    let honest_assumed = BlockHash(node_core::primitives::hash::sha256(
+        b"the relay's tip, never sent",
+    ));
     let mut tab = chain_with(trusting(1_000_000_000, honest_assumed), &good[0]);
     let genesis_coin = good[0].transactions[0].txid();
     let forged = forged_spend(&tab, &victim, genesis_coin, &thief);
@@ -189,7 +191,10 @@ fn a_branch_past_the_assumed_height_without_the_assumed_block_is_checked_in_full
     let thief = key(5);
     let good = signed_chain(&victim, 3);
     let mut tab = chain_with(
-        trusting(2, BlockHash(node_core::hash::sha256(b"elsewhere"))),
+        trusting(
+            2,
+            BlockHash(node_core::primitives::hash::sha256(b"elsewhere")),
+        ),
         &good[0],
     );
     for b in &good[1..3] {
@@ -369,7 +374,8 @@ fn a_tab_trusting_the_relay_syncs_and_one_told_a_wrong_block_checks_everything()
     let mut trusting_cfg = config("3001", Role::Wallet, 2);
     trusting_cfg.params.assume_valid = Some((40, tip));
     let mut misled = config("3002", Role::Wallet, 3);
-    misled.params.assume_valid = Some((40, BlockHash(node_core::hash::sha256(b"wrong"))));
+    misled.params.assume_valid =
+        Some((40, BlockHash(node_core::primitives::hash::sha256(b"wrong"))));
     let a = sim.add_node(trusting_cfg, None);
     let b = sim.add_node(misled, None);
     sim.connect(a, relay);
@@ -452,7 +458,7 @@ fn signatures_may_be_skipped_only_up_to_the_assumed_height() {
 
 #[test]
 fn check_encoding_refuses_what_verify_refuses_without_the_curve_equation() {
-    use node_core::keys::{check_encoding, verify, SignatureError};
+    use node_core::primitives::keys::{check_encoding, verify, SignatureError};
     let key = key(4);
     let message = [7u8; 32];
     let sig = key.sign(&message);

@@ -4,7 +4,7 @@
 mod support;
 
 use node_core::chain::{AcceptOutcome, TipStep};
-use node_core::hash::sha256;
+use node_core::primitives::hash::sha256;
 use node_core::wallet::{self, WalletError};
 use node_core::{
     Block, Chain, ChainParams, KeyPair, Mempool, OutPoint, PubKeyHash, Transaction, Txid,

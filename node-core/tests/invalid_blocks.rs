@@ -12,11 +12,11 @@ mod support;
 use std::collections::HashSet;
 use std::mem::{discriminant, Discriminant};
 
-use node_core::block::BLOCK_VERSION;
-use node_core::hash::sha256;
-use node_core::keys::{self, SignatureError};
-use node_core::params::MAX_BLOCK_SIZE;
-use node_core::tx::{Coinbase, TxIn, MAX_COINBASE_DATA, MAX_TX_SIZE};
+use node_core::consensus::params::MAX_BLOCK_SIZE;
+use node_core::primitives::block::BLOCK_VERSION;
+use node_core::primitives::hash::sha256;
+use node_core::primitives::keys::{self, SignatureError};
+use node_core::primitives::tx::{Coinbase, TxIn, MAX_COINBASE_DATA, MAX_TX_SIZE};
 use node_core::{
     Block, Hash256, KeyPair, Mempool, MempoolError, OutPoint, PubKeyHash, Transaction, TxOut, Txid,
     ValidationError,
@@ -151,7 +151,7 @@ const CASES: &[Case] = &[
 
 fn bad_proof_of_work(fx: &mut Fixture) -> Invalid {
     let mut b = fx.block(vec![]);
-    while node_core::pow::meets_target(&b.hash(), BITS) {
+    while node_core::consensus::pow::meets_target(&b.hash(), BITS) {
         b.header.nonce += 1;
     }
     Invalid::block(b, ValidationError::BadProofOfWork)

@@ -273,7 +273,7 @@ fn a_hostile_peer_is_disconnected_and_the_honest_one_is_still_served() {
             let central = key(1);
             let chain = new_chain(central.pubkey_hash());
             let mut b = chain.template(central.pubkey_hash(), vec![], 0, T0 + 5, b"");
-            while node_core::pow::meets_target(&b.hash(), BITS) {
+            while node_core::consensus::pow::meets_target(&b.hash(), BITS) {
                 b.header.nonce += 1;
             }
             vec![encode_frame(&Message::Block(b))]
@@ -381,7 +381,7 @@ fn a_peer_on_another_genesis_is_refused_with_a_reason() {
     );
     let v = protocol::Version {
         protocol: protocol::PROTOCOL_VERSION,
-        genesis: BlockHash(node_core::hash::sha256(b"other network")),
+        genesis: BlockHash(node_core::primitives::hash::sha256(b"other network")),
         best_height: 3,
         tip: BlockHash::default(),
         chain_work: 10,

@@ -6,15 +6,15 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use node_core::address::Address;
-use node_core::block::BlockHeader;
-use node_core::codec::{self, DecodeError};
-use node_core::keyed_map::{KeyedMap, MapKey};
-use node_core::merkle::MerkleProof;
-use node_core::params::MAX_BLOCK_SIZE;
-use node_core::tx::{Coinbase, MAX_TX_SIZE};
+use node_core::consensus::params::MAX_BLOCK_SIZE;
+use node_core::consensus::validation;
+use node_core::primitives::address::Address;
+use node_core::primitives::block::BlockHeader;
+use node_core::primitives::codec::{self, DecodeError};
+use node_core::primitives::merkle::MerkleProof;
+use node_core::primitives::tx::{Coinbase, MAX_TX_SIZE};
+use node_core::util::keyed_map::{KeyedMap, MapKey};
 use node_core::utxo::{BlockUndo, UtxoEntry};
-use node_core::validation;
 use node_core::{
     Block, BlockHash, Chain, ChainParams, Hash256, KeyPair, OutPoint, PubKeyHash, Transaction,
     TxIn, TxOut, Txid, UtxoSet,

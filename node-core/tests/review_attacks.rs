@@ -6,9 +6,9 @@
 
 mod support;
 
+use node_core::consensus::validation;
 use node_core::node::{Event, Node, NodeConfig};
 use node_core::protocol::{encode_frame, Message, Role, Version, PROTOCOL_VERSION};
-use node_core::validation;
 use node_core::{Block, BlockHash, ChainParams, KeyPair, OutPoint, Transaction};
 use support::*;
 
@@ -119,7 +119,7 @@ fn a_tab_that_verified_the_signatures_of_a_decoy_body_does_not_skip_them_for_the
     let honest = pay(
         &thief,
         &[OutPoint {
-            txid: node_core::Txid(node_core::hash::sha256(b"anything")),
+            txid: node_core::Txid(node_core::primitives::hash::sha256(b"anything")),
             vout: 0,
         }],
         &[(thief.pubkey_hash(), 1)],
@@ -167,7 +167,7 @@ fn full_block(parent: &Block, height: u64, key: &KeyPair, tag: &[u8]) -> Block {
             (0..pieces).map(|_| (key.pubkey_hash(), 1)).collect();
         outputs.push((key.pubkey_hash(), value - pieces));
         let tx = pay(key, &[spend], &outputs);
-        assert!(tx.encode().len() <= node_core::tx::MAX_TX_SIZE);
+        assert!(tx.encode().len() <= node_core::primitives::tx::MAX_TX_SIZE);
         value -= pieces;
         spend = outpoint(&tx, pieces as u32);
         txs.push(tx);
@@ -221,7 +221,7 @@ fn a_heavier_branch_forking_thirty_full_blocks_deep_is_followed_when_downloaded_
     }
     assert!(branch
         .iter()
-        .all(|b| b.encoded_size() <= node_core::params::MAX_BLOCK_SIZE));
+        .all(|b| b.encoded_size() <= node_core::consensus::params::MAX_BLOCK_SIZE));
     let heavier = branch[33].hash();
     // The download, and the node asking again from what it lacks: each round brings the
     // branch in order from the fork.

@@ -6,7 +6,7 @@ mod support;
 use node_core::chain::{
     AcceptOutcome, MAX_ORPHAN_BYTES, MAX_SIDE_BRANCH_BLOCKS, MAX_SIDE_BRANCH_BYTES,
 };
-use node_core::hash::sha256;
+use node_core::primitives::hash::sha256;
 use node_core::{Block, OutPoint, Transaction, TxIn, TxOut, Txid};
 use support::*;
 

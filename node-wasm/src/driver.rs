@@ -30,8 +30,8 @@ use gloo_timers::callback::{Interval, Timeout};
 use gloo_timers::future::TimeoutFuture;
 use js_sys::Function;
 use node_core::chain::ChainChanges;
+use node_core::node::peers::PeerId;
 use node_core::node::{MinedError, SendError};
-use node_core::peer::PeerId;
 use node_core::protocol::{self, Message, Role, MAX_FRAME_SIZE};
 use node_core::{
     Action, Address, BlockHash, ChainParams, Event, Node, NodeConfig, Notification, Txid,

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use node_core::peer::PeerId;
+use node_core::node::peers::PeerId;
 use node_core::{BlockHash, Txid};
 
 /// Most bytes of frames kept waiting for the workers: dozens of full blocks, hundreds of a

@@ -24,10 +24,10 @@
 use core::fmt::Display;
 
 use node_core::chain::Chain;
-use node_core::keyed_map::KeyedSet;
+use node_core::consensus::validation::{check_block, check_block_spends};
 use node_core::store::StoredChain;
+use node_core::util::keyed_map::KeyedSet;
 use node_core::utxo::UtxoSet;
-use node_core::validation::{check_block, check_block_spends};
 use node_core::{Block, BlockHash, ChainParams, Txid, ValidationError};
 
 /// One line saying what is wrong with the block at `height` (or the store as a whole).

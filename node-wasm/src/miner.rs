@@ -18,9 +18,9 @@ use std::rc::Rc;
 
 use gloo_events::EventListener;
 use js_sys::{BigInt, Object, Reflect, Uint8Array};
-use node_core::block::{BlockHeader, HEADER_SIZE};
-use node_core::hash::Hash256;
-use node_core::pow::{self, Midstate};
+use node_core::consensus::pow::{self, Midstate};
+use node_core::primitives::block::{BlockHeader, HEADER_SIZE};
+use node_core::primitives::hash::Hash256;
 use node_core::BlockHash;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

@@ -37,7 +37,7 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use js_sys::Uint8Array;
 use node_core::chain::ChainChanges;
-use node_core::codec;
+use node_core::primitives::codec;
 use node_core::store::StoredChain;
 use node_core::{Block, Chain, ChainParams};
 use wasm_bindgen::JsValue;

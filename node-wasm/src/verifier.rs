@@ -13,7 +13,7 @@
 //!
 //! # Same rules on both paths
 //! WebCrypto accepts high-S signatures and other key encodings that node-core refuses, so
-//! every signature first passes `node_core::keys::check_encoding` here, in Rust (uncompressed
+//! every signature first passes `node_core::primitives::keys::check_encoding` here, in Rust (uncompressed
 //! key on the curve, `r` and `s` in range, low S); only the ECDSA equation itself is left to
 //! WebCrypto, over the same message (SHA-256 of the signature message). Anything not
 //! confirmed is simply not vouched for: the node checks it itself and reports the precise
@@ -26,7 +26,7 @@ use std::rc::Rc;
 
 use gloo_events::EventListener;
 use js_sys::{Object, Reflect, Uint8Array};
-use node_core::keys::{self, PUBLIC_KEY_SIZE, SIGNATURE_SIZE};
+use node_core::primitives::keys::{self, PUBLIC_KEY_SIZE, SIGNATURE_SIZE};
 use node_core::Transaction;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};

@@ -6,12 +6,12 @@
 //! Every string a peer or relay chose (node ids, URLs, reasons, message summaries) passes
 //! [`peer_text::shown`] here, the one place views are built: escaped and cut to length.
 
-use node_core::block::Block;
 use node_core::chain::Chain;
-use node_core::hash::PubKeyHash;
 use node_core::node::{Notification, PeerInfo};
+use node_core::primitives::block::Block;
+use node_core::primitives::hash::PubKeyHash;
+use node_core::primitives::tx::Transaction;
 use node_core::protocol::PeerAddr;
-use node_core::tx::Transaction;
 use node_core::utxo::UtxoSet;
 use node_core::{Address, Mempool};
 use serde::Serialize;
@@ -165,7 +165,7 @@ impl BlockView {
             merkle_root: block.header.merkle_root.to_string(),
             size: block.encoded_size(),
             active: chain.is_active(&hash),
-            pow_valid: node_core::pow::meets_target(&hash, block.header.bits),
+            pow_valid: node_core::consensus::pow::meets_target(&hash, block.header.bits),
             txs: block.transactions.iter().map(TxView::of).collect(),
         }
     }
@@ -204,7 +204,9 @@ pub fn block_tree(chain: &Chain, depth: u64) -> Vec<TreeNodeView> {
         })
         .collect();
     // By height, the active block first among blocks at one height.
-    node_core::ordering::sorted_by_key(nodes, |n| n.height.saturating_mul(2) + u64::from(!n.active))
+    node_core::util::ordering::sorted_by_key(nodes, |n| {
+        n.height.saturating_mul(2) + u64::from(!n.active)
+    })
 }
 
 /// A wallet address with its balances.

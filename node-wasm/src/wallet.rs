@@ -79,7 +79,7 @@ impl Wallet {
                 }
             }
         }
-        let keys = node_core::ordering::sorted_by_key(keys, |k| k.created_ms);
+        let keys = node_core::util::ordering::sorted_by_key(keys, |k| k.created_ms);
         Ok(Wallet {
             db,
             keys: RefCell::new(keys),

@@ -8,8 +8,10 @@ use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use node_core::chain::ChainChanges;
-use node_core::hash::sha256;
-use node_core::{codec, pow, Address, ChainParams, OutPoint, Txid, UtxoEntry};
+use node_core::primitives::hash::sha256;
+use node_core::{
+    consensus::pow, primitives::codec, Address, ChainParams, OutPoint, Txid, UtxoEntry,
+};
 use node_wasm::driver::Driver;
 use node_wasm::error::NodeError;
 use node_wasm::storage::ChainStore;

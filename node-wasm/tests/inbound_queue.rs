@@ -2,7 +2,7 @@
 //! bytes: a relay that sends faster than the workers check cannot grow the tab's memory.
 #![cfg(target_arch = "wasm32")]
 
-use node_core::hash::sha256;
+use node_core::primitives::hash::sha256;
 use node_core::Txid;
 use node_wasm::inbound::{InboundQueue, Vouched, MAX_WAITING_BYTES};
 use wasm_bindgen_test::*;

@@ -3,8 +3,8 @@
 //! another; each is cut to a length that fits the page.
 #![cfg(target_arch = "wasm32")]
 
-use node_core::hash::sha256;
 use node_core::node::{Notification, PeerInfo};
+use node_core::primitives::hash::sha256;
 use node_core::protocol::{PeerAddr, Role};
 use node_wasm::peer_text::{shown, MAX_NODE_ID_CHARS, MAX_REASON_CHARS, MAX_URL_CHARS};
 use node_wasm::views::{event_for, ConnectionView, EventPayload, KnownNodeView, PeerView};

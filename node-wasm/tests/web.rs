@@ -4,11 +4,11 @@
 //! before it ran). Databases get unique names so runs never see each other's data.
 #![cfg(target_arch = "wasm32")]
 
-use node_core::block::BlockHeader;
 use node_core::chain;
-use node_core::hash::sha256;
+use node_core::primitives::block::BlockHeader;
+use node_core::primitives::hash::sha256;
 use node_core::protocol::{decode_frame, encode_frame, FrameError, Message};
-use node_core::{pow, BlockHash, Chain, ChainParams, Transaction, TxOut};
+use node_core::{consensus::pow, BlockHash, Chain, ChainParams, Transaction, TxOut};
 use node_wasm::driver::Driver;
 use node_wasm::miner::{header_from_bytes, mine_chunk, nonce_range};
 use node_wasm::storage::ChainStore;
@@ -428,7 +428,7 @@ fn version_is_crate_version() {
 /// what the one-at-a-time search finds, nonce and count of tries.
 #[wasm_bindgen_test]
 fn simd_search_agrees_with_the_scalar_search() {
-    use node_core::pow::{search, search_scalar, Midstate};
+    use node_core::consensus::pow::{search, search_scalar, Midstate};
     for bits in [1u32, 6, 10] {
         let header = BlockHeader {
             version: 1,

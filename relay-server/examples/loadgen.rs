@@ -19,7 +19,7 @@
 //! - `idle` connects peers in steps and reads the relay's VmRSS after each step.
 //! - `ingest` pushes pre-signed one-input transactions from `--pushers` peers and counts the
 //!   relay's `inv` echoes on a separate listening peer; in the same run it measures bare
-//!   `node_core::keys::verify` throughput on 1 and on all cores.
+//!   `node_core::primitives::keys::verify` throughput on 1 and on all cores.
 //!
 //! On a shared machine the timings are another job's as much as the relay's, so before each
 //! timed part the load generator waits (up to `--quiet-wait` s) until processes other than
@@ -38,12 +38,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use node_core::chain::mine_genesis;
-use node_core::hash::Hash256;
-use node_core::params::ChainParams;
+use node_core::consensus::params::ChainParams;
+use node_core::primitives::hash::Hash256;
 use node_core::protocol::{
     decode_frame, encode_frame, InvItem, Message, Role, Version, MAX_FRAME_SIZE, PROTOCOL_VERSION,
 };
-use node_core::{pow, Block, BlockHash, Chain, KeyPair, OutPoint, Transaction, TxOut, Txid};
+use node_core::{
+    consensus::pow, Block, BlockHash, Chain, KeyPair, OutPoint, Transaction, TxOut, Txid,
+};
 use rand_core::{OsRng, RngCore};
 use relay_server::hub::{now_ms, StatusReport};
 use relay_server::paths::DataPaths;
@@ -1078,7 +1080,7 @@ fn verify_rate(threads: usize, secs: f64, samples: &[(Vec<u8>, [u8; 32], Vec<u8>
                     while start.elapsed() < limit {
                         for _ in 0..16 {
                             let (pk, msg, sig) = &samples[i % samples.len()];
-                            let ok = node_core::keys::verify(pk, msg, sig).is_ok();
+                            let ok = node_core::primitives::keys::verify(pk, msg, sig).is_ok();
                             n += u64::from(std::hint::black_box(ok));
                             i += 1;
                         }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use node_core::chain::mine_genesis;
-use node_core::params::ChainParams;
-use node_core::{pow, Chain, KeyPair, OutPoint, Transaction, TxOut};
+use node_core::consensus::params::ChainParams;
+use node_core::{consensus::pow, Chain, KeyPair, OutPoint, Transaction, TxOut};
 use rand_core::OsRng;
 use relay_server::store::Store;
 

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use node_core::chain::{self, ChainChanges};
-use node_core::pow;
+use node_core::consensus::pow;
 use node_core::{AcceptOutcome, Block, Chain, Node, Transaction};
 use serde::{Deserialize, Serialize};
 

@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use node_core::chain::ChainChanges;
+use node_core::node::peers::PeerId;
 use node_core::node::{Action, Event, MinedError, Notification};
-use node_core::peer::PeerId;
 use node_core::{Address, Block, Node};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit};

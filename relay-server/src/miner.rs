@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use node_core::consensus::pow;
 use node_core::node::MiningJob;
-use node_core::pow;
 use node_core::BlockHeader;
 use tokio::sync::mpsc;
 

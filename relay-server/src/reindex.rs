@@ -162,7 +162,7 @@ pub fn rebuild(
 mod tests {
     use super::*;
     use node_core::chain::mine_genesis;
-    use node_core::{pow, PubKeyHash, Transaction};
+    use node_core::{consensus::pow, PubKeyHash, Transaction};
 
     /// Test outcome: a failed step is an error naming it, not a panic.
     type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;

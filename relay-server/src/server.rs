@@ -20,7 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use node_core::peer::PeerId;
+use node_core::node::peers::PeerId;
 use node_core::protocol::MAX_FRAME_SIZE;
 use tokio::sync::{mpsc, oneshot, watch};
 use tower_http::services::ServeDir;

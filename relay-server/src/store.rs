@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use node_core::chain::ChainChanges;
-use node_core::codec;
+use node_core::primitives::codec;
 use node_core::utxo::BlockUndo;
 use node_core::{
     Block, BlockHash, Chain, ChainError, ChainParams, OutPoint, Txid, UtxoEntry, UtxoSet,
@@ -409,7 +409,7 @@ mod tests {
     /// Test outcome: a failed step is an error naming it, not a panic.
     type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
     use node_core::chain::mine_genesis;
-    use node_core::{pow, PubKeyHash};
+    use node_core::{consensus::pow, PubKeyHash};
 
     fn chain() -> TestResult<Chain> {
         let genesis = mine_genesis(PubKeyHash([1; 20]), 10, 1_700_000_000_000, 4, b"g");

@@ -30,7 +30,7 @@ impl VerifiedTxs {
         if self.contains(&txid) {
             return Ok(txid);
         }
-        let verified = node_core::validation::verify_signatures(tx)?;
+        let verified = node_core::consensus::validation::verify_signatures(tx)?;
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if inner.0.insert(verified) {
             inner.1.push_back(verified);

@@ -11,7 +11,7 @@ use std::process::Output;
 
 use common::*;
 use node_core::chain::ChainChanges;
-use node_core::{pow, ChainParams, KeyPair, OutPoint, Transaction, TxOut, UtxoEntry};
+use node_core::{consensus::pow, ChainParams, KeyPair, OutPoint, Transaction, TxOut, UtxoEntry};
 use rand_core::OsRng;
 use relay_server::store::Store;
 

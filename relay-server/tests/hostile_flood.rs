@@ -22,13 +22,15 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use node_core::hash::sha256;
+use node_core::primitives::hash::sha256;
 use node_core::protocol::{
     decode_frame, encode_frame, InvItem, Message, PeerAddr, Role, Version, MAGIC, MAX_ADDRS,
     MAX_INV_ITEMS, MAX_LOCATOR, PROTOCOL_VERSION,
 };
 use node_core::sim::SimRng;
-use node_core::{pow, Block, BlockHash, KeyPair, OutPoint, PubKeyHash, Transaction, TxOut, Txid};
+use node_core::{
+    consensus::pow, Block, BlockHash, KeyPair, OutPoint, PubKeyHash, Transaction, TxOut, Txid,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;

@@ -265,7 +265,7 @@ fn limits_that_make_no_sense_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mempool_and_orphan_pool_hold_what_the_flags_say() {
     use node_core::protocol::{Role, Version, PROTOCOL_VERSION};
-    use node_core::{pow, Block, BlockHash, Hash256, PubKeyHash, Transaction};
+    use node_core::{consensus::pow, Block, BlockHash, Hash256, PubKeyHash, Transaction};
 
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use node_core::params::ChainParams;
-use node_core::validation::{check_block, check_transaction};
+use node_core::consensus::params::ChainParams;
+use node_core::consensus::validation::{check_block, check_transaction};
 use node_core::{Block, Transaction};
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use node_core::chain::mine_genesis;
 use node_core::node::{Event, Node, NodeConfig};
-use node_core::params::ChainParams;
+use node_core::consensus::params::ChainParams;
 use node_core::protocol::{self, encode_frame, Message, Role, Version, COMMANDS, MAGIC};
 use node_core::{Chain, PubKeyHash};
 

@@ -2,9 +2,9 @@
 #![allow(dead_code)]
 
 use node_core::chain::mine_genesis;
+use node_core::consensus::params::ChainParams;
+use node_core::consensus::pow;
 use node_core::node::NodeConfig;
-use node_core::params::ChainParams;
-use node_core::pow;
 use node_core::protocol::Role;
 use node_core::sim::Sim;
 use node_core::{Block, Chain, KeyPair, PubKeyHash, Transaction};

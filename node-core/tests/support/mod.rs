@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use node_core::chain::{self, AcceptOutcome, TipStep};
-use node_core::pow;
+use node_core::consensus::pow;
 use node_core::store::StoredChain;
 use node_core::{
     Block, Chain, ChainError, ChainParams, KeyPair, OutPoint, PubKeyHash, Transaction, TxOut,

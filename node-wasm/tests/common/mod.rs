@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use node_core::chain::{self, AcceptOutcome, ChainChanges};
-use node_core::{pow, Block, Chain, ChainParams, KeyPair, PubKeyHash, Transaction, TxOut};
+use node_core::{
+    consensus::pow, Block, Chain, ChainParams, KeyPair, PubKeyHash, Transaction, TxOut,
+};
 use node_wasm::driver::DriverConfig;
 
 pub const BITS: u32 = 8;

@@ -336,7 +336,7 @@ pub fn memory_kb(pid: u32) -> (u64, u64) {
 /// size: `key`'s genesis coins passed from one transaction to the next, thousands of
 /// times. Returns its hash. The genesis must pay `key`.
 pub fn add_big_block(dir: &Path, id: &str, key: &node_core::KeyPair) -> node_core::BlockHash {
-    use node_core::{pow, ChainParams, OutPoint, Transaction, TxOut};
+    use node_core::{consensus::pow, ChainParams, OutPoint, Transaction, TxOut};
     use relay_server::store::Store;
 
     let store = Store::open(&dir.join(format!("blockchain_{id}.db"))).expect("store");

@@ -20,10 +20,10 @@
 
 use alloc::vec::Vec;
 
-use crate::hash::{sha256, Hash256};
-use crate::keyed_map::KeyedMap;
-use crate::ordering;
+use crate::primitives::hash::{sha256, Hash256};
 use crate::protocol::{PeerAddr, Role};
+use crate::util::keyed_map::KeyedMap;
+use crate::util::ordering;
 
 /// Who told us an address: the connection it came over.
 pub type Source = u64;

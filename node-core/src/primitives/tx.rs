@@ -11,9 +11,9 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{self, DecodeError};
-use crate::hash::{sha256, PubKeyHash, Txid};
-use crate::keys::KeyPair;
+use crate::primitives::codec::{self, DecodeError};
+use crate::primitives::hash::{sha256, PubKeyHash, Txid};
+use crate::primitives::keys::KeyPair;
 
 /// Largest encoded transaction accepted, in bytes.
 pub const MAX_TX_SIZE: usize = 100_000;
@@ -145,7 +145,7 @@ impl Transaction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::sha256;
+    use crate::primitives::hash::sha256;
     use rand_chacha::rand_core::SeedableRng;
 
     fn key() -> KeyPair {

@@ -12,8 +12,8 @@ use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use rand_core::{CryptoRng, RngCore};
 
-use crate::address::Address;
-use crate::hash::PubKeyHash;
+use crate::primitives::address::Address;
+use crate::primitives::hash::PubKeyHash;
 
 /// Length of an uncompressed SEC1 public key.
 pub const PUBLIC_KEY_SIZE: usize = 65;

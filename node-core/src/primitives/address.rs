@@ -7,7 +7,7 @@ use core::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{sha256d, PubKeyHash};
+use crate::primitives::hash::{sha256d, PubKeyHash};
 
 /// The address version byte of the seed's series.
 pub const ADDRESS_VERSION: u8 = 0x00;

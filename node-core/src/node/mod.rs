@@ -27,29 +27,33 @@
 //! are in flight at once; `addr` spreads the nodes each peer knows; misbehaving peers are
 //! scored and dropped.
 
+pub mod addr_book;
+pub mod dialer;
+pub mod peers;
+
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::addrbook::AddrBook;
-use crate::block::Block;
 use crate::chain::{AcceptOutcome, Chain, ChainChanges, TipStep};
-use crate::dialer::Dialer;
-use crate::hash::{BlockHash, Hash256, PubKeyHash, Txid};
-use crate::keyed_map::{KeyedMap, KeyedSet};
-use crate::keys::KeyPair;
+use crate::consensus::params::ChainParams;
+use crate::consensus::pow;
+use crate::consensus::validation::ValidationError;
 use crate::mempool::{Mempool, MempoolError};
-use crate::params::ChainParams;
-use crate::peer::{Peer, PeerId, RecentSet};
-use crate::pow;
+use crate::node::addr_book::AddrBook;
+use crate::node::dialer::Dialer;
+use crate::node::peers::{Peer, PeerId, RecentSet};
+use crate::primitives::block::Block;
+use crate::primitives::hash::{BlockHash, Hash256, PubKeyHash, Txid};
+use crate::primitives::keys::KeyPair;
+use crate::primitives::tx::{OutPoint, Transaction};
 use crate::protocol::{
     decode_frame, encode_frame, FrameError, InvItem, Message, PeerAddr, Role, Version,
     MAX_INV_ITEMS, PROTOCOL_VERSION,
 };
-use crate::tx::{OutPoint, Transaction};
-use crate::validation::ValidationError;
+use crate::util::keyed_map::{KeyedMap, KeyedSet};
 use crate::wallet::{self, WalletError};
 
 /// Settings of one node; the defaults suit the seed's network.
@@ -438,7 +442,7 @@ const TX_INV_DELAY_MS: u64 = 100;
 /// has at most about this much more queued per round (the shell drops a peer whose queue
 /// grows past its own byte limit). One maximal block per round: a download of full blocks
 /// still gets several a second.
-pub const SERVE_ROUND_BYTES: usize = crate::params::MAX_BLOCK_SIZE;
+pub const SERVE_ROUND_BYTES: usize = crate::consensus::params::MAX_BLOCK_SIZE;
 
 /// Nodes handed out per `getaddr` (answered once per connection): enough to fail over and
 /// find relays, small enough that asking costs the node little.
@@ -447,7 +451,7 @@ pub const GETADDR_ANSWER_MAX: usize = 250;
 /// Blocks held before there is a chain to put them on (announcements that overtook the
 /// genesis), at most this many bytes and [`BEFORE_GENESIS_MAX_BLOCKS`] blocks: they are
 /// fetched again after the genesis anyway.
-pub const BEFORE_GENESIS_MAX_BYTES: usize = 4 * crate::params::MAX_BLOCK_SIZE;
+pub const BEFORE_GENESIS_MAX_BYTES: usize = 4 * crate::consensus::params::MAX_BLOCK_SIZE;
 /// See [`BEFORE_GENESIS_MAX_BYTES`].
 pub const BEFORE_GENESIS_MAX_BLOCKS: usize = 256;
 
@@ -1665,7 +1669,7 @@ impl Node {
                     ValidationError::TimestampInFuture { .. } => score::FUTURE_BLOCK,
                     _ => score::INVALID_BLOCK,
                 };
-                if !crate::validation::condemns_header(&e) {
+                if !crate::consensus::validation::condemns_header(&e) {
                     // The body, not the header, failed: the real block may still come from
                     // a peer that announced it.
                     self.refetch_elsewhere(now, hash, id);
@@ -1770,7 +1774,7 @@ impl Node {
         if self.expected_genesis.is_none() {
             return;
         }
-        if block.header.bits > crate::params::MAX_BITS
+        if block.header.bits > crate::consensus::params::MAX_BITS
             || !pow::meets_target(&hash, block.header.bits)
         {
             self.penalise(
@@ -2011,7 +2015,7 @@ impl Node {
         {
             return;
         }
-        let size = crate::codec::encode(&tx).len();
+        let size = crate::primitives::codec::encode(&tx).len();
         while !self.orphan_txs.is_empty()
             && (self.orphan_txs.len() >= Self::MAX_ORPHAN_TXS
                 || self.orphan_bytes + size > MAX_ORPHAN_BYTES)
@@ -2109,7 +2113,7 @@ impl Node {
                 tx.inputs
                     .first()
                     .map(|i| i.prev)
-                    .unwrap_or(crate::tx::OutPoint { txid, vout: 0 }),
+                    .unwrap_or(crate::primitives::tx::OutPoint { txid, vout: 0 }),
             )));
         };
         let verify = !self.verified_signatures.contains(&txid);

@@ -4,11 +4,11 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{self, DecodeError};
-use crate::hash::{sha256, BlockHash, Hash256, Txid};
-use crate::merkle::merkle_root;
-use crate::params::MAX_BLOCK_SIZE;
-use crate::tx::Transaction;
+use crate::consensus::params::MAX_BLOCK_SIZE;
+use crate::primitives::codec::{self, DecodeError};
+use crate::primitives::hash::{sha256, BlockHash, Hash256, Txid};
+use crate::primitives::merkle::merkle_root;
+use crate::primitives::tx::Transaction;
 
 /// Bytes in an encoded header: version 4, previous hash 32, Merkle root 32, timestamp 8,
 /// bits 4, nonce 8 — all integers little-endian.
@@ -134,7 +134,7 @@ impl Block {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::PubKeyHash;
+    use crate::primitives::hash::PubKeyHash;
 
     #[test]
     fn header_layout_is_fixed_and_hash_follows_it() {
@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(Block::decode(&bytes), Ok(block.clone()));
         assert_eq!(
             block.header.merkle_root,
-            crate::merkle::merkle_root(&[block.transactions[0].txid().0])
+            crate::primitives::merkle::merkle_root(&[block.transactions[0].txid().0])
         );
     }
 }

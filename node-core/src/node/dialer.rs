@@ -15,8 +15,8 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::ordering;
 use crate::protocol::PeerAddr;
+use crate::util::ordering;
 
 /// A node is dialled again at most this often (ms).
 pub const DIAL_RETRY_MS: u64 = 60_000;

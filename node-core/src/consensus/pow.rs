@@ -16,8 +16,8 @@ fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
     sha2::compress256(state, &[*GenericArray::from_slice(block)]);
 }
 
-use crate::block::{BlockHeader, HEADER_SIZE};
-use crate::hash::{BlockHash, Hash256};
+use crate::primitives::block::{BlockHeader, HEADER_SIZE};
+use crate::primitives::hash::{BlockHash, Hash256};
 
 const SHA256_IV: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
@@ -46,7 +46,7 @@ pub fn leading_zero_bits(bytes: &[u8; 32]) -> u32 {
 
 /// Expected number of hashes to find a block at `bits`: the work a block proves.
 pub fn work(bits: u32) -> u128 {
-    1u128 << bits.min(crate::params::MAX_BITS)
+    1u128 << bits.min(crate::consensus::params::MAX_BITS)
 }
 
 /// The SHA-256 state after the header's first 64 bytes, plus the padded tail block.
@@ -125,13 +125,14 @@ pub struct SearchOutcome {
 /// Tries nonces `start, start+1, …` (at most `count`, wrapping) against the target.
 ///
 /// In a browser build with wasm `simd128` four nonces are hashed at once
-/// ([`crate::sha256x4`]); natively one at a time, where sha2 uses the CPU's SHA extensions.
+/// ([`crate::consensus::sha256x4`]); natively one at a time, where sha2 uses the CPU's SHA extensions.
 pub fn search(midstate: &Midstate, start: u64, count: u64) -> SearchOutcome {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        search_lanes::<{ crate::sha256x4::NATIVE_LANES }, crate::sha256x4::Native>(
-            midstate, start, count,
-        )
+        search_lanes::<
+            { crate::consensus::sha256x4::NATIVE_LANES },
+            crate::consensus::sha256x4::Native,
+        >(midstate, start, count)
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
@@ -140,7 +141,7 @@ pub fn search(midstate: &Midstate, start: u64, count: u64) -> SearchOutcome {
 }
 
 /// [`search`] `N` nonces at a time over lanes `L`.
-pub fn search_lanes<const N: usize, L: crate::sha256x4::Lanes<N>>(
+pub fn search_lanes<const N: usize, L: crate::consensus::sha256x4::Lanes<N>>(
     midstate: &Midstate,
     start: u64,
     count: u64,
@@ -161,7 +162,7 @@ pub fn search_lanes<const N: usize, L: crate::sha256x4::Lanes<N>>(
         let nonces: [u64; N] = core::array::from_fn(|k| start.wrapping_add(i + k as u64));
         lanes[word] = L::from_array(nonces.map(|n| (n as u32).swap_bytes()));
         lanes[word + 1] = L::from_array(nonces.map(|n| ((n >> 32) as u32).swap_bytes()));
-        let (h0, h1) = crate::sha256x4::first_two_words(&midstate.state, &lanes);
+        let (h0, h1) = crate::consensus::sha256x4::first_two_words(&midstate.state, &lanes);
         for k in 0..N {
             let top = ((h0[k] as u64) << 32) | h1[k] as u64;
             if top.leading_zeros() >= midstate.bits.min(64) {
@@ -241,7 +242,7 @@ pub fn mine(header: &mut BlockHeader) -> Option<BlockHash> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::sha256;
+    use crate::primitives::hash::sha256;
 
     fn header(bits: u32) -> BlockHeader {
         BlockHeader {

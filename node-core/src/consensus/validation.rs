@@ -8,13 +8,13 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::block::Block;
-use crate::hash::{BlockHash, PubKeyHash, Txid};
-use crate::keyed_map::{KeyedMap, KeyedSet};
-use crate::keys::{self, SignatureError, PUBLIC_KEY_SIZE, SIGNATURE_SIZE};
-use crate::params::ChainParams;
-use crate::pow;
-use crate::tx::{OutPoint, Transaction, TxOut, MAX_COINBASE_DATA, MAX_TX_SIZE};
+use crate::consensus::params::ChainParams;
+use crate::consensus::pow;
+use crate::primitives::block::Block;
+use crate::primitives::hash::{BlockHash, PubKeyHash, Txid};
+use crate::primitives::keys::{self, SignatureError, PUBLIC_KEY_SIZE, SIGNATURE_SIZE};
+use crate::primitives::tx::{OutPoint, Transaction, TxOut, MAX_COINBASE_DATA, MAX_TX_SIZE};
+use crate::util::keyed_map::{KeyedMap, KeyedSet};
 use crate::utxo::UtxoSet;
 
 /// Every reason a block or transaction is refused. The message names the rule broken.
@@ -267,7 +267,7 @@ pub fn check_block(
     params: &ChainParams,
     now_ms: u64,
 ) -> Result<Vec<Txid>, ValidationError> {
-    if block.header.version != crate::block::BLOCK_VERSION {
+    if block.header.version != crate::primitives::block::BLOCK_VERSION {
         return Err(ValidationError::UnknownVersion(block.header.version));
     }
     if block.header.bits != bits {
@@ -279,7 +279,9 @@ pub fn check_block(
     if !pow::meets_target(&block.hash(), bits) {
         return Err(ValidationError::BadProofOfWork);
     }
-    let limit = params.max_block_size.min(crate::params::MAX_BLOCK_SIZE);
+    let limit = params
+        .max_block_size
+        .min(crate::consensus::params::MAX_BLOCK_SIZE);
     let size = block.encoded_size();
     if size > limit {
         return Err(ValidationError::BlockTooLarge { size, limit });

@@ -19,14 +19,14 @@ use alloc::vec::Vec;
 use core::cmp::Reverse;
 
 use crate::chain::Chain;
-use crate::hash::{BlockHash, Hash256, PubKeyHash};
-use crate::keys::KeyPair;
+use crate::consensus::pow;
+use crate::node::peers::PeerId;
 use crate::node::{Action, Event, Node, NodeConfig};
-use crate::peer::PeerId;
-use crate::pow;
+use crate::primitives::hash::{BlockHash, Hash256, PubKeyHash};
+use crate::primitives::keys::KeyPair;
+use crate::primitives::tx::{OutPoint, Transaction, TxOut};
 use crate::protocol::Role;
 use crate::store::StoredChain;
-use crate::tx::{OutPoint, Transaction, TxOut};
 use crate::utxo::UtxoSet;
 
 /// A small deterministic random source (SplitMix64): the simulator must not depend on
@@ -633,12 +633,12 @@ pub struct TxReport {
     /// Neither: lost somewhere.
     pub lost: usize,
     /// The first lost one, to investigate.
-    pub first_lost: Option<crate::hash::Txid>,
+    pub first_lost: Option<crate::primitives::hash::Txid>,
 }
 
 impl Sim {
     /// Where each of `submitted` ended up.
-    pub fn tx_report(&self, submitted: &[crate::hash::Txid]) -> TxReport {
+    pub fn tx_report(&self, submitted: &[crate::primitives::hash::Txid]) -> TxReport {
         let mut confirmed_ids = BTreeSet::new();
         if let Some(c) = self
             .nodes
@@ -684,7 +684,7 @@ impl Sim {
         keys: &[KeyPair],
         count: usize,
         gap_ms: u64,
-    ) -> Vec<crate::hash::Txid> {
+    ) -> Vec<crate::primitives::hash::Txid> {
         let mut out = Vec::new();
         if clients.is_empty() || keys.is_empty() {
             return out;
@@ -751,7 +751,7 @@ impl FundedNetwork {
         } = *plan;
         let links = links.clone();
         let t0 = 1_700_000_000_000u64;
-        let params = crate::params::ChainParams::default();
+        let params = crate::consensus::params::ChainParams::default();
         let genesis =
             crate::chain::mine_genesis(faucet.pubkey_hash(), params.subsidy, t0, bits, b"sim");
         let mut chain = Chain::new(params, genesis, t0)?;

@@ -13,11 +13,11 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::block::Block;
-use crate::codec::{self, DecodeError};
-use crate::hash::{BlockHash, Hash256, Txid};
-use crate::params::MAX_BLOCK_SIZE;
-use crate::tx::Transaction;
+use crate::consensus::params::MAX_BLOCK_SIZE;
+use crate::primitives::block::Block;
+use crate::primitives::codec::{self, DecodeError};
+use crate::primitives::hash::{BlockHash, Hash256, Txid};
+use crate::primitives::tx::Transaction;
 
 /// Network magic: first bytes of every frame.
 pub const MAGIC: [u8; 4] = *b"BCw1";
@@ -367,7 +367,7 @@ fn check_str(field: &'static str, s: &str) -> Result<(), FrameError> {
     if s.len() > MAX_STRING {
         return Err(FrameError::StringTooLong(field));
     }
-    if !crate::addrbook::displayable(s) {
+    if !crate::node::addr_book::displayable(s) {
         return Err(FrameError::UnprintableString(field));
     }
     Ok(())
@@ -406,7 +406,7 @@ fn check_limits(message: &Message) -> Result<(), FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::{sha256, PubKeyHash};
+    use crate::primitives::hash::{sha256, PubKeyHash};
     use alloc::vec;
 
     fn every_message() -> Vec<Message> {

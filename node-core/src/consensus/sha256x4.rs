@@ -200,7 +200,7 @@ pub fn first_two_words<const N: usize, L: Lanes<N>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::sha256;
+    use crate::primitives::hash::sha256;
 
     #[test]
     fn four_lanes_match_the_scalar_hash_of_each_block() {

@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::hash::Hash256;
+use crate::primitives::hash::Hash256;
 
 /// Tag of a leaf node's preimage.
 const LEAF_TAG: u8 = 0x00;
@@ -122,7 +122,7 @@ impl MerkleProof {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::sha256;
+    use crate::primitives::hash::sha256;
 
     fn leaves(n: usize) -> Vec<Hash256> {
         (0..n).map(|i| sha256(&(i as u64).to_le_bytes())).collect()

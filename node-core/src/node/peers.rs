@@ -6,9 +6,9 @@ use alloc::vec::Vec;
 
 use alloc::string::String;
 
-use crate::hash::BlockHash;
-use crate::keyed_map::{KeyedSet, MapKey};
+use crate::primitives::hash::BlockHash;
 use crate::protocol::{InvItem, Version, MAX_INV_ITEMS};
+use crate::util::keyed_map::{KeyedSet, MapKey};
 
 /// The caller's handle for a connection.
 pub type PeerId = u64;

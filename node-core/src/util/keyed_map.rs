@@ -10,7 +10,7 @@
 //!
 //! # Usage
 //! ```
-//! # use node_core::keyed_map::KeyedMap;
+//! # use node_core::util::keyed_map::KeyedMap;
 //! # use node_core::{BlockHash, Hash256};
 //! let mut m: KeyedMap<BlockHash, &str> = KeyedMap::new();
 //! m.insert(BlockHash(Hash256([2; 32])), "b");
@@ -24,9 +24,9 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Index;
 
-use crate::hash::{BlockHash, Hash256, Txid};
+use crate::primitives::hash::{BlockHash, Hash256, Txid};
+use crate::primitives::tx::OutPoint;
 use crate::protocol::InvItem;
-use crate::tx::OutPoint;
 
 /// A key stored in the shared index as its raw form. Maps iterate in raw order, which is
 /// the key's own order for hashes and outpoints (an [`InvItem`] orders by hash, then kind).

@@ -32,15 +32,15 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::block::Block;
-use crate::hash::{BlockHash, PubKeyHash, Txid};
-use crate::keyed_map::{KeyedMap, KeyedSet};
-use crate::ordering;
-use crate::params::{ChainParams, MAX_BITS};
-use crate::pow;
-use crate::tx::Transaction;
+use crate::consensus::params::{ChainParams, MAX_BITS};
+use crate::consensus::pow;
+use crate::consensus::validation::{self, check_block, ValidationError};
+use crate::primitives::block::Block;
+use crate::primitives::hash::{BlockHash, PubKeyHash, Txid};
+use crate::primitives::tx::Transaction;
+use crate::util::keyed_map::{KeyedMap, KeyedSet};
+use crate::util::ordering;
 use crate::utxo::{BlockUndo, UtxoChange, UtxoSet};
-use crate::validation::{self, check_block, ValidationError};
 
 /// Number of blocks whose median timestamp a new block must exceed.
 const MEDIAN_TIME_SPAN: usize = 11;
@@ -556,14 +556,14 @@ impl Chain {
     /// is unknown (the orphan rules apply), or it would add work to the best chain. A peer
     /// pushing low-work blocks nobody asked for makes the node spend memory and time for
     /// nothing (Bitcoin Core processes an unrequested block only if it has more work too).
-    pub fn would_add_work(&self, header: &crate::block::BlockHeader) -> bool {
+    pub fn would_add_work(&self, header: &crate::primitives::block::BlockHeader) -> bool {
         self.index.get(&header.prev).is_none_or(|parent| {
             parent.chain_work.saturating_add(pow::work(header.bits)) > self.best_work()
         })
     }
     /// Whether a header carries the network's bits and meets them: the cheap check that
     /// comes before any other, so a header without work is refused as invalid at once.
-    pub fn proves_work(&self, header: &crate::block::BlockHeader) -> bool {
+    pub fn proves_work(&self, header: &crate::primitives::block::BlockHeader) -> bool {
         header.bits == self.bits && pow::meets_target(&header.hash(), self.bits)
     }
     /// Whether the node still waits for its assume-valid block, holding blocks back.
@@ -1314,7 +1314,7 @@ impl Chain {
 
     /// Records that every signature of the block about to be given to
     /// [`Chain::accept_block`] (hash `hash`) was verified by the caller (with
-    /// [`crate::keys::verify`]'s rules: uncompressed key, low-S, ECDSA P-256 over SHA-256 of
+    /// [`crate::primitives::keys::verify`]'s rules: uncompressed key, low-S, ECDSA P-256 over SHA-256 of
     /// the signature message), so connecting it skips them. The note applies to that next
     /// call only, and only if its body passes [`check_block`]: what was verified is a list
     /// of transactions, and only the committed list may profit. Everything else is still
