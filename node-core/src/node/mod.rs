@@ -30,6 +30,7 @@
 pub mod addr_book;
 pub mod dialer;
 pub mod peers;
+pub mod shell;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;

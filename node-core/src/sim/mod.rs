@@ -19,9 +19,11 @@ use alloc::vec::Vec;
 use core::cmp::Reverse;
 
 use crate::chain::Chain;
+use crate::chain::ChainChanges;
 use crate::consensus::pow;
 use crate::node::peers::PeerId;
-use crate::node::{Action, Event, Node, NodeConfig};
+use crate::node::shell::Shell;
+use crate::node::{Event, MiningJob, Node, NodeConfig, Notification};
 use crate::primitives::hash::{BlockHash, Hash256, PubKeyHash};
 use crate::primitives::keys::KeyPair;
 use crate::primitives::tx::{OutPoint, Transaction, TxOut};
@@ -344,65 +346,7 @@ impl Sim {
 
     fn run_actions(&mut self, i: usize) {
         while let Some(action) = self.nodes[i].node.poll_action() {
-            match action {
-                Action::Send { peer, frame } => self.transmit(i, peer, frame),
-                Action::Broadcast { peers, frame } => {
-                    for p in peers {
-                        self.transmit(i, p, frame.clone());
-                    }
-                }
-                Action::Disconnect { peer, reason, .. } => {
-                    self.nodes[i].disconnects.push(reason);
-                    self.reset(peer);
-                }
-                Action::Persist(changes) => self.nodes[i].store.apply(&changes),
-                Action::Dial { url } => {
-                    // Dialled once, as a relay does: a URL no node listens at, a node that is
-                    // down or a link that is cut fails, and the node decides when to retry.
-                    let to = self
-                        .nodes
-                        .iter()
-                        .position(|n| n.listen_url.as_deref() == Some(url.as_str()));
-                    if let Some(to) = to {
-                        let now = self.now;
-                        self.schedule(
-                            now,
-                            Delivery::Dial {
-                                from: i,
-                                to,
-                                persistent: false,
-                            },
-                        );
-                    }
-                }
-                Action::Mine(job) => {
-                    let mid = pow::Midstate::new(&job.template.header);
-                    let found = pow::search(&mid, 0, u64::MAX);
-                    if let Some((nonce, _)) = found.found {
-                        let rate = self.nodes[i].hash_rate_per_ms.max(1);
-                        let at = self.now + found.tried / rate + 1;
-                        self.schedule(
-                            at,
-                            Delivery::Mined {
-                                node: i,
-                                job: job.id,
-                                nonce,
-                            },
-                        );
-                    }
-                }
-                Action::Notify(n) => {
-                    let line = alloc::format!("{} node {i}: {n:?}", self.now);
-                    let watched = self
-                        .watch
-                        .as_ref()
-                        .is_some_and(|w| line.contains(w.as_str()));
-                    if self.trace == Some(i) || watched {
-                        self.log.push(line);
-                    }
-                }
-                Action::StopMining => {}
-            }
+            let Ok(()) = action.carry_out(&mut NodeShell { sim: self, node: i });
         }
     }
 
@@ -621,6 +565,85 @@ impl Sim {
 /// The UTXO digest of a store, to compare a restarted node with a reindex.
 pub fn store_digest(store: &StoredChain) -> Hash256 {
     UtxoSet::from_entries(store.utxo.iter().map(|(k, v)| (*k, *v))).digest()
+}
+
+/// The simulator as node `node`'s shell: frames become scheduled deliveries, storage is the
+/// node's in-memory store, and mining is a search whose time is charged at the node's rate.
+struct NodeShell<'a> {
+    sim: &'a mut Sim,
+    node: usize,
+}
+
+impl Shell for NodeShell<'_> {
+    type Error = core::convert::Infallible;
+
+    fn send(&mut self, peer: PeerId, frame: Vec<u8>) {
+        self.sim.transmit(self.node, peer, frame);
+    }
+
+    fn disconnect(&mut self, peer: PeerId, reason: String, _misbehaved: bool) {
+        self.sim.nodes[self.node].disconnects.push(reason);
+        self.sim.reset(peer);
+    }
+
+    fn persist(&mut self, changes: ChainChanges) -> Result<(), Self::Error> {
+        self.sim.nodes[self.node].store.apply(&changes);
+        Ok(())
+    }
+
+    fn dial(&mut self, url: String) {
+        // Dialled once, as a relay does: a URL no node listens at, a node that is down or a
+        // link that is cut fails, and the node decides when to retry.
+        let to = self
+            .sim
+            .nodes
+            .iter()
+            .position(|n| n.listen_url.as_deref() == Some(url.as_str()));
+        if let Some(to) = to {
+            let now = self.sim.now;
+            self.sim.schedule(
+                now,
+                Delivery::Dial {
+                    from: self.node,
+                    to,
+                    persistent: false,
+                },
+            );
+        }
+    }
+
+    fn mine(&mut self, job: MiningJob) {
+        let mid = pow::Midstate::new(&job.template.header);
+        let found = pow::search(&mid, 0, u64::MAX);
+        if let Some((nonce, _)) = found.found {
+            let rate = self.sim.nodes[self.node].hash_rate_per_ms.max(1);
+            let at = self.sim.now + found.tried / rate + 1;
+            self.sim.schedule(
+                at,
+                Delivery::Mined {
+                    node: self.node,
+                    job: job.id,
+                    nonce,
+                },
+            );
+        }
+    }
+
+    // A simulated search ends by itself; a stale nonce is refused by the node.
+    fn stop_mining(&mut self) {}
+
+    fn notify(&mut self, n: Notification) {
+        let i = self.node;
+        let line = alloc::format!("{} node {i}: {n:?}", self.sim.now);
+        let watched = self
+            .sim
+            .watch
+            .as_ref()
+            .is_some_and(|w| line.contains(w.as_str()));
+        if self.sim.trace == Some(i) || watched {
+            self.sim.log.push(line);
+        }
+    }
 }
 
 /// How the submitted transactions ended.
