@@ -23,8 +23,9 @@ pub struct ChainParams {
     pub assume_valid: Option<(u64, crate::BlockHash)>,
 }
 
-/// Hard ceiling on a block's encoded size whatever the parameters say.
-pub const MAX_BLOCK_SIZE: usize = 1 << 20;
+/// Hard ceiling on a block's encoded size whatever the parameters say (defined with the
+/// block's decoding, which must refuse larger input before it allocates).
+pub use crate::primitives::block::MAX_BLOCK_SIZE;
 /// The largest proof-of-work difficulty (leading zero bits) a genesis may choose.
 pub const MAX_BITS: u32 = 64;
 

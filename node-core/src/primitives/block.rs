@@ -4,7 +4,6 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use crate::consensus::params::MAX_BLOCK_SIZE;
 use crate::primitives::codec::{self, DecodeError};
 use crate::primitives::hash::{sha256, BlockHash, Hash256, Txid};
 use crate::primitives::merkle::merkle_root;
@@ -13,6 +12,11 @@ use crate::primitives::tx::Transaction;
 /// Bytes in an encoded header: version 4, previous hash 32, Merkle root 32, timestamp 8,
 /// bits 4, nonce 8 — all integers little-endian.
 pub const HEADER_SIZE: usize = 88;
+
+/// Hard ceiling on a block's encoded size: decoding refuses more before it allocates, and
+/// consensus ([`crate::consensus::params`]) never accepts a larger block whatever a
+/// network's parameters say.
+pub const MAX_BLOCK_SIZE: usize = 1 << 20;
 
 /// The current block version.
 pub const BLOCK_VERSION: u32 = 1;
