@@ -1,6 +1,6 @@
 //! Chain state: the block index, the active chain, the UTXO set, and fork choice.
 //!
-//! Every block is checked on arrival ([`validation::check_block`]) before anything is kept,
+//! Every block is checked on arrival ([`check_block`]) before anything is kept,
 //! then indexed under its parent with its cumulative work. The active chain is the one with
 //! the most work; a block that makes a side branch heavier triggers a reorganisation that
 //! disconnects blocks with their undo data and connects the branch, checking every input and
@@ -460,8 +460,8 @@ impl Chain {
         core::mem::take(&mut self.changes)
     }
 
-    /// A block locator: the tip, then back 1 at a time for [`LOCATOR_DENSE_ENTRIES`] blocks,
-    /// then doubling, then
+    /// A block locator: the tip, then back 1 at a time for 10 blocks
+    /// (`LOCATOR_DENSE_ENTRIES`), then doubling, then
     /// genesis — so a peer on another branch finds the most recent common block.
     ///
     /// While blocks are held back (waiting for the assumed block) it starts from the best
