@@ -18,7 +18,7 @@
 //! ```
 use alloc::vec::Vec;
 
-use crate::chain::{Chain, ChainChanges, ChainError};
+use crate::chain::{snapshot, Chain, ChainChanges, ChainError};
 use crate::consensus::params::ChainParams;
 use crate::primitives::block::Block;
 use crate::primitives::hash::BlockHash;
@@ -110,7 +110,7 @@ impl StoredChain {
     }
 
     /// The whole state as batches that rebuild it when applied to an empty store (see
-    /// [`snapshot`]).
+    /// [`crate::chain::snapshot`]).
     pub fn snapshot(&self, blocks_per_batch: usize) -> Vec<ChainChanges> {
         snapshot(
             self.blocks.iter(),
@@ -121,37 +121,4 @@ impl StoredChain {
             blocks_per_batch,
         )
     }
-}
-
-/// A store's whole state as batches that rebuild it when applied, in order, to an empty
-/// store: first the UTXO set and tip, then the blocks (with their undo data) at most
-/// `blocks_per_batch` to a batch. Used to compact a journal of many small batches.
-pub fn snapshot<'a>(
-    blocks: impl Iterator<Item = (&'a BlockHash, &'a Block)>,
-    undo: impl Fn(&BlockHash) -> Option<&'a BlockUndo>,
-    utxo: impl Iterator<Item = (OutPoint, UtxoEntry)>,
-    unchecked: impl Iterator<Item = BlockHash>,
-    tip: Option<BlockHash>,
-    blocks_per_batch: usize,
-) -> Vec<ChainChanges> {
-    let mut out = alloc::vec![ChainChanges {
-        utxo: utxo.map(|(op, e)| (op, Some(e))).collect(),
-        unchecked: unchecked.map(|h| (h, true)).collect(),
-        utxo_reset: true,
-        tip,
-        ..ChainChanges::default()
-    }];
-    let per_batch = blocks_per_batch.max(1);
-    for (h, b) in blocks {
-        if out.len() == 1 || out.last().is_some_and(|c| c.blocks.len() >= per_batch) {
-            out.push(ChainChanges::default());
-        }
-        if let Some(batch) = out.last_mut() {
-            batch.blocks.push(b.clone());
-            if let Some(u) = undo(h) {
-                batch.undo.push((*h, u.clone()));
-            }
-        }
-    }
-    out
 }

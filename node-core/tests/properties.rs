@@ -260,8 +260,8 @@ proptest! {
     fn validation_never_panics_on_arbitrary_blocks(block in arb_block(), now in any::<u64>()) {
         // Bits 0: every hash meets the target, so the checks behind proof of work run too.
         let params = ChainParams::default();
-        let _ = validation::check_block(&block, 0, &params, now);
-        let _ = validation::check_block(&block, block.header.bits, &params, now);
+        let _ = validation::check_block_txids(&block, 0, &params, now);
+        let _ = validation::check_block_txids(&block, block.header.bits, &params, now);
         for tx in &block.transactions {
             let _ = validation::check_transaction(tx);
             let _ = validation::check_inputs(tx, |op| {

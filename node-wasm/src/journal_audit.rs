@@ -24,7 +24,7 @@
 use core::fmt::Display;
 
 use node_core::chain::Chain;
-use node_core::consensus::validation::{check_block, check_block_spends};
+use node_core::consensus::validation::{check_block_spends, check_block_txids as check_block};
 use node_core::store::StoredChain;
 use node_core::util::keyed_map::KeyedSet;
 use node_core::utxo::UtxoSet;

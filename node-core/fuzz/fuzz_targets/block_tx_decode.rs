@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use node_core::consensus::params::ChainParams;
-use node_core::consensus::validation::{check_block, check_transaction};
+use node_core::consensus::validation::{check_block_txids as check_block, check_transaction};
 use node_core::{Block, Transaction};
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,8 @@
 //! The consensus rules a block or transaction must meet, and the typed reasons for refusal.
 //!
 //! Checks come in two kinds. Context-free checks ([`check_transaction`], [`check_block`])
-//! look at the bytes alone and run before anything is stored. Contextual checks
+//! look at the bytes alone and run before anything is stored; a block that passed is a
+//! [`CheckedBlock`], the only kind a chain indexes. Contextual checks
 //! ([`check_inputs`]) need the outputs being spent and run when a block is connected to the
 //! chain or a transaction enters the mempool.
 
@@ -16,6 +17,10 @@ use crate::primitives::keys::{self, SignatureError, PUBLIC_KEY_SIZE, SIGNATURE_S
 use crate::primitives::tx::{OutPoint, Transaction, TxOut, MAX_COINBASE_DATA, MAX_TX_SIZE};
 use crate::util::keyed_map::{KeyedMap, KeyedSet};
 use crate::utxo::UtxoSet;
+
+/// Number of blocks whose median timestamp a new block must exceed (Bitcoin's 11): one
+/// miner's clock cannot move the median, and it still follows real time.
+pub const MEDIAN_TIME_SPAN: usize = 11;
 
 /// Every reason a block or transaction is refused. The message names the rule broken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +80,7 @@ pub enum ValidationError {
     CoinbaseOutsideBlock,
     /// The same transaction appears twice in the block.
     DuplicateTransaction(Txid),
-    /// The timestamp is not after the median of the last 11 blocks.
+    /// The timestamp is not after the median of the last [`MEDIAN_TIME_SPAN`] blocks.
     TimestampTooOld {
         /// The block's timestamp.
         timestamp: u64,
@@ -171,7 +176,7 @@ impl fmt::Display for ValidationError {
             DuplicateTransaction(id) => write!(f, "transaction {id} appears twice in the block"),
             TimestampTooOld { timestamp, median } => write!(
                 f,
-                "timestamp {timestamp} is not after the median of the last 11 blocks {median}"
+                "timestamp {timestamp} is not after the median of the last {MEDIAN_TIME_SPAN} blocks {median}"
             ),
             TimestampInFuture { timestamp, limit } => {
                 write!(
@@ -257,11 +262,54 @@ pub fn check_transaction(tx: &Transaction) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// A block that passed [`check_block`], with what the check computed. Only a checked block
+/// can be indexed by a [`crate::chain::Chain`]: there is no other way to make one, so a
+/// block that skipped the check cannot reach the chain (smoldot's `VerifiedHeader`,
+/// rust-bitcoin's `Block<Checked>`). Its txids travel with it, so connecting the block
+/// need not hash its transactions again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedBlock {
+    block: Block,
+    txids: Vec<Txid>,
+}
+
+impl CheckedBlock {
+    /// The block that was checked.
+    pub fn block(&self) -> &Block {
+        &self.block
+    }
+    /// The ids of its transactions, in block order, that the Merkle root was checked with.
+    pub fn txids(&self) -> &[Txid] {
+        &self.txids
+    }
+    /// The block alone, for a place that keeps blocks whether checked or not (orphans are
+    /// checked again when their parent comes).
+    pub fn into_block(self) -> Block {
+        self.block
+    }
+    /// The block and its txids, taken apart where the block is stored.
+    pub fn into_parts(self) -> (Block, Vec<Txid>) {
+        (self.block, self.txids)
+    }
+}
+
 /// Checks a block on its own, before it is stored: size, proof of work and bits, Merkle root,
 /// exactly one coinbase and first, no repeated transaction, timestamp not far in the future.
-/// Returns the txids it checked the Merkle root with, so connecting the block need not hash
-/// its transactions again.
+/// Returns the block as a [`CheckedBlock`], the proof that it passed.
 pub fn check_block(
+    block: Block,
+    bits: u32,
+    params: &ChainParams,
+    now_ms: u64,
+) -> Result<CheckedBlock, ValidationError> {
+    let txids = check_block_txids(&block, bits, params, now_ms)?;
+    Ok(CheckedBlock { block, txids })
+}
+
+/// The checks of [`check_block`] on a borrowed block, returning the txids the Merkle root was
+/// checked with. For a caller that only audits blocks (a stored journal): it proves nothing
+/// to a chain.
+pub fn check_block_txids(
     block: &Block,
     bits: u32,
     params: &ChainParams,

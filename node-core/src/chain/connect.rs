@@ -1,0 +1,200 @@
+//! Moving the active tip: connecting a block (checking every input as it goes),
+//! disconnecting one with its undo data, and reorganising to a heavier branch, restoring the
+//! old chain when a branch block turns out invalid.
+
+use alloc::vec::Vec;
+
+use super::assumed::block_has_signatures;
+use super::{Chain, TipStep};
+use crate::consensus::validation::{self, ValidationError};
+use crate::primitives::block::Block;
+use crate::primitives::hash::{BlockHash, Txid};
+use crate::util::keyed_map::KeyedMap;
+use crate::utxo::UtxoSet;
+
+/// The txids [`validation::check_block`] computed for the block being accepted, lent to its
+/// connection if it connects at once (any other block's are computed when it connects), so
+/// the block's transactions are hashed once.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct JustChecked<'a> {
+    /// The block checked.
+    pub(super) hash: BlockHash,
+    /// Its transactions' ids, in block order.
+    pub(super) txids: &'a [Txid],
+}
+
+impl Chain {
+    /// Connects the heaviest of `candidate`, the held block and the tip; when a branch
+    /// fails, the next heaviest. Returns the first failure (the block and why).
+    pub(super) fn activate_best(
+        &mut self,
+        candidate: Option<BlockHash>,
+        just_checked: Option<JustChecked<'_>>,
+        steps: &mut Vec<TipStep>,
+    ) -> Option<(BlockHash, ValidationError)> {
+        let mut target = self.best_block();
+        if let Some(c) = candidate.filter(|c| self.index.contains_key(c)) {
+            if self.is_heavier(&c, &target) {
+                target = c;
+            }
+        }
+        self.assume_valid.held = None;
+        let mut first_failure = None;
+        while self.is_heavier(&target, &self.tip()) {
+            match self.activate(target, just_checked, steps) {
+                Ok(()) => break,
+                Err(failure) => {
+                    first_failure.get_or_insert(failure);
+                    target = self.heaviest_indexed();
+                }
+            }
+        }
+        first_failure
+    }
+
+    /// Makes `new_tip` (heavier than the active tip) active: disconnect to the fork point,
+    /// connect the branch; on an invalid branch block, restore the old chain, forget the bad
+    /// block and what was built on it, and say which block failed.
+    fn activate(
+        &mut self,
+        new_tip: BlockHash,
+        just_checked: Option<JustChecked<'_>>,
+        steps: &mut Vec<TipStep>,
+    ) -> Result<(), (BlockHash, ValidationError)> {
+        let mut branch = Vec::new();
+        let mut cursor = new_tip;
+        while !self.is_active(&cursor) {
+            branch.push(cursor);
+            cursor = self.index[&cursor].prev;
+        }
+        branch.reverse();
+        let fork_height = self.index[&cursor].height;
+        let old: Vec<BlockHash> = self.active[fork_height as usize + 1..].to_vec();
+        let mark = self.changes.utxo.len();
+        let unchecked_mark = self.changes.unchecked.len();
+        let tip_mark = self.changes.tip;
+        let mut local = Vec::new();
+        for h in old.iter().rev() {
+            self.disconnect_tip();
+            local.push(TipStep::Disconnected(self.bodies[h].clone()));
+        }
+        for (i, h) in branch.iter().enumerate() {
+            let txids = just_checked.filter(|c| c.hash == *h).map(|c| c.txids);
+            if let Err(e) = self.connect(*h, txids) {
+                for _ in 0..i {
+                    self.disconnect_tip();
+                }
+                for h in &branch[..i] {
+                    // Never connected after all.
+                    self.assume_valid.unchecked.remove(h);
+                }
+                for h in &old {
+                    self.connect_unchecked(*h);
+                }
+                // The restore undid every UTXO write of the attempt.
+                self.changes.utxo.truncate(mark);
+                self.changes.unchecked.truncate(unchecked_mark);
+                self.changes.tip = tip_mark;
+                let failed = branch[i];
+                self.forget_branch(&branch[i..], validation::condemns_header(&e));
+                return Err((failed, e));
+            }
+            local.push(TipStep::Connected(self.bodies[h].clone()));
+        }
+        for h in &old {
+            let size = self.bodies.get(h).map_or(0, Block::encoded_size);
+            self.side.insert(*h, size);
+        }
+        for h in &branch {
+            self.side.remove(h);
+        }
+        steps.extend(local);
+        Ok(())
+    }
+
+    /// Checks every input of the block at the tip's next height, then connects it. `txids`
+    /// are its transactions' ids when the check that admitted it just computed them.
+    fn connect(&mut self, hash: BlockHash, txids: Option<&[Txid]>) -> Result<(), ValidationError> {
+        let height = self.index[&hash].height;
+        let skip_signatures = self.assume_valid.is_vouched(&hash, height);
+        let presigned = self.presigned.take(&hash);
+        let block = &self.bodies[&hash];
+        let computed;
+        let txids = match txids {
+            Some(txids) => txids,
+            None => {
+                computed = block.txids();
+                &computed
+            }
+        };
+        validation::check_block_spends(
+            block,
+            txids,
+            &self.utxo,
+            !skip_signatures && !presigned,
+            self.params.subsidy,
+        )?;
+        self.connect_with_txids(hash, txids);
+        if skip_signatures && !presigned && block_has_signatures(&self.bodies[&hash]) {
+            self.assume_valid.unchecked.insert(hash);
+            self.changes.unchecked.push((hash, true));
+        }
+        Ok(())
+    }
+
+    /// Connects a block known to be valid on the active tip.
+    pub(super) fn connect_unchecked(&mut self, hash: BlockHash) {
+        let txids = self.bodies[&hash].txids();
+        self.connect_with_txids(hash, &txids);
+    }
+
+    /// [`Chain::connect_unchecked`] with the block's txids already computed.
+    pub(super) fn connect_with_txids(&mut self, hash: BlockHash, txids: &[Txid]) {
+        let height = self.index[&hash].height;
+        let block = &self.bodies[&hash];
+        let undo = self.utxo.apply_with_txids(block, height, txids);
+        self.changes.utxo.extend(self.utxo.changes_for_apply(&undo));
+        self.changes.undo.push((hash, undo.clone()));
+        self.undo.insert(hash, undo);
+        self.active.push(hash);
+        self.changes.tip = Some(hash);
+    }
+
+    /// Disconnects the active tip (never genesis) with its undo data.
+    pub(super) fn disconnect_tip(&mut self) {
+        if self.active.len() <= 1 {
+            return;
+        }
+        let Some(hash) = self.active.pop() else {
+            return;
+        };
+        if let Some(undo) = self.undo.get(&hash) {
+            self.utxo.undo(undo);
+            self.changes.utxo.extend(UtxoSet::changes_for_undo(undo));
+        }
+        self.changes.tip = Some(self.tip());
+        if self
+            .assume_valid
+            .recheck_from
+            .is_some_and(|u| u > self.height())
+        {
+            self.assume_valid.recheck_from = None;
+        }
+    }
+
+    /// Rebuilds the UTXO set and undo data by replaying the active chain from genesis (the
+    /// seed's `reindexutxo`); the changes replace the stored set.
+    pub fn reindex_utxo(&mut self) {
+        let mut utxo = UtxoSet::new();
+        let mut undo = KeyedMap::new();
+        for (height, h) in self.active.iter().enumerate() {
+            let u = utxo.apply(&self.bodies[h], height as u64);
+            undo.insert(*h, u);
+        }
+        self.utxo = utxo;
+        self.undo = undo;
+        self.changes.utxo_reset = true;
+        self.changes.utxo = self.utxo.iter().map(|(op, e)| (*op, Some(*e))).collect();
+        self.changes.undo = self.undo.iter().map(|(h, u)| (*h, u.clone())).collect();
+    }
+}
