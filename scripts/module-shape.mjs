@@ -121,7 +121,7 @@ for (const crate of CRATES) {
     for (const [from, tos] of [...edges].sort()) console.log(`${crate}: ${from} -> ${[...tos].sort().join(', ')}`);
   }
   for (const cycle of cycles(edges)) {
-    console.error(`${crate}: import circle ${cycle.join(' -> ')} -> ${cycle[0]}`);
+    console.error(`${crate}: modules in an import circle: ${cycle.join(", ")}`);
     failed = true;
   }
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::primitives::block::Block;
 use crate::primitives::hash::{BlockHash, Hash256, Txid};
-use crate::primitives::tx::Transaction;
+use crate::primitives::tx::{OutPoint, Transaction};
+use crate::util::keyed_map::MapKey;
 
 /// Protocol version spoken by this code.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -196,4 +197,19 @@ pub fn short(h: &Hash256) -> String {
     let mut s = format!("{h}");
     s.truncate(SHORT_HASH_DIGITS);
     s
+}
+
+/// An announced item is keyed by its hash, then its kind (an outpoint's `vout` field holds
+/// the kind), so sets of items share the outpoint-keyed B-tree.
+impl MapKey for InvItem {
+    type Raw = OutPoint;
+    fn raw(&self) -> OutPoint {
+        match *self {
+            InvItem::Block(h) => OutPoint {
+                txid: Txid(h.0),
+                vout: 0,
+            },
+            InvItem::Tx(t) => OutPoint { txid: t, vout: 1 },
+        }
+    }
 }

@@ -26,10 +26,9 @@ use core::ops::Index;
 
 use crate::primitives::hash::{BlockHash, Hash256, Txid};
 use crate::primitives::tx::OutPoint;
-use crate::protocol::InvItem;
 
 /// A key stored in the shared index as its raw form. Maps iterate in raw order, which is
-/// the key's own order for hashes and outpoints (an [`InvItem`] orders by hash, then kind).
+/// the key's own order for hashes and outpoints (an announced item orders by hash, then kind).
 pub trait MapKey: Copy + Ord {
     /// What the index is keyed by: one type per key kind, whatever the map's value.
     type Raw: Copy + Ord;
@@ -62,21 +61,6 @@ impl MapKey for OutPoint {
     type Raw = OutPoint;
     fn raw(&self) -> OutPoint {
         *self
-    }
-}
-
-/// An announced item is keyed by its hash, then its kind (an outpoint's `vout` field holds
-/// the kind), so sets of items share the outpoint-keyed B-tree.
-impl MapKey for InvItem {
-    type Raw = OutPoint;
-    fn raw(&self) -> OutPoint {
-        match *self {
-            InvItem::Block(h) => OutPoint {
-                txid: Txid(h.0),
-                vout: 0,
-            },
-            InvItem::Tx(t) => OutPoint { txid: t, vout: 1 },
-        }
     }
 }
 
