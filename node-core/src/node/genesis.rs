@@ -198,3 +198,55 @@ impl Node {
         self.genesis.hold(block, id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitives::block::BlockHeader;
+    use crate::primitives::hash::Hash256;
+    use crate::primitives::tx::Transaction;
+
+    /// A block whose coinbase carries `data`, so its size is what the test needs.
+    fn block(n: u64, data: &[u8]) -> Block {
+        Block {
+            header: BlockHeader {
+                version: 1,
+                prev: BlockHash(Hash256([1; 32])),
+                merkle_root: Hash256::default(),
+                timestamp: n,
+                bits: 0,
+                nonce: n,
+            },
+            transactions: alloc::vec![Transaction::new_coinbase(n, Default::default(), 0, data)],
+        }
+    }
+
+    #[test]
+    fn held_blocks_stop_at_the_block_count() {
+        let mut wait = GenesisWait::default();
+        for n in 0..BEFORE_GENESIS_MAX_BLOCKS as u64 {
+            assert!(wait.hold(block(n, b""), 1));
+        }
+        assert!(!wait.hold(block(9_999, b""), 1));
+        let held = wait.take_held();
+        assert_eq!(held.len(), BEFORE_GENESIS_MAX_BLOCKS);
+        assert_eq!(wait.held_bytes(), 0);
+    }
+
+    #[test]
+    fn held_blocks_stop_at_the_byte_bound() {
+        // Blocks of about half the largest block: the bytes run out long before the count.
+        let mut big = block(0, b"");
+        let outputs = crate::consensus::params::MAX_BLOCK_SIZE / 2 / 30;
+        big.transactions[0].outputs = alloc::vec![crate::primitives::tx::TxOut {
+            value: 1,
+            pubkey_hash: Default::default(),
+        }; outputs];
+        let size = big.encoded_size();
+        let mut wait = GenesisWait::default();
+        while wait.hold(big.clone(), 2) {}
+        assert!(wait.held_bytes() <= BEFORE_GENESIS_MAX_BYTES);
+        assert!(wait.held_bytes() + size > BEFORE_GENESIS_MAX_BYTES);
+        assert!(wait.take_held().len() < BEFORE_GENESIS_MAX_BLOCKS);
+    }
+}
