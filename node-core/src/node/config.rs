@@ -6,6 +6,8 @@ use crate::consensus::params::ChainParams;
 use crate::protocol::Role;
 
 use super::serving::SERVE_ROUND_BYTES;
+#[cfg(doc)]
+use super::Action;
 
 /// Settings of one node; the defaults suit the seed's network.
 #[derive(Debug, Clone)]

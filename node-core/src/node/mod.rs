@@ -31,22 +31,22 @@
 //! The node is a small coordinator: [`Node::handle`] sets the time once per event, hands
 //! the event to the part it concerns, and always ends with the after-event step. Each part
 //! owns its state in a struct of its own, so a part borrows its fields, the peer set and
-//! the [`outbox`] separately, never all of the node.
+//! the `outbox` separately, never all of the node.
 //! - `mod.rs`: [`Node`], [`Event`], [`Action`]; event dispatch, the after-event step, the
 //!   tick, connects and disconnects, penalties.
-//! - [`config`]: [`NodeConfig`]. [`report`]: [`Notification`], [`Status`], [`PeerInfo`].
-//! - [`outbox`]: the queue of actions every part writes to.
-//! - [`peers`]: what is kept per peer; [`score`]: its misbehaviour points.
-//! - [`handshake`]: `version`/`verack` and what follows them. [`liveness`]: deadlines, pings.
-//! - [`genesis`]: getting a chain when there is none. [`sync`]: block download, accepting
+//! - `config`: [`NodeConfig`]. `report`: [`Notification`], [`Status`], [`PeerInfo`].
+//! - `outbox`: the queue of actions every part writes to.
+//! - [`peers`]: what is kept per peer; `score`: its misbehaviour points.
+//! - `handshake`: `version`/`verack` and what follows them. `liveness`: deadlines, pings.
+//! - `genesis`: getting a chain when there is none. `sync`: block download, accepting
 //!   blocks, following the tip.
-//! - [`announce`]: `inv` relay of new blocks and transactions.
-//! - [`tx_intake`]: transaction requests and intake, local payments; [`orphan_txs`]: the
+//! - `announce`: `inv` relay of new blocks and transactions.
+//! - `tx_intake`: transaction requests and intake, local payments; `orphan_txs`: the
 //!   transactions waiting for a parent.
-//! - [`serving`]: answering `getblocks` and `getdata` in bounded rounds.
-//! - [`addr_exchange`]: `getaddr`/`addr` and dialling learned relays, over [`addr_book`] and
+//! - `serving`: answering `getblocks` and `getdata` in bounded rounds.
+//! - `addr_exchange`: `getaddr`/`addr` and dialling learned relays, over [`addr_book`] and
 //!   [`dialer`].
-//! - [`mining`]: templates, jobs and mined blocks.
+//! - `mining`: templates, jobs and mined blocks.
 //! - [`shell`]: the [`Shell`](shell::Shell) trait, the one match over actions.
 //!
 //! May depend on: `primitives`, `consensus`, `chain` (with `mempool`, `wallet`), `protocol`,
@@ -262,7 +262,7 @@ impl Node {
     }
 
     /// Whether the node is downloading: it has no chain yet but knows which to fetch, or
-    /// peers announced blocks it is fetching (see [`Node::target_height`]: a height a peer
+    /// peers announced blocks it is fetching (see `Node::target_height`: a height a peer
     /// only claims does not make the node sync).
     pub fn is_syncing(&self) -> bool {
         let height = self.chain.as_ref().map_or(0, Chain::height);
