@@ -88,7 +88,7 @@ use genesis::GenesisWait;
 use mining::Mining;
 use outbox::Outbox;
 use peers::{Peer, PeerId};
-use sync::Sync;
+use sync::Download;
 use tx_intake::TxIntake;
 
 pub use addr_exchange::GETADDR_ANSWER_MAX;
@@ -189,7 +189,7 @@ pub struct Node {
     mempool: Mempool,
     peers: BTreeMap<PeerId, Peer>,
     genesis: GenesisWait,
-    sync: Sync,
+    sync: Download,
     announce: Announcements,
     txs: TxIntake,
     addrs: AddrExchange,
@@ -220,7 +220,7 @@ impl Node {
             mempool,
             peers: BTreeMap::new(),
             genesis: GenesisWait::default(),
-            sync: Sync::new(height),
+            sync: Download::new(height),
             announce: Announcements::default(),
             txs: TxIntake::default(),
             mining: Mining::default(),

@@ -27,17 +27,17 @@ const RECHECK_BLOCKS_PER_TICK: u64 = 20;
 
 /// The download's own state: what is asked of whom.
 #[derive(Default)]
-pub(super) struct Sync {
+pub(super) struct Download {
     /// Blocks requested, and from whom.
     requested: KeyedMap<BlockHash, PeerId>,
     /// The height last reported in [`Notification::SyncProgress`].
     last_progress: u64,
 }
 
-impl Sync {
+impl Download {
     /// A download starting at `height`.
     pub(super) fn new(height: u64) -> Self {
-        Sync {
+        Download {
             requested: KeyedMap::new(),
             last_progress: height,
         }
