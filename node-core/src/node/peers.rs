@@ -13,6 +13,14 @@ use crate::util::keyed_map::{KeyedSet, MapKey};
 /// The caller's handle for a connection.
 pub type PeerId = u64;
 
+/// Inventory items remembered as known to one peer (not announced to it again): four full
+/// `inv`s, kept in a set and an age queue, well under a megabyte per peer. An item
+/// forgotten early is at worst announced to it twice.
+pub const KNOWN_INVENTORY_CAP: usize = 8_192;
+/// Blocks remembered as sent to one peer, to charge it for asking again: a few download
+/// windows' worth.
+pub const SERVED_BLOCKS_CAP: usize = 4_096;
+
 /// A set that forgets its oldest members past a capacity: what a peer is known to have.
 #[derive(Debug, Clone, Default)]
 pub struct RecentSet<T: MapKey> {
@@ -229,7 +237,7 @@ impl Peer {
             score: 0,
             in_flight: BTreeMap::new(),
             to_fetch: FetchQueue::default(),
-            known: RecentSet::new(8_192),
+            known: RecentSet::new(KNOWN_INVENTORY_CAP),
             getblocks_sent: None,
             best_height: 0,
             ping: None,
@@ -238,7 +246,7 @@ impl Peer {
             tx_requests: 0,
             getaddr_answered: false,
             to_serve: ServeQueue::default(),
-            served_blocks: RecentSet::new(4_096),
+            served_blocks: RecentSet::new(SERVED_BLOCKS_CAP),
             claim_unbacked: false,
         }
     }
