@@ -4,9 +4,8 @@
 //! across reloads. And blocks whose signatures the shell verified natively (a tab's
 //! WebCrypto): skipped once.
 
-mod net;
+mod support;
 
-use net::*;
 use node_core::chain::{AcceptOutcome, TipStep};
 use node_core::consensus::params::ChainParams;
 use node_core::consensus::validation::ValidationError;
@@ -14,15 +13,18 @@ use node_core::protocol::Role;
 use node_core::sim::{LinkConfig, Sim};
 use node_core::store::StoredChain;
 use node_core::{Block, BlockHash, Chain, KeyPair, Mempool, OutPoint, Transaction, TxOut};
+use support::chain::chain_with;
+use support::net::*;
+use support::*;
 
 /// A chain of `n` blocks after genesis, each paying its coinbase to `key` and spending the
 /// previous coinbase with a signed payment.
 fn signed_chain(key: &KeyPair, n: u64) -> Vec<Block> {
-    let mut chain = new_chain(key.pubkey_hash());
+    let mut chain = sim_chain(key.pubkey_hash());
     let mut blocks = vec![chain.block_at(0).unwrap().clone()];
     for i in 0..n {
         let prev = chain.block_at(i).unwrap().transactions[0].txid();
-        blocks.push(mine_on(
+        blocks.push(mine_on_at(
             &mut chain,
             key.pubkey_hash(),
             vec![payment(key, prev)],
@@ -45,10 +47,6 @@ fn payment(key: &KeyPair, prev: node_core::Txid) -> Transaction {
             pubkey_hash: key.pubkey_hash(),
         }],
     )
-}
-
-fn chain_with(params: ChainParams, genesis: &Block) -> Chain {
-    Chain::new(params, genesis.clone(), T0).unwrap()
 }
 
 fn trusting(height: u64, hash: BlockHash) -> ChainParams {
@@ -81,7 +79,7 @@ fn forged_spend(
     let made_up = Transaction::new_signed(thief, &[forged.inputs[0].prev], forged.outputs.clone());
     forged.inputs[0].signature = made_up.inputs[0].signature.clone();
     let mut block = chain_tip.template(thief.pubkey_hash(), vec![forged], 0, T0 + 50, b"");
-    solve(&mut block);
+    mine(&mut block);
     block
 }
 
@@ -89,7 +87,7 @@ fn forged_spend(
 fn reaching_the_assumed_block_connects_the_held_download_with_only_its_ancestors_unchecked() {
     let key = key(1);
     let blocks = signed_chain(&key, 20);
-    let mut chain = chain_with(trusting(15, blocks[15].hash()), &blocks[0]);
+    let mut chain = chain_with(trusting(15, blocks[15].hash()), blocks[0].clone());
     for b in &blocks[1..15] {
         assert_eq!(
             chain.accept_block(b.clone(), T0 + 100),
@@ -137,7 +135,7 @@ fn a_forged_spend_below_the_assumed_height_is_never_connected_and_is_refused_onc
     let honest_assumed = BlockHash(node_core::primitives::hash::sha256(
         b"the relay's tip, never sent",
     ));
-    let mut tab = chain_with(trusting(1_000_000_000, honest_assumed), &good[0]);
+    let mut tab = chain_with(trusting(1_000_000_000, honest_assumed), good[0].clone());
     let genesis_coin = good[0].transactions[0].txid();
     let forged = forged_spend(&tab, &victim, genesis_coin, &thief);
     assert_eq!(
@@ -195,7 +193,7 @@ fn a_branch_past_the_assumed_height_without_the_assumed_block_is_checked_in_full
             2,
             BlockHash(node_core::primitives::hash::sha256(b"elsewhere")),
         ),
-        &good[0],
+        good[0].clone(),
     );
     for b in &good[1..3] {
         assert_eq!(
@@ -226,13 +224,13 @@ fn a_heavier_branch_forking_below_the_reached_assumed_block_is_checked_in_full()
     let victim = key(6);
     let thief = key(7);
     let good = signed_chain(&victim, 6);
-    let mut tab = chain_with(trusting(6, good[6].hash()), &good[0]);
+    let mut tab = chain_with(trusting(6, good[6].hash()), good[0].clone());
     for b in &good[1..] {
         tab.accept_block(b.clone(), T0 + 100).unwrap();
     }
     assert_eq!(tab.height(), 6);
     // The attacker's branch forks at height 2 and carries a forged spend of block 2's coin.
-    let mut fork = chain_with(ChainParams::default(), &good[0]);
+    let mut fork = chain_with(ChainParams::default(), good[0].clone());
     for b in &good[1..3] {
         fork.accept_block(b.clone(), T0 + 100).unwrap();
     }
@@ -241,7 +239,7 @@ fn a_heavier_branch_forking_below_the_reached_assumed_block_is_checked_in_full()
     fork.accept_block(forged.clone(), T0 + 100).unwrap();
     let mut branch = vec![forged.clone()];
     for _ in 0..6 {
-        branch.push(mine_on(&mut fork, thief.pubkey_hash(), vec![], T0 + 70));
+        branch.push(mine_on_at(&mut fork, thief.pubkey_hash(), vec![], T0 + 70));
     }
     let tip_before = tab.tip();
     let digest_before = tab.utxo().digest();
@@ -270,28 +268,28 @@ fn a_forged_transaction_of_a_disconnected_unchecked_block_does_not_return_to_the
     let thief = key(9);
     let good = signed_chain(&victim, 2);
     // The relay's chain: block 3 carries a forged spend of block 2's coin; it vouches for 4.
-    let mut relay = chain_with(ChainParams::default(), &good[0]);
+    let mut relay = chain_with(ChainParams::default(), good[0].clone());
     for b in &good[1..] {
         relay.accept_block(b.clone(), T0 + 100).unwrap();
     }
     let forged = forged_spend(&relay, &victim, good[2].transactions[0].txid(), &thief);
     relay.note_signatures_verified(forged.hash());
     relay.accept_block(forged.clone(), T0 + 100).unwrap();
-    let on_top = mine_on(&mut relay, thief.pubkey_hash(), vec![], T0 + 60);
-    let mut tab = chain_with(trusting(4, on_top.hash()), &good[0]);
+    let on_top = mine_on_at(&mut relay, thief.pubkey_hash(), vec![], T0 + 60);
+    let mut tab = chain_with(trusting(4, on_top.hash()), good[0].clone());
     for b in good[1..].iter().chain([&forged, &on_top]) {
         tab.accept_block(b.clone(), T0 + 100).unwrap();
     }
     assert_eq!(tab.height(), 4);
     assert!(tab.connected_unchecked(&forged.hash()));
     // An honest branch from block 2 with more work disconnects blocks 3 and 4.
-    let mut honest = chain_with(ChainParams::default(), &good[0]);
+    let mut honest = chain_with(ChainParams::default(), good[0].clone());
     for b in &good[1..] {
         honest.accept_block(b.clone(), T0 + 100).unwrap();
     }
     let mut steps: Vec<TipStep> = Vec::new();
     for _ in 0..3 {
-        let b = mine_on(&mut honest, victim.pubkey_hash(), vec![], T0 + 80);
+        let b = mine_on_at(&mut honest, victim.pubkey_hash(), vec![], T0 + 80);
         if let Ok(AcceptOutcome::TipChanged(s)) = tab.accept_block(b, T0 + 100) {
             steps.extend(s);
         }
@@ -315,14 +313,14 @@ fn blocks_connected_unchecked_are_checked_after_a_reload_without_their_vouching_
     let victim = key(10);
     let thief = key(11);
     let good = signed_chain(&victim, 2);
-    let mut relay = chain_with(ChainParams::default(), &good[0]);
+    let mut relay = chain_with(ChainParams::default(), good[0].clone());
     for b in &good[1..] {
         relay.accept_block(b.clone(), T0 + 100).unwrap();
     }
     let forged = forged_spend(&relay, &victim, good[2].transactions[0].txid(), &thief);
     relay.note_signatures_verified(forged.hash());
     relay.accept_block(forged.clone(), T0 + 100).unwrap();
-    let mut tab = chain_with(trusting(3, forged.hash()), &good[0]);
+    let mut tab = chain_with(trusting(3, forged.hash()), good[0].clone());
     let mut store = StoredChain::default();
     store.apply(&tab.take_changes());
     for b in good[1..].iter().chain([&forged]) {
@@ -364,7 +362,7 @@ fn blocks_connected_unchecked_are_checked_after_a_reload_without_their_vouching_
 fn a_tab_trusting_the_relay_syncs_and_one_told_a_wrong_block_checks_everything() {
     let key = key(3);
     let blocks = signed_chain(&key, 40);
-    let mut relay_chain = new_chain(key.pubkey_hash());
+    let mut relay_chain = sim_chain(key.pubkey_hash());
     for b in &blocks[1..] {
         relay_chain.accept_block(b.clone(), T0 + 100).unwrap();
     }
@@ -400,7 +398,7 @@ fn broken_block_4(chain: &Chain, good: &[Block]) -> Block {
     let mut bad_tx = good[4].transactions[1].clone();
     bad_tx.inputs[0].signature[10] ^= 0x55;
     let mut bad = chain.template(key.pubkey_hash(), vec![bad_tx], 0, T0 + 50, b"");
-    solve(&mut bad);
+    mine(&mut bad);
     bad
 }
 
@@ -408,7 +406,7 @@ fn broken_block_4(chain: &Chain, good: &[Block]) -> Block {
 fn a_block_noted_as_verified_skips_its_signature_checks_once_and_only_those() {
     let key = key(2);
     let good = signed_chain(&key, 6);
-    let mut chain = chain_with(ChainParams::default(), &good[0]);
+    let mut chain = chain_with(ChainParams::default(), good[0].clone());
     for b in &good[1..4] {
         chain.accept_block(b.clone(), T0 + 100).unwrap();
     }
@@ -420,7 +418,7 @@ fn a_block_noted_as_verified_skips_its_signature_checks_once_and_only_those() {
         Err(ValidationError::BadSignature { input: 0, .. })
     ));
     // The shell vouches for it (wrongly, to show the checks are really skipped): accepted.
-    let mut trusting = chain_with(ChainParams::default(), &good[0]);
+    let mut trusting = chain_with(ChainParams::default(), good[0].clone());
     for b in &good[1..4] {
         trusting.accept_block(b.clone(), T0 + 100).unwrap();
     }
@@ -435,7 +433,7 @@ fn a_block_noted_as_verified_skips_its_signature_checks_once_and_only_those() {
     let mut double = trusting.template(key.pubkey_hash(), vec![], 0, T0 + 60, b"");
     double.transactions.push(bad.transactions[1].clone());
     double.header.merkle_root = double.compute_merkle_root();
-    solve(&mut double);
+    mine(&mut double);
     trusting.note_signatures_verified(double.hash());
     assert!(trusting.accept_block(double, T0 + 100).is_err());
 }
@@ -444,7 +442,7 @@ fn a_block_noted_as_verified_skips_its_signature_checks_once_and_only_those() {
 fn signatures_may_be_skipped_only_up_to_the_assumed_height() {
     let key = key(3);
     let blocks = signed_chain(&key, 6);
-    let mut chain = chain_with(trusting(4, blocks[4].hash()), &blocks[0]);
+    let mut chain = chain_with(trusting(4, blocks[4].hash()), blocks[0].clone());
     assert!(!chain.checks_signatures_at(1));
     assert!(!chain.checks_signatures_at(4));
     assert!(chain.checks_signatures_at(5));
@@ -452,7 +450,7 @@ fn signatures_may_be_skipped_only_up_to_the_assumed_height() {
         chain.accept_block(b.clone(), T0 + 100).unwrap();
     }
     assert!(chain.checks_signatures_at(5));
-    let full = chain_with(ChainParams::default(), &blocks[0]);
+    let full = chain_with(ChainParams::default(), blocks[0].clone());
     assert!(full.checks_signatures_at(1));
 }
 

@@ -10,6 +10,7 @@ use node_core::{
     Block, Chain, ChainParams, KeyPair, Mempool, OutPoint, PubKeyHash, Transaction, Txid,
     ValidationError,
 };
+use support::chain::*;
 use support::*;
 
 fn pkh(k: &KeyPair) -> PubKeyHash {

@@ -5,13 +5,14 @@
 //! with the payment that spent its output, the payment that is still valid returns to
 //! every mempool and is mined again, and every node shows the same, exact balances.
 
-mod net;
+mod support;
 
-use net::*;
 use node_core::protocol::Role;
 use node_core::sim::{store_digest, LinkConfig, Sim};
 use node_core::wallet::build_payment;
 use node_core::{BlockHash, KeyPair, NodeConfig, PubKeyHash, Transaction, Txid};
+use support::net::*;
+use support::*;
 
 /// Blocks the losing side mines during the partition: the depth of its reorganisation.
 const LOSING: u64 = 10;
@@ -21,7 +22,7 @@ const WINNING: u64 = 12;
 const FUNDED: u64 = 2;
 
 /// Mines a block on `node`'s tip holding its whole mempool, coinbase to `to`.
-fn mine(sim: &mut Sim, node: usize, to: PubKeyHash) -> BlockHash {
+fn mine_mempool(sim: &mut Sim, node: usize, to: PubKeyHash) -> BlockHash {
     sim.with_node(node, |n, now| {
         let txs: Vec<Transaction> = n
             .mempool()
@@ -30,7 +31,7 @@ fn mine(sim: &mut Sim, node: usize, to: PubKeyHash) -> BlockHash {
             .map(|(tx, _)| tx.clone())
             .collect();
         let mut block = n.block_template(now, to, txs).expect("node has a chain");
-        solve(&mut block);
+        mine(&mut block);
         let hash = block.hash();
         n.submit_block(now, block).expect("block is valid");
         hash
@@ -80,7 +81,7 @@ fn a_deep_reorg_after_a_partition_drops_the_losing_double_spend_and_keeps_the_re
     // Two relays, each with a miner and a wallet; everything starts on one chain.
     let r1 = sim.add_node(
         config("3000", Role::Relay, 1),
-        Some(new_chain(central.pubkey_hash())),
+        Some(sim_chain(central.pubkey_hash())),
     );
     let r2 = sim.add_node(config("3001", Role::Relay, 2), None);
     // Miner A mines as soon as one payment waits (it is told to mine only at the end).
@@ -134,14 +135,14 @@ fn a_deep_reorg_after_a_partition_drops_the_losing_double_spend_and_keeps_the_re
         2,
         "both reached miner A"
     );
-    mine(&mut sim, m_a, miner_a.pubkey_hash());
+    mine_mempool(&mut sim, m_a, miner_a.pubkey_hash());
     sim.run_for(2_000);
     let x_to_v = pay(&mut sim, w_a, &x, v.pubkey_hash(), 4);
     sim.run_for(2_000);
-    mine(&mut sim, m_a, miner_a.pubkey_hash());
+    mine_mempool(&mut sim, m_a, miner_a.pubkey_hash());
     for _ in 2..LOSING {
         sim.run_for(500);
-        mine(&mut sim, m_a, miner_a.pubkey_hash());
+        mine_mempool(&mut sim, m_a, miner_a.pubkey_hash());
     }
 
     // Side B: the same 10 coins of the payer go to Y instead, and side B mines longer.
@@ -152,10 +153,10 @@ fn a_deep_reorg_after_a_partition_drops_the_losing_double_spend_and_keeps_the_re
         1,
         "the double spend reached miner B"
     );
-    mine(&mut sim, m_b, miner_b.pubkey_hash());
+    mine_mempool(&mut sim, m_b, miner_b.pubkey_hash());
     for _ in 1..WINNING {
         sim.run_for(500);
-        mine(&mut sim, m_b, miner_b.pubkey_hash());
+        mine_mempool(&mut sim, m_b, miner_b.pubkey_hash());
     }
     sim.run_for(5_000);
 
@@ -293,7 +294,7 @@ fn a_client_that_reaches_a_relay_before_its_genesis_still_syncs() {
     let mut sim = Sim::new(2024, LinkConfig::default());
     let r1 = sim.add_node(
         config("3000", Role::Relay, 1),
-        Some(new_chain(central.pubkey_hash())),
+        Some(sim_chain(central.pubkey_hash())),
     );
     let r2 = sim.add_node(config("3001", Role::Relay, 2), None);
     let w = sim.add_node(config("3201", Role::Wallet, 5), None);

@@ -1,21 +1,17 @@
 //! Attacks with blocks on a node, told as stories: a peer hands over a mutated body of an
 //! honest block, a peer pushes blocks nobody asked for that add no work.
 
-mod net;
+mod support;
 
-use net::*;
-use node_core::node::{Action, Event, Node, Notification};
-use node_core::protocol::{self, encode_frame, InvItem, Message};
+use node_core::node::{Action, Node, Notification};
+use node_core::protocol::{self, InvItem, Message};
 use node_core::{Block, BlockHash, KeyPair, OutPoint, Transaction, TxOut};
+use support::net::*;
+use support::*;
 
-fn frame(relay: &mut Node, peer: u64, message: &Message) -> Vec<Action> {
-    relay.handle(
-        T0 + 1_000,
-        Event::Frame {
-            peer,
-            bytes: encode_frame(message),
-        },
-    );
+/// `peer` sends `message` to `relay` a second after the start; returns the relay's actions.
+fn deliver(relay: &mut Node, peer: u64, message: &Message) -> Vec<Action> {
+    relay.handle(T0 + 1_000, frame(peer, message));
     relay.drain_actions()
 }
 
@@ -27,12 +23,6 @@ fn asked_for(actions: &[Action], peer: u64, hash: BlockHash) -> bool {
         ),
         _ => false,
     })
-}
-
-fn disconnected(actions: &[Action], peer: u64) -> bool {
-    actions
-        .iter()
-        .any(|a| matches!(a, Action::Disconnect { peer: p, misbehaved: true, .. } if *p == peer))
 }
 
 /// An honest block of three transactions: the coinbase, a payment from the genesis coin, and
@@ -67,7 +57,7 @@ fn honest_block(relay: &Node, central: &KeyPair) -> Block {
         vec![to(6)],
     );
     let mut block = chain.template(central.pubkey_hash(), vec![first, second], 0, T0 + 10, b"");
-    solve(&mut block);
+    mine(&mut block);
     block
 }
 
@@ -91,13 +81,13 @@ fn a_mutated_body_under_an_honest_header_condemns_the_sender_and_the_real_block_
     );
 
     // The attacker (1) announces first and is asked; the honest peer (2) announces too.
-    let actions = frame(&mut relay, 1, &Message::Inv(vec![InvItem::Block(hash)]));
+    let actions = deliver(&mut relay, 1, &Message::Inv(vec![InvItem::Block(hash)]));
     assert!(asked_for(&actions, 1, hash));
-    frame(&mut relay, 2, &Message::Inv(vec![InvItem::Block(hash)]));
+    deliver(&mut relay, 2, &Message::Inv(vec![InvItem::Block(hash)]));
     // The mutated body arrives.
-    let actions = frame(&mut relay, 1, &Message::Block(mutated));
+    let actions = deliver(&mut relay, 1, &Message::Block(mutated));
     assert!(
-        disconnected(&actions, 1),
+        dropped_for_misbehaving(&actions, 1),
         "the sender of the mutated body is disconnected"
     );
     assert!(
@@ -109,7 +99,7 @@ fn a_mutated_body_under_an_honest_header_condemns_the_sender_and_the_real_block_
         "the real block is asked of the honest peer"
     );
     // And it connects.
-    frame(&mut relay, 2, &Message::Block(block));
+    deliver(&mut relay, 2, &Message::Block(block));
     assert_eq!(relay.chain().unwrap().tip(), hash);
 }
 
@@ -120,12 +110,12 @@ fn unrequested_blocks_that_add_no_work_are_refused_and_charged_to_their_sender()
     let central = key(1);
     let mut relay = relay_with_two_peers(&central);
     let block = honest_block(&relay, &central);
-    frame(
+    deliver(
         &mut relay,
         2,
         &Message::Inv(vec![InvItem::Block(block.hash())]),
     );
-    frame(&mut relay, 2, &Message::Block(block.clone()));
+    deliver(&mut relay, 2, &Message::Block(block.clone()));
     assert_eq!(relay.chain().unwrap().height(), 1);
     let genesis = relay.chain().unwrap().block_at(0).unwrap().clone();
     let mut penalties = 0;
@@ -134,7 +124,7 @@ fn unrequested_blocks_that_add_no_work_are_refused_and_charged_to_their_sender()
         let mut sibling = Block::new_template(
             genesis.hash(),
             T0 + 20 + i,
-            BITS,
+            SIM_BITS,
             vec![Transaction::new_coinbase(
                 1,
                 key(9).pubkey_hash(),
@@ -142,8 +132,8 @@ fn unrequested_blocks_that_add_no_work_are_refused_and_charged_to_their_sender()
                 &i.to_le_bytes(),
             )],
         );
-        solve(&mut sibling);
-        let actions = frame(&mut relay, 1, &Message::Block(sibling.clone()));
+        mine(&mut sibling);
+        let actions = deliver(&mut relay, 1, &Message::Block(sibling.clone()));
         stored += actions
             .iter()
             .filter(|a| matches!(a, Action::Persist(_)))
@@ -156,7 +146,7 @@ fn unrequested_blocks_that_add_no_work_are_refused_and_charged_to_their_sender()
             })
             .count();
         assert!(!relay.chain().unwrap().contains(&sibling.hash()));
-        if disconnected(&actions, 1) {
+        if dropped_for_misbehaving(&actions, 1) {
             break;
         }
     }

@@ -22,6 +22,7 @@ use node_core::{
     ValidationError,
 };
 use p256::ecdsa::Signature;
+use support::chain::*;
 use support::*;
 
 /// The chain every case starts from: genesis and 12 blocks, every coinbase paying Alice 10.
@@ -151,7 +152,7 @@ const CASES: &[Case] = &[
 
 fn bad_proof_of_work(fx: &mut Fixture) -> Invalid {
     let mut b = fx.block(vec![]);
-    while node_core::consensus::pow::meets_target(&b.hash(), BITS) {
+    while node_core::consensus::pow::meets_target(&b.hash(), FAST_BITS) {
         b.header.nonce += 1;
     }
     Invalid::block(b, ValidationError::BadProofOfWork)
@@ -159,13 +160,13 @@ fn bad_proof_of_work(fx: &mut Fixture) -> Invalid {
 
 fn wrong_bits(fx: &mut Fixture) -> Invalid {
     let mut b = fx.template(vec![]);
-    b.header.bits = BITS - 2;
+    b.header.bits = FAST_BITS - 2;
     mine(&mut b);
     Invalid::block(
         b,
         ValidationError::WrongBits {
-            expected: BITS,
-            got: BITS - 2,
+            expected: FAST_BITS,
+            got: FAST_BITS - 2,
         },
     )
 }
@@ -514,14 +515,7 @@ fn refuse_at_connect(fx: &mut Fixture) -> Block {
 fn invalid_ancestor(fx: &mut Fixture) -> Invalid {
     let bad = refuse_at_connect(fx);
     let height = bad.coinbase_height().expect("has a coinbase") + 1;
-    let coinbase = Transaction::new_coinbase(height, fx.miner, SUBSIDY, b"");
-    let mut child = Block::new_template(
-        bad.hash(),
-        bad.header.timestamp + SPACING,
-        BITS,
-        vec![coinbase],
-    );
-    mine(&mut child);
+    let child = child_of(&bad, height, fx.miner, Vec::new(), b"");
     Invalid::block(child, ValidationError::InvalidAncestor(bad.hash()))
 }
 

@@ -1,14 +1,15 @@
 //! Whole networks of real nodes on the deterministic simulator: the seed's scenario, sync,
 //! forks, many nodes with lossy links, and hostile peers.
 
-mod net;
+mod support;
 
-use net::*;
 use node_core::node::{Action, Event, Node, NodeConfig};
 use node_core::protocol::{self, encode_frame, InvItem, Message, Role};
 use node_core::sim::{FundedNetwork, LinkConfig, NetworkPlan, Sim};
 use node_core::{BlockHash, Txid};
 use proptest::prelude::*;
+use support::net::*;
+use support::*;
 
 /// DESIGN.md's acceptance scenario, all nine steps, on the simulator.
 #[test]
@@ -20,7 +21,7 @@ fn the_seed_scenario_ends_with_the_seed_balances_on_every_node() {
     // 1. The central node creates the blockchain; genesis pays CENTRAL.
     let relay = sim.add_node(
         config("3000", Role::Relay, 1),
-        Some(new_chain(central.pubkey_hash())),
+        Some(sim_chain(central.pubkey_hash())),
     );
     // 2. The wallet node has its four addresses (keys above).
     // 3. The central node sends 10 to WALLET_1 and WALLET_2, each mined at once.
@@ -74,9 +75,9 @@ fn the_seed_scenario_ends_with_the_seed_balances_on_every_node() {
 #[test]
 fn a_late_joiner_syncs_1000_blocks_in_batches() {
     let central = key(1);
-    let mut chain = new_chain(central.pubkey_hash());
+    let mut chain = sim_chain(central.pubkey_hash());
     for i in 0..1000u64 {
-        mine_on(&mut chain, central.pubkey_hash(), vec![], T0 + 1 + i);
+        mine_on_at(&mut chain, central.pubkey_hash(), vec![], T0 + 1 + i);
     }
     let tip = chain.tip();
     let mut sim = Sim::new(3, LinkConfig::default());
@@ -111,7 +112,7 @@ fn relays_peered_through_a_hub_find_each_other_and_outlive_it() {
             dial_learned,
             ..config(id, Role::Relay, nonce)
         };
-        let hub = sim.add_node(relay("3000", 1), Some(new_chain(central.pubkey_hash())));
+        let hub = sim.add_node(relay("3000", 1), Some(sim_chain(central.pubkey_hash())));
         let b = sim.add_node(relay("3001", 2), None);
         let c = sim.add_node(relay("3002", 3), None);
         sim.connect(b, hub);
@@ -141,7 +142,7 @@ fn relays_peered_through_a_hub_find_each_other_and_outlive_it() {
             let mut block = n
                 .block_template(now, key(2).pubkey_hash(), vec![])
                 .expect("B has the chain");
-            solve(&mut block);
+            mine(&mut block);
             n.submit_block(now, block).expect("B's own block");
         });
         sim.run_for(10_000);
@@ -162,7 +163,7 @@ fn competing_miners_converge_on_the_most_work_chain() {
     let mut sim = Sim::new(11, LinkConfig::default());
     let relay = sim.add_node(
         config("3000", Role::Relay, 1),
-        Some(new_chain(central.pubkey_hash())),
+        Some(sim_chain(central.pubkey_hash())),
     );
     let a = sim.add_node(config("3101", Role::Miner, 2), None);
     let b = sim.add_node(config("3102", Role::Miner, 3), None);
@@ -174,7 +175,7 @@ fn competing_miners_converge_on_the_most_work_chain() {
     let mine_empty = |sim: &mut Sim, node: usize, to| {
         sim.with_node(node, |n, now| {
             let mut block = n.block_template(now, to, vec![]).unwrap();
-            solve(&mut block);
+            mine(&mut block);
             n.submit_block(now, block).unwrap();
         });
     };
@@ -216,7 +217,7 @@ fn fifty_nodes_with_lossy_links_converge_and_lose_no_transaction() {
         relays: 3,
         miners: 3,
         rounds: 5,
-        bits: BITS,
+        bits: SIM_BITS,
     };
     let net = FundedNetwork::build(&plan, &faucet, &keys).expect("genesis is valid");
     let (mut sim, clients) = (net.sim, net.clients);
@@ -248,12 +249,6 @@ fn handshaken_relay() -> (Node, u64) {
     (relay, genesis.0 .0[0] as u64)
 }
 
-fn disconnected(actions: &[Action], peer: u64) -> bool {
-    actions
-        .iter()
-        .any(|a| matches!(a, Action::Disconnect { peer: p, misbehaved: true, .. } if *p == peer))
-}
-
 #[test]
 fn a_hostile_peer_is_disconnected_and_the_honest_one_is_still_served() {
     let attacks: Vec<Vec<Vec<u8>>> = vec![
@@ -271,9 +266,9 @@ fn a_hostile_peer_is_disconnected_and_the_honest_one_is_still_served() {
         {
             // A block with a bad proof of work, twice (invalid blocks score at once).
             let central = key(1);
-            let chain = new_chain(central.pubkey_hash());
+            let chain = sim_chain(central.pubkey_hash());
             let mut b = chain.template(central.pubkey_hash(), vec![], 0, T0 + 5, b"");
-            while node_core::consensus::pow::meets_target(&b.hash(), BITS) {
+            while node_core::consensus::pow::meets_target(&b.hash(), SIM_BITS) {
                 b.header.nonce += 1;
             }
             vec![encode_frame(&Message::Block(b))]
@@ -292,7 +287,7 @@ fn a_hostile_peer_is_disconnected_and_the_honest_one_is_still_served() {
             actions.extend(relay.drain_actions());
         }
         assert!(
-            disconnected(&actions, 2),
+            dropped_for_misbehaving(&actions, 2),
             "attack {i} leads to a disconnect: {actions:?}"
         );
         // The honest peer still gets answers.
@@ -448,7 +443,7 @@ fn a_miner_that_joins_after_the_payments_still_mines_them() {
     let mut sim = Sim::new(5, LinkConfig::default());
     let relay = sim.add_node(
         config("3000", Role::Relay, 1),
-        Some(new_chain(central.pubkey_hash())),
+        Some(sim_chain(central.pubkey_hash())),
     );
     send_and_mine(&mut sim, relay, &central, w1.pubkey_hash(), 10);
     sim.run_for(10);

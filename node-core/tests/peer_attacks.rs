@@ -7,20 +7,22 @@
 //! asserted by counting (frames, templates, transactions checked, signatures verified),
 //! never by timing.
 
-mod net;
+mod support;
 
-use net::{config, key, mine_on, new_chain, BITS, T0};
 use node_core::consensus::pow;
 use node_core::node::addr_book::PER_SOURCE_CAP;
 use node_core::node::{
     Action, Event, Node, NodeConfig, Notification, BEFORE_GENESIS_MAX_BYTES, GETADDR_ANSWER_MAX,
 };
 use node_core::protocol::{
-    decode_frame, encode_frame, InvItem, Message, PeerAddr, Role, Version, MAX_INV_ITEMS,
-    PROTOCOL_VERSION,
+    InvItem, Message, PeerAddr, Role, Version, MAX_INV_ITEMS, PROTOCOL_VERSION,
 };
 use node_core::sim::{LinkConfig, Sim};
 use node_core::{Block, BlockHash, Chain, KeyPair, OutPoint, Transaction, TxOut, Txid};
+use support::net::{
+    config, dropped_for_misbehaving, frame, mine_on_at, sent_to, sim_chain, SIM_BITS,
+};
+use support::{key, T0};
 
 // ----- a node driven by hand ---------------------------------------------------------------
 
@@ -45,13 +47,6 @@ fn relay_version(node_id: &str, genesis: BlockHash, url: &str) -> Version {
         listen_url: Some(url.into()),
         nonce: node_id.bytes().map(u64::from).sum::<u64>() + 50_000,
         ..version(node_id, genesis, 0, 0)
-    }
-}
-
-fn frame(peer: u64, m: &Message) -> Event {
-    Event::Frame {
-        peer,
-        bytes: encode_frame(m),
     }
 }
 
@@ -84,24 +79,6 @@ fn shake_dialled(node: &mut Node, now: u64, peer: u64, url: &str, named: bool, v
     node.drain_actions();
 }
 
-/// Messages sent to `peer` among `actions`.
-fn sent_to(actions: &[Action], peer: u64) -> Vec<Message> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Send { peer: p, frame } if *p == peer => decode_frame(frame).ok(),
-            Action::Broadcast { peers, frame } if peers.contains(&peer) => decode_frame(frame).ok(),
-            _ => None,
-        })
-        .collect()
-}
-
-fn dropped_for_misbehaving(actions: &[Action], peer: u64) -> bool {
-    actions
-        .iter()
-        .any(|a| matches!(a, Action::Disconnect { peer: p, misbehaved: true, .. } if *p == peer))
-}
-
 fn penalised(actions: &[Action], peer: u64) -> bool {
     actions.iter().any(
         |a| matches!(a, Action::Notify(Notification::PeerPenalised { peer: p, .. }) if *p == peer),
@@ -125,7 +102,7 @@ fn relay_config() -> NodeConfig {
 #[test]
 fn one_getdata_naming_a_block_two_thousand_times_gets_the_block_once() {
     let owner = key(1);
-    let chain = new_chain(owner.pubkey_hash());
+    let chain = sim_chain(owner.pubkey_hash());
     let genesis = chain.genesis_hash();
     let mut relay = relay_with(chain, relay_config());
     let ask = Message::GetData(vec![InvItem::Block(genesis); MAX_INV_ITEMS]);
@@ -143,7 +120,7 @@ fn one_getdata_naming_a_block_two_thousand_times_gets_the_block_once() {
 #[test]
 fn a_peer_that_asks_again_and_again_for_a_block_it_was_sent_is_dropped() {
     let owner = key(1);
-    let chain = new_chain(owner.pubkey_hash());
+    let chain = sim_chain(owner.pubkey_hash());
     let genesis = chain.genesis_hash();
     let mut relay = relay_with(chain, relay_config());
     let ask = Message::GetData(vec![InvItem::Block(genesis)]);
@@ -168,10 +145,10 @@ fn a_peer_that_asks_again_and_again_for_a_block_it_was_sent_is_dropped() {
 #[test]
 fn answers_that_do_not_fit_a_round_wait_for_later_rounds_instead_of_piling_up() {
     let owner = key(1);
-    let mut chain = new_chain(owner.pubkey_hash());
+    let mut chain = sim_chain(owner.pubkey_hash());
     let hashes: Vec<BlockHash> = (0..10)
         .map(|i| {
-            mine_on(
+            mine_on_at(
                 &mut chain,
                 owner.pubkey_hash(),
                 vec![],
@@ -217,13 +194,13 @@ fn answers_that_do_not_fit_a_round_wait_for_later_rounds_instead_of_piling_up() 
 #[test]
 fn a_drive_by_peer_cannot_choose_the_genesis_of_a_node_without_a_chain() {
     let mut sim = Sim::new(13, LinkConfig::default());
-    let hub_chain = new_chain(key(1).pubkey_hash());
+    let hub_chain = sim_chain(key(1).pubkey_hash());
     let hub_genesis = hub_chain.genesis_hash();
     let hub = sim.add_node(relay_config(), Some(hub_chain));
     // Another network's relay, which reaches the fresh relay first.
     let stranger = sim.add_node(
         config("6666", Role::Relay, 66),
-        Some(new_chain(key(66).pubkey_hash())),
+        Some(sim_chain(key(66).pubkey_hash())),
     );
     let fresh = sim.add_node(
         NodeConfig {
@@ -294,12 +271,12 @@ fn fresh_node_with_named_hub(genesis: BlockHash) -> Node {
 
 #[test]
 fn blocks_held_before_the_genesis_are_bounded_in_bytes_even_from_the_named_peer() {
-    let hub_chain = new_chain(key(1).pubkey_hash());
+    let hub_chain = sim_chain(key(1).pubkey_hash());
     let mut node = fresh_node_with_named_hub(hub_chain.genesis_hash());
     for seed in 0..10 {
         node.handle(
             T0 + 1,
-            frame(1, &Message::Block(big_block(seed, 900_000, BITS))),
+            frame(1, &Message::Block(big_block(seed, 900_000, SIM_BITS))),
         );
     }
     let held = node.held_before_genesis();
@@ -312,7 +289,7 @@ fn blocks_held_before_the_genesis_are_bounded_in_bytes_even_from_the_named_peer(
 
 #[test]
 fn a_block_before_the_genesis_without_its_proof_of_work_is_charged_and_not_kept() {
-    let hub_chain = new_chain(key(1).pubkey_hash());
+    let hub_chain = sim_chain(key(1).pubkey_hash());
     let mut node = fresh_node_with_named_hub(hub_chain.genesis_hash());
     let mut forged = unmined_block(1, 1_000, 20);
     while pow::meets_target(&forged.hash(), forged.header.bits) {
@@ -326,14 +303,14 @@ fn a_block_before_the_genesis_without_its_proof_of_work_is_charged_and_not_kept(
 
 #[test]
 fn a_stranger_cannot_park_blocks_in_a_node_without_a_chain() {
-    let hub_chain = new_chain(key(1).pubkey_hash());
+    let hub_chain = sim_chain(key(1).pubkey_hash());
     let genesis = hub_chain.genesis_hash();
     let mut node = fresh_node_with_named_hub(genesis);
     // An inbound peer that even claims the right genesis.
     shake_inbound(&mut node, T0, 2, version("6666", genesis, 9, 9));
     node.handle(
         T0 + 1,
-        frame(2, &Message::Block(big_block(3, 900_000, BITS))),
+        frame(2, &Message::Block(big_block(3, 900_000, SIM_BITS))),
     );
     let actions = node.drain_actions();
     assert!(penalised(&actions, 2), "{actions:?}");
@@ -342,7 +319,7 @@ fn a_stranger_cannot_park_blocks_in_a_node_without_a_chain() {
 
 #[test]
 fn blocks_held_before_the_genesis_with_other_bits_are_charged_when_it_comes() {
-    let hub_chain = new_chain(key(1).pubkey_hash());
+    let hub_chain = sim_chain(key(1).pubkey_hash());
     let genesis_block = hub_chain.block_at(0).expect("genesis").clone();
     let mut node = fresh_node_with_named_hub(hub_chain.genesis_hash());
     // Cheaper work than the network's: passes its own target, not the genesis's.
@@ -371,7 +348,7 @@ fn flood(tag: &str, n: usize) -> Vec<PeerAddr> {
 #[test]
 fn one_addr_message_fills_only_a_small_part_of_the_address_book() {
     let owner = key(1);
-    let chain = new_chain(owner.pubkey_hash());
+    let chain = sim_chain(owner.pubkey_hash());
     let genesis = chain.genesis_hash();
     let mut relay = relay_with(chain, relay_config());
     relay.handle(T0 + 1, frame(1, &Message::Addr(flood("e", 1_000))));
@@ -396,7 +373,7 @@ fn one_addr_message_fills_only_a_small_part_of_the_address_book() {
 #[test]
 fn a_relay_this_node_dialled_outlives_any_addr_flood_and_leads_every_getaddr_answer() {
     let owner = key(1);
-    let chain = new_chain(owner.pubkey_hash());
+    let chain = sim_chain(owner.pubkey_hash());
     let genesis = chain.genesis_hash();
     let mut relay = relay_with(chain, relay_config());
     let hub = "ws://hub.test/ws";
@@ -452,7 +429,7 @@ fn a_relay_this_node_dialled_outlives_any_addr_flood_and_leads_every_getaddr_ans
 #[test]
 fn a_peer_claiming_another_nodes_id_in_its_version_does_not_replace_that_nodes_url() {
     let owner = key(1);
-    let chain = new_chain(owner.pubkey_hash());
+    let chain = sim_chain(owner.pubkey_hash());
     let genesis = chain.genesis_hash();
     let mut relay = relay_with(chain, relay_config());
     let good = "ws://good.test/ws";
@@ -491,7 +468,7 @@ fn a_peer_claiming_another_nodes_id_in_its_version_does_not_replace_that_nodes_u
 #[test]
 fn a_peer_copying_a_relays_id_and_nonce_cannot_cut_this_nodes_link_to_it() {
     let owner = key(1);
-    let chain = new_chain(owner.pubkey_hash());
+    let chain = sim_chain(owner.pubkey_hash());
     let genesis = chain.genesis_hash();
     // This relay's id is the higher of the two, the side that used to close its own dial.
     let mut relay = relay_with(chain, config("3005", Role::Relay, 1));
@@ -538,8 +515,8 @@ fn payment_chain(owner: &KeyPair, coin: OutPoint, value: u64, n: usize) -> Vec<T
 
 /// A relay whose chain has a block paying `owner`, and that block's coinbase.
 fn funded_relay(owner: &KeyPair, cfg: NodeConfig) -> (Node, OutPoint) {
-    let mut chain = new_chain(owner.pubkey_hash());
-    let block = mine_on(&mut chain, owner.pubkey_hash(), vec![], T0 + 1_000);
+    let mut chain = sim_chain(owner.pubkey_hash());
+    let block = mine_on_at(&mut chain, owner.pubkey_hash(), vec![], T0 + 1_000);
     let coin = OutPoint {
         txid: block.transactions[0].txid(),
         vout: 0,
@@ -650,7 +627,7 @@ fn a_block_that_extends_the_tip_costs_work_in_its_size_not_in_the_mempools() {
 #[test]
 fn a_peer_announcing_transactions_it_never_sends_cannot_stop_others_being_fetched() {
     let owner = key(1);
-    let chain = new_chain(owner.pubkey_hash());
+    let chain = sim_chain(owner.pubkey_hash());
     let genesis = chain.genesis_hash();
     let mut relay = relay_with(chain, relay_config());
     shake_inbound(&mut relay, T0, 2, version("liar", genesis, 0, 0));
@@ -774,7 +751,7 @@ fn a_transaction_refused_for_its_signature_costs_nothing_when_sent_again() {
 #[test]
 fn a_peer_claiming_a_huge_height_does_not_make_the_node_sync() {
     let owner = key(1);
-    let chain = new_chain(owner.pubkey_hash());
+    let chain = sim_chain(owner.pubkey_hash());
     let genesis = chain.genesis_hash();
     let mut relay = relay_with(chain, relay_config());
     shake_inbound(
@@ -797,7 +774,7 @@ fn a_peer_claiming_a_huge_height_does_not_make_the_node_sync() {
 #[test]
 fn a_claimed_height_counts_only_as_far_as_the_blocks_announced_back_it() {
     let owner = key(1);
-    let chain = new_chain(owner.pubkey_hash());
+    let chain = sim_chain(owner.pubkey_hash());
     let genesis = chain.genesis_hash();
     let mut relay = relay_with(chain, relay_config());
     shake_inbound(

@@ -25,6 +25,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use support::chain::*;
 use support::*;
 
 // ----- strategies -------------------------------------------------------------------------

@@ -8,18 +8,13 @@ mod support;
 
 use node_core::consensus::validation;
 use node_core::node::{Event, Node, NodeConfig};
-use node_core::protocol::{encode_frame, Message, Role, Version, PROTOCOL_VERSION};
+use node_core::protocol::{Message, Role, Version, PROTOCOL_VERSION};
 use node_core::{Block, BlockHash, ChainParams, KeyPair, OutPoint, Transaction};
+use support::chain::*;
+use support::net::frame;
 use support::*;
 
 // ----- driving a node by hand ----------------------------------------------------------------
-
-fn frame(peer: u64, m: &Message) -> Event {
-    Event::Frame {
-        peer,
-        bytes: encode_frame(m),
-    }
-}
 
 fn relay_version(node_id: &str, genesis: BlockHash, nonce: u64) -> Version {
     Version {
@@ -157,10 +152,9 @@ const RICH_SUBSIDY: u64 = 1 << 40;
 /// chain of payments, the first spending `parent`'s coinbase (which paid `key`), each
 /// splitting the previous change into thousands of outputs: about 840 KB.
 fn full_block(parent: &Block, height: u64, key: &KeyPair, tag: &[u8]) -> Block {
-    let coinbase = Transaction::new_coinbase(height, key.pubkey_hash(), RICH_SUBSIDY, tag);
     let mut spend = coinbase_of(parent);
     let mut value = RICH_SUBSIDY;
-    let mut txs = vec![coinbase];
+    let mut txs = Vec::new();
     for _ in 0..10 {
         let pieces = 4_000u64;
         let mut outputs: Vec<(node_core::PubKeyHash, u64)> =
@@ -172,23 +166,19 @@ fn full_block(parent: &Block, height: u64, key: &KeyPair, tag: &[u8]) -> Block {
         spend = outpoint(&tx, pieces as u32);
         txs.push(tx);
     }
-    let mut block =
-        Block::new_template(parent.hash(), parent.header.timestamp + SPACING, BITS, txs);
-    mine(&mut block);
-    block
+    child_paying(parent, height, key.pubkey_hash(), RICH_SUBSIDY, txs, tag)
 }
 
 /// An empty block on `parent` at `height` paying `key` the subsidy.
 fn empty_block(parent: &Block, height: u64, key: &KeyPair, tag: &[u8]) -> Block {
-    let coinbase = Transaction::new_coinbase(height, key.pubkey_hash(), RICH_SUBSIDY, tag);
-    let mut block = Block::new_template(
-        parent.hash(),
-        parent.header.timestamp + SPACING,
-        BITS,
-        vec![coinbase],
-    );
-    mine(&mut block);
-    block
+    child_paying(
+        parent,
+        height,
+        key.pubkey_hash(),
+        RICH_SUBSIDY,
+        Vec::new(),
+        tag,
+    )
 }
 
 /// Two parts of the network mined apart for a while (a partition, a relay link down for an

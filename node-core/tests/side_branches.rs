@@ -8,6 +8,7 @@ use node_core::chain::{
 };
 use node_core::primitives::hash::sha256;
 use node_core::{Block, OutPoint, Transaction, TxIn, TxOut, Txid};
+use support::chain::*;
 use support::*;
 
 /// `n` transactions that pass every context-free check (shape, sizes) but spend outputs

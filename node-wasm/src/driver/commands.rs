@@ -1,0 +1,223 @@
+//! What the page asks through `window.node` ([`crate::facade`]): wallet, payments, mining,
+//! and read-only views of the node.
+
+use node_core::{Address, BlockHash};
+
+use super::{now_ms, Driver};
+use crate::error::{parse_address, NodeError};
+use crate::peer_text::{shown, MAX_REASON_CHARS, MAX_URL_CHARS};
+use crate::verifier::VerifierPool;
+use crate::views::{self, to_js, AddressView, BlockView, StatusView};
+
+impl Driver {
+    /// Makes a new key; returns its address.
+    pub async fn create_wallet(&self) -> Result<String, NodeError> {
+        self.check_open()?;
+        let address = self.inner.wallet.create(now_ms()).await?.to_string();
+        self.emit(
+            "wallet",
+            &to_js(&views::WalletEvent {
+                address: address.clone(),
+            }),
+        );
+        Ok(address)
+    }
+
+    /// The wallet's addresses, oldest first.
+    pub fn list_addresses(&self) -> Vec<String> {
+        self.inner
+            .wallet
+            .addresses()
+            .iter()
+            .map(Address::to_string)
+            .collect()
+    }
+
+    /// The wallet's addresses with their balances.
+    pub fn balances(&self) -> Vec<AddressView> {
+        let node = self.inner.node.borrow();
+        let utxo = node.chain().map(|c| c.utxo());
+        self.inner
+            .wallet
+            .addresses()
+            .iter()
+            .map(|a| AddressView::of(a, utxo, node.mempool()))
+            .collect()
+    }
+
+    /// Confirmed balance of any address.
+    pub fn balance(&self, address: &str) -> Result<u64, NodeError> {
+        let a = parse_address(address)?;
+        Ok(self.inner.node.borrow().balance(&a.0))
+    }
+
+    /// Pays `amount` from a wallet address to any address; returns the txid.
+    pub fn send(&self, from: &str, to: &str, amount: u64) -> Result<String, NodeError> {
+        self.check_open()?;
+        let from_address = parse_address(from)?;
+        let to_address = parse_address(to)?;
+        let key = self
+            .inner
+            .wallet
+            .key(&from_address)
+            .ok_or_else(|| NodeError::NotInWallet(from_address.to_string()))?;
+        if amount == 0 {
+            return Err(NodeError::InvalidAmount("0".into()));
+        }
+        let result =
+            self.inner
+                .node
+                .borrow_mut()
+                .send_payment(now_ms(), &key, to_address.0, amount, 0);
+        self.drain();
+        let txid = result.map_err(NodeError::Send)?;
+        let mut local = self.inner.local_txids.borrow_mut();
+        local.push(txid);
+        if local.len() > 1000 {
+            local.remove(0);
+        }
+        Ok(txid.to_string())
+    }
+
+    /// Mines to `address` whenever enough transactions wait.
+    pub fn start_mining(&self, address: &str) -> Result<(), NodeError> {
+        self.check_open()?;
+        let a = parse_address(address)?;
+        *self.inner.miner_error.borrow_mut() = None;
+        self.inner.node.borrow_mut().start_mining(now_ms(), a.0);
+        self.drain();
+        Ok(())
+    }
+
+    /// Stops mining.
+    pub fn stop_mining(&self) {
+        self.inner.node.borrow_mut().stop_mining();
+        self.inner.miner.borrow_mut().stop();
+        self.drain();
+        self.emit_hashrate();
+    }
+
+    /// Changes the number of mining workers.
+    pub fn set_workers(&self, count: usize) -> Result<(), NodeError> {
+        self.inner.miner.borrow_mut().set_count(count)
+    }
+
+    /// The node's summary.
+    pub fn status(&self) -> StatusView {
+        let s = self.inner.node.borrow().status();
+        let assume_valid = self.inner.node.borrow().config().params.assume_valid;
+        let link = self.inner.link.borrow();
+        let miner = self.inner.miner.borrow();
+        StatusView {
+            node_id: s.node_id,
+            height: s.height,
+            tip: s.tip.map(|h| h.to_string()),
+            genesis: s.genesis.map(|h| h.to_string()),
+            peers: s.peers,
+            mempool: s.mempool,
+            syncing: s.syncing,
+            target_height: s.target_height,
+            downloaded_height: s.downloaded_height,
+            orphans: s.orphans,
+            mining: s.mining_to.is_some(),
+            mining_to: s.mining_to.map(|p| Address(p).to_string()),
+            mining_active: miner.is_active(),
+            hashrate: {
+                drop(miner);
+                self.hashrate_view()
+            },
+            blocks_mined: self.inner.blocks_mined.get(),
+            workers: self.inner.miner.borrow().count(),
+            connected: link.open,
+            connection: link.state.to_string(),
+            relay: shown(&link.url, MAX_URL_CHARS),
+            storage_error: self.inner.storage_error.borrow().clone(),
+            storage_warnings: self.inner.storage_warnings.clone(),
+            miner_error: self
+                .inner
+                .miner_error
+                .borrow()
+                .as_deref()
+                .map(|m| shown(m, MAX_REASON_CHARS)),
+            verify_workers: self
+                .inner
+                .verifier
+                .as_ref()
+                .map_or(0, VerifierPool::working_count),
+            signatures_vouched: self.inner.vouched.get(),
+            assume_valid: assume_valid.map(|(height, hash)| views::AssumeValidView {
+                height,
+                hash: hash.to_string(),
+            }),
+        }
+    }
+
+    /// Active blocks, newest first (at most `limit`).
+    pub fn print_chain(&self, limit: Option<usize>) -> Vec<BlockView> {
+        let node = self.inner.node.borrow();
+        let Some(chain) = node.chain() else {
+            return Vec::new();
+        };
+        let limit = limit.unwrap_or(usize::MAX);
+        (0..=chain.height())
+            .rev()
+            .take(limit)
+            .filter_map(|h| chain.block_at(h))
+            .map(|b| BlockView::of(b, chain))
+            .collect()
+    }
+
+    /// A stored block by hash (active or side branch).
+    pub fn block(&self, hash: &str) -> Option<BlockView> {
+        let hash = BlockHash::from_hex(hash)?;
+        let node = self.inner.node.borrow();
+        let chain = node.chain()?;
+        chain.block(&hash).map(|b| BlockView::of(b, chain))
+    }
+
+    /// Every known block of the last `depth` heights, side branches included.
+    pub fn block_tree(&self, depth: u64) -> Vec<views::TreeNodeView> {
+        let node = self.inner.node.borrow();
+        node.chain()
+            .map(|c| views::block_tree(c, depth))
+            .unwrap_or_default()
+    }
+
+    /// Connected peers.
+    pub fn peers(&self) -> Vec<views::PeerView> {
+        let url = self.inner.link.borrow().url.clone();
+        self.inner
+            .node
+            .borrow()
+            .peers()
+            .iter()
+            .map(|p| views::PeerView::of(p, &url))
+            .collect()
+    }
+
+    /// Nodes heard of.
+    pub fn known_nodes(&self) -> Vec<views::KnownNodeView> {
+        self.inner
+            .node
+            .borrow()
+            .known_addrs()
+            .iter()
+            .map(views::KnownNodeView::of)
+            .collect()
+    }
+
+    /// Transactions waiting in the mempool, in arrival order.
+    pub fn mempool(&self) -> Vec<views::MempoolTxView> {
+        self.inner
+            .node
+            .borrow()
+            .mempool()
+            .in_order()
+            .into_iter()
+            .map(|(tx, fee)| views::MempoolTxView {
+                fee,
+                tx: views::TxView::of(tx),
+            })
+            .collect()
+    }
+}
