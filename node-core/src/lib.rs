@@ -8,6 +8,20 @@
 //! Time and entropy arrive as arguments, and storage is an action the caller carries out.
 //! That is what lets the native relay and a browser tab run the same rules, and lets whole
 //! networks be simulated deterministically in tests.
+//!
+//! # What lives where
+//! The folders are layers; each may use the ones above it, never one below (checked by
+//! `scripts/module-shape.mjs`, which also keeps every file under 800 lines of non-test code):
+//! - [`util`]: maps sharing one B-tree per key kind, one shared sort (wasm size, not domain);
+//! - [`primitives`]: hashes, blocks, transactions, Merkle trees, keys, addresses, encoding;
+//! - [`consensus`]: parameters, proof of work, the checks a block or transaction must pass;
+//! - [`utxo`], [`chain`] (fork choice, orphans, side branches, assume-valid, connect/undo,
+//!   changes to persist), [`store`] (a chain as stored), [`mempool`], [`wallet`];
+//! - [`protocol`]: messages and frames, with the caps decoding enforces;
+//! - [`node`]: the node, a coordinator over parts that each own their state (handshake,
+//!   download, announcements, transaction intake, serving, addresses, mining), and the
+//!   [`node::shell::Shell`] trait every host implements;
+//! - `sim` (feature `sim`): simulated networks of real nodes, for tests.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -148,7 +148,7 @@ mod wasm {
 /// The lanes the browser's search uses: eight nonces in two `v128` registers.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub type Native = wasm::V;
-/// Lanes per pass of [`Native`].
+/// Lanes per pass of the browser's search (`Native`, built only for wasm with SIMD).
 pub const NATIVE_LANES: usize = 8;
 
 /// Compresses one 64-byte block for four lanes from `state`, returning the first two words

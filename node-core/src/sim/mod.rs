@@ -12,6 +12,10 @@
 //! "reset" breaks the connection (both sides see it close; frames sent before the break
 //! still arrive; the dialler reconnects). A partition makes frames and reconnections across
 //! it fail until it heals.
+//!
+//! Built only with the `sim` feature (tests, the `simulate` example): no node runs it.
+//!
+//! May depend on: everything else in the crate (it plays every shell); nothing depends on it.
 
 use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use alloc::string::String;
