@@ -1,7 +1,7 @@
 // @ts-check
 // The chain explorer: the block list newest first, the block tree, and a block's detail.
 import { $, el, log } from './dom.js';
-import { short, time, throttle } from './format.js';
+import { plural, short, time, throttle } from './format.js';
 import { drawTree, markSelected } from './tree.js';
 
 /** @typedef {import('./page.js').Page} Page */
@@ -56,7 +56,7 @@ export function mountExplorer(page) {
       el('dt', { text: 'Bits / nonce' }), el('dd', { text: `${b.bits} / ${b.nonce}` }),
       el('dt', { text: 'PoW' }), el('dd', { text: b.powValid ? 'valid' : 'INVALID' }),
       el('dt', { text: 'Size' }), el('dd', { text: `${b.size} bytes` }));
-    box.replaceChildren(el('h3', { text: `Block #${b.height}` }), dl, el('h3', { text: `${b.txs.length} transactions` }), ...b.txs.map(txCard));
+    box.replaceChildren(el('h3', { text: `Block #${b.height}` }), dl, el('h3', { text: plural(b.txs.length, 'transaction') }), ...b.txs.map(txCard));
     if (scroll) box.scrollTop = 0;
   }
 

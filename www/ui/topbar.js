@@ -25,13 +25,17 @@ function renderSync(height, target, syncing, hasChain) {
   const text = $('sync-text');
   if (!hasChain) {
     bar.max = 1; bar.value = 0;
+    $('sync').dataset.synced = 'false';
     text.textContent = syncing ? 'downloading the chain…' : 'no chain yet: waiting for the relay';
     return;
   }
   bar.max = Math.max(target, height, 1);
   bar.value = height;
-  text.textContent = syncing || height < target ? `downloading: ${height} / ${target}` : `in sync at height ${height}`;
-  $('sync').dataset.synced = String(!(syncing || height < target));
+  const downloading = syncing || height < target;
+  // In sync, the bar is hidden (style.css): a full or empty bar beside "in sync" says nothing.
+  text.textContent = downloading ? `downloading: ${height} / ${target}`
+    : height === 0 ? 'in sync: the chain is the genesis block alone' : `in sync at height ${height}`;
+  $('sync').dataset.synced = String(!downloading);
 }
 
 /** Draws the top bar and keeps it current; returns its refresh. @param {Page} page */
