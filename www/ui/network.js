@@ -2,6 +2,7 @@
 // The network panel: connected peers, nodes heard of, and the mempool.
 import { $, el, log } from './dom.js';
 import { short, throttle } from './format.js';
+import { txLink } from './links.js';
 
 /** @typedef {import('./page.js').Page} Page */
 /** @typedef {import('./types.js').Peer} Peer */
@@ -25,7 +26,7 @@ export function mountNetwork(page) {
       el('b', { text: k.nodeId }), ` ${k.role}`, k.url ? el('span', { class: 'hint', text: ` ${k.url}` }) : null))
       : [el('li', { class: 'hint', text: 'None yet.' })]));
     $('mempool').replaceChildren(...(mempool.length ? mempool.map((t) => el('li', { 'data-testid': 'mempool-tx' },
-      el('code', { text: short(t.txid, 16) }), ` · ${t.outputs.map((o) => `${o.value} → ${short(o.address, 10)}…`).join(', ')}`))
+      txLink(t.txid, short(t.txid, 16)), ` · ${t.outputs.map((o) => `${o.value} → ${short(o.address, 10)}…`).join(', ')}`))
       : [el('li', { class: 'hint', text: 'Empty.' })]));
   }
   const later = throttle(refresh, 500);

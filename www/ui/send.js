@@ -2,6 +2,7 @@
 // The send form: from one of the wallet's addresses to any address.
 import { $, $select, el, log, message } from './dom.js';
 import { short } from './format.js';
+import { txLink } from './links.js';
 
 /** @typedef {import('./page.js').Page} Page */
 
@@ -29,7 +30,7 @@ export function mountSend(page, refreshWallet) {
       const from = $('send-from').value;
       if (!from) throw new Error('create an address first: there is nothing to send from');
       const txid = await node.send(from, $('send-to').value.trim(), $('send-amount').value);
-      result.textContent = `sent: ${txid}`;
+      result.replaceChildren('sent: ', txLink(txid));
       result.dataset.txid = txid;
       log(`sent ${$('send-amount').value} to ${short($('send-to').value, 16)}… in ${short(txid)}`);
       await refreshWallet();

@@ -2,6 +2,7 @@
 // The wallet panel: the addresses with their balances, and "New address".
 import { $, el, banner, copyButton, log, message } from './dom.js';
 import { throttle } from './format.js';
+import { addressLink } from './links.js';
 
 /** @typedef {import('./page.js').Page} Page */
 /** @typedef {import('./types.js').AddressRow} AddressRow */
@@ -19,7 +20,7 @@ export function mountWallet(page) {
       body.replaceChildren(...rows.map((r) => {
         const pending = r.spendable !== r.balance ? el('span', { class: 'pending', text: `${r.spendable} spendable now` }) : null;
         return el('tr', { 'data-testid': 'address-row', 'data-address': r.address },
-          el('td', {}, el('code', { 'data-testid': 'address', text: r.address })),
+          el('td', {}, el('code', { 'data-testid': 'address' }, addressLink(r.address, false))),
           el('td', { class: 'num' }, el('span', { class: 'balance', 'data-testid': 'balance', text: String(r.balance) }), pending),
           el('td', {}, copyButton(r.address, 'copy-address')));
       }));
