@@ -17,6 +17,7 @@ import { mountMiner } from './ui/miner.js';
 import { mountExplorer } from './ui/explorer.js';
 import { mountNetwork } from './ui/network.js';
 import { mountInspector } from './ui/inspector.js';
+import { mountGuide } from './ui/guide.js';
 
 async function main() {
   $('node-id').textContent = nodeId;
@@ -49,6 +50,7 @@ async function main() {
   const explorer = mountExplorer(page);
   const network = mountNetwork(page);
   mountInspector(page);
+  mountGuide(page);
 
   const status = await node.status();
   $('worker-count').value = String(status.workers);

@@ -98,6 +98,7 @@ export function mountSend(page, refreshWallet) {
       result.replaceChildren('Sent ', plural(Number(amount), 'coin'), ': ', txLink(txid, short(txid, 16)),
         ' waits in the mempool until a miner puts it in a block.');
       result.dataset.txid = txid;
+      window.dispatchEvent(new CustomEvent('payment-sent', { detail: txid }));
       log(`sent ${amount} to ${short(to, 16)}… in ${short(txid)}`);
       // Cleared, so that a second click does not pay twice.
       $('send-to').value = '';

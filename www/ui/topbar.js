@@ -55,6 +55,7 @@ export function mountTopbar(page) {
       : '; every block checked (no assume-valid)';
     $('sig-mode').title = `who checks the signatures of incoming blocks and transactions; ${s.signaturesVouched} vouched for by WebCrypto so far${vouched}`;
     $('role').textContent = s.mining ? 'miner' : 'wallet';
+    document.body.dataset.role = s.mining ? 'miner' : 'wallet';
     if (!$('connection').dataset.state || $('connection').dataset.state !== s.connection) {
       setConnection({ state: s.connection, url: s.relay });
     }
