@@ -12,6 +12,8 @@ const run = promisify(execFile);
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RELAY_BIN = process.env.RELAY_BIN || join(REPO, 'target', 'debug', 'relay-server');
 export const ARTIFACTS = join(REPO, 'tests', 'artifacts');
+/** The page directory the relay serves (`--www`); unset, the relay's built-in default. */
+export const RELAY_WWW = process.env.RELAY_WWW || '';
 
 /** A free TCP port on loopback. */
 export async function freePort() {
@@ -65,7 +67,8 @@ export class Relay {
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
     this.wsUrl = `ws://127.0.0.1:${port}/ws`;
-    this.proc = spawn(RELAY_BIN, ['--node-id', this.nodeId, '--data-dir', this.dataDir, 'startnode', '--listen', `127.0.0.1:${port}`, ...extra], {
+    this.proc = spawn(RELAY_BIN, ['--node-id', this.nodeId, '--data-dir', this.dataDir, 'startnode', '--listen', `127.0.0.1:${port}`,
+      ...(RELAY_WWW ? ['--www', RELAY_WWW] : []), ...extra], {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,0 +1,201 @@
+// @ts-check
+// The chain explorer: the block list newest first, the block tree, a search box, and the
+// view of one block, transaction or address, chosen by the page's location hash
+// (#block/<hash>, #tx/<txid>, #address/<address>).
+import { $, el, log } from './dom.js';
+import { plural, short, time, throttle } from './format.js';
+import { addressLink, base58Bytes, blockLink, txLink } from './links.js';
+import { drawTree, markSelected } from './tree.js';
+
+/** @typedef {import('./page.js').Page} Page */
+/** @typedef {import('./types.js').Block} Block */
+/** @typedef {import('./types.js').Tx} Tx */
+
+/** How many of the newest blocks a transaction or address search reads: the node has no
+ *  transaction or address index to ask (see the report on issue 16), so the page scans. */
+const SCAN_BLOCKS = 2000;
+const HEX64 = /^[0-9a-f]{64}$/i;
+
+/** Draws the explorer and keeps it current; returns its refresh. @param {Page} page */
+export function mountExplorer(page) {
+  const { node } = page;
+  const svg = /** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('block-tree')));
+  const box = $('block-detail');
+  /** @type {string | null} */
+  let selected = null;
+  let tipHeight = 0;
+  /** @type {string | null} */
+  let tipHash = null;
+  let followTip = true; // show the newest block until the user picks something
+
+  /** @param {string} hash */
+  const pick = (hash) => { location.hash = `#block/${hash}`; };
+  /** @param {string} address */
+  const mine = (address) => page.isMine(address);
+  /** @param {Block} b */
+  const confirmations = (b) => (b.active ? tipHeight - b.height + 1 : 0);
+
+  async function refresh() {
+    /** @type {[Block[], import('./types.js').TreeNode[]]} */
+    const [blocks, tree] = await Promise.all([node.printChain(60), node.blockTree(30)]);
+    const list = $('blocks');
+    if (blocks.length === 0) {
+      list.replaceChildren(el('li', { class: 'hint', text: 'No blocks yet: the chain downloads from the relay.' }));
+      drawTree(svg, [], selected, pick);
+      return;
+    }
+    tipHeight = blocks[0].height;
+    list.replaceChildren(...blocks.map((b) => el('li', {
+      'data-testid': 'block-row', 'data-hash': b.hash, 'data-height': b.height,
+      class: b.hash === selected ? 'selected' : null,
+      onclick: () => pick(b.hash),
+    }, el('span', { class: 'h', text: `#${b.height}` }), el('code', { text: b.hash }),
+    el('span', { class: 'n', text: `${b.txs.length} tx · ${time(b.time)}` }))));
+    tipHash = blocks[0].hash;
+    drawTree(svg, tree, selected, pick);
+    await show();
+  }
+
+  /** @param {string} hash */
+  async function showBlock(hash) {
+    selected = hash;
+    for (const li of $('blocks').children) li.classList.toggle('selected', li.getAttribute('data-hash') === hash);
+    markSelected(svg, hash);
+    /** @type {Block | null} */
+    const b = await node.getBlock(hash);
+    if (!b) { notFound(`No block ${short(hash, 16)}… is known to this node.`); return; }
+    const conf = confirmations(b);
+    const dl = el('dl', {},
+      el('dt', { text: 'Hash' }), el('dd', {}, el('code', { text: b.hash })),
+      el('dt', { text: 'Height' }), el('dd', { text: `${b.height}${b.active ? '' : ' (side branch)'}` }),
+      el('dt', { text: 'Confirmations' }), el('dd', { 'data-testid': 'confirmations', text: b.active ? String(conf) : 'none: not on the active chain' }),
+      el('dt', { text: 'Previous' }), el('dd', {}, b.height > 0 ? blockLink(b.prev) : el('span', { class: 'hint', text: 'none: the genesis block' })),
+      el('dt', { text: 'Time' }), el('dd', { text: new Date(b.time).toLocaleString() }),
+      el('dt', { text: 'Merkle root' }), el('dd', {}, el('code', { text: b.merkleRoot })),
+      el('dt', { text: 'Bits / nonce' }), el('dd', { text: `${b.bits} / ${b.nonce}` }),
+      el('dt', { text: 'PoW' }), el('dd', { text: b.powValid ? 'valid' : 'INVALID' }),
+      el('dt', { text: 'Size' }), el('dd', { text: `${b.size} bytes` }));
+    box.replaceChildren(el('h3', { 'data-testid': 'view-title', text: `Block #${b.height}` }), dl,
+      el('h3', { text: plural(b.txs.length, 'transaction') }), ...b.txs.map((tx) => txCard(tx, mine)));
+  }
+
+  /** The transaction and the block it is in (null while it waits in the mempool).
+   *  @param {string} txid @returns {Promise<{tx: Tx, block: Block | null} | null>} */
+  async function findTx(txid) {
+    /** @type {Tx[]} */
+    const pool = await node.mempool();
+    const waiting = pool.find((t) => t.txid === txid);
+    if (waiting) return { tx: waiting, block: null };
+    /** @type {Block[]} */
+    const blocks = await node.printChain(SCAN_BLOCKS);
+    for (const b of blocks) for (const tx of b.txs) if (tx.txid === txid) return { tx, block: b };
+    return null;
+  }
+
+  /** @param {string} txid */
+  async function showTx(txid) {
+    const found = await findTx(txid);
+    if (!found) { notFound(`No transaction ${short(txid, 16)}… in the last ${SCAN_BLOCKS} blocks or the mempool.`); return; }
+    const { tx, block } = found;
+    const where = block
+      ? el('p', { 'data-testid': 'tx-state' }, `Confirmed in block #${block.height} `, blockLink(block.hash, short(block.hash, 16)),
+        ` · ${plural(confirmations(block), 'confirmation')}`)
+      : el('p', { 'data-testid': 'tx-state', text: 'Pending: waiting in the mempool. A block is mined when at least two transactions wait (the seed\'s rule), so a lone payment waits for another one.' });
+    box.replaceChildren(el('h3', { 'data-testid': 'view-title', text: 'Transaction' }), where, txCard(tx, mine));
+  }
+
+  /** @param {string} address */
+  async function showAddress(address) {
+    /** @type {[number, Block[], Tx[]]} */
+    const [balance, blocks, pool] = await Promise.all([node.getBalance(address), node.printChain(SCAN_BLOCKS), node.mempool()]);
+    /** @type {HTMLElement[]} */
+    const rows = [];
+    /** @param {Tx} tx @param {Block | null} b */
+    const row = (tx, b) => {
+      const got = tx.outputs.filter((o) => o.address === address).reduce((n, o) => n + o.value, 0);
+      const spent = tx.inputs.some((i) => i.address === address);
+      if (!got && !spent) return;
+      const paidOut = tx.outputs.filter((o) => o.address !== address).reduce((n, o) => n + o.value, 0);
+      const what = spent ? `sent ${paidOut}` : `received ${got}${tx.coinbase ? ' (mining reward)' : ''}`;
+      rows.push(el('li', { class: spent ? 'out' : 'in', 'data-testid': 'history-row' },
+        el('span', { class: 'amount', text: what }), ' ', txLink(tx.txid, short(tx.txid, 12)), ' ',
+        b ? el('span', { class: 'hint' }, 'in ', blockLink(b.hash, `#${b.height}`), ` · ${plural(confirmations(b), 'confirmation')}`)
+          : el('span', { class: 'tag', text: 'pending' })));
+    };
+    for (const tx of pool) row(tx, null);
+    for (const b of blocks) for (const tx of b.txs) row(tx, b);
+    box.replaceChildren(el('h3', { 'data-testid': 'view-title', text: mine(address) ? 'Your address' : 'Address' }),
+      el('p', {}, addressLink(address, mine(address))),
+      el('p', { 'data-testid': 'address-balance', text: `Balance: ${balance}` }),
+      el('h3', { text: 'History' }),
+      rows.length ? el('ul', { class: 'history' }, ...rows) : el('p', { class: 'hint', text: 'No payments to or from this address yet.' }));
+  }
+
+  /** @param {string} text */
+  function notFound(text) {
+    box.replaceChildren(el('h3', { 'data-testid': 'view-title', text: 'Not found' }), el('p', { class: 'hint', text }));
+  }
+
+  /** Shows what the location hash names (its view drawn anew: confirmations change); the
+   *  newest block when it names nothing. */
+  async function show() {
+    const [kind, id] = decodeURIComponent(location.hash.slice(1)).split('/');
+    followTip = !['block', 'tx', 'address'].includes(kind) || !id;
+    if (followTip) {
+      if (tipHash && tipHash !== selected) await showBlock(tipHash);
+    } else if (kind === 'block') {
+      await showBlock(id);
+    } else {
+      selected = null;
+      markSelected(svg, '');
+      for (const li of $('blocks').children) li.classList.remove('selected');
+      if (kind === 'tx') await showTx(id); else await showAddress(id);
+    }
+  }
+
+  /** A new location hash: its view, scrolled to. */
+  async function route() {
+    await show();
+    if (!followTip) $('explorer').scrollIntoView({ block: 'start' });
+  }
+
+  /** Where a search for `text` goes: a block or transaction hash, or an address. @param {string} text */
+  async function search(text) {
+    const q = text.trim();
+    if (!q) return;
+    if (HEX64.test(q)) {
+      const hash = q.toLowerCase();
+      location.hash = (await node.getBlock(hash)) ? `#block/${hash}` : `#tx/${hash}`;
+    } else if (base58Bytes(q)?.length === 25) {
+      location.hash = `#address/${q}`;
+    } else {
+      notFound(`"${q.slice(0, 80)}" is not a block hash, a transaction id (64 hex digits) or an address.`);
+    }
+  }
+
+  $('explorer-search').addEventListener('submit', (e) => { e.preventDefault(); search($('search').value); });
+  window.addEventListener('hashchange', route);
+  const later = page.later(refresh, 300, throttle);
+  node.on('tip', (/** @type {{height: number, reorgDepth: number}} */ t) => {
+    if (t.reorgDepth > 0) log(`reorganisation: ${t.reorgDepth} block(s) replaced, tip #${t.height}`);
+    later();
+  });
+  node.on('block', (/** @type {{kind: string, hash: string, reason?: string}} */ b) => {
+    if (b.kind === 'side') { log(`side-branch block ${short(b.hash)}`); later(); }
+    if (b.kind === 'rejected') log(`block ${short(b.hash)} refused: ${b.reason}`);
+  });
+  node.on('sync', () => { if (!page.downloading) later(); });
+  return { refresh, later };
+}
+
+/** A transaction: its id, where its coins come from and where they go.
+ *  @param {Tx} tx @param {(address: string) => boolean} mine */
+function txCard(tx, mine) {
+  return el('div', { class: 'tx', 'data-testid': 'tx', 'data-txid': tx.txid },
+    el('div', {}, txLink(tx.txid), tx.coinbase ? el('span', { class: 'tag', text: 'coinbase' }) : null),
+    el('div', { class: 'io' },
+      el('ul', {}, ...(tx.coinbase ? [el('li', { class: 'hint', text: 'new coins' })]
+        : tx.inputs.map((i) => el('li', {}, txLink(i.txid, `${short(i.txid, 10)}:${i.vout}`), ' from ', addressLink(i.address, mine(i.address)))))),
+      el('span', { class: 'arrow', text: '→' }),
+      el('ul', {}, ...tx.outputs.map((o) => el('li', {}, el('b', { text: `${o.value} ` }), 'to ', addressLink(o.address, mine(o.address)))))));
+}

@@ -1,0 +1,65 @@
+// @ts-check
+// The shapes the node's facade resolves to (node-wasm/src/views.rs): the generated
+// node_wasm.d.ts types them `any`, so the panels name them here.
+
+/** @typedef {import('../pkg/node_wasm.js').BrowserNode} BrowserNode */
+/** @typedef {{total: number, workers: number[]}} HashRate */
+/**
+ * @typedef {object} Status
+ * @property {string} nodeId
+ * @property {number} height
+ * @property {string | null} tip
+ * @property {number} peers
+ * @property {number} mempool
+ * @property {boolean} syncing
+ * @property {number} targetHeight
+ * @property {number} downloadedHeight
+ * @property {boolean} mining
+ * @property {string | null} miningTo
+ * @property {boolean} miningActive
+ * @property {HashRate} hashrate
+ * @property {number} blocksMined
+ * @property {number} workers
+ * @property {string} connection
+ * @property {string} relay
+ * @property {string | null} storageError
+ * @property {string[]} storageWarnings
+ * @property {string | null} minerError
+ * @property {number} verifyWorkers
+ * @property {number} signaturesVouched
+ * @property {{height: number, hash: string} | null} assumeValid
+ */
+/** @typedef {{address: string, balance: number, spendable: number}} AddressRow */
+/** @typedef {{txid: string, vout: number, address: string}} TxInput */
+/** @typedef {{value: number, address: string}} TxOutput */
+/** @typedef {{txid: string, coinbase: boolean, inputs: TxInput[], outputs: TxOutput[], fee?: number}} Tx */
+/**
+ * @typedef {object} Block
+ * @property {string} hash
+ * @property {number} height
+ * @property {string} prev
+ * @property {number} time
+ * @property {number} bits
+ * @property {string} nonce
+ * @property {string} merkleRoot
+ * @property {number} size
+ * @property {boolean} active
+ * @property {boolean} powValid
+ * @property {Tx[]} txs
+ */
+/** @typedef {{hash: string, prev: string, height: number, time: number, active: boolean, tip: boolean}} TreeNode */
+/** @typedef {{id: number, nodeId: string | null, role: string | null, outbound: boolean, height: number, score: number, rttMs: number | null, url: string}} Peer */
+/** @typedef {{nodeId: string, url: string | null, role: string}} KnownNode */
+/** @typedef {{state: string, url?: string, attempt?: number, retryInMs?: number | null}} Connection */
+/** @typedef {{direction: string, peer: number, peerNode: string | null, command: string, summary: string, refused: string | null, time: number}} Message */
+
+/**
+ * What the panels share: the node, and the page-wide state they read.
+ * @typedef {object} Page
+ * @property {BrowserNode} node
+ * @property {boolean} downloading  the chain is downloading: panels redraw once a second, not per block
+ * @property {Status | null} status  the newest status the top bar read
+ * @property {AddressRow[]} wallet  the wallet's addresses and balances, as last drawn
+ */
+
+export {};
