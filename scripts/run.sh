@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets everything up from a clean checkout, builds the relay and the browser node, creates a
-# demo chain if there is none, and starts the central node (the relay), which serves the page.
+# Sets up what running needs from a clean checkout (scripts/setup.sh --run: no test tools),
+# builds the relay and the browser node, creates a demo chain if there is none, and starts the
+# central node (the relay), which serves the page. Each step says what it does; on a fresh
+# 2-core machine the whole first run takes about 10 minutes, later runs a few seconds.
 #   PORT=3000 DATA_DIR=./data BITS=16 ./scripts/run.sh
 set -euo pipefail
 # shellcheck source=scripts/env.sh
@@ -13,8 +15,13 @@ BITS="${BITS:-16}"
 NODE_ID="${NODE_ID:-3000}"
 export NODE_ID
 
-bash scripts/setup.sh
+say() { printf '\n== %s\n' "$*"; }
+
+say "checking the tools running needs (installs only what is missing)"
+bash scripts/setup.sh --run
+say "building the browser node, wasm (about 2 minutes the first time, seconds later)"
 bash scripts/build-wasm.sh
+say "building the relay (about 2 minutes the first time, seconds later)"
 cargo build --release -p relay-server
 relay="$REPO_ROOT/target/release/relay-server"
 mkdir -p "$DATA_DIR"
