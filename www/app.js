@@ -43,20 +43,19 @@ async function main() {
   }
   /** @type {any} */ (window).node = node;
   const page = new Page(node);
-  const topbar = mountTopbar(page);
-  const wallet = mountWallet(page);
-  mountSend(page, wallet.refresh);
-  mountMiner(page, topbar.refresh);
-  const explorer = mountExplorer(page);
-  const network = mountNetwork(page);
+  mountTopbar(page);
+  mountWallet(page);
+  mountSend(page);
+  mountMiner(page);
+  mountExplorer(page);
+  mountNetwork(page);
   mountInspector(page);
   mountGuide(page);
 
   const status = await node.status();
   $('worker-count').value = String(status.workers);
   if (status.storageWarnings.length) banner(`Storage: ${status.storageWarnings.join(' ')}`, true);
-  await topbar.refresh();
-  await Promise.all([wallet.refresh(), explorer.refresh(), network.refresh()]);
+  await page.start();
   window.dispatchEvent(new CustomEvent('node-ready', { detail: { id: node.id } }));
 }
 

@@ -36,6 +36,28 @@ async function open(url, width, height) {
   return { page, errors };
 }
 
+/** Watches, every 10 ms (as often as a screen could show it), that the top bar's height,
+ *  the sync line, the newest row of the block list and (following the tip) the explorer's
+ *  block all name the same height; `tipWatch(page)` reads what it saw. */
+const watchTip = (page) => page.evaluate(() => {
+  const w = { samples: 0, heights: [], bad: [] };
+  window.tipWatch = w;
+  setInterval(() => {
+    const top = document.getElementById('height')?.textContent;
+    const row = document.querySelector('[data-testid=block-row] .h')?.textContent?.replace('#', '');
+    if (!top || top === '–' || !row) return;
+    const shown = { top, row };
+    const sync = /at height (\d+)$/.exec(document.getElementById('sync-text')?.textContent || '');
+    if (sync) shown.sync = sync[1];
+    const title = /^Block #(\d+)$/.exec(document.querySelector('[data-testid=view-title]')?.textContent || '');
+    if (title && !location.hash) shown.explorer = title[1];
+    w.samples++;
+    if (!w.heights.includes(top)) w.heights.push(top);
+    if (Object.values(shown).some((h) => h !== top)) w.bad.push(shown);
+  }, 10);
+});
+const tipWatch = (page) => page.evaluate(() => window.tipWatch);
+
 test('a newcomer follows the guide from nothing to a mined payment', { timeout: 300_000 }, async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const central = (await relay.cli('createwallet')).split(/\s+/).pop();
@@ -43,6 +65,8 @@ test('a newcomer follows the guide from nothing to a mined payment', { timeout: 
   await relay.start(await freePort());
   browser = await launchBrowser();
   const { page, errors } = await open(`${relay.url}/?node=5001`, 1366, 900);
+
+  await watchTip(page);
 
   // Step 1: the guide is there and says what to do first.
   assert.match(await text(page, '#guide'), /Getting started/);
@@ -58,6 +82,11 @@ test('a newcomer follows the guide from nothing to a mined payment', { timeout: 
   const real = command.replaceAll('target/release/relay-server --data-dir data', `'${RELAY_BIN}' --node-id 3000 --data-dir '${relay.dataDir}'`);
   await sh('sh', ['-c', real], { timeout: 60_000 });
   await waitFor('10 coins shown', async () => (await text(page, '[data-testid=balance]')) === '10', 30_000);
+  // The relay's block reached every panel at once: one refresh cycle draws them all.
+  assert.equal(await text(page, '#height'), '1');
+  assert.equal(await text(page, '[data-testid=block-row] .h'), '#1');
+  assert.equal(await text(page, '#sync-text'), 'in sync at height 1');
+  assert.equal(await text(page, '[data-testid=view-title]'), 'Block #1');
   await waitFor('step 2 ticked', async () => (await stepStates(page)).join() === 'done,done,now,later', 5_000);
   assert.match(await text(page, '#guide'), /has 10 coins/);
 
@@ -104,6 +133,10 @@ test('a newcomer follows the guide from nothing to a mined payment', { timeout: 
   await waitFor('second payment sent', async () => /^Sent 1 coin:/.test(await text(page, '#send-result')), 10_000);
   await waitFor('guide done', async () => /All done/.test(await text(page, '#guide-status')), 120_000);
   assert.equal((await stepStates(page)).join(), 'done,done,done,done');
+  await waitFor('top bar at #2', async () => (await text(page, '#height')) === '2', 10_000);
+  const watched = await tipWatch(page);
+  assert.ok(watched.heights.includes('1') && watched.heights.includes('2'), JSON.stringify(watched.heights));
+  assert.deepEqual(watched.bad, [], `panels disagreed on the height in ${watched.bad.length} of ${watched.samples} looks`);
 
   // Explorer: the payment's link opens its view, confirmed; its block link opens the block.
   await page.click('#send-result [data-testid=tx-link]');

@@ -3,7 +3,7 @@
 // view of one block, transaction or address, chosen by the page's location hash
 // (#block/<hash>, #tx/<txid>, #address/<address>).
 import { $, el, log } from './dom.js';
-import { plural, short, time, throttle } from './format.js';
+import { plural, short, time } from './format.js';
 import { addressLink, base58Bytes, blockLink, txLink } from './links.js';
 import { drawTree, markSelected } from './tree.js';
 
@@ -16,7 +16,7 @@ import { drawTree, markSelected } from './tree.js';
 const SCAN_BLOCKS = 2000;
 const HEX64 = /^[0-9a-f]{64}$/i;
 
-/** Draws the explorer and keeps it current; returns its refresh. @param {Page} page */
+/** Draws the explorer from each refresh cycle's chain. @param {Page} page */
 export function mountExplorer(page) {
   const { node } = page;
   const svg = /** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('block-tree')));
@@ -35,9 +35,8 @@ export function mountExplorer(page) {
   /** @param {Block} b */
   const confirmations = (b) => (b.active ? tipHeight - b.height + 1 : 0);
 
-  async function refresh() {
-    /** @type {[Block[], import('./types.js').TreeNode[]]} */
-    const [blocks, tree] = await Promise.all([node.printChain(60), node.blockTree(30)]);
+  /** @param {import('./types.js').Snapshot} snap */
+  async function draw({ blocks, tree }) {
     const list = $('blocks');
     if (blocks.length === 0) {
       list.replaceChildren(el('li', { class: 'hint', text: 'No blocks yet: the chain downloads from the relay.' }));
@@ -175,17 +174,14 @@ export function mountExplorer(page) {
 
   $('explorer-search').addEventListener('submit', (e) => { e.preventDefault(); search($('search').value); });
   window.addEventListener('hashchange', route);
-  const later = page.later(refresh, 300, throttle);
+  page.onSnapshot(draw);
   node.on('tip', (/** @type {{height: number, reorgDepth: number}} */ t) => {
     if (t.reorgDepth > 0) log(`reorganisation: ${t.reorgDepth} block(s) replaced, tip #${t.height}`);
-    later();
   });
   node.on('block', (/** @type {{kind: string, hash: string, reason?: string}} */ b) => {
-    if (b.kind === 'side') { log(`side-branch block ${short(b.hash)}`); later(); }
+    if (b.kind === 'side') log(`side-branch block ${short(b.hash)}`);
     if (b.kind === 'rejected') log(`block ${short(b.hash)} refused: ${b.reason}`);
   });
-  node.on('sync', () => { if (!page.downloading) later(); });
-  return { refresh, later };
 }
 
 /** A transaction: its id, where its coins come from and where they go.

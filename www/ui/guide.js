@@ -41,7 +41,8 @@ export function mountGuide(page) {
 
   window.addEventListener('payment-sent', (e) => {
     localStorage.setItem(SENT_KEY, /** @type {CustomEvent<string>} */ (e).detail);
-    draw();
+    // Drawn by the next cycle: the snapshot in hand was read before the payment was made.
+    page.later();
   });
 
   /**
@@ -52,14 +53,14 @@ export function mountGuide(page) {
     el('h4', {}, el('span', { class: 'mark', text: state === 'done' ? '✓' : String(n) }), title),
     state === 'now' ? el('div', { class: 'body' }, ...body) : null);
 
-  async function draw() {
+  function draw() {
     if (box.hidden) return;
     const rows = page.wallet;
     const first = rows[0]?.address;
     const rich = rows.find((r) => r.balance > 0);
     const sentTxid = localStorage.getItem(SENT_KEY);
     /** @type {Tx[]} */
-    const pool = sentTxid ? await node.mempool() : [];
+    const pool = page.snapshot?.mempool ?? [];
     const waiting = Boolean(sentTxid && pool.some((t) => t.txid === sentTxid));
     const hasAddress = rows.length > 0;
     const hasCoins = Boolean(rich);
@@ -92,8 +93,7 @@ export function mountGuide(page) {
     try { await node.createWallet(); } catch (e) { log(`could not create an address: ${message(e)}`); }
   }
 
-  page.onWallet(() => { draw(); });
-  node.on('tip', () => { draw(); });
+  page.onSnapshot(draw);
 
   // ?mine=1 (the guide's miner tab): an address of its own, and mining to it.
   if (params.get('mine') === '1') {

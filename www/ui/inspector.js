@@ -1,7 +1,7 @@
 // @ts-check
 // The protocol inspector: every message in and out, newest first.
 import { $, el } from './dom.js';
-import { time, throttle } from './format.js';
+import { time } from './format.js';
 
 /** @typedef {import('./page.js').Page} Page */
 /** @typedef {import('./types.js').Message} Message */
@@ -34,7 +34,7 @@ export function mountInspector(page) {
     body.prepend(...rows.reverse());
     while (body.children.length > MAX_ROWS) body.lastChild?.remove();
   };
-  const flush = page.later(draw, 150, throttle);
+  const flush = page.throttled(draw, 150);
   const paused = () => $('inspector-pause').checked;
   $('inspector-clear').addEventListener('click', () => $('messages').replaceChildren());
   node.on('messagesSkipped', (/** @type {{count: number}} */ { count }) => {

@@ -37,8 +37,8 @@ function renderState(s) {
   $('blocks-found').textContent = String(s.blocksMined);
 }
 
-/** Wires the miner panel. @param {Page} page @param {() => Promise<void>} refreshStatus */
-export function mountMiner(page, refreshStatus) {
+/** Wires the miner panel. @param {Page} page */
+export function mountMiner(page) {
   const { node } = page;
   page.onStatus(renderState);
   page.onWallet((rows) => {
@@ -61,12 +61,12 @@ export function mountMiner(page, refreshStatus) {
     } catch (e) {
       $('mining-error').textContent = message(e);
     }
-    await refreshStatus();
+    await page.refresh();
   });
   $('stop-mining').addEventListener('click', async () => {
     await node.stopMining();
     log('mining stopped');
-    await refreshStatus();
+    await page.refresh();
   });
   $('worker-count').addEventListener('change', async (e) => {
     const input = /** @type {HTMLInputElement} */ (e.target);

@@ -1,7 +1,7 @@
 // @ts-check
 // The network panel: connected peers, nodes heard of, and the mempool.
 import { $, el, log } from './dom.js';
-import { short, throttle } from './format.js';
+import { short } from './format.js';
 import { txLink } from './links.js';
 
 /** @typedef {import('./page.js').Page} Page */
@@ -9,12 +9,11 @@ import { txLink } from './links.js';
 /** @typedef {import('./types.js').KnownNode} KnownNode */
 /** @typedef {import('./types.js').Tx} Tx */
 
-/** Draws the network panel and keeps it current; returns its refresh. @param {Page} page */
+/** Draws the network panel from each refresh cycle's reads. @param {Page} page */
 export function mountNetwork(page) {
   const { node } = page;
-  async function refresh() {
-    /** @type {[Peer[], KnownNode[], Tx[]]} */
-    const [peers, known, mempool] = await Promise.all([node.peers(), node.knownNodes(), node.mempool()]);
+  /** @param {import('./types.js').Snapshot} snap */
+  function draw({ peers, known, mempool }) {
     $('peers').replaceChildren(...(peers.length ? peers.map((p) => el('tr', { 'data-testid': 'peer-row' },
       el('td', { title: p.url }, p.nodeId || `#${p.id}`, p.outbound ? el('span', { class: 'tag', text: 'outbound' }) : null),
       el('td', { text: p.role || '…' }),
@@ -29,14 +28,12 @@ export function mountNetwork(page) {
       txLink(t.txid, short(t.txid, 16)), ` · ${t.outputs.map((o) => `${o.value} → ${short(o.address, 10)}…`).join(', ')}`))
       : [el('li', { class: 'hint', text: 'Empty.' })]));
   }
-  const later = throttle(refresh, 500);
+  page.onSnapshot(draw);
   node.on('tx', (/** @type {{txid: string, local: boolean}} */ t) => {
     log(t.local ? `payment ${short(t.txid)} accepted` : `transaction ${short(t.txid)} received`);
-    later();
   });
   node.on('txRejected', (/** @type {{txid: string, remote: boolean, reason: string}} */ t) => {
     log(`transaction ${short(t.txid)} refused${t.remote ? ' by a peer' : ''}: ${t.reason}`);
-    later();
   });
   node.on('peers', (/** @type {any} */ p) => {
     if (p.kind === 'up') log(`peer ${p.nodeId} (${p.role}) up at height ${p.height}`);
@@ -47,8 +44,5 @@ export function mountNetwork(page) {
       const names = p.nodes.slice(0, 8).map((/** @type {{nodeId: string}} */ n) => n.nodeId).join(', ');
       log(`heard of ${names}${p.nodes.length > 8 ? ` and ${p.nodes.length - 8} more` : ''}`);
     }
-    later();
   });
-  setInterval(refresh, 2000);
-  return { refresh, later };
 }

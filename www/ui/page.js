@@ -1,10 +1,26 @@
 // @ts-check
-// What the panels share: the node, whether the chain is downloading, and the newest status
-// and wallet rows, handed to whoever subscribed.
+// What the panels share: the node, whether the chain is downloading, and one refresh cycle.
+// Each cycle reads the node once (status, wallet, chain, network) into a snapshot and hands
+// that same snapshot to every panel, so the top bar, the wallet, the explorer and the miner
+// all show the same tip. A cycle runs every second and soon after any node event.
+import { throttle } from './format.js';
 
 /** @typedef {import('./types.js').BrowserNode} BrowserNode */
 /** @typedef {import('./types.js').Status} Status */
 /** @typedef {import('./types.js').AddressRow} AddressRow */
+/** @typedef {import('./types.js').Snapshot} Snapshot */
+
+/** Blocks of the chain list each cycle reads (newest first). */
+const CHAIN_BLOCKS = 60;
+/** Heights of the block tree each cycle reads. */
+const TREE_DEPTH = 30;
+/** A cycle at least this often: peers' heights and hash rates change without an event. */
+const CYCLE_MS = 1000;
+/** How soon after a node event the next cycle runs: events come in bursts (a block brings
+ *  "tip", "block" and "tx" together), and one cycle serves them all. */
+const AFTER_EVENT_MS = 150;
+/** Node events after which the page shows something new. */
+const EVENTS = ['tip', 'block', 'tx', 'txRejected', 'peers', 'mined', 'wallet', 'connection'];
 
 export class Page {
   /** @param {BrowserNode} node */
@@ -12,42 +28,81 @@ export class Page {
     this.node = node;
     /** The chain is downloading: panels redraw once a second, not on every block. */
     this.downloading = false;
+    /** @type {Snapshot | null} the newest snapshot */
+    this.snapshot = null;
     /** @type {Status | null} the newest status read */
     this.status = null;
     /** @type {AddressRow[]} the wallet's addresses and balances, as last read */
     this.wallet = [];
-    /** @type {((s: Status) => void)[]} */
-    this.statusSubs = [];
-    /** @type {((rows: AddressRow[]) => void)[]} */
-    this.walletSubs = [];
+    /** @type {((s: Snapshot) => unknown)[]} */
+    this.subs = [];
+    /** @type {Promise<void> | undefined} the cycle under way or last run */
+    this.queue = undefined;
+    /** @type {Promise<void> | undefined} a cycle asked for and not yet started */
+    this.waiting = undefined;
+    const soon = throttle(() => this.refresh(), AFTER_EVENT_MS);
+    const slow = throttle(() => this.refresh(), CYCLE_MS);
+    /** Asks for a cycle soon (once a second while the chain downloads). */
+    this.later = () => (this.downloading ? slow : soon)();
+    for (const e of EVENTS) node.on(e, this.later);
+    node.on('sync', () => { if (!this.downloading) this.later(); });
   }
 
-  /** @param {(s: Status) => void} fn */
-  onStatus(fn) { this.statusSubs.push(fn); }
-
-  /** @param {(rows: AddressRow[]) => void} fn */
-  onWallet(fn) { this.walletSubs.push(fn); }
-
-  /** @param {Status} s */
-  setStatus(s) {
-    this.status = s;
-    for (const fn of this.statusSubs) fn(s);
+  /** Starts the once-a-second cycle; resolves after the first. */
+  async start() {
+    await this.refresh();
+    setInterval(() => { this.refresh().catch((e) => console.error(e)); }, CYCLE_MS);
   }
 
-  /** @param {AddressRow[]} rows */
-  setWallet(rows) {
-    this.wallet = rows;
-    for (const fn of this.walletSubs) fn(rows);
+  /** Calls `fn` with every snapshot. @param {(s: Snapshot) => unknown} fn */
+  onSnapshot(fn) { this.subs.push(fn); }
+
+  /** Panels that only need the status. @param {(s: Status) => unknown} fn */
+  onStatus(fn) { this.onSnapshot((s) => fn(s.status)); }
+
+  /** Panels that only need the wallet. @param {(rows: AddressRow[]) => unknown} fn */
+  onWallet(fn) { this.onSnapshot((s) => fn(s.wallet)); }
+
+  /** One cycle, after the one under way if any (so that panels never get an older
+   *  snapshot after a newer one). Resolves once every panel has drawn it. */
+  refresh() {
+    if (this.waiting) return this.waiting; // a cycle not yet started reads late enough
+    const next = (this.queue ?? Promise.resolve()).then(() => {
+      this.waiting = undefined;
+      return this.cycle();
+    }).catch((e) => console.error(e));
+    this.waiting = next;
+    this.queue = next;
+    return next;
+  }
+
+  /** Reads everything in one go and hands it to every panel. The reads are started in the
+   *  same task, and the node changes only in tasks of its own, so they all describe the
+   *  same moment. */
+  async cycle() {
+    const n = this.node;
+    /** @type {[Status, AddressRow[], any[], any[], any[], any[], any[]]} */
+    const [status, wallet, blocks, tree, peers, known, mempool] = await Promise.all([
+      n.status(), n.balances(), n.printChain(CHAIN_BLOCKS), n.blockTree(TREE_DEPTH), n.peers(), n.knownNodes(), n.mempool(),
+    ]);
+    /** @type {Snapshot} */
+    const snap = { at: Date.now(), status, wallet, blocks, tree, peers, known, mempool };
+    this.snapshot = snap;
+    this.status = status;
+    this.wallet = wallet;
+    for (const fn of this.subs) {
+      try { await fn(snap); } catch (e) { console.error(e); }
+    }
   }
 
   /** Whether `address` is one of this wallet's. @param {string} address */
   isMine(address) { return this.wallet.some((r) => r.address === address); }
 
-  /** A refresh that runs at most every `soonMs` (once a second while downloading).
-   *  @param {() => unknown} fn @param {number} soonMs @param {typeof import('./format.js').throttle} throttle */
-  later(fn, soonMs, throttle) {
+  /** A redraw of one panel's own (not the cycle's) that runs at most every `soonMs`, once
+   *  a second while downloading. @param {() => unknown} fn @param {number} soonMs */
+  throttled(fn, soonMs) {
     const soon = throttle(fn, soonMs);
-    const slow = throttle(fn, 1000);
+    const slow = throttle(fn, CYCLE_MS);
     return () => (this.downloading ? slow : soon)();
   }
 }

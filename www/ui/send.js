@@ -56,8 +56,8 @@ function plainRefusal(raw) {
   return 'The node refused the payment.';
 }
 
-/** Wires the send form. @param {Page} page @param {() => Promise<void>} refreshWallet */
-export function mountSend(page, refreshWallet) {
+/** Wires the send form. @param {Page} page */
+export function mountSend(page) {
   const { node } = page;
   const hint = $('send-hint');
   page.onWallet((rows) => {
@@ -104,7 +104,7 @@ export function mountSend(page, refreshWallet) {
       $('send-to').value = '';
       $('send-amount').value = '';
       hint.textContent = '';
-      await refreshWallet();
+      await page.refresh();
     } catch (e) {
       const raw = message(e);
       error.replaceChildren(...refusal(plainRefusal(raw), raw));

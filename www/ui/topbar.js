@@ -1,7 +1,7 @@
 // @ts-check
 // The top bar: node id, role, connection, height, tip, peers, mempool, signatures, sync.
 import { $, $progress, banner, log } from './dom.js';
-import { short, throttle } from './format.js';
+import { short } from './format.js';
 
 /** @typedef {import('./page.js').Page} Page */
 /** @typedef {import('./types.js').Connection} Connection */
@@ -38,12 +38,11 @@ function renderSync(height, target, syncing, hasChain) {
   $('sync').dataset.synced = String(!downloading);
 }
 
-/** Draws the top bar and keeps it current; returns its refresh. @param {Page} page */
+/** Draws the top bar from each refresh cycle's status. @param {Page} page */
 export function mountTopbar(page) {
   const { node } = page;
-  async function refresh() {
-    /** @type {import('./types.js').Status} */
-    const s = await node.status();
+  /** @param {import('./types.js').Status} s */
+  function draw(s) {
     $('height').textContent = s.tip ? String(s.height) : '–';
     $('tip').textContent = short(s.tip);
     $('tip').title = s.tip || '';
@@ -61,19 +60,15 @@ export function mountTopbar(page) {
     }
     renderSync(Math.max(s.height, s.downloadedHeight), s.targetHeight, s.syncing, Boolean(s.tip));
     if (s.storageError) banner(`Storage failed, nothing more is saved: ${s.storageError}`, true);
-    page.setStatus(s);
   }
-  const later = throttle(refresh, 200);
+  page.onStatus(draw);
   node.on('connection', (/** @type {Connection & {attempt: number}} */ c) => {
     setConnection(c);
     if (c.state === 'open') log(`connected to ${c.url}`);
-    if (c.state === 'closed' && c.attempt > 0) later();
   });
   node.on('sync', (/** @type {{height: number, target: number}} */ s) => {
     page.downloading = s.height < s.target;
-    renderSync(s.height, s.target, page.downloading, true);
+    // Progress as it comes while downloading; in sync, the cycle draws it with the rest.
+    if (page.downloading) renderSync(s.height, s.target, true, true);
   });
-  for (const e of ['tip', 'tx', 'peers', 'mined']) node.on(e, later);
-  setInterval(refresh, 1000);
-  return { refresh, later };
 }

@@ -54,12 +54,16 @@
 /** @typedef {{direction: string, peer: number, peerNode: string | null, command: string, summary: string, refused: string | null, time: number}} Message */
 
 /**
- * What the panels share: the node, and the page-wide state they read.
- * @typedef {object} Page
- * @property {BrowserNode} node
- * @property {boolean} downloading  the chain is downloading: panels redraw once a second, not per block
- * @property {Status | null} status  the newest status the top bar read
- * @property {AddressRow[]} wallet  the wallet's addresses and balances, as last drawn
+ * One refresh cycle's reads, all of the same moment: every panel draws from the same one.
+ * @typedef {object} Snapshot
+ * @property {number} at  when it was read (ms since the epoch)
+ * @property {Status} status
+ * @property {AddressRow[]} wallet
+ * @property {Block[]} blocks  the active chain's newest blocks, newest first
+ * @property {TreeNode[]} tree  every known block of the last heights, side branches included
+ * @property {Peer[]} peers
+ * @property {KnownNode[]} known
+ * @property {Tx[]} mempool
  */
 
 export {};

@@ -1,18 +1,16 @@
 // @ts-check
 // The wallet panel: the addresses with their balances, and "New address".
 import { $, el, banner, copyButton, log, message } from './dom.js';
-import { throttle } from './format.js';
 import { addressLink } from './links.js';
 
 /** @typedef {import('./page.js').Page} Page */
 /** @typedef {import('./types.js').AddressRow} AddressRow */
 
-/** Draws the wallet and keeps it current; returns its refresh. @param {Page} page */
+/** Draws the wallet from each refresh cycle's rows. @param {Page} page */
 export function mountWallet(page) {
   const { node } = page;
-  async function refresh() {
-    /** @type {AddressRow[]} */
-    const rows = await node.balances();
+  /** @param {AddressRow[]} rows */
+  function draw(rows) {
     const body = $('addresses');
     if (rows.length === 0) {
       body.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: 3, text: 'No addresses yet: create one.' })));
@@ -25,14 +23,14 @@ export function mountWallet(page) {
           el('td', {}, copyButton(r.address, 'copy-address')));
       }));
     }
-    page.setWallet(rows);
   }
+  page.onWallet(draw);
 
   $('create-wallet').addEventListener('click', async () => {
     $('create-wallet').disabled = true;
     try {
       await node.createWallet();
-      await refresh();
+      await page.refresh();
     } catch (e) {
       banner(message(e), true);
     } finally {
@@ -40,11 +38,5 @@ export function mountWallet(page) {
     }
   });
 
-  const later = page.later(refresh, 300, throttle);
-  node.on('tip', later);
-  node.on('tx', later);
-  node.on('txRejected', later);
-  node.on('sync', () => { if (!page.downloading) later(); });
-  node.on('wallet', (/** @type {{address: string}} */ w) => { log(`new address ${w.address}`); later(); });
-  return { refresh, later };
+  node.on('wallet', (/** @type {{address: string}} */ w) => log(`new address ${w.address}`));
 }
