@@ -38,3 +38,12 @@ export function throttle(fn, ms) {
     timer = setTimeout(run, ms);
   };
 }
+
+/** How long ago, in words: "just now", "12 s ago", "3 min ago", "2 h ago". @param {number} ms */
+export function ago(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  return `${Math.floor(s / 3600)} h ago`;
+}

@@ -3,6 +3,7 @@
 import { $, el, log } from './dom.js';
 import { short } from './format.js';
 import { txLink } from './links.js';
+import { KnownNodes } from './known.js';
 
 /** @typedef {import('./page.js').Page} Page */
 /** @typedef {import('./types.js').Peer} Peer */
@@ -12,8 +13,12 @@ import { txLink } from './links.js';
 /** Draws the network panel from each refresh cycle's reads. @param {Page} page */
 export function mountNetwork(page) {
   const { node } = page;
+  const known = new KnownNodes();
   /** @param {import('./types.js').Snapshot} snap */
-  function draw({ peers, known, mempool }) {
+  function draw(snap) {
+    const { peers, mempool } = snap;
+    known.update(snap);
+    const knownItems = known.items(snap.at);
     $('peers').replaceChildren(...(peers.length ? peers.map((p) => el('tr', { 'data-testid': 'peer-row' },
       el('td', { title: p.url }, p.nodeId || `#${p.id}`, p.outbound ? el('span', { class: 'tag', text: 'outbound' }) : null),
       el('td', { text: p.role || '…' }),
@@ -21,9 +26,7 @@ export function mountNetwork(page) {
       el('td', { class: 'num', text: p.rttMs == null ? '–' : `${p.rttMs} ms` }),
       el('td', { class: 'num', text: String(p.score) })))
       : [el('tr', {}, el('td', { colspan: 5, class: 'hint', text: 'No peers.' }))]));
-    $('known-nodes').replaceChildren(...(known.length ? known.map((k) => el('li', {},
-      el('b', { text: k.nodeId }), ` ${k.role}`, k.url ? el('span', { class: 'hint', text: ` ${k.url}` }) : null))
-      : [el('li', { class: 'hint', text: 'None yet.' })]));
+    $('known-nodes').replaceChildren(...(knownItems.length ? knownItems : [el('li', { class: 'hint', text: 'None yet.' })]));
     $('mempool').replaceChildren(...(mempool.length ? mempool.map((t) => el('li', { 'data-testid': 'mempool-tx' },
       txLink(t.txid, short(t.txid, 16)), ` · ${t.outputs.map((o) => `${o.value} → ${short(o.address, 10)}…`).join(', ')}`))
       : [el('li', { class: 'hint', text: 'Empty.' })]));
@@ -36,6 +39,9 @@ export function mountNetwork(page) {
     log(`transaction ${short(t.txid)} refused${t.remote ? ' by a peer' : ''}: ${t.reason}`);
   });
   node.on('peers', (/** @type {any} */ p) => {
+    const now = Date.now();
+    if (p.kind === 'up' && p.nodeId) known.heard(p.nodeId, p.role, null, now);
+    if (p.kind === 'learned') for (const n of p.nodes) known.heard(n.nodeId, n.role, n.url, now);
     if (p.kind === 'up') log(`peer ${p.nodeId} (${p.role}) up at height ${p.height}`);
     if (p.kind === 'down') log(`peer #${p.peer} down: ${p.reason}`);
     if (p.kind === 'penalised') log(`peer ${p.nodeId || `#${p.peer}`} penalised (${p.score}): ${p.reason}`);
