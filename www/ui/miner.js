@@ -8,18 +8,51 @@ import { fillSelect } from './send.js';
 /** @typedef {import('./types.js').Status} Status */
 /** @typedef {import('./types.js').HashRate} HashRate */
 
-/** @param {HashRate} h */
-function renderHashrate(h) {
-  $('hashrate').textContent = rate(h.total);
-  $('hashrate').dataset.rate = String(Math.round(h.total));
-  $('worker-rates').replaceChildren(...h.workers.map((r, i) => el('li', { 'data-testid': 'worker-rate' }, `worker ${i + 1}: ${rate(r)}`)));
+/** How long after a hash-rate report with hashes in it the panel still says "hashing": the
+ *  node reports once a second while a block is being hashed, and between polls a fast block
+ *  may come and go unseen. */
+const HASHING_SHOWN_MS = 1500;
+/** Blocks this tab found whose fate the panel checks each cycle (the newest). */
+const FOUND_CHECKED = 100;
+
+/** What this tab's miner did, as the page saw it. */
+const seen = {
+  /** @type {HashRate | null} the last report with hashes in it */
+  lastRate: null,
+  lastRateAt: 0,
+  /** When the current run of hashing was first seen (0: not hashing). */
+  hashingSince: 0,
+  /** @type {{hash: string, height: number}[]} blocks found since the page opened, oldest first */
+  found: [],
+};
+
+/** Draws the rate: the current one while hashing; between blocks (when the node reports 0)
+ *  the last measured one, so it stays readable. @param {HashRate} h @param {boolean} mining */
+function renderHashrate(h, mining) {
+  const last = seen.lastRate;
+  const between = !h.total && mining && last;
+  const shown = between ? last : h;
+  $('hashrate').textContent = h.total ? rate(h.total)
+    : between ? `${rate(last.total)} (last measured, between blocks)`
+      : mining ? 'not measured yet: blocks take under a second' : '0 H/s';
+  $('hashrate').dataset.rate = String(Math.round(shown.total));
+  $('worker-rates').replaceChildren(...shown.workers.map((r, i) => el('li', { 'data-testid': 'worker-rate' }, `worker ${i + 1}: ${rate(r)}`)));
+}
+
+/** Whether the miner is hashing now, from the status and the newest rate report.
+ *  @param {Status} s */
+function hashingNow(s) {
+  return s.mining && (s.miningActive || Date.now() - seen.lastRateAt < HASHING_SHOWN_MS);
 }
 
 /** @param {Status} s */
 function renderState(s) {
   const pill = $('mining-state');
   pill.classList.remove('active', 'waiting');
-  if (s.mining && s.miningActive) {
+  const hashing = hashingNow(s);
+  if (hashing && !seen.hashingSince) seen.hashingSince = Date.now();
+  if (!hashing) seen.hashingSince = 0;
+  if (hashing) {
     pill.textContent = 'hashing';
     pill.classList.add('active');
   } else if (s.mining) {
@@ -28,19 +61,36 @@ function renderState(s) {
   } else {
     pill.textContent = 'off';
   }
-  pill.dataset.state = s.mining ? (s.miningActive ? 'hashing' : 'waiting') : 'off';
+  pill.dataset.state = s.mining ? (hashing ? 'hashing' : 'waiting') : 'off';
   $('start-mining').disabled = s.mining;
   $('stop-mining').disabled = !s.mining;
   $('mining-address').disabled = s.mining;
   if (s.minerError) $('mining-error').textContent = s.minerError;
-  if (!s.mining || !s.miningActive) renderHashrate(s.hashrate);
-  $('blocks-found').textContent = String(s.blocksMined);
+  renderHashrate(s.hashrate, s.mining);
+}
+
+/** Blocks found, and how many of them are still on the active chain: a block that lost a
+ *  reorganisation was found but is not accepted. @param {Page} page @param {Status} s */
+async function renderFound(page, s) {
+  const checked = seen.found.slice(-FOUND_CHECKED);
+  /** @type {(import('./types.js').Block | null)[]} */
+  const blocks = await Promise.all(checked.map((f) => page.node.getBlock(f.hash)));
+  const inChain = blocks.filter((b) => b?.active).length;
+  const lost = checked.length - inChain;
+  const box = $('blocks-found');
+  box.dataset.found = String(s.blocksMined);
+  box.dataset.inChain = String(inChain);
+  box.textContent = s.blocksMined === 0 ? '0'
+    : `${s.blocksMined} · ${inChain} in the chain${lost ? ` · ${lost} lost to a reorganisation` : ''}`;
 }
 
 /** Wires the miner panel. @param {Page} page */
 export function mountMiner(page) {
   const { node } = page;
-  page.onStatus(renderState);
+  page.onSnapshot(async (snap) => {
+    renderState(snap.status);
+    await renderFound(page, snap.status);
+  });
   page.onWallet((rows) => {
     const addresses = rows.map((r) => r.address);
     const select = $select('mining-address');
@@ -74,6 +124,23 @@ export function mountMiner(page) {
     input.value = String(n);
     await node.setWorkers(n);
   });
-  node.on('hashrate', renderHashrate);
-  node.on('mined', (/** @type {{hash: string, height: number}} */ m) => log(`mined block #${m.height} ${m.hash.slice(0, 12)}`));
+  node.on('hashrate', (/** @type {HashRate} */ h) => {
+    if (h.total > 0) {
+      seen.lastRate = h;
+      seen.lastRateAt = Date.now();
+      if (!seen.hashingSince) seen.hashingSince = seen.lastRateAt;
+    }
+    const s = page.status;
+    if (s) renderState({ ...s, hashrate: h, miningActive: s.miningActive || h.total > 0 });
+  });
+  node.on('mined', (/** @type {{hash: string, height: number}} */ m) => {
+    seen.found.push(m);
+    const took = seen.hashingSince ? (Date.now() - seen.hashingSince) / 1000 : null;
+    const hashes = took !== null && seen.lastRate ? Math.round(seen.lastRate.total * took) : null;
+    const line = `block #${m.height} found${took === null ? '' : ` after about ${took.toFixed(1)} s of hashing`}${
+      hashes ? ` (≈${hashes.toLocaleString('en')} hashes)` : ''}`;
+    seen.hashingSince = 0;
+    $('last-found').textContent = `Last: ${line}.`;
+    log(`${line}: ${m.hash.slice(0, 12)}`);
+  });
 }
