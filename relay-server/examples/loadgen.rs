@@ -47,10 +47,10 @@ use node_core::{
     consensus::pow, Block, BlockHash, Chain, KeyPair, OutPoint, Transaction, TxOut, Txid,
 };
 use rand_core::{OsRng, RngCore};
-use relay_server::hub::{now_ms, StatusReport};
+use relay_server::commands::wallet_file::Wallet;
 use relay_server::paths::DataPaths;
 use relay_server::store::Store;
-use relay_server::wallet_file::Wallet;
+use relay_server::{hub::StatusReport, util::now_ms};
 use serde_json::json;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -428,7 +428,7 @@ fn frame(m: &Message) -> WsMessage {
 async fn status(addr: SocketAddr) -> Result<StatusReport, String> {
     let res = tokio::time::timeout(
         Duration::from_secs(30),
-        relay_server::http_client::get(addr, "/status"),
+        relay_server::cli::http_client::get(addr, "/status"),
     )
     .await
     .map_err(|_| "GET /status timed out".to_string())?

@@ -6,35 +6,34 @@
 //!
 //! Every rule lives in `node-core`'s sans-IO [`node_core::Node`]; this crate is its shell: a
 //! tokio task owns the node ([`hub`]) and carries out its actions — frames to peers, commits
-//! to the redb store ([`store`]), mining on every core ([`miner`]) — while connection tasks
-//! ([`peer_conn`]) and HTTP handlers ([`server`]) only pass messages to it. CLI commands run
-//! on a node built from the files, or, while `startnode` runs on the same id, inside the
-//! running node through a loopback [`control`] endpoint.
+//! to the redb store ([`store`]), mining on every core — while connection tasks ([`net`])
+//! and HTTP handlers ([`http`]) only pass messages to it. CLI commands ([`commands`]) run
+//! on a node built from the files ([`cli`]), or, while `startnode` ([`node`]) runs on the
+//! same id, inside the running node through a loopback control endpoint.
+//!
+//! The folders, from the bottom up; each may use only those above it in this list:
+//! ```text
+//! util, paths   clock, escaping peer text, the panic barrier; the node's file names
+//! store         the redb chain store and reindexutxo's rebuild
+//! commands      the CLI's commands as data (Request, Step), their error, the wallet file
+//! admission     limits, peer slots, bans, served host names, client addresses
+//! hub           the task owning the node, its messages, send queues, miner, log
+//! net           WebSocket connections and dials
+//! http          the router: page, /ws, /status, /control, and the accept loop
+//! cli           one-shot commands, the control client, the WebSocket payment client
+//! node          startnode: wires all of the above together
+//! ```
+//! `tests/no_import_cycles.rs` checks that no `use crate::` goes the other way round.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod cli;
-pub mod client;
-pub mod client_address;
 pub mod commands;
-pub mod control;
-pub mod error;
-pub mod http_client;
-pub mod http_conns;
+pub mod http;
 pub mod hub;
-pub mod learned_dial;
-pub mod miner;
-pub mod panic_barrier;
+pub mod net;
+pub mod node;
 pub mod paths;
-pub mod peer_conn;
-pub mod peer_slots;
-pub mod peer_text;
-pub mod rate_limit;
-pub mod reindex;
-pub mod send_queue;
-pub mod served_names;
-pub mod server;
-pub mod startnode;
 pub mod store;
-pub mod verified_txs;
-pub mod wallet_file;
+pub mod util;

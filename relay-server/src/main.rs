@@ -14,10 +14,10 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use node_core::ChainParams;
+use relay_server::admission::Limits;
 use relay_server::commands::Request;
+use relay_server::node::{StartOptions, DIAL_LEARNED};
 use relay_server::paths::{valid_node_id, DataPaths};
-use relay_server::server::Limits;
-use relay_server::startnode::{StartOptions, DIAL_LEARNED};
 
 /// The seed's central node: a blockchain CLI, a WebSocket relay and the page server.
 #[derive(Debug, Parser)]
@@ -204,7 +204,7 @@ fn one_line_usage_error(e: &clap::Error) -> String {
 
 fn main() -> ExitCode {
     // A damaged file must give one line, never a panic's several.
-    relay_server::panic_barrier::install_hook();
+    relay_server::util::panic_barrier::install_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -292,7 +292,7 @@ fn main() -> ExitCode {
                     max_orphans,
                     max_mempool_txs,
                 };
-                return relay_server::startnode::run(paths, opts)
+                return relay_server::node::run(paths, opts)
                     .await
                     .map(|()| String::new());
             }

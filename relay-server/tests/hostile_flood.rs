@@ -158,7 +158,7 @@ fn bytes(rng: &mut SimRng, len: usize) -> Vec<u8> {
 }
 
 fn now_ms() -> u64 {
-    relay_server::hub::now_ms()
+    relay_server::util::now_ms()
 }
 
 fn version(genesis: BlockHash, name: &str, nonce: u64) -> Message {
@@ -319,7 +319,7 @@ fn frames_for(kind: Kind, t: &Target, rng: &mut SimRng) -> Vec<Vec<u8>> {
             frames
         }
         Kind::Oversized => {
-            let len = relay_server::server::Limits::default().max_frame_size
+            let len = relay_server::admission::Limits::default().max_frame_size
                 + 1
                 + rng.range(0, 4096) as usize;
             vec![vec![0x42; len]]

@@ -312,7 +312,7 @@ async fn the_mempool_and_orphan_pool_hold_what_the_flags_say() {
     for n in 1..=6u8 {
         let coinbase = Transaction::new_coinbase(5, PubKeyHash([n; 20]), 10, b"orphan");
         let prev = BlockHash(Hash256([n; 32]));
-        let mut block = Block::new_template(prev, relay_server::hub::now_ms(), 8, vec![coinbase]);
+        let mut block = Block::new_template(prev, relay_server::util::now_ms(), 8, vec![coinbase]);
         pow::mine(&mut block.header).expect("solved");
         frames.push(encode_frame(&Message::Block(block)));
     }

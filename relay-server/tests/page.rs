@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use relay_server::http_client;
+use relay_server::cli::http_client;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use relay_server::http_client;
+use relay_server::cli::http_client;
 use relay_server::hub::StatusReport;
 
 /// The binary under test.
@@ -366,7 +366,7 @@ pub fn add_big_block(dir: &Path, id: &str, key: &node_core::KeyPair) -> node_cor
         };
         txs.push(tx);
     }
-    let now = relay_server::hub::now_ms();
+    let now = relay_server::util::now_ms();
     let mut block = chain.template(key.pubkey_hash(), txs, 0, now, b"big");
     assert!(pow::mine(&mut block.header).is_some(), "mined");
     let hash = block.hash();

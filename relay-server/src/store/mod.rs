@@ -6,6 +6,12 @@
 //! the UTXO set and the active tip. One [`ChainChanges`] (a block, its undo data and its UTXO
 //! writes) commits as one durable transaction, so a crash at any instant leaves either the
 //! state before it or the state after it, never a UTXO set out of step with the tip.
+//!
+//! [`reindex`] rebuilds a chain from stored blocks it does not trust (`reindexutxo`).
+//!
+//! May depend on: `util`.
+
+pub mod reindex;
 
 use std::path::{Path, PathBuf};
 
@@ -17,7 +23,7 @@ use node_core::{
 };
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use crate::panic_barrier::barrier;
+use crate::util::panic_barrier::barrier;
 
 /// Block hash → `Block::encode()`.
 const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");

@@ -15,51 +15,16 @@ use futures_util::{SinkExt, StreamExt};
 use node_core::protocol::{
     decode_frame, encode_frame, InvItem, Message, Role, Version, PROTOCOL_VERSION,
 };
-use node_core::{BlockHash, Chain, Transaction};
+use node_core::{Chain, Transaction};
 use rand_core::{OsRng, RngCore};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::peer_conn::ws_config;
-use crate::peer_text::shown;
+use crate::commands::RelayError;
+use crate::net::ws::ws_config;
+use crate::util::peer_text::shown;
 
 /// Longest the whole exchange may take.
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Why the relay did not take the payment.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The relay could not be reached.
-    #[error("cannot reach the relay at {url}: {what}")]
-    Connect {
-        /// Where.
-        url: String,
-        /// What went wrong.
-        what: String,
-    },
-    /// The relay is on another network.
-    #[error("the relay is on another chain (its genesis is {theirs}, ours is {ours})")]
-    WrongNetwork {
-        /// Our genesis.
-        ours: BlockHash,
-        /// Theirs.
-        theirs: BlockHash,
-    },
-    /// The connection ended before the relay answered.
-    #[error("the relay closed the connection before answering: {0}")]
-    Closed(String),
-    /// The relay refused the transaction.
-    #[error("the relay refused the transaction: {0}")]
-    Rejected(String),
-    /// The relay kept the transaction aside: it does not know the coins it spends.
-    #[error(
-        "the relay does not know the coins this payment spends \
-         (is this node's chain behind the relay's? start it with --peer to sync)"
-    )]
-    NotKept,
-    /// The relay said nothing in time.
-    #[error("the relay did not answer within {} s", DEADLINE.as_secs())]
-    Timeout,
-}
 
 /// Sends `tx` to the relay at `url` as node `node_id` on `chain`'s network.
 pub async fn submit(
@@ -67,10 +32,10 @@ pub async fn submit(
     node_id: &str,
     chain: &Chain,
     tx: &Transaction,
-) -> Result<(), ClientError> {
+) -> Result<(), RelayError> {
     tokio::time::timeout(DEADLINE, exchange(url, node_id, chain, tx))
         .await
-        .map_err(|_| ClientError::Timeout)?
+        .map_err(|_| RelayError::Timeout(DEADLINE))?
 }
 
 async fn exchange(
@@ -78,10 +43,10 @@ async fn exchange(
     node_id: &str,
     chain: &Chain,
     tx: &Transaction,
-) -> Result<(), ClientError> {
+) -> Result<(), RelayError> {
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
         .await
-        .map_err(|e| ClientError::Connect {
+        .map_err(|e| RelayError::Connect {
             url: url.to_string(),
             what: e.to_string(),
         })?;
@@ -98,7 +63,7 @@ async fn exchange(
         nonce,
         user_agent: format!("relay-server-cli/{}", env!("CARGO_PKG_VERSION")),
     };
-    let closed = |e: tokio_tungstenite::tungstenite::Error| ClientError::Closed(e.to_string());
+    let closed = |e: tokio_tungstenite::tungstenite::Error| RelayError::Closed(e.to_string());
     let send = |m: &Message| WsMessage::Binary(encode_frame(m).into());
     ws.send(send(&Message::Version(version)))
         .await
@@ -117,7 +82,7 @@ async fn exchange(
             WsMessage::Close(f) => {
                 let why = f.map(|f| f.reason.to_string()).unwrap_or_default();
                 // The relay's words, shown on the user's terminal: escaped.
-                return Err(ClientError::Closed(if why.is_empty() {
+                return Err(RelayError::Closed(if why.is_empty() {
                     "no reason given".into()
                 } else {
                     shown(&why)
@@ -133,7 +98,7 @@ async fn exchange(
         match message {
             Message::Version(v) => {
                 if v.genesis != chain.genesis_hash() {
-                    return Err(ClientError::WrongNetwork {
+                    return Err(RelayError::WrongNetwork {
                         ours: chain.genesis_hash(),
                         theirs: v.genesis,
                     });
@@ -153,8 +118,8 @@ async fn exchange(
             Message::Pong(n) if n == ping && sent => {
                 let _ = ws.close(None).await;
                 return match (rejected, in_mempool) {
-                    (Some(reason), _) => Err(ClientError::Rejected(shown(&reason))),
-                    (None, Some(false)) => Err(ClientError::NotKept),
+                    (Some(reason), _) => Err(RelayError::Rejected(shown(&reason))),
+                    (None, Some(false)) => Err(RelayError::NotKept),
                     (None, _) => Ok(()),
                 };
             }
@@ -173,5 +138,5 @@ async fn exchange(
             sent = true;
         }
     }
-    Err(ClientError::Closed("connection lost".into()))
+    Err(RelayError::Closed("connection lost".into()))
 }

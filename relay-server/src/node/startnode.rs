@@ -19,15 +19,15 @@ use rand_core::{OsRng, RngCore};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::control::ControlFiles;
-use crate::error::{parse_address, CliError};
-use crate::http_conns::{self, ConnTable};
-use crate::hub::{now_ms, Hub};
+use crate::admission::{Limits, ServedNames};
+use crate::commands::{parse_address, CliError};
+use crate::http::conns::{self, ConnTable};
+use crate::http::control::ControlFiles;
+use crate::hub::{Dialer, Hub, HubError, Wiring};
+use crate::net::{dial, Shared};
 use crate::paths::DataPaths;
-use crate::peer_conn;
-use crate::served_names::ServedNames;
-use crate::server::{self, Limits, Shared};
 use crate::store::Store;
+use crate::util::now_ms;
 
 /// The smallest `--max-frame-size`: room for any message but a block or a long list.
 pub const MIN_FRAME_SIZE: usize = 4_096;
@@ -35,6 +35,16 @@ pub const MIN_FRAME_SIZE: usize = 4_096;
 /// The page served when `--www` is not given: the repository's `www/`, found from where this
 /// binary was built so it works from any working directory.
 pub const DEFAULT_WWW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../www");
+
+/// How long the hub may take to finish the action it is on once told to stop.
+const HUB_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the HTTP server may take to close its connections once the node stops.
+const HTTP_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Messages waiting in the hub's inbox before senders wait: connection tasks await it, so a
+/// busy hub slows the readers rather than growing a queue.
+const HUB_INBOX: usize = 1024;
 
 /// Outbound connections a relay keeps to relays it learned of, by default: enough that a
 /// network of relays peered through one hub stays connected when the hub goes.
@@ -251,7 +261,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
 
     let files = ControlFiles::write(&paths, local)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (hub_tx, hub_rx) = mpsc::channel(1024);
+    let (hub_tx, hub_rx) = mpsc::channel(HUB_INBOX);
     tracing::info!(limits = ?opts.limits, max_orphans = opts.max_orphans,
         max_mempool_txs = opts.max_mempool_txs, "peer limits");
     let names = ServedNames::new(
@@ -270,9 +280,20 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         .with_names(names)
         .listening_on(local),
     );
-    let hub =
-        Hub::new(node, store, paths.wallet(), shared.clone()).with_static_peers(opts.peers.clone());
+    let (dialer, dial_requests) = Dialer::new();
+    let wiring = Wiring {
+        send_budget: shared.send_budget.clone(),
+        bans: shared.bans.clone(),
+        dialer,
+    };
+    let hub = Hub::new(node, store, paths.wallet(), wiring);
     let mut hub_task = tokio::spawn(hub.run(hub_rx, stop_rx.clone()));
+    // `--peer` relays have their own redialling task: never dialled as learned.
+    tokio::spawn(dial::dial_requested(
+        shared.clone(),
+        dial_requests,
+        opts.peers.clone(),
+    ));
 
     let www = opts.www.unwrap_or_else(|| PathBuf::from(DEFAULT_WWW));
     if !www.is_dir() {
@@ -281,14 +302,14 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
             www.display()
         );
     }
-    let app = server::router(shared.clone(), www.clone());
+    let app = crate::http::router(shared.clone(), www.clone());
     let table = ConnTable::new(
         opts.limits.max_http_connections,
         &opts.limits.trusted_proxies,
     );
-    let server = tokio::spawn(http_conns::serve(listener, app, table, stop_rx.clone()));
+    let server = tokio::spawn(conns::serve(listener, app, table, stop_rx.clone()));
     for url in &opts.peers {
-        tokio::spawn(peer_conn::dial_forever(shared.clone(), url.clone()));
+        tokio::spawn(dial::dial_forever(shared.clone(), url.clone()));
     }
 
     let mut banner = format!("Starting node {}\n", paths.node_id());
@@ -320,20 +341,25 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     };
     let _ = stop_tx.send(true);
     let hub_result = match outcome {
-        Some(done) => done,
-        None => match tokio::time::timeout(Duration::from_secs(30), hub_task).await {
-            Ok(done) => done,
-            Err(_) => Ok(Err("the hub did not stop in time".into())),
+        Some(done) => hub_outcome(done),
+        None => match tokio::time::timeout(HUB_STOP_TIMEOUT, hub_task).await {
+            Ok(done) => hub_outcome(done),
+            Err(_) => Err(CliError::Fatal("the hub did not stop in time".into())),
         },
     };
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    let _ = tokio::time::timeout(HTTP_STOP_TIMEOUT, server).await;
     drop(files);
-    match hub_result {
-        Ok(Ok(())) => {
-            tracing::info!("stopped");
-            Ok(())
-        }
-        Ok(Err(e)) => Err(CliError::Fatal(e)),
+    if hub_result.is_ok() {
+        tracing::info!("stopped");
+    }
+    hub_result
+}
+
+/// How the hub's task ended, as the command's result.
+fn hub_outcome(done: Result<Result<(), HubError>, tokio::task::JoinError>) -> Result<(), CliError> {
+    match done {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(CliError::Fatal(e.to_string())),
         Err(e) => Err(CliError::Fatal(format!("the hub task failed: {e}"))),
     }
 }

@@ -6,7 +6,7 @@
 //! and honest tabs out. An honest peer finishes its handshake within a round trip, so when
 //! the relay (or an address's share) is full, the oldest inbound peer still without a
 //! handshake is closed to make room, as the oldest idle HTTP connection is in
-//! [`crate::http_conns`]. Peers past their handshake, and the relay's own dials, are never
+//! `crate::http::conns`. Peers past their handshake, and the relay's own dials, are never
 //! closed for room.
 
 use std::collections::{BTreeMap, HashMap};

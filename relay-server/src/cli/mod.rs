@@ -1,5 +1,13 @@
-//! Running one CLI command: handed to the node running on this id if there is one, else run
-//! here on the node's files.
+//! Running one CLI command: handed to the node running on this id if there is one
+//! ([`control_client`]), else run here on the node's files; `send` without `--mine` hands
+//! its payment to a relay over WebSocket ([`ws_client`]).
+//!
+//! May depend on: `commands`, `store`, `hub` (the miner's `solve`), `http` (the control
+//! files' format), `net` (WebSocket limits), `paths`, `util`.
+
+pub mod control_client;
+pub mod http_client;
+pub mod ws_client;
 
 use std::fs;
 
@@ -7,21 +15,19 @@ use node_core::chain::ChainChanges;
 use node_core::node::{Action, NodeConfig};
 use node_core::{ChainParams, Node};
 
-use crate::commands::{self, Context, Request, Step};
-use crate::control;
-use crate::error::{parse_address, CliError};
-use crate::hub::now_ms;
-use crate::miner;
+use crate::commands::{self, parse_address, CliError, Context, Request, Step};
+use crate::hub::miner;
 use crate::paths::DataPaths;
-use crate::peer_text::peer_text;
-use crate::reindex;
+use crate::store::reindex;
 use crate::store::{Store, StoreError};
+use crate::util::now_ms;
+use crate::util::peer_text::peer_text;
 
 /// Runs `request` and returns what to print.
 pub async fn run(paths: &DataPaths, request: Request) -> Result<String, CliError> {
     // Bad arguments fail before anything is read or written, running node or not.
     check_arguments(&request)?;
-    if let Some(answer) = control::hand_over(paths, &request).await {
+    if let Some(answer) = control_client::hand_over(paths, &request).await {
         return answer;
     }
     match request {
@@ -69,7 +75,7 @@ fn create_blockchain(paths: &DataPaths, address: &str, bits: u32) -> Result<Stri
 }
 
 /// `reindexutxo` on the files: every stored block validated from the genesis, the UTXO set
-/// and undo data rebuilt from the valid ones (see [`crate::reindex`]). Whatever was dropped
+/// and undo data rebuilt from the valid ones (see [`crate::store::reindex`]). Whatever was dropped
 /// is said in one line on stderr.
 fn reindex_stored(paths: &DataPaths) -> Result<String, CliError> {
     let store = Store::open(&paths.chain_db())?;
@@ -158,7 +164,7 @@ async fn run_here(paths: &DataPaths, request: Request) -> Result<String, CliErro
         }
         Step::Relay(tx, url) => {
             let chain = node.chain().ok_or(CliError::NoChain)?;
-            crate::client::submit(&url, paths.node_id(), chain, &tx).await?;
+            ws_client::submit(&url, paths.node_id(), chain, &tx).await?;
             "Success!\n".to_string()
         }
     };

@@ -5,8 +5,19 @@
 //! A command either finishes at once or returns the next [`Step`] its caller must carry out
 //! in its own way: mining (inline on the CLI, on a blocking thread in a running node),
 //! relaying a payment over WebSocket, or persisting changes made outside the node.
+//!
+//! Also here: the one error type of the commands ([`error`]), the wallet file
+//! ([`wallet_file`]) and the seed's printed forms ([`print`]).
+//!
+//! May depend on: `store`, `util`.
 
-use std::collections::BTreeSet;
+pub mod error;
+pub mod print;
+pub mod wallet_file;
+
+pub use error::{parse_address, CliError, RelayError};
+pub use print::{print_chain, reindexed};
+
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -15,9 +26,8 @@ use node_core::consensus::pow;
 use node_core::{AcceptOutcome, Block, Chain, Node, Transaction};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{parse_address, CliError};
-use crate::reindex;
-use crate::wallet_file::Wallet;
+use crate::store::reindex;
+use wallet_file::Wallet;
 
 /// The coinbase text of every genesis block, as in the seed's series.
 pub const GENESIS_COINBASE_DATA: &[u8] =
@@ -190,7 +200,7 @@ pub fn execute(ctx: Context<'_>, request: &Request) -> Result<Step, CliError> {
         Request::PrintChain => Ok(Step::Done(print_chain(chain_of(ctx.node)?))),
         Request::ReindexUtxo => {
             // A running node: its blocks are validated again from the genesis, and their
-            // set replaces the stored one only if they all hold (see `crate::reindex`).
+            // set replaces the stored one only if they all hold (see `crate::store::reindex`).
             let chain = chain_of(ctx.node)?;
             let blocks: Vec<Block> = chain
                 .entries()
@@ -204,7 +214,7 @@ pub fn execute(ctx: Context<'_>, request: &Request) -> Result<Step, CliError> {
                      to remove it and the blocks built on it",
                     bad.hash,
                     bad.height,
-                    crate::peer_text::peer_text(&bad.reason)
+                    crate::util::peer_text::peer_text(&bad.reason)
                 )));
             }
             if rebuilt.chain.tip() != chain.tip() {
@@ -251,15 +261,6 @@ pub fn execute(ctx: Context<'_>, request: &Request) -> Result<Step, CliError> {
     }
 }
 
-/// The seed's answer to `reindexutxo`.
-pub fn reindexed(chain: &Chain) -> String {
-    let txids: BTreeSet<_> = chain.utxo().iter().map(|(op, _)| op.txid).collect();
-    format!(
-        "Done! There are {} transactions in the UTXO set.\n",
-        txids.len()
-    )
-}
-
 /// Submits a block mined for `send --mine`; "Success!" once it is the new tip.
 pub fn finish_mined(node: &mut Node, now: u64, block: Block) -> Result<String, CliError> {
     match node.submit_block(now, block) {
@@ -276,62 +277,4 @@ pub fn new_chain(to: node_core::PubKeyHash, bits: u32, now: u64) -> Result<Chain
     let params = node_core::ChainParams::default();
     let genesis = chain::mine_genesis(to, params.subsidy, now, bits, GENESIS_COINBASE_DATA);
     Chain::new(params, genesis, now).map_err(|e| CliError::BadArgument(e.to_string()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-/// The seed's `printchain`: every block from the tip down, with its transactions.
-pub fn print_chain(chain: &Chain) -> String {
-    let mut out = String::new();
-    for height in (0..=chain.height()).rev() {
-        let Some(block) = chain.block_at(height) else {
-            continue;
-        };
-        let hash = block.hash();
-        let _ = writeln!(out, "============ Block {hash} ============");
-        let _ = writeln!(out, "Height: {height}");
-        let _ = writeln!(out, "Prev. block: {}", block.header.prev);
-        let _ = writeln!(out, "Timestamp: {}", block.header.timestamp);
-        let _ = writeln!(out, "Nonce: {}", block.header.nonce);
-        let pow_ok = pow::meets_target(&hash, block.header.bits);
-        let _ = writeln!(out, "PoW: {pow_ok}\n");
-        for tx in &block.transactions {
-            out.push_str(&print_tx(tx));
-        }
-        out.push_str("\n\n");
-    }
-    out
-}
-
-/// The seed's `Transaction.String()`.
-fn print_tx(tx: &Transaction) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "--- Transaction {}:", tx.txid());
-    if let Some(cb) = &tx.coinbase {
-        let _ = writeln!(
-            out,
-            "     Coinbase: height {}, data {}",
-            cb.height,
-            hex(&cb.data)
-        );
-    }
-    for (i, input) in tx.inputs.iter().enumerate() {
-        let _ = writeln!(out, "     Input {i}:");
-        let _ = writeln!(out, "       TXID:      {}", input.prev.txid);
-        let _ = writeln!(out, "       Out:       {}", input.prev.vout);
-        let _ = writeln!(out, "       Signature: {}", hex(&input.signature));
-        let _ = writeln!(out, "       PubKey:    {}", hex(&input.public_key));
-    }
-    for (i, output) in tx.outputs.iter().enumerate() {
-        let _ = writeln!(out, "     Output {i}:");
-        let _ = writeln!(out, "       Value:  {}", output.value);
-        let _ = writeln!(out, "       Script: {}", hex(&output.pubkey_hash.0));
-    }
-    out
 }

@@ -14,7 +14,7 @@
 //! Ports are not compared: rebinding changes where a name leads, not which port the page
 //! used, and a relay behind a proxy is reached on the proxy's port, not its own.
 
-use crate::peer_text::shown;
+use crate::util::peer_text::shown;
 
 /// The names a relay serves, lower case, without port or trailing dot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

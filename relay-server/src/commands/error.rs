@@ -2,14 +2,16 @@
 //! with the context needed to act on it, printed as one line.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use node_core::wallet::WalletError;
 use node_core::AddressError;
 
-use crate::client::ClientError;
-use crate::reindex::RebuildError;
+use node_core::BlockHash;
+
+use super::wallet_file::WalletFileError;
+use crate::store::reindex::RebuildError;
 use crate::store::StoreError;
-use crate::wallet_file::WalletFileError;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +66,7 @@ pub enum CliError {
     Rebuild(#[from] RebuildError),
     /// Talking to the relay failed, or it refused the transaction.
     #[error(transparent)]
-    Relay(#[from] ClientError),
+    Relay(#[from] RelayError),
     /// The running node's control endpoint failed.
     #[error("control endpoint: {0}")]
     Control(String),
@@ -96,6 +98,43 @@ impl CliError {
         let s = self.to_string();
         s.split_whitespace().collect::<Vec<_>>().join(" ")
     }
+}
+
+/// Why the relay did not take a payment handed to it ([`super::Step::Relay`], carried out
+/// by the CLI's WebSocket client).
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The relay could not be reached.
+    #[error("cannot reach the relay at {url}: {what}")]
+    Connect {
+        /// Where.
+        url: String,
+        /// What went wrong.
+        what: String,
+    },
+    /// The relay is on another network.
+    #[error("the relay is on another chain (its genesis is {theirs}, ours is {ours})")]
+    WrongNetwork {
+        /// Our genesis.
+        ours: BlockHash,
+        /// Theirs.
+        theirs: BlockHash,
+    },
+    /// The connection ended before the relay answered.
+    #[error("the relay closed the connection before answering: {0}")]
+    Closed(String),
+    /// The relay refused the transaction.
+    #[error("the relay refused the transaction: {0}")]
+    Rejected(String),
+    /// The relay kept the transaction aside: it does not know the coins it spends.
+    #[error(
+        "the relay does not know the coins this payment spends \
+         (is this node's chain behind the relay's? start it with --peer to sync)"
+    )]
+    NotKept,
+    /// The relay said nothing in time.
+    #[error("the relay did not answer within {} s", .0.as_secs())]
+    Timeout(Duration),
 }
 
 /// Parses an address argument, naming its role in the error.

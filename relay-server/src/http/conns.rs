@@ -40,7 +40,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tower::ServiceExt;
 
-use crate::server::address_group;
+use crate::admission::address_group;
 
 /// Connections from one address (not loopback, not a trusted proxy) in their HTTP phase at
 /// once: a browser opens about six to a site; the rest is room for several users behind
