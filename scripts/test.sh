@@ -17,6 +17,8 @@ stage "format"
 cargo fmt --all -- --check
 
 stage "lint"
+node scripts/module-shape.mjs
+RUSTDOCFLAGS="-D warnings" cargo doc -p node-core --no-deps --quiet
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p node-wasm --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p node-wasm --target wasm32-unknown-unknown --no-default-features -- -D warnings
