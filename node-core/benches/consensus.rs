@@ -35,7 +35,7 @@ fn proof_of_work(c: &mut Criterion) {
     // 64 bits: no nonce in the range meets the target, so every one is hashed.
     let header = BlockHeader {
         version: 1,
-        prev: BlockHash(sha256(b"parent")),
+        prev: BlockHash::from_hash(sha256(b"parent")),
         merkle_root: sha256(b"merkle"),
         timestamp: T0,
         bits: 64,

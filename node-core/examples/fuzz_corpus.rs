@@ -56,7 +56,7 @@ fn main() -> std::io::Result<()> {
         Message::GetData(vec![InvItem::Block(h)]),
         Message::Block(genesis.clone()),
         Message::Tx(spend.clone()),
-        Message::NotFound(vec![InvItem::Tx(Txid::default())]),
+        Message::NotFound(vec![InvItem::Tx(Txid::ZERO)]),
         Message::GetAddr,
         Message::Addr(vec![PeerAddr {
             node_id: "3000".into(),
@@ -66,7 +66,7 @@ fn main() -> std::io::Result<()> {
         Message::Ping(1),
         Message::Pong(1),
         Message::Reject {
-            hash: BlockHash::default().0,
+            hash: BlockHash::ZERO.to_hash(),
             reason: "corpus".into(),
         },
     ];

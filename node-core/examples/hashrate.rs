@@ -28,7 +28,7 @@ fn main() {
     // bits 64: no nonce in reach meets it, so every chunk runs to the end.
     let header = BlockHeader {
         version: 1,
-        prev: BlockHash(sha256(b"prev")),
+        prev: BlockHash::from_hash(sha256(b"prev")),
         merkle_root: Hash256(sha256(b"root").0),
         timestamp: 1_700_000_000_000,
         bits: 64,

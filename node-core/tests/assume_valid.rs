@@ -132,7 +132,7 @@ fn a_forged_spend_below_the_assumed_height_is_never_connected_and_is_refused_onc
     let victim = key(2);
     let thief = key(3);
     let good = signed_chain(&victim, 6);
-    let honest_assumed = BlockHash(node_core::primitives::hash::sha256(
+    let honest_assumed = BlockHash::from_hash(node_core::primitives::hash::sha256(
         b"the relay's tip, never sent",
     ));
     let mut tab = chain_with(trusting(1_000_000_000, honest_assumed), good[0].clone());
@@ -191,7 +191,7 @@ fn a_branch_past_the_assumed_height_without_the_assumed_block_is_checked_in_full
     let mut tab = chain_with(
         trusting(
             2,
-            BlockHash(node_core::primitives::hash::sha256(b"elsewhere")),
+            BlockHash::from_hash(node_core::primitives::hash::sha256(b"elsewhere")),
         ),
         good[0].clone(),
     );
@@ -372,8 +372,10 @@ fn a_tab_trusting_the_relay_syncs_and_one_told_a_wrong_block_checks_everything()
     let mut trusting_cfg = config("3001", Role::Wallet, 2);
     trusting_cfg.params.assume_valid = Some((40, tip));
     let mut misled = config("3002", Role::Wallet, 3);
-    misled.params.assume_valid =
-        Some((40, BlockHash(node_core::primitives::hash::sha256(b"wrong"))));
+    misled.params.assume_valid = Some((
+        40,
+        BlockHash::from_hash(node_core::primitives::hash::sha256(b"wrong")),
+    ));
     let a = sim.add_node(trusting_cfg, None);
     let b = sim.add_node(misled, None);
     sim.connect(a, relay);

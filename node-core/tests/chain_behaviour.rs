@@ -392,7 +392,7 @@ fn orphans_whose_ancestor_fails_to_connect_are_dropped_without_panicking() {
     let genesis = chain.block_at(0).expect("genesis").clone();
 
     let nowhere = OutPoint {
-        txid: Txid(sha256(b"nowhere")),
+        txid: Txid::from_hash(sha256(b"nowhere")),
         vout: 0,
     };
     let h = child_of(

@@ -310,7 +310,7 @@ fn timestamp_in_future(fx: &mut Fixture) -> Invalid {
 
 fn unknown_input(fx: &mut Fixture) -> Invalid {
     let nowhere = OutPoint {
-        txid: Txid(sha256(b"no such transaction")),
+        txid: Txid::from_hash(sha256(b"no such transaction")),
         vout: 0,
     };
     let tx = pay(&fx.alice, &[nowhere], &[(fx.bob.pubkey_hash(), 1)]);

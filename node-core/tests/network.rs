@@ -246,7 +246,7 @@ fn fifty_nodes_with_lossy_links_converge_and_lose_no_transaction() {
 fn handshaken_relay() -> (Node, u64) {
     let relay = relay_with_two_peers(&key(1));
     let genesis = relay.chain().unwrap().genesis_hash();
-    (relay, genesis.0 .0[0] as u64)
+    (relay, genesis.to_hash().0[0] as u64)
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn a_hostile_peer_is_disconnected_and_the_honest_one_is_still_served() {
         vec![b"garbage that is not a frame".to_vec()],
         vec![vec![0u8; protocol::MAX_FRAME_SIZE + 1]],
         vec![encode_frame(&Message::Inv(vec![
-            InvItem::Tx(Txid::default());
+            InvItem::Tx(Txid::ZERO);
             protocol::MAX_INV_ITEMS + 1
         ]))],
         {
@@ -345,7 +345,7 @@ fn addr_does_not_overwrite_a_known_relay() {
 #[test]
 fn getdata_for_unknown_items_gets_notfound_not_garbage() {
     let (mut relay, _) = handshaken_relay();
-    let missing = InvItem::Block(BlockHash::default());
+    let missing = InvItem::Block(BlockHash::ZERO);
     relay.handle(
         T0,
         Event::Frame {
@@ -376,9 +376,9 @@ fn a_peer_on_another_genesis_is_refused_with_a_reason() {
     );
     let v = protocol::Version {
         protocol: protocol::PROTOCOL_VERSION,
-        genesis: BlockHash(node_core::primitives::hash::sha256(b"other network")),
+        genesis: BlockHash::from_hash(node_core::primitives::hash::sha256(b"other network")),
         best_height: 3,
-        tip: BlockHash::default(),
+        tip: BlockHash::ZERO,
         chain_work: 10,
         node_id: "4999".into(),
         role: Role::Wallet,

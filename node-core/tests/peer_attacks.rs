@@ -249,7 +249,7 @@ fn unmined_block(seed: u8, size: usize, bits: u32) -> Block {
         pubkey_hash: to,
     }));
     Block::new_template(
-        BlockHash(node_core::primitives::hash::sha256(&[seed])),
+        BlockHash::from_hash(node_core::primitives::hash::sha256(&[seed])),
         T0 + 60_000,
         bits,
         vec![cb],
@@ -527,7 +527,7 @@ fn funded_relay(owner: &KeyPair, cfg: NodeConfig) -> (Node, OutPoint) {
 /// An orphan: it spends an output nobody has seen.
 fn orphan(owner: &KeyPair, i: u32) -> Transaction {
     let unknown = OutPoint {
-        txid: Txid(node_core::primitives::hash::sha256(&i.to_le_bytes())),
+        txid: Txid::from_hash(node_core::primitives::hash::sha256(&i.to_le_bytes())),
         vout: 0,
     };
     Transaction::new_signed(
@@ -634,7 +634,7 @@ fn a_peer_announcing_transactions_it_never_sends_cannot_stop_others_being_fetche
     for batch in 0..30u32 {
         let items: Vec<InvItem> = (0..MAX_INV_ITEMS as u32)
             .map(|i| {
-                InvItem::Tx(Txid(node_core::primitives::hash::sha256(
+                InvItem::Tx(Txid::from_hash(node_core::primitives::hash::sha256(
                     &(batch * 10_000 + i).to_le_bytes(),
                 )))
             })
@@ -642,7 +642,9 @@ fn a_peer_announcing_transactions_it_never_sends_cannot_stop_others_being_fetche
         relay.handle(T0 + 1, frame(2, &Message::Inv(items)));
     }
     relay.drain_actions();
-    let real = InvItem::Tx(Txid(node_core::primitives::hash::sha256(b"a real payment")));
+    let real = InvItem::Tx(Txid::from_hash(node_core::primitives::hash::sha256(
+        b"a real payment",
+    )));
     relay.handle(T0 + 2, frame(1, &Message::Inv(vec![real])));
     let asked = sent_to(&relay.drain_actions(), 1);
     assert_eq!(asked, vec![Message::GetData(vec![real])]);
@@ -661,7 +663,7 @@ fn a_made_up_signature_spending_an_unknown_output_costs_no_signature_check() {
     let owner = key(1);
     let (mut relay, coin) = funded_relay(&owner, relay_config());
     let unknown = OutPoint {
-        txid: Txid(node_core::primitives::hash::sha256(b"nowhere")),
+        txid: Txid::from_hash(node_core::primitives::hash::sha256(b"nowhere")),
         vout: 0,
     };
     // Input 0 is a real coin with its owner's key; input 1 does not exist.
@@ -784,7 +786,11 @@ fn a_claimed_height_counts_only_as_far_as_the_blocks_announced_back_it() {
         version("liar", genesis, 1_000_000_000, u128::MAX / 2),
     );
     let made_up: Vec<InvItem> = (0..3u8)
-        .map(|i| InvItem::Block(BlockHash(node_core::primitives::hash::sha256(&[i]))))
+        .map(|i| {
+            InvItem::Block(BlockHash::from_hash(node_core::primitives::hash::sha256(
+                &[i],
+            )))
+        })
         .collect();
     relay.handle(T0 + 1, frame(2, &Message::Inv(made_up)));
     assert!(

@@ -36,7 +36,7 @@ fn arb_hash() -> impl Strategy<Value = Hash256> {
 
 fn arb_outpoint() -> impl Strategy<Value = OutPoint> {
     (arb_hash(), any::<u32>()).prop_map(|(h, vout)| OutPoint {
-        txid: Txid(h),
+        txid: Txid::from_hash(h),
         vout,
     })
 }
@@ -90,7 +90,7 @@ fn arb_header() -> impl Strategy<Value = BlockHeader> {
         .prop_map(
             |(version, prev, merkle_root, timestamp, bits, nonce)| BlockHeader {
                 version,
-                prev: BlockHash(prev),
+                prev: BlockHash::from_hash(prev),
                 merkle_root,
                 timestamp,
                 bits,
@@ -354,7 +354,7 @@ proptest! {
         outpoints in vec(arb_outpoint(), 300),
         ops in arb_map_ops(),
     ) {
-        let block_hashes: Vec<BlockHash> = hashes.iter().map(|h| BlockHash(*h)).collect();
+        let block_hashes: Vec<BlockHash> = hashes.iter().map(|h| BlockHash::from_hash(*h)).collect();
         same_as_btree_map(&block_hashes, &ops)?;
         same_as_btree_map(&outpoints, &ops)?;
     }
@@ -404,7 +404,7 @@ proptest! {
         let mut set = UtxoSet::new();
         let mut store = BTreeMap::new();
         let mut history = Vec::new();
-        let mut prev = BlockHash::default();
+        let mut prev = BlockHash::ZERO;
         for (height, plan) in plans.iter().enumerate() {
             let height = height as u64;
             let mut available: Vec<OutPoint> = set.iter().map(|(op, _)| *op).collect();

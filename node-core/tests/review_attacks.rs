@@ -114,7 +114,7 @@ fn a_tab_that_verified_the_signatures_of_a_decoy_body_does_not_skip_them_for_the
     let honest = pay(
         &thief,
         &[OutPoint {
-            txid: node_core::Txid(node_core::primitives::hash::sha256(b"anything")),
+            txid: node_core::Txid::from_hash(node_core::primitives::hash::sha256(b"anything")),
             vout: 0,
         }],
         &[(thief.pubkey_hash(), 1)],

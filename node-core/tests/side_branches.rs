@@ -21,7 +21,7 @@ fn junk(tag: u64, n: usize) -> Vec<Transaction> {
             coinbase: None,
             inputs: vec![TxIn {
                 prev: OutPoint {
-                    txid: Txid(sha256(
+                    txid: Txid::from_hash(sha256(
                         &[tag.to_le_bytes(), (i as u64).to_le_bytes()].concat(),
                     )),
                     vout: 0,

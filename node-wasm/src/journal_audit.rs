@@ -96,7 +96,7 @@ fn active_chain(stored: &StoredChain, tip: BlockHash) -> Result<Vec<(BlockHash, 
             .get(&cursor)
             .ok_or_else(|| format!("a block {} below the tip is missing", active.len()))?;
         active.push((cursor, block));
-        if block.header.prev == BlockHash::default() {
+        if block.header.prev == BlockHash::ZERO {
             break;
         }
         // Every step takes a distinct stored block; more steps than blocks is a loop.

@@ -45,7 +45,7 @@ pub fn header_from_bytes(bytes: &[u8]) -> Result<BlockHeader, NodeError> {
     let le_u64 = |r: &[u8]| r.iter().rev().fold(0u64, |a, x| (a << 8) | u64::from(*x));
     Ok(BlockHeader {
         version: le_u32(&b[0..4]),
-        prev: BlockHash(Hash256(prev)),
+        prev: BlockHash::from_hash(Hash256(prev)),
         merkle_root: Hash256(merkle),
         timestamp: le_u64(&b[68..76]),
         bits: le_u32(&b[76..80]),

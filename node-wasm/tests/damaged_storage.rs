@@ -129,7 +129,7 @@ async fn a_journal_whose_undo_data_restores_a_coin_that_never_existed_is_refused
         .expect("the tip's undo data");
     undo.spent.push((
         OutPoint {
-            txid: Txid(sha256(b"never created")),
+            txid: Txid::from_hash(sha256(b"never created")),
             vout: 0,
         },
         UtxoEntry {

@@ -12,7 +12,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 const MIB: usize = 1 << 20;
 
 fn tx(n: u32) -> Vouched {
-    Vouched::Tx(Txid(sha256(&n.to_le_bytes())))
+    Vouched::Tx(Txid::from_hash(sha256(&n.to_le_bytes())))
 }
 
 #[wasm_bindgen_test]

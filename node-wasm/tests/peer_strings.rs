@@ -133,7 +133,7 @@ fn every_peer_string_in_events_and_the_connection_view_is_escaped() {
         },
         Notification::AddrLearned(vec![addr]),
         Notification::BlockRejected {
-            hash: node_core::BlockHash(sha256(b"b")),
+            hash: node_core::BlockHash::from_hash(sha256(b"b")),
             reason: evil.into(),
             from: Some(1),
         },

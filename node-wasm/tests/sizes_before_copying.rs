@@ -214,7 +214,7 @@ fn big_block(height: u64, bytes: usize) -> node_core::Block {
         pubkey_hash: to,
     };
     coinbase.outputs = vec![output; bytes / 21];
-    node_core::Block::new_template(node_core::BlockHash::default(), height, 8, vec![coinbase])
+    node_core::Block::new_template(node_core::BlockHash::ZERO, height, 8, vec![coinbase])
 }
 
 #[wasm_bindgen_test]

@@ -311,7 +311,7 @@ async fn send_explains_what_is_wrong() {
 async fn mine_chunk_finds_a_nonce_that_verifies() {
     let header = BlockHeader {
         version: 1,
-        prev: BlockHash(sha256(b"parent")),
+        prev: BlockHash::from_hash(sha256(b"parent")),
         merkle_root: sha256(b"merkle"),
         timestamp: 1_700_000_000_000,
         bits: BITS,
@@ -432,7 +432,7 @@ fn simd_search_agrees_with_the_scalar_search() {
     for bits in [1u32, 6, 10] {
         let header = BlockHeader {
             version: 1,
-            prev: node_core::BlockHash(sha256(b"simd")),
+            prev: node_core::BlockHash::from_hash(sha256(b"simd")),
             merkle_root: sha256(&bits.to_le_bytes()),
             timestamp: 1_700_000_000_000,
             bits,

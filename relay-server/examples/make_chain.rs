@@ -67,7 +67,7 @@ fn main() -> ExitCode {
             txid: chain
                 .block_at(0)
                 .map(|b| b.transactions[0].txid())
-                .unwrap_or_default(),
+                .unwrap_or(node_core::Txid::ZERO),
             vout: 0,
         },
         10,

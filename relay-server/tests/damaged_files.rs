@@ -144,7 +144,7 @@ fn reindexing_a_store_whose_blocks_were_edited_validates_them_and_mints_nothing(
 
     // A UTXO record added by hand: refused when the chain is read, and gone after a reindex.
     let coin = OutPoint {
-        txid: node_core::Txid(node_core::Hash256([7; 32])),
+        txid: node_core::Txid::from_hash(node_core::Hash256([7; 32])),
         vout: 0,
     };
     let entry = UtxoEntry {

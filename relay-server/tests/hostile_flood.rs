@@ -199,7 +199,12 @@ fn mined_block(t: &Target, rng: &mut SimRng, prev: BlockHash, height: u64) -> Bl
 fn some_frame(t: &Target, rng: &mut SimRng) -> Vec<u8> {
     let m = match rng.range(0, 5) {
         0 => version(t.genesis, "x", rng.next_u64()),
-        1 => Message::Inv(vec![InvItem::Tx(Txid(node_core::Hash256(hash(rng)))); 40]),
+        1 => Message::Inv(vec![
+            InvItem::Tx(Txid::from_hash(node_core::Hash256(hash(
+                rng
+            ))));
+            40
+        ]),
         2 => Message::GetBlocks {
             locator: vec![t.genesis; 10],
             stop: None,
@@ -264,7 +269,7 @@ fn frames_for(kind: Kind, t: &Target, rng: &mut SimRng) -> Vec<Vec<u8>> {
             .collect(),
         Kind::LongList => {
             let n = MAX_INV_ITEMS + 1 + rng.range(0, 50) as usize;
-            let item = InvItem::Block(BlockHash(node_core::Hash256(hash(rng))));
+            let item = InvItem::Block(BlockHash::from_hash(node_core::Hash256(hash(rng))));
             let m = match rng.range(0, 4) {
                 0 => Message::Inv(vec![item; n]),
                 1 => Message::GetData(vec![item; n]),
@@ -343,7 +348,7 @@ fn frames_for(kind: Kind, t: &Target, rng: &mut SimRng) -> Vec<Vec<u8>> {
                     // One the relay already has.
                     t.blocks[rng.range(1, t.blocks.len() as u64 - 1) as usize].clone()
                 } else {
-                    let prev = BlockHash(node_core::Hash256(hash(rng)));
+                    let prev = BlockHash::from_hash(node_core::Hash256(hash(rng)));
                     let height = rng.range(1, 1_000);
                     mined_block(t, rng, prev, height)
                 };
@@ -363,7 +368,7 @@ fn frames_for(kind: Kind, t: &Target, rng: &mut SimRng) -> Vec<Vec<u8>> {
             let mut frames = hs(rng);
             for _ in 0..10 {
                 let items = (0..200)
-                    .map(|_| InvItem::Block(BlockHash(node_core::Hash256(hash(rng)))))
+                    .map(|_| InvItem::Block(BlockHash::from_hash(node_core::Hash256(hash(rng)))))
                     .collect();
                 frames.push(encode_frame(&Message::Inv(items)));
             }
@@ -417,7 +422,7 @@ async fn ws_attack(kind: Kind, t: &Target, rng: &mut SimRng) -> Outcome {
             let m = match kind {
                 Kind::InvFlood => Message::Inv(
                     (0..rng.range(1, 20))
-                        .map(|_| InvItem::Tx(Txid(node_core::Hash256(hash(rng)))))
+                        .map(|_| InvItem::Tx(Txid::from_hash(node_core::Hash256(hash(rng)))))
                         .collect(),
                 ),
                 _ => Message::Ping(seq),
@@ -1028,7 +1033,7 @@ async fn a_peer_announcing_blocks_it_never_sends_does_not_hold_back_announcement
     let mut liar = Honest::connect(&relay.ws_url()).await;
     liar.send(version(genesis, "liar", 0x11a5));
     liar.send(Message::Verack);
-    liar.send(Message::Inv(vec![InvItem::Block(BlockHash(
+    liar.send(Message::Inv(vec![InvItem::Block(BlockHash::from_hash(
         node_core::Hash256([0x42; 32]),
     ))]));
     liar.expect("the relay to ask for the block", |m| {
@@ -1079,7 +1084,7 @@ async fn invs_of_unknown_block_hashes_stay_cheap_for_the_hub() {
     // 300 frames: far below the default burst of 4,000.
     for _ in 0..300 {
         let items = (0..MAX_INV_ITEMS)
-            .map(|_| InvItem::Block(BlockHash(node_core::Hash256(hash(&mut rng)))))
+            .map(|_| InvItem::Block(BlockHash::from_hash(node_core::Hash256(hash(&mut rng)))))
             .collect();
         frames.push(encode_frame(&Message::Inv(items)));
     }

@@ -257,7 +257,7 @@ async fn made_up_signatures_on_unknown_outputs_cost_their_sender_the_connection(
         let mut tx = node_core::Transaction::new_signed(
             &key,
             &[node_core::OutPoint {
-                txid: node_core::Txid(node_core::primitives::hash::sha256(
+                txid: node_core::Txid::from_hash(node_core::primitives::hash::sha256(
                     &(sent as u64).to_le_bytes(),
                 )),
                 vout: 0,

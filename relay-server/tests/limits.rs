@@ -311,7 +311,7 @@ async fn the_mempool_and_orphan_pool_hold_what_the_flags_say() {
     let mut frames = vec![encode_frame(&hello), encode_frame(&Message::Verack)];
     for n in 1..=6u8 {
         let coinbase = Transaction::new_coinbase(5, PubKeyHash([n; 20]), 10, b"orphan");
-        let prev = BlockHash(Hash256([n; 32]));
+        let prev = BlockHash::from_hash(Hash256([n; 32]));
         let mut block = Block::new_template(prev, relay_server::util::now_ms(), 8, vec![coinbase]);
         pow::mine(&mut block.header).expect("solved");
         frames.push(encode_frame(&Message::Block(block)));

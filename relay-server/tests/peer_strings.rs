@@ -45,7 +45,7 @@ async fn a_peer_cannot_forge_log_lines_or_disguise_its_id_with_the_strings_it_se
         user_agent: format!("agent{FORGED} user agent"),
     });
     let reject = Message::Reject {
-        hash: genesis.0,
+        hash: genesis.to_hash(),
         reason: format!("no{FORGED} reject reason"),
     };
     for m in [version, Message::Verack, reject, Message::Ping(7)] {

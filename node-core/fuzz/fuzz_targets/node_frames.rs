@@ -10,13 +10,13 @@ use node_core::chain::mine_genesis;
 use node_core::node::{Event, Node, NodeConfig};
 use node_core::consensus::params::ChainParams;
 use node_core::protocol::{self, encode_frame, Message, Role, Version, COMMANDS, MAGIC};
-use node_core::{Chain, PubKeyHash};
+use node_core::{BlockHash, Chain, PubKeyHash};
 
 fn relay() -> Node {
     let t0 = 1_700_000_000_000;
     let genesis = mine_genesis(PubKeyHash([1; 20]), 10, t0, 4, b"fuzz");
     let chain = Chain::new(ChainParams::default(), genesis, t0).ok();
-    let genesis_hash = chain.as_ref().map(|c| c.genesis_hash()).unwrap_or_default();
+    let genesis_hash = chain.as_ref().map(|c| c.genesis_hash()).unwrap_or(BlockHash::ZERO);
     let mut node = Node::new(
         NodeConfig {
             nonce: 1,

@@ -177,8 +177,7 @@ pub struct Chain {
 /// Mines a genesis block paying `subsidy` to `to` at difficulty `bits`.
 pub fn mine_genesis(to: PubKeyHash, subsidy: u64, timestamp: u64, bits: u32, data: &[u8]) -> Block {
     let coinbase = Transaction::new_coinbase(0, to, subsidy, data);
-    let mut block =
-        Block::new_template(BlockHash::default(), timestamp, bits, alloc::vec![coinbase]);
+    let mut block = Block::new_template(BlockHash::ZERO, timestamp, bits, alloc::vec![coinbase]);
     // 2^64 nonces always contain a solution for bits <= 64, so `mine` returns Some.
     let _ = pow::mine(&mut block.header);
     block
@@ -191,7 +190,7 @@ impl Chain {
         if bits == 0 || bits > MAX_BITS {
             return Err(ChainError::NotAGenesis("bits must be between 1 and 64"));
         }
-        if genesis.header.prev != BlockHash::default() {
+        if genesis.header.prev != BlockHash::ZERO {
             return Err(ChainError::NotAGenesis("it has a parent"));
         }
         let checked =
@@ -278,7 +277,7 @@ impl Chain {
         let mut genesis = None;
         for b in blocks {
             let h = b.hash();
-            if b.header.prev == BlockHash::default() {
+            if b.header.prev == BlockHash::ZERO {
                 if genesis.is_some_and(|g| g != h) {
                     return Err(ChainError::Corrupt("two genesis blocks"));
                 }
@@ -314,7 +313,7 @@ impl Chain {
         let tip_entry = index
             .get(&tip)
             .ok_or(ChainError::Corrupt("tip block missing"))?;
-        let mut active = alloc::vec![BlockHash::default(); tip_entry.height as usize + 1];
+        let mut active = alloc::vec![BlockHash::ZERO; tip_entry.height as usize + 1];
         let mut cursor = tip;
         loop {
             let e = index[&cursor];
@@ -359,7 +358,7 @@ impl Chain {
     }
     /// The active tip.
     pub fn tip(&self) -> BlockHash {
-        *self.active.last().unwrap_or(&BlockHash::default())
+        *self.active.last().unwrap_or(&BlockHash::ZERO)
     }
     /// Height of the active tip.
     pub fn height(&self) -> u64 {

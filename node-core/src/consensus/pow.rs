@@ -93,7 +93,7 @@ impl Midstate {
         for (chunk, w) in out.chunks_mut(4).zip(words) {
             chunk.copy_from_slice(&w.to_be_bytes());
         }
-        BlockHash(Hash256(out))
+        BlockHash::from_hash(Hash256(out))
     }
 
     #[inline]
@@ -247,7 +247,7 @@ mod tests {
     fn header(bits: u32) -> BlockHeader {
         BlockHeader {
             version: 1,
-            prev: BlockHash(sha256(b"parent")),
+            prev: BlockHash::from_hash(sha256(b"parent")),
             merkle_root: sha256(b"merkle"),
             timestamp: 1_700_000_000_000,
             bits,

@@ -163,7 +163,7 @@ mod tests {
     use crate::primitives::hash::Hash256;
 
     fn block(n: u8) -> BlockHash {
-        BlockHash(Hash256([n; 32]))
+        BlockHash::from_hash(Hash256([n; 32]))
     }
 
     #[test]
@@ -180,9 +180,9 @@ mod tests {
     fn more_blocks_than_one_inv_holds_are_cut_to_the_tip() {
         let mut a = Announcements::default();
         for n in 0..=MAX_INV_ITEMS {
-            a.queue_block(BlockHash(Hash256([(n % 251) as u8; 32])), 0);
+            a.queue_block(BlockHash::from_hash(Hash256([(n % 251) as u8; 32])), 0);
         }
-        let last = BlockHash(Hash256([(MAX_INV_ITEMS % 251) as u8; 32]));
+        let last = BlockHash::from_hash(Hash256([(MAX_INV_ITEMS % 251) as u8; 32]));
         assert_eq!(a.take_blocks_due(0, false), Some(alloc::vec![last]));
     }
 
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn transactions_wait_to_share_an_inv_unless_told_otherwise() {
         let mut a = Announcements::default();
-        let tx = Txid(Hash256([3; 32]));
+        let tx = Txid::from_hash(Hash256([3; 32]));
         assert!(!a.queue_tx(tx, None, 50));
         assert_eq!(a.take_txs_due(50 + TX_INV_DELAY_MS - 1, false), None);
         assert_eq!(a.take_txs_due(50, true), Some(alloc::vec![(tx, None)]));

@@ -109,7 +109,7 @@ impl Node {
             .values()
             .filter(|p| p.id != except)
             .filter_map(|p| p.handshake.version.as_ref().map(|v| (p.id, v.genesis)))
-            .filter(|(_, g)| *g != BlockHash::default() && *g != genesis)
+            .filter(|(_, g)| *g != BlockHash::ZERO && *g != genesis)
             .collect();
         for (peer, theirs) in others {
             let reason = format!("different genesis: peer has {theirs}, we have {genesis}");
@@ -124,7 +124,7 @@ impl Node {
             self.hold_before_genesis(id, block, hash);
             return;
         }
-        if block.header.prev != BlockHash::default() && self.genesis.probe.is_some() {
+        if block.header.prev != BlockHash::ZERO && self.genesis.probe.is_some() {
             // The probe's answer raced an announcement: that was not the genesis. Ask again.
             self.genesis.expected = None;
             self.genesis.probe = None;
@@ -211,7 +211,7 @@ mod tests {
         Block {
             header: BlockHeader {
                 version: 1,
-                prev: BlockHash(Hash256([1; 32])),
+                prev: BlockHash::from_hash(Hash256([1; 32])),
                 merkle_root: Hash256::default(),
                 timestamp: n,
                 bits: 0,

@@ -20,9 +20,9 @@ impl Node {
         let (genesis, best_height, tip, chain_work) = match &self.chain {
             Some(c) => (c.genesis_hash(), c.height(), c.tip(), c.tip_work()),
             None => (
-                self.genesis.expected.unwrap_or_default(),
+                self.genesis.expected.unwrap_or(BlockHash::ZERO),
                 0,
-                BlockHash::default(),
+                BlockHash::ZERO,
                 0,
             ),
         };
@@ -84,14 +84,14 @@ impl Node {
             .map(Chain::genesis_hash)
             .or(self.genesis.expected);
         match ours {
-            Some(g) if v.genesis != BlockHash::default() && v.genesis != g => {
+            Some(g) if v.genesis != BlockHash::ZERO && v.genesis != g => {
                 let reason = format!("different genesis: peer has {}, we have {}", v.genesis, g);
                 self.disconnect(id, reason, false);
                 return;
             }
             // Only a peer the operator named fixes the genesis of a node without a chain;
             // what any other peer says of its genesis binds to its own connection only.
-            None if v.genesis != BlockHash::default() && named => {
+            None if v.genesis != BlockHash::ZERO && named => {
                 self.genesis.expected = Some(v.genesis);
                 self.drop_peers_on_other_genesis(id, v.genesis);
             }

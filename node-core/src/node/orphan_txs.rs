@@ -150,7 +150,7 @@ mod tests {
     }
 
     fn parent(n: u8) -> Txid {
-        Txid(Hash256([n; 32]))
+        Txid::from_hash(Hash256([n; 32]))
     }
 
     #[test]

@@ -107,19 +107,10 @@ impl FetchQueue {
 
 /// Items a peer asked for with `getdata` and not yet sent, oldest first, each once: the
 /// node answers a request in rounds of bounded bytes, so what does not fit waits here.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ServeQueue {
     order: VecDeque<InvItem>,
     set: KeyedSet<InvItem>,
-}
-
-impl Default for ServeQueue {
-    fn default() -> Self {
-        ServeQueue {
-            order: VecDeque::new(),
-            set: KeyedSet::new(),
-        }
-    }
 }
 
 impl ServeQueue {

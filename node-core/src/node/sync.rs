@@ -149,7 +149,7 @@ impl Node {
         let our_work = self.chain.as_ref().map_or(0, Chain::tip_work);
         let tip_known = self.chain.as_ref().is_some_and(|c| c.contains(&v.tip));
         let wants_chain =
-            v.chain_work > our_work || (self.chain.is_none() && v.genesis != BlockHash::default());
+            v.chain_work > our_work || (self.chain.is_none() && v.genesis != BlockHash::ZERO);
         if wants_chain && self.may_supply_chain(id) {
             self.send_getblocks(id, None);
         } else if !tip_known && v.chain_work == our_work && v.best_height > 0 {
@@ -348,7 +348,7 @@ impl Node {
                 self.out.send(
                     id,
                     &Message::Reject {
-                        hash: hash.0,
+                        hash: hash.to_hash(),
                         reason: e.to_string(),
                     },
                 );

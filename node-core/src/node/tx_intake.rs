@@ -205,7 +205,7 @@ impl Node {
                 self.out.send(
                     id,
                     &Message::Reject {
-                        hash: txid.0,
+                        hash: txid.to_hash(),
                         reason: e.to_string(),
                     },
                 );

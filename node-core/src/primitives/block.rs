@@ -53,7 +53,7 @@ impl BlockHeader {
 
     /// The block hash.
     pub fn hash(&self) -> BlockHash {
-        BlockHash(sha256(&self.to_bytes()))
+        BlockHash::from_hash(sha256(&self.to_bytes()))
     }
 }
 
@@ -107,7 +107,7 @@ impl Block {
 
     /// The Merkle root of `txids` (a block's, in order).
     pub fn merkle_root_of(txids: &[Txid]) -> Hash256 {
-        let ids: Vec<Hash256> = txids.iter().map(|t| t.0).collect();
+        let ids: Vec<Hash256> = txids.iter().map(|t| t.to_hash()).collect();
         merkle_root(&ids)
     }
 
@@ -144,7 +144,7 @@ mod tests {
     fn header_layout_is_fixed_and_hash_follows_it() {
         let h = BlockHeader {
             version: 1,
-            prev: BlockHash(Hash256([1; 32])),
+            prev: BlockHash::from_hash(Hash256([1; 32])),
             merkle_root: Hash256([2; 32]),
             timestamp: 3,
             bits: 4,
@@ -157,19 +157,19 @@ mod tests {
         assert_eq!(b[68], 3);
         assert_eq!(b[76], 4);
         assert_eq!(b[80], 5);
-        assert_eq!(h.hash(), BlockHash(sha256(&b)));
+        assert_eq!(h.hash(), BlockHash::from_hash(sha256(&b)));
     }
 
     #[test]
     fn block_round_trips_and_size_is_exact() {
         let cb = Transaction::new_coinbase(0, PubKeyHash([3; 20]), 10, b"genesis");
-        let block = Block::new_template(BlockHash::default(), 1, 8, alloc::vec![cb]);
+        let block = Block::new_template(BlockHash::ZERO, 1, 8, alloc::vec![cb]);
         let bytes = block.encode();
         assert_eq!(block.encoded_size(), bytes.len());
         assert_eq!(Block::decode(&bytes), Ok(block.clone()));
         assert_eq!(
             block.header.merkle_root,
-            crate::primitives::merkle::merkle_root(&[block.transactions[0].txid().0])
+            crate::primitives::merkle::merkle_root(&[block.transactions[0].txid().to_hash()])
         );
     }
 }

@@ -105,13 +105,28 @@ impl fmt::Debug for Hash256 {
 macro_rules! hash_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-        pub struct $name(pub Hash256);
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub struct $name(Hash256);
 
         impl $name {
+            /// All zeros: no block or transaction hashes to it, so it names "none" on the
+            /// wire (a genesis header's parent, a node without a chain in `version`).
+            pub const ZERO: $name = $name(Hash256([0; 32]));
+            /// Wraps a digest computed for this kind of object.
+            pub const fn from_hash(hash: Hash256) -> Self {
+                $name(hash)
+            }
+            /// The digest as a plain hash (for keys shared between kinds, Merkle leaves).
+            pub const fn to_hash(self) -> Hash256 {
+                self.0
+            }
+            /// Whether this is [`Self::ZERO`], the wire's "none".
+            pub fn is_zero(&self) -> bool {
+                *self == Self::ZERO
+            }
             /// Parses 64 hex digits.
             pub fn from_hex(s: &str) -> Option<Self> {
-                Hash256::from_hex(s).map($name)
+                Hash256::from_hex(s).map($name::from_hash)
             }
             /// The raw digest bytes.
             pub fn as_bytes(&self) -> &[u8; 32] {

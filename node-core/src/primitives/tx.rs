@@ -90,7 +90,7 @@ impl Transaction {
 
     /// SHA-256 of the whole encoding.
     pub fn txid(&self) -> Txid {
-        Txid(sha256(&self.encode()))
+        Txid::from_hash(sha256(&self.encode()))
     }
 
     /// The encoding, as sent on the wire and hashed for the txid.
@@ -164,7 +164,7 @@ mod tests {
     fn signature_message_ignores_signatures_but_covers_everything_else() {
         let k = key();
         let prev = OutPoint {
-            txid: Txid(sha256(b"p")),
+            txid: Txid::from_hash(sha256(b"p")),
             vout: 0,
         };
         let tx = Transaction::new_signed(

@@ -240,8 +240,8 @@ mod tests {
     use alloc::vec;
 
     fn every_message() -> Vec<Message> {
-        let h = BlockHash(sha256(b"b"));
-        let t = Txid(sha256(b"t"));
+        let h = BlockHash::from_hash(sha256(b"b"));
+        let t = Txid::from_hash(sha256(b"t"));
         let cb = Transaction::new_coinbase(1, PubKeyHash([1; 20]), 10, b"x");
         vec![
             Message::Version(Version {
@@ -275,7 +275,7 @@ mod tests {
             Message::Ping(7),
             Message::Pong(7),
             Message::Reject {
-                hash: h.0,
+                hash: h.to_hash(),
                 reason: "bad".into(),
             },
         ]
@@ -347,7 +347,10 @@ mod tests {
                 Err(FrameError::UnprintableString("reason"))
             );
         }
-        let many = Message::Inv(vec![InvItem::Tx(Txid(sha256(b"t"))); MAX_INV_ITEMS + 1]);
+        let many = Message::Inv(vec![
+            InvItem::Tx(Txid::from_hash(sha256(b"t")));
+            MAX_INV_ITEMS + 1
+        ]);
         assert!(matches!(
             decode_frame(&encode_frame(&many)),
             Err(FrameError::ListTooLong { command: "inv", .. })

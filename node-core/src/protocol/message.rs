@@ -148,8 +148,8 @@ impl Message {
             let blocks = v.iter().filter(|i| matches!(i, InvItem::Block(_))).count();
             let txs = v.len() - blocks;
             match (blocks, txs, v.first()) {
-                (1, 0, Some(InvItem::Block(h))) => format!("block {}", short(&h.0)),
-                (0, 1, Some(InvItem::Tx(t))) => format!("tx {}", short(&t.0)),
+                (1, 0, Some(InvItem::Block(h))) => format!("block {}", short(&h.to_hash())),
+                (0, 1, Some(InvItem::Tx(t))) => format!("tx {}", short(&t.to_hash())),
                 _ => format!("{blocks} blocks, {txs} txs"),
             }
         }
@@ -159,7 +159,7 @@ impl Message {
                 v.node_id,
                 v.role.name(),
                 v.best_height,
-                short(&v.tip.0)
+                short(&v.tip.to_hash())
             ),
             Message::Verack | Message::GetAddr => String::new(),
             Message::GetBlocks { locator, .. } => format!(
@@ -167,18 +167,18 @@ impl Message {
                 locator.len(),
                 locator
                     .first()
-                    .map_or(String::from("nothing"), |h| short(&h.0))
+                    .map_or(String::from("nothing"), |h| short(&h.to_hash()))
             ),
             Message::Inv(v) | Message::GetData(v) | Message::NotFound(v) => items(v),
             Message::Block(b) => format!(
                 "{} with {} txs, height {}",
-                short(&b.hash().0),
+                short(&b.hash().to_hash()),
                 b.transactions.len(),
                 b.coinbase_height().unwrap_or(0)
             ),
             Message::Tx(t) => format!(
                 "{}: {} in, {} out",
-                short(&t.txid().0),
+                short(&t.txid().to_hash()),
                 t.inputs.len(),
                 t.outputs.len()
             ),
@@ -206,7 +206,7 @@ impl MapKey for InvItem {
     fn raw(&self) -> OutPoint {
         match *self {
             InvItem::Block(h) => OutPoint {
-                txid: Txid(h.0),
+                txid: Txid::from_hash(h.to_hash()),
                 vout: 0,
             },
             InvItem::Tx(t) => OutPoint { txid: t, vout: 1 },

@@ -13,10 +13,10 @@
 //! # use node_core::util::keyed_map::KeyedMap;
 //! # use node_core::{BlockHash, Hash256};
 //! let mut m: KeyedMap<BlockHash, &str> = KeyedMap::new();
-//! m.insert(BlockHash(Hash256([2; 32])), "b");
-//! m.insert(BlockHash(Hash256([1; 32])), "a");
+//! m.insert(BlockHash::from_hash(Hash256([2; 32])), "b");
+//! m.insert(BlockHash::from_hash(Hash256([1; 32])), "a");
 //! assert_eq!(m.values().copied().collect::<Vec<_>>(), ["a", "b"]);
-//! assert_eq!(m.remove(&BlockHash(Hash256([2; 32]))), Some("b"));
+//! assert_eq!(m.remove(&BlockHash::from_hash(Hash256([2; 32]))), Some("b"));
 //! ```
 
 use alloc::collections::btree_map::{self, BTreeMap};
@@ -46,14 +46,14 @@ impl MapKey for Hash256 {
 impl MapKey for BlockHash {
     type Raw = Hash256;
     fn raw(&self) -> Hash256 {
-        self.0
+        self.to_hash()
     }
 }
 
 impl MapKey for Txid {
     type Raw = Hash256;
     fn raw(&self) -> Hash256 {
-        self.0
+        self.to_hash()
     }
 }
 
@@ -361,9 +361,16 @@ impl<K: MapKey + fmt::Debug, V: fmt::Debug> fmt::Debug for KeyedMap<K, V> {
 }
 
 /// An ordered set of `K`, sharing the B-tree instance of the maps with the same key kind.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct KeyedSet<K: MapKey> {
     map: KeyedMap<K, ()>,
+}
+
+/// Empty, whatever the key (a derive would ask `K: Default`, which hashes are not).
+impl<K: MapKey> Default for KeyedSet<K> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<K: MapKey> KeyedSet<K> {
@@ -455,7 +462,7 @@ mod tests {
     fn key(n: u8) -> BlockHash {
         let mut b = [0u8; 32];
         b[0] = n;
-        BlockHash(Hash256(b))
+        BlockHash::from_hash(Hash256(b))
     }
 
     #[test]
@@ -478,11 +485,11 @@ mod tests {
         assert_eq!(ours.get(&key(7)), model.get(&key(7)));
         ours.retain(|k, v| {
             *v += 1;
-            k.0 .0[0] % 2 == 0
+            k.to_hash().0[0] % 2 == 0
         });
         model.retain(|k, v| {
             *v += 1;
-            k.0 .0[0] % 2 == 0
+            k.to_hash().0[0] % 2 == 0
         });
         assert!(ours.clone().into_iter().eq(model.clone()));
         assert_eq!(ours.first_key_value(), model.first_key_value());

@@ -37,7 +37,12 @@ impl Driver {
         // The reject message itself is in the inspector already; only a refusal of one of
         // this tab's own payments is a "txRejected" for the wallet.
         if let Notification::RejectReceived { hash, .. } = &n {
-            if !self.inner.local_txids.borrow().contains(&Txid(*hash)) {
+            if !self
+                .inner
+                .local_txids
+                .borrow()
+                .contains(&Txid::from_hash(*hash))
+            {
                 return;
             }
         }

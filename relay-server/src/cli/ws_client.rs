@@ -110,7 +110,7 @@ async fn exchange(
             Message::Ping(n) => {
                 ws.send(send(&Message::Pong(n))).await.map_err(closed)?;
             }
-            Message::Reject { hash, reason } if hash == txid.0 => rejected = Some(reason),
+            Message::Reject { hash, reason } if hash == txid.to_hash() => rejected = Some(reason),
             Message::Tx(t) if t.txid() == txid => in_mempool = Some(true),
             Message::NotFound(items) if items.contains(&InvItem::Tx(txid)) => {
                 in_mempool = Some(false)

@@ -121,7 +121,7 @@ mod tests {
     fn the_nonce_found_meets_the_target() -> Result<(), &'static str> {
         let mut header = BlockHeader {
             version: 1,
-            prev: BlockHash(Hash256([3; 32])),
+            prev: BlockHash::from_hash(Hash256([3; 32])),
             merkle_root: Hash256([4; 32]),
             timestamp: 1,
             bits: 12,
@@ -137,7 +137,7 @@ mod tests {
     fn a_raised_cancel_flag_stops_the_search() {
         let header = BlockHeader {
             version: 1,
-            prev: BlockHash::default(),
+            prev: BlockHash::ZERO,
             merkle_root: Hash256::ZERO,
             timestamp: 1,
             bits: 64,

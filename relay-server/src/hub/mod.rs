@@ -374,7 +374,10 @@ mod tests {
         let mut chain = commands::new_chain(PubKeyHash([1; 20]), 4, now_ms())?;
         store.apply(&[chain.take_changes()])?;
         let chain = store.load_chain(ChainParams::default())?;
-        let genesis = chain.as_ref().map(|c| c.genesis_hash()).unwrap_or_default();
+        let genesis = chain
+            .as_ref()
+            .map(|c| c.genesis_hash())
+            .unwrap_or(BlockHash::ZERO);
         let node = Node::new(NodeConfig::default(), chain);
         let (stop, stop_rx) = watch::channel(false);
         let (inbox, rx) = mpsc::channel(64);

@@ -313,7 +313,9 @@ mod tests {
 
     #[test]
     fn only_getdata_frames_are_held_back() {
-        let getdata = encode_frame(&Message::GetData(vec![InvItem::Block(Default::default())]));
+        let getdata = encode_frame(&Message::GetData(vec![InvItem::Block(
+            node_core::BlockHash::ZERO,
+        )]));
         assert!(is_getdata(&getdata));
         assert!(!is_getdata(&encode_frame(&Message::Ping(1))));
         assert!(!is_getdata(&encode_frame(&Message::GetAddr)));

@@ -58,7 +58,7 @@ mod tests {
 
     fn payment(key: &KeyPair, n: u8) -> Transaction {
         let coin = OutPoint {
-            txid: Txid(node_core::Hash256([n; 32])),
+            txid: Txid::from_hash(node_core::Hash256([n; 32])),
             vout: 0,
         };
         let out = TxOut {
@@ -92,8 +92,8 @@ mod tests {
             let mut id = [0u8; 32];
             id[..8].copy_from_slice(&n.to_be_bytes());
             id[31] = 0xee;
-            inner.0.insert(Txid(node_core::Hash256(id)));
-            inner.1.push_back(Txid(node_core::Hash256(id)));
+            inner.0.insert(Txid::from_hash(node_core::Hash256(id)));
+            inner.1.push_back(Txid::from_hash(node_core::Hash256(id)));
         }
         drop(inner);
         let _ = cache.check(&payment(&key, 3));

@@ -115,14 +115,14 @@ fn outpoint_from_key(k: &[u8]) -> Option<OutPoint> {
     let mut vout = [0u8; 4];
     vout.copy_from_slice(&k[32..]);
     Some(OutPoint {
-        txid: Txid(node_core::Hash256(txid)),
+        txid: Txid::from_hash(node_core::Hash256(txid)),
         vout: u32::from_be_bytes(vout),
     })
 }
 
 fn hash_from_key(k: &[u8]) -> Option<BlockHash> {
     let bytes: [u8; 32] = k.try_into().ok()?;
-    Some(BlockHash(node_core::Hash256(bytes)))
+    Some(BlockHash::from_hash(node_core::Hash256(bytes)))
 }
 
 impl Store {

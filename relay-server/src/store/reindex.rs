@@ -88,10 +88,10 @@ pub fn rebuild(
         }
         branch.push(h);
         let prev = block.header.prev;
-        cursor = (prev != BlockHash::default()).then_some(prev);
+        cursor = (prev != BlockHash::ZERO).then_some(prev);
     }
     branch.reverse();
-    let is_genesis = |b: &Block| b.header.prev == BlockHash::default();
+    let is_genesis = |b: &Block| b.header.prev == BlockHash::ZERO;
     let genesis = match branch.first() {
         Some(g) if by_hash.get(g).is_some_and(is_genesis) => *g,
         _ => {
