@@ -16,6 +16,7 @@
 //! - [`views`]: the plain data handed to the page.
 //! - [`peer_text`]: strings from peers made safe to show (escaped, cut to length).
 //! - [`error`]: the errors the page sees as thrown `Error`s.
+//! - [`web_random`]: random bytes for new keys, straight from `crypto.getRandomValues`.
 //! - [`bounded_copy`]: values copied in from JavaScript only after their size is checked.
 //!
 //! Nothing here decides anything about blocks, transactions or peers: node-core does.
@@ -39,6 +40,7 @@ pub mod transport;
 pub mod verifier;
 pub mod views;
 pub mod wallet;
+pub mod web_random;
 
 use wasm_bindgen::prelude::*;
 

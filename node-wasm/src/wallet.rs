@@ -108,7 +108,7 @@ impl Wallet {
 
     /// Makes a new key from the browser's random source, stores it, returns its address.
     pub async fn create(&self, now_ms: u64) -> Result<Address, NodeError> {
-        let key = KeyPair::generate(&mut rand_core::OsRng);
+        let key = crate::web_random::new_key()?;
         let address = key.address();
         let mut record = Vec::with_capacity(RECORD_BYTES);
         record.extend_from_slice(&key.secret_bytes());

@@ -167,12 +167,11 @@ impl Driver {
         for warning in &storage_warnings {
             console_warn(&format!("node {}: {warning}", config.node_id));
         }
-        let mut nonce = [0u8; 8];
-        getrandom::getrandom(&mut nonce).map_err(|e| NodeError::Browser(e.to_string()))?;
+        let nonce = crate::web_random::u64()?;
         let node_config = NodeConfig {
             node_id: config.node_id.clone(),
             role: Role::Wallet,
-            nonce: u64::from_le_bytes(nonce),
+            nonce,
             params,
             mining_threshold: config.mining_threshold,
             trace_messages: true,
