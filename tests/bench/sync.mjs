@@ -1,6 +1,6 @@
 // Initial sync of a fresh tab, and start-up of a tab that already holds the chain:
 //   cargo run --release -p relay-server --example make_chain -- --data-dir DIR --blocks 10000
-//   node tests/bench/sync.mjs DIR [--wasm-signatures] [--www PAGE_DIR]
+//   node tests/bench/sync.mjs DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE]
 // Starts the relay on DIR and, in headless Chromium, opens a new node in each mode and
 // measures from page load until the tab has every block validated and stored; then reloads
 // it and measures until it is ready (tip known, balances available) again:
@@ -10,6 +10,9 @@
 //                  --wasm-signatures: it takes ~45 s here)
 // One JSON line per mode, then one with the ratios between them (same run). --www serves
 // another build of the page (e.g. a worktree's www/), to compare two builds alternately.
+// Besides wall time, each line has the page's main-thread busy time during the sync
+// (page_task_ms, page_script_ms, page_layout_ms: Chrome's Performance.getMetrics): CPU time of the page's
+// own thread, which moves much less than wall time when other work shares the machine.
 import { spawn } from 'node:child_process';
 import { freePort, launchBrowser, waitFor, RELAY_BIN } from '../browser/harness.mjs';
 
@@ -20,6 +23,8 @@ if (!dir) {
 }
 const modes = [['assume-valid', ''], ['full', '&assumevalid=0']];
 if (process.argv.includes('--wasm-signatures')) modes.push(['full-wasm', '&assumevalid=0&webcrypto=0']);
+const onlyAt = process.argv.indexOf('--only');
+const chosen = onlyAt > 0 ? modes.filter(([mode]) => mode === process.argv[onlyAt + 1]) : modes;
 
 const port = await freePort();
 const wwwAt = process.argv.indexOf('--www');
@@ -33,21 +38,28 @@ const target = await waitFor('relay', async () => (await (await fetch(`${url}/st
 const browser = await launchBrowser();
 const results = {};
 try {
-  for (const [mode, query] of modes) {
+  for (const [mode, query] of chosen) {
     const context = await browser.newContext();
     const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const busy = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics
+      .filter((m) => m.name.endsWith('Duration')).map((m) => [m.name, m.value]));
     const id = `bench-${mode}-${Date.now()}`;
     const status = () => page.evaluate(() => window.node && window.node.status());
     const t0 = Date.now();
     await page.goto(`${url}/?node=${id}${query}`);
     await waitFor(`${mode} sync`, async () => (await status())?.height === target, 600_000, 20);
     const syncMs = Date.now() - t0;
+    const cpu = await busy();
     const t1 = Date.now();
     await page.reload();
     await waitFor(`${mode} ready after reload`, async () => (await status())?.height === target, 60_000, 20);
     const readyMs = Date.now() - t1;
     await context.close();
-    results[mode] = { mode, blocks: target, initial_sync_ms: syncMs, ms_per_block: syncMs / target, ready_after_reload_ms: readyMs };
+    results[mode] = { mode, blocks: target, initial_sync_ms: syncMs, ms_per_block: syncMs / target,
+      page_task_ms: Math.round(cpu.TaskDuration * 1000), page_script_ms: Math.round(cpu.ScriptDuration * 1000),
+      page_layout_ms: Math.round((cpu.LayoutDuration + cpu.RecalcStyleDuration) * 1000), ready_after_reload_ms: readyMs };
     console.log(JSON.stringify(results[mode]));
   }
 } finally {

@@ -4,12 +4,18 @@ import { svgEl } from './dom.js';
 
 /** @typedef {import('./types.js').TreeNode} TreeNode */
 
+/** What each picture shows now: a cycle that brings the same tree draws nothing. */
+const drawn = new WeakMap();
+
 /**
  * Draws `nodes` into `svg`; a click on a block calls `pick(hash)`.
  * @param {SVGSVGElement} svg @param {TreeNode[]} nodes @param {string | null} selected
  * @param {(hash: string) => void} pick
  */
 export function drawTree(svg, nodes, selected, pick) {
+  const shown = `${selected}|${nodes.map((n) => `${n.hash}${n.active ? 'a' : 's'}${n.tip ? 't' : ''}`).join()}`;
+  if (drawn.get(svg) === shown) return;
+  drawn.set(svg, shown);
   svg.replaceChildren();
   if (nodes.length === 0) {
     svg.removeAttribute('viewBox');
@@ -72,11 +78,13 @@ export function drawTree(svg, nodes, selected, pick) {
     g.addEventListener('click', () => pick(n.hash));
     svg.append(g);
   }
-  const wrap = svg.parentElement;
-  if (wrap) wrap.scrollLeft = wrap.scrollWidth;
+  // The newest heights stay in view without reading the layout here (which would force the
+  // browser to lay out the whole page on every draw, slowing a download): the picture's
+  // frame lays it out from the right (style.css, .tree-wrap).
 }
 
 /** Marks the selected block in the picture. @param {SVGSVGElement} svg @param {string} hash */
 export function markSelected(svg, hash) {
+  drawn.delete(svg);
   for (const g of svg.querySelectorAll('g.block')) g.classList.toggle('selected', g.getAttribute('data-hash') === hash);
 }
