@@ -15,6 +15,7 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use node_core::ChainParams;
 use relay_server::admission::Limits;
+use relay_server::cli::single_dash;
 use relay_server::commands::Request;
 use relay_server::node::{StartOptions, DIAL_LEARNED};
 use relay_server::paths::{valid_node_id, DataPaths};
@@ -205,7 +206,26 @@ fn one_line_usage_error(e: &clap::Error) -> String {
 fn main() -> ExitCode {
     // A damaged file must give one line, never a panic's several.
     relay_server::util::panic_barrier::install_hook();
-    let cli = match Cli::try_parse() {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    command.build();
+    let mut typed = Vec::new();
+    for arg in std::env::args_os().skip(1) {
+        match arg.into_string() {
+            Ok(a) => typed.push(a),
+            Err(bad) => {
+                eprintln!("error: argument {bad:?} is not valid UTF-8");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let args = match single_dash::long_flags(&command, typed) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = match Cli::try_parse_from(std::iter::once("relay-server".to_string()).chain(args)) {
         Ok(cli) => cli,
         Err(e) => {
             return match e.kind() {
