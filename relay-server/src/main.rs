@@ -113,7 +113,8 @@ enum Command {
         /// [default: ws://<listen address>/ws; none when listening on every interface].
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
-        /// Directory of the page [default: the repository's www/].
+        /// Serve the page from this directory, for working on it [default: the page built
+        /// into this binary].
         #[arg(long)]
         www: Option<PathBuf>,
         /// Most WebSocket connections at once, both directions.

@@ -23,6 +23,7 @@ use crate::admission::{Limits, ServedNames};
 use crate::commands::{parse_address, CliError};
 use crate::http::conns::{self, ConnTable};
 use crate::http::control::ControlFiles;
+use crate::http::page::PageSource;
 use crate::hub::{Dialer, Hub, HubError, Wiring};
 use crate::net::{dial, Shared};
 use crate::paths::DataPaths;
@@ -31,10 +32,6 @@ use crate::util::now_ms;
 
 /// The smallest `--max-frame-size`: room for any message but a block or a long list.
 pub const MIN_FRAME_SIZE: usize = 4_096;
-
-/// The page served when `--www` is not given: the repository's `www/`, found from where this
-/// binary was built so it works from any working directory.
-pub const DEFAULT_WWW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../www");
 
 /// How long the hub may take to finish the action it is on once told to stop.
 const HUB_STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,7 +62,7 @@ pub struct StartOptions {
     /// The URL other relays should dial to reach this one, when it is not the listening
     /// address (behind a proxy, or listening on every interface).
     pub public_url: Option<String>,
-    /// The page's directory.
+    /// The page's directory (`--www`); `None` serves the page embedded in the binary.
     pub www: Option<PathBuf>,
     /// What peers may use: frame size, rate, connections, bans, origins.
     pub limits: Limits,
@@ -295,14 +292,11 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         opts.peers.clone(),
     ));
 
-    let www = opts.www.unwrap_or_else(|| PathBuf::from(DEFAULT_WWW));
-    if !www.is_dir() {
-        tracing::warn!(
-            "page directory {} does not exist; only the protocol is served",
-            www.display()
-        );
+    let page = PageSource::from_option(opts.www.clone());
+    if let Some(problem) = page.problem() {
+        tracing::warn!("{problem}");
     }
-    let app = crate::http::router(shared.clone(), www.clone());
+    let app = crate::http::router(shared.clone(), &page);
     let table = ConnTable::new(
         opts.limits.max_http_connections,
         &opts.limits.trusted_proxies,
@@ -315,7 +309,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     let mut banner = format!("Starting node {}\n", paths.node_id());
     banner += &format!(
         "Listening on http://{local}/ (page from {}) and ws://{local}/ws\n",
-        www.display()
+        page.describe()
     );
     if let Some(m) = miner {
         banner += &format!("Mining is on. Address to receive rewards: {m}\n");
