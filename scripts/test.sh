@@ -45,6 +45,10 @@ fi
 if [ -d tests/browser ]; then
     stage "browser scenario"
     cargo build -p relay-server
+    # tests/browser/deploy.test.mjs copies this one alone into an empty directory, as an
+    # operator copies the release binary to a server.
+    cargo build --release -p relay-server
+    export DEPLOY_BIN="$REPO_ROOT/target/release/relay-server"
     for t in tests/browser/*.test.mjs; do
         node --test "$t"
     done
