@@ -17,7 +17,7 @@ use node_core::ChainParams;
 use relay_server::admission::Limits;
 use relay_server::cli::single_dash;
 use relay_server::commands::Request;
-use relay_server::node::{StartOptions, DIAL_LEARNED};
+use relay_server::node::{MetricsListen, StartOptions, DIAL_LEARNED};
 use relay_server::paths::{valid_node_id, DataPaths};
 
 /// The seed's central node: a blockchain CLI, a WebSocket relay and the page server.
@@ -172,6 +172,10 @@ enum Command {
         /// Transactions the mempool holds.
         #[arg(long, default_value_t = ChainParams::default().max_mempool_txs)]
         max_mempool_txs: usize,
+        /// Where to serve Prometheus /metrics (and /livez, /readyz), or `off`
+        /// [default: 127.0.0.1:<listen port + 10000>].
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<MetricsListen>,
     },
     /// Digest, height and tip of the stored UTXO set (for tests).
     #[command(name = "utxodigest", hide = true)]
@@ -285,6 +289,7 @@ fn main() -> ExitCode {
                 max_http_connections,
                 max_orphans,
                 max_mempool_txs,
+                metrics_listen,
             } => {
                 let limits = Limits {
                     max_frame_size,
@@ -312,6 +317,7 @@ fn main() -> ExitCode {
                     limits,
                     max_orphans,
                     max_mempool_txs,
+                    metrics_listen: metrics_listen.unwrap_or_default(),
                 };
                 return relay_server::node::run(paths, opts)
                     .await

@@ -8,11 +8,12 @@
 //! `/ws` checks `Origin`: another site open in the same browser must not be able to drive a
 //! local node through the user's tabs.
 //!
-//! May depend on: `net`, `hub` (messages), `admission`, `commands` (the control endpoint's
+//! May depend on: `net`, `hub` (messages), `admission`, `metrics`, `commands` (the control endpoint's
 //! `Request`), `paths`, `util`.
 
 pub mod conns;
 pub mod control;
+pub mod health;
 pub mod page;
 pub mod status;
 pub mod ws_route;
@@ -33,6 +34,8 @@ pub fn router(shared: Arc<Shared>, page: &page::PageSource) -> Router {
     let routes = Router::new()
         .route("/ws", get(ws_route::ws_upgrade))
         .route("/status", get(status::status))
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
         .route("/control", post(control::handle));
     page.serve(routes)
         .layer(middleware::from_fn(content_types))

@@ -13,7 +13,7 @@
 //! disconnected, so a slow tab cannot stall everyone else or exhaust the relay's memory. It
 //! never opens a connection either: a dial the node wants is handed to a [`Dialer`].
 //!
-//! May depend on: `commands`, `store`, `admission` (the bans table), `util`.
+//! May depend on: `commands`, `store`, `admission` (the bans table), `metrics`, `util`.
 
 pub mod log;
 pub mod messages;
@@ -39,6 +39,7 @@ use tracing::{debug, error, warn};
 
 use crate::admission::Bans;
 use crate::commands::{self, Context, Request, Step};
+use crate::metrics::{Gauges, Metrics};
 use crate::store::{Store, StoreError};
 use crate::util::now_ms;
 use miner::{Found, Miner};
@@ -74,6 +75,8 @@ pub struct Wiring {
     pub bans: Arc<Bans>,
     /// Where dials the node asks for go.
     pub dialer: Dialer,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// A `send --mine` block found on a blocking thread, back for submission.
@@ -88,6 +91,7 @@ struct PeerEntry {
     handshaken: Arc<AtomicBool>,
     close: Option<oneshot::Sender<String>>,
     ip: IpAddr,
+    outbound: bool,
 }
 
 /// The task owning the node, its store and its miner.
@@ -193,6 +197,7 @@ impl Hub {
                         handshaken: link.handshaken,
                         close: Some(link.close),
                         ip,
+                        outbound,
                     },
                 );
                 let event = match dialled {
@@ -213,6 +218,12 @@ impl Hub {
                     if let Some(txid) = verified_tx {
                         self.node.note_verified_signatures(txid);
                     }
+                    let timed = match crate::metrics::command_of(&bytes) {
+                        "block" => Some(&self.wiring.metrics.block_handling),
+                        "tx" => Some(&self.wiring.metrics.tx_handling),
+                        _ => None,
+                    };
+                    let started = std::time::Instant::now();
                     self.node.handle(
                         now,
                         Event::Frame {
@@ -220,16 +231,20 @@ impl Hub {
                             bytes: bytes.to_vec(),
                         },
                     );
+                    if let Some(histogram) = timed {
+                        histogram.observe(started.elapsed());
+                    }
                 }
             }
             HubMsg::Disconnected {
                 peer,
                 reason,
                 misbehaved,
+                label,
             } => {
                 if let Some(entry) = self.peers.remove(&peer) {
                     if misbehaved {
-                        self.refuse_address(entry.ip, &reason);
+                        self.refuse_address(entry.ip, &reason, label);
                     }
                     self.close_reasons.insert(peer, reason);
                     self.node.handle(now, Event::PeerDisconnected { peer });
@@ -238,6 +253,9 @@ impl Hub {
             HubMsg::Control { request, reply } => self.on_control(now, request, reply)?,
             HubMsg::Status { reply } => {
                 let _ = reply.send(self.status());
+            }
+            HubMsg::Gauges { reply } => {
+                let _ = reply.send(self.gauges());
             }
         }
         Ok(permit)
@@ -257,6 +275,23 @@ impl Hub {
             mining: s.mining_active && self.miner.is_active(),
             mining_to: s.mining_to.map(|p| Address(p).to_string()),
             orphans: s.orphans,
+        }
+    }
+
+    fn gauges(&self) -> Gauges {
+        let s = self.node.status();
+        let outbound = self.peers.values().filter(|e| e.outbound).count();
+        Gauges {
+            has_chain: s.genesis.is_some(),
+            height: s.height,
+            target_height: s.target_height,
+            syncing: s.syncing,
+            mempool: s.mempool,
+            orphans: s.orphans,
+            peers_inbound: self.peers.len() - outbound,
+            peers_outbound: outbound,
+            peers_handshaken: s.peers,
+            mining: s.mining_active && self.miner.is_active(),
         }
     }
 
@@ -389,6 +424,7 @@ mod tests {
             send_budget: budget.clone(),
             bans: bans.clone(),
             dialer,
+            metrics: Arc::new(Metrics::default()),
         };
         let hub = Hub::new(node, store, dir.path().join("wallet.dat"), wiring);
         tokio::spawn(hub.run(rx, stop_rx));

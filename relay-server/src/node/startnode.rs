@@ -47,6 +47,56 @@ const HUB_INBOX: usize = 1024;
 /// network of relays peered through one hub stays connected when the hub goes.
 pub const DIAL_LEARNED: usize = 4;
 
+/// How far above the main port the metrics address's port is by default: node 3000's
+/// metrics are on 127.0.0.1:13000, clear of the ports of the seed's other nodes (3001, 3002).
+pub const METRICS_PORT_OFFSET: u16 = 10_000;
+
+/// Most connections to the metrics address at once: a scraper or two and a person.
+const MAX_METRICS_CONNECTIONS: usize = 16;
+
+/// Where `/metrics` (with `/livez` and `/readyz`) is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsListen {
+    /// Loopback, on the main port plus [`METRICS_PORT_OFFSET`] (an ephemeral port when that
+    /// does not fit or the main port is).
+    #[default]
+    Loopback,
+    /// This address.
+    At(SocketAddr),
+    /// Nowhere.
+    Off,
+}
+
+impl std::str::FromStr for MetricsListen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "off" {
+            return Ok(MetricsListen::Off);
+        }
+        s.parse()
+            .map(MetricsListen::At)
+            .map_err(|_| format!("'{s}' is not an address such as 127.0.0.1:13000, nor 'off'"))
+    }
+}
+
+impl MetricsListen {
+    /// The address to bind, given where the main port listens.
+    pub fn address(self, main: SocketAddr) -> Option<SocketAddr> {
+        match self {
+            MetricsListen::Off => None,
+            MetricsListen::At(a) => Some(a),
+            MetricsListen::Loopback => {
+                let port = match main.port() {
+                    0 => 0,
+                    p => p.checked_add(METRICS_PORT_OFFSET).unwrap_or(0),
+                };
+                Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+            }
+        }
+    }
+}
+
 /// `startnode`'s options.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
@@ -70,6 +120,8 @@ pub struct StartOptions {
     pub max_orphans: usize,
     /// Transactions the mempool holds ([`ChainParams::max_mempool_txs`]).
     pub max_mempool_txs: usize,
+    /// Where the metrics are served.
+    pub metrics_listen: MetricsListen,
 }
 
 impl StartOptions {
@@ -193,6 +245,27 @@ async fn stop_signal() {
     }
 }
 
+/// Binds the metrics address, if any. The default port taken (another program, a relay of
+/// another id) leaves the relay without metrics rather than not running; an address asked
+/// for with `--metrics-listen` must work.
+async fn bind_metrics(
+    choice: MetricsListen,
+    main: SocketAddr,
+) -> Result<Option<TcpListener>, CliError> {
+    let Some(at) = choice.address(main) else {
+        return Ok(None);
+    };
+    match TcpListener::bind(at).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if choice == MetricsListen::Loopback => {
+            tracing::warn!(%at, "metrics not served: cannot listen there: {e} \
+                (choose an address with --metrics-listen)");
+            Ok(None)
+        }
+        Err(e) => Err(CliError::io(format!("listening for metrics on {at}"))(e)),
+    }
+}
+
 /// Runs the node until a signal; `Err` if it cannot start or its storage fails.
 pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     let miner = opts
@@ -238,6 +311,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     let local = listener
         .local_addr()
         .map_err(CliError::io("reading the listening address"))?;
+    let metrics_listener = bind_metrics(opts.metrics_listen, local).await?;
 
     let config = NodeConfig {
         node_id: paths.node_id().to_string(),
@@ -282,6 +356,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         send_budget: shared.send_budget.clone(),
         bans: shared.bans.clone(),
         dialer,
+        metrics: shared.metrics.clone(),
     };
     let hub = Hub::new(node, store, paths.wallet(), wiring);
     let mut hub_task = tokio::spawn(hub.run(hub_rx, stop_rx.clone()));
@@ -302,6 +377,18 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         &opts.limits.trusted_proxies,
     );
     let server = tokio::spawn(conns::serve(listener, app, table, stop_rx.clone()));
+    let metrics_at = match metrics_listener {
+        Some(listener) => {
+            let bound = listener
+                .local_addr()
+                .map_err(CliError::io("reading the metrics address"))?;
+            let table = ConnTable::new(MAX_METRICS_CONNECTIONS, &[]);
+            let routes = crate::http::health::observe_router(shared.clone());
+            tokio::spawn(conns::serve(listener, routes, table, stop_rx.clone()));
+            Some(bound)
+        }
+        None => None,
+    };
     for url in &opts.peers {
         tokio::spawn(dial::dial_forever(shared.clone(), url.clone()));
     }
@@ -311,6 +398,9 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         "Listening on http://{local}/ (page from {}) and ws://{local}/ws\n",
         page.describe()
     );
+    if let Some(at) = metrics_at {
+        banner += &format!("Metrics on http://{at}/metrics (and /livez, /readyz)\n");
+    }
     if let Some(m) = miner {
         banner += &format!("Mining is on. Address to receive rewards: {m}\n");
     }
