@@ -19,6 +19,7 @@ use relay_server::cli::single_dash;
 use relay_server::commands::Request;
 use relay_server::node::{MetricsListen, StartOptions, DIAL_LEARNED};
 use relay_server::paths::{valid_node_id, DataPaths};
+use relay_server::util::logging::LogFormat;
 
 /// The seed's central node: a blockchain CLI, a WebSocket relay and the page server.
 #[derive(Debug, Parser)]
@@ -30,6 +31,9 @@ struct Cli {
     /// Directory of the node's files (default: the current directory).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// How log lines on stderr are written (filtered by RUST_LOG, default info).
+    #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -245,14 +249,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    relay_server::util::logging::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -168,6 +168,12 @@ impl Hub {
             drop(held);
         }
         self.miner.stop();
+        if !self.peers.is_empty() {
+            tracing::info!(
+                peers = self.peers.len(),
+                "closing every peer: node shutting down"
+            );
+        }
         for (_, entry) in self.peers.drain() {
             entry.queue.close();
             if let Some(close) = entry.close {
