@@ -345,6 +345,17 @@ async fn metrics_parse_and_move_as_frames_flow_and_a_client_behind_the_proxy_is_
         hello_len
     );
     assert_eq!(value(&after, "relay_peers", &[("kind", "inbound")]), 1.0);
+    wallet
+        .send(encode_frame(&Message::Verack).into())
+        .await
+        .expect("verack sent");
+    let up = wait_for("the wallet past its handshake", || async {
+        let s = scrape(metrics).await;
+        (value(&s, "relay_peers_by_role", &[("role", "wallet")]) == 1.0).then_some(s)
+    })
+    .await;
+    assert_eq!(value(&up, "relay_peers", &[("kind", "handshaken")]), 1.0);
+    assert_eq!(value(&up, "relay_peers_by_role", &[("role", "miner")]), 0.0);
 
     // A client behind the same proxy sends junk: it is banned by its own address.
     let mut request = relay.ws_url().into_client_request().expect("request");

@@ -103,6 +103,8 @@ pub struct Hub {
     peers: HashMap<PeerId, PeerEntry>,
     /// Node ids of peers past the handshake, for logs.
     names: HashMap<PeerId, String>,
+    /// Roles of peers past the handshake, for `/metrics`.
+    roles: HashMap<PeerId, node_core::protocol::Role>,
     /// Why the shell closed a connection, for the node's `PeerDown` log line.
     close_reasons: HashMap<PeerId, String>,
     miner: Miner,
@@ -123,6 +125,7 @@ impl Hub {
             wiring,
             peers: HashMap::new(),
             names: HashMap::new(),
+            roles: HashMap::new(),
             close_reasons: HashMap::new(),
             miner: Miner::new(found_tx),
             found_rx: Some(found_rx),
@@ -297,6 +300,12 @@ impl Hub {
             peers_inbound: self.peers.len() - outbound,
             peers_outbound: outbound,
             peers_handshaken: s.peers,
+            peers_by_role: [
+                node_core::protocol::Role::Wallet,
+                node_core::protocol::Role::Miner,
+                node_core::protocol::Role::Relay,
+            ]
+            .map(|r| (r.name(), self.roles.values().filter(|x| **x == r).count())),
             mining: s.mining_active && self.miner.is_active(),
         }
     }

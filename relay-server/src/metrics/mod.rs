@@ -235,6 +235,8 @@ pub struct Gauges {
     pub peers_outbound: usize,
     /// Peers past the handshake.
     pub peers_handshaken: usize,
+    /// Peers past the handshake by the role they announced (wallet, miner, relay).
+    pub peers_by_role: [(&'static str, usize); 3],
     /// Mining now.
     pub mining: bool,
 }

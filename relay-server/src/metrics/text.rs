@@ -110,6 +110,15 @@ pub fn render(m: &Metrics, gauges: Option<&Gauges>, resident: Option<u64>) -> St
         ] {
             let _ = writeln!(out, "relay_peers{{kind=\"{kind}\"}} {n}");
         }
+        family(
+            &mut out,
+            "relay_peers_by_role",
+            "Peers past the handshake, by the role they announced.",
+            "gauge",
+        );
+        for (role, n) in g.peers_by_role {
+            let _ = writeln!(out, "relay_peers_by_role{{role=\"{role}\"}} {n}");
+        }
         gauge(
             &mut out,
             "relay_ready",
