@@ -62,6 +62,15 @@ elif [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
 else
     apt_pkgs+=(chromium chromium-driver)
 fi
+# The reverse-proxy test (tests/browser/proxy_tls.test.mjs) terminates TLS with nginx.
+if [ "$MODE" = full ]; then
+    if [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; then
+        ok "nginx already installed (for the reverse-proxy test)"
+    else
+        apt_pkgs+=(nginx-light)
+    fi
+    command -v openssl >/dev/null || apt_pkgs+=(openssl)
+fi
 command -v cc >/dev/null         || apt_pkgs+=(build-essential)
 command -v pkg-config >/dev/null || apt_pkgs+=(pkg-config)
 command -v curl >/dev/null       || apt_pkgs+=(curl ca-certificates)

@@ -13,6 +13,11 @@ stage() { printf '\n=== %s ===\n' "$*"; }
 stage "setup"
 bash scripts/setup.sh
 
+# The relay embeds the page, wasm included (relay-server/build.rs): build the wasm before
+# anything builds relay-server, so every relay binary below carries a whole page, once.
+stage "page (wasm)"
+bash scripts/build-wasm.sh
+
 stage "format"
 cargo fmt --all -- --check
 
@@ -39,8 +44,11 @@ fi
 
 if [ -d tests/browser ]; then
     stage "browser scenario"
-    bash scripts/build-wasm.sh
     cargo build -p relay-server
+    # tests/browser/deploy.test.mjs copies this one alone into an empty directory, as an
+    # operator copies the release binary to a server.
+    cargo build --release -p relay-server
+    export DEPLOY_BIN="$REPO_ROOT/target/release/relay-server"
     for t in tests/browser/*.test.mjs; do
         node --test "$t"
     done

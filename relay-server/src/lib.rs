@@ -14,6 +14,7 @@
 //! The folders, from the bottom up; each may use only those above it in this list:
 //! ```text
 //! util, paths   clock, escaping peer text, the panic barrier; the node's file names
+//! metrics       counters and histograms as frames flow, in Prometheus's text format
 //! store         the redb chain store and reindexutxo's rebuild
 //! commands      the CLI's commands as data (Request, Step), their error, the wallet file
 //! admission     limits, peer slots, bans, served host names, client addresses
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod commands;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod paths;

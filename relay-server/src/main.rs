@@ -15,9 +15,11 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use node_core::ChainParams;
 use relay_server::admission::Limits;
+use relay_server::cli::single_dash;
 use relay_server::commands::Request;
-use relay_server::node::{StartOptions, DIAL_LEARNED};
+use relay_server::node::{MetricsListen, StartOptions, DIAL_LEARNED};
 use relay_server::paths::{valid_node_id, DataPaths};
+use relay_server::util::logging::LogFormat;
 
 /// The seed's central node: a blockchain CLI, a WebSocket relay and the page server.
 #[derive(Debug, Parser)]
@@ -29,6 +31,9 @@ struct Cli {
     /// Directory of the node's files (default: the current directory).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// How log lines on stderr are written (filtered by RUST_LOG, default info).
+    #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -112,7 +117,8 @@ enum Command {
         /// [default: ws://<listen address>/ws; none when listening on every interface].
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
-        /// Directory of the page [default: the repository's www/].
+        /// Serve the page from this directory, for working on it [default: the page built
+        /// into this binary].
         #[arg(long)]
         www: Option<PathBuf>,
         /// Most WebSocket connections at once, both directions.
@@ -170,6 +176,10 @@ enum Command {
         /// Transactions the mempool holds.
         #[arg(long, default_value_t = ChainParams::default().max_mempool_txs)]
         max_mempool_txs: usize,
+        /// Where to serve Prometheus /metrics (and /livez, /readyz), or `off`
+        /// [default: 127.0.0.1:<listen port + 10000>].
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<MetricsListen>,
     },
     /// Digest, height and tip of the stored UTXO set (for tests).
     #[command(name = "utxodigest", hide = true)]
@@ -205,7 +215,26 @@ fn one_line_usage_error(e: &clap::Error) -> String {
 fn main() -> ExitCode {
     // A damaged file must give one line, never a panic's several.
     relay_server::util::panic_barrier::install_hook();
-    let cli = match Cli::try_parse() {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    command.build();
+    let mut typed = Vec::new();
+    for arg in std::env::args_os().skip(1) {
+        match arg.into_string() {
+            Ok(a) => typed.push(a),
+            Err(bad) => {
+                eprintln!("error: argument {bad:?} is not valid UTF-8");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let args = match single_dash::long_flags(&command, typed) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = match Cli::try_parse_from(std::iter::once("relay-server".to_string()).chain(args)) {
         Ok(cli) => cli,
         Err(e) => {
             return match e.kind() {
@@ -220,14 +249,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    relay_server::util::logging::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -264,6 +286,7 @@ fn main() -> ExitCode {
                 max_http_connections,
                 max_orphans,
                 max_mempool_txs,
+                metrics_listen,
             } => {
                 let limits = Limits {
                     max_frame_size,
@@ -291,6 +314,7 @@ fn main() -> ExitCode {
                     limits,
                     max_orphans,
                     max_mempool_txs,
+                    metrics_listen: metrics_listen.unwrap_or_default(),
                 };
                 return relay_server::node::run(paths, opts)
                     .await

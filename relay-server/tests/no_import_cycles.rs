@@ -138,10 +138,19 @@ fn only_uses(folder: &str, allowed: &[&str]) -> TestResult {
 
 #[test]
 fn the_hub_knows_no_sockets_and_opens_no_connections() -> TestResult {
-    only_uses("hub", &["commands", "store", "admission", "util"])
+    // `metrics` is counters and their text format: no sockets, no connections.
+    only_uses(
+        "hub",
+        &["commands", "store", "admission", "metrics", "util"],
+    )
 }
 
 #[test]
 fn the_network_knows_the_hub_only_through_its_messages_and_send_queue() -> TestResult {
-    only_uses("net", &["hub", "admission", "util"])
+    only_uses("net", &["hub", "admission", "metrics", "util"])
+}
+
+#[test]
+fn the_metrics_are_a_leaf_everything_may_count_into() -> TestResult {
+    only_uses("metrics", &[])
 }

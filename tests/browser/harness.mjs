@@ -14,6 +14,8 @@ export const RELAY_BIN = process.env.RELAY_BIN || join(REPO, 'target', 'debug', 
 export const ARTIFACTS = join(REPO, 'tests', 'artifacts');
 /** The page directory the relay serves (`--www`); unset, the relay's built-in default. */
 export const RELAY_WWW = process.env.RELAY_WWW || '';
+/** The relay's working directory; unset, the test's own. */
+export const RELAY_CWD = process.env.RELAY_CWD || undefined;
 
 /** A free TCP port on loopback. */
 export async function freePort() {
@@ -57,6 +59,7 @@ export class Relay {
   async cli(...args) {
     const { stdout } = await run(RELAY_BIN, ['--node-id', this.nodeId, '--data-dir', this.dataDir, ...args], {
       env: { ...process.env, RUST_LOG: 'warn' },
+      cwd: RELAY_CWD,
       timeout: 120_000,
     });
     return stdout.trim();
@@ -70,6 +73,7 @@ export class Relay {
     this.proc = spawn(RELAY_BIN, ['--node-id', this.nodeId, '--data-dir', this.dataDir, 'startnode', '--listen', `127.0.0.1:${port}`,
       ...(RELAY_WWW ? ['--www', RELAY_WWW] : []), ...extra], {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+      cwd: RELAY_CWD,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (d) => { this.log = (this.log + d.toString()).slice(-200_000); };
@@ -97,12 +101,13 @@ export class Relay {
   }
 }
 
-export async function launchBrowser() {
+/** Headless Chromium; `extraArgs` are added to its command line. */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
+      '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic', ...extraArgs],
   });
 }
 

@@ -7,6 +7,7 @@
 
 pub mod control_client;
 pub mod http_client;
+pub mod single_dash;
 pub mod ws_client;
 
 use std::fs;

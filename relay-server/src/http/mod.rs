@@ -1,4 +1,4 @@
-//! HTTP on one port: the page (static files from `www/`), the node protocol (WebSocket on
+//! HTTP on one port: the page ([`page`]: embedded, or files from `--www`), the node protocol (WebSocket on
 //! `/ws`, [`ws_route`]), `GET /status` ([`status`]), and the loopback-only `POST /control`
 //! ([`control`]); every TCP connection counted and timed out before it is anything
 //! ([`conns`]).
@@ -8,15 +8,16 @@
 //! `/ws` checks `Origin`: another site open in the same browser must not be able to drive a
 //! local node through the user's tabs.
 //!
-//! May depend on: `net`, `hub` (messages), `admission`, `commands` (the control endpoint's
+//! May depend on: `net`, `hub` (messages), `admission`, `metrics`, `commands` (the control endpoint's
 //! `Request`), `paths`, `util`.
 
 pub mod conns;
 pub mod control;
+pub mod health;
+pub mod page;
 pub mod status;
 pub mod ws_route;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -25,18 +26,18 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tower_http::services::ServeDir;
 
 use crate::net::Shared;
 
 /// The routes of a running node.
-pub fn router(shared: Arc<Shared>, www: PathBuf) -> Router {
-    let files = ServeDir::new(www).append_index_html_on_directories(true);
-    Router::new()
+pub fn router(shared: Arc<Shared>, page: &page::PageSource) -> Router {
+    let routes = Router::new()
         .route("/ws", get(ws_route::ws_upgrade))
         .route("/status", get(status::status))
-        .route("/control", post(control::handle))
-        .fallback_service(files)
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
+        .route("/control", post(control::handle));
+    page.serve(routes)
         .layer(middleware::from_fn(content_types))
         .layer(middleware::from_fn_with_state(shared.clone(), check_host))
         .with_state(shared)

@@ -60,21 +60,25 @@ pub async fn ws_upgrade(
         if !allowed {
             let origin = crate::util::peer_text::shown(&String::from_utf8_lossy(origin.as_bytes()));
             tracing::warn!(%remote, %origin, "WebSocket from a foreign origin refused");
+            shared.metrics.refused.add("foreign_origin", 1);
             return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
         }
     }
     if shared.is_refused(remote.ip()) {
         tracing::debug!(%remote, "refused address tried to connect");
+        shared.metrics.refused.add("banned_address", 1);
         return (StatusCode::FORBIDDEN, "address refused for misbehaviour\n").into_response();
     }
     let slot = match shared.reserve_inbound(remote.ip()) {
         Ok(slot) => slot,
         Err(SlotRefusal::Full) => {
             tracing::warn!(%remote, max = limits.max_peers, "peer limit reached; connection refused");
+            shared.metrics.refused.add("relay_full", 1);
             return (StatusCode::SERVICE_UNAVAILABLE, "too many peers\n").into_response();
         }
         Err(SlotRefusal::AddressFull) => {
             tracing::debug!(%remote, "per-address peer limit reached; connection refused");
+            shared.metrics.refused.add("address_full", 1);
             let body = "too many connections from this address\n";
             return (StatusCode::TOO_MANY_REQUESTS, body).into_response();
         }

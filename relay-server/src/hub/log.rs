@@ -65,11 +65,13 @@ impl Hub {
                     entry.handshaken.store(true, Ordering::Release);
                 }
                 self.names.insert(peer, node_id);
+                self.roles.insert(peer, role);
             }
             Notification::PeerDown { peer, reason } => {
                 let reason = self.close_reasons.remove(&peer).unwrap_or(reason);
                 info!("{} down: {}", self.who(peer), peer_text(&reason));
                 self.names.remove(&peer);
+                self.roles.remove(&peer);
             }
             Notification::PeerPenalised {
                 peer,

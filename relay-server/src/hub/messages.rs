@@ -75,6 +75,9 @@ pub enum HubMsg {
         reason: String,
         /// Whether it broke a rule (its address may then be refused for a while).
         misbehaved: bool,
+        /// Why, as a label of [`crate::metrics::DISCONNECTS`] (and of
+        /// [`crate::metrics::BAN_REASONS`] when it misbehaved).
+        label: &'static str,
     },
     /// A CLI command handed over through the control endpoint.
     Control {
@@ -87,6 +90,11 @@ pub enum HubMsg {
     Status {
         /// Where to answer.
         reply: oneshot::Sender<StatusReport>,
+    },
+    /// A scrape of `/metrics`, or `/readyz`: the node's gauges.
+    Gauges {
+        /// Where to answer.
+        reply: oneshot::Sender<crate::metrics::Gauges>,
     },
 }
 

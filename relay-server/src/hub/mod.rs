@@ -13,7 +13,7 @@
 //! disconnected, so a slow tab cannot stall everyone else or exhaust the relay's memory. It
 //! never opens a connection either: a dial the node wants is handed to a [`Dialer`].
 //!
-//! May depend on: `commands`, `store`, `admission` (the bans table), `util`.
+//! May depend on: `commands`, `store`, `admission` (the bans table), `metrics`, `util`.
 
 pub mod log;
 pub mod messages;
@@ -39,6 +39,7 @@ use tracing::{debug, error, warn};
 
 use crate::admission::Bans;
 use crate::commands::{self, Context, Request, Step};
+use crate::metrics::{Gauges, Metrics};
 use crate::store::{Store, StoreError};
 use crate::util::now_ms;
 use miner::{Found, Miner};
@@ -74,6 +75,8 @@ pub struct Wiring {
     pub bans: Arc<Bans>,
     /// Where dials the node asks for go.
     pub dialer: Dialer,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// A `send --mine` block found on a blocking thread, back for submission.
@@ -88,6 +91,7 @@ struct PeerEntry {
     handshaken: Arc<AtomicBool>,
     close: Option<oneshot::Sender<String>>,
     ip: IpAddr,
+    outbound: bool,
 }
 
 /// The task owning the node, its store and its miner.
@@ -99,6 +103,8 @@ pub struct Hub {
     peers: HashMap<PeerId, PeerEntry>,
     /// Node ids of peers past the handshake, for logs.
     names: HashMap<PeerId, String>,
+    /// Roles of peers past the handshake, for `/metrics`.
+    roles: HashMap<PeerId, node_core::protocol::Role>,
     /// Why the shell closed a connection, for the node's `PeerDown` log line.
     close_reasons: HashMap<PeerId, String>,
     miner: Miner,
@@ -119,6 +125,7 @@ impl Hub {
             wiring,
             peers: HashMap::new(),
             names: HashMap::new(),
+            roles: HashMap::new(),
             close_reasons: HashMap::new(),
             miner: Miner::new(found_tx),
             found_rx: Some(found_rx),
@@ -164,6 +171,12 @@ impl Hub {
             drop(held);
         }
         self.miner.stop();
+        if !self.peers.is_empty() {
+            tracing::info!(
+                peers = self.peers.len(),
+                "closing every peer: node shutting down"
+            );
+        }
         for (_, entry) in self.peers.drain() {
             entry.queue.close();
             if let Some(close) = entry.close {
@@ -193,6 +206,7 @@ impl Hub {
                         handshaken: link.handshaken,
                         close: Some(link.close),
                         ip,
+                        outbound,
                     },
                 );
                 let event = match dialled {
@@ -213,6 +227,12 @@ impl Hub {
                     if let Some(txid) = verified_tx {
                         self.node.note_verified_signatures(txid);
                     }
+                    let timed = match crate::metrics::command_of(&bytes) {
+                        "block" => Some(&self.wiring.metrics.block_handling),
+                        "tx" => Some(&self.wiring.metrics.tx_handling),
+                        _ => None,
+                    };
+                    let started = std::time::Instant::now();
                     self.node.handle(
                         now,
                         Event::Frame {
@@ -220,16 +240,20 @@ impl Hub {
                             bytes: bytes.to_vec(),
                         },
                     );
+                    if let Some(histogram) = timed {
+                        histogram.observe(started.elapsed());
+                    }
                 }
             }
             HubMsg::Disconnected {
                 peer,
                 reason,
                 misbehaved,
+                label,
             } => {
                 if let Some(entry) = self.peers.remove(&peer) {
                     if misbehaved {
-                        self.refuse_address(entry.ip, &reason);
+                        self.refuse_address(entry.ip, &reason, label);
                     }
                     self.close_reasons.insert(peer, reason);
                     self.node.handle(now, Event::PeerDisconnected { peer });
@@ -238,6 +262,9 @@ impl Hub {
             HubMsg::Control { request, reply } => self.on_control(now, request, reply)?,
             HubMsg::Status { reply } => {
                 let _ = reply.send(self.status());
+            }
+            HubMsg::Gauges { reply } => {
+                let _ = reply.send(self.gauges());
             }
         }
         Ok(permit)
@@ -257,6 +284,29 @@ impl Hub {
             mining: s.mining_active && self.miner.is_active(),
             mining_to: s.mining_to.map(|p| Address(p).to_string()),
             orphans: s.orphans,
+        }
+    }
+
+    fn gauges(&self) -> Gauges {
+        let s = self.node.status();
+        let outbound = self.peers.values().filter(|e| e.outbound).count();
+        Gauges {
+            has_chain: s.genesis.is_some(),
+            height: s.height,
+            target_height: s.target_height,
+            syncing: s.syncing,
+            mempool: s.mempool,
+            orphans: s.orphans,
+            peers_inbound: self.peers.len() - outbound,
+            peers_outbound: outbound,
+            peers_handshaken: s.peers,
+            peers_by_role: [
+                node_core::protocol::Role::Wallet,
+                node_core::protocol::Role::Miner,
+                node_core::protocol::Role::Relay,
+            ]
+            .map(|r| (r.name(), self.roles.values().filter(|x| **x == r).count())),
+            mining: s.mining_active && self.miner.is_active(),
         }
     }
 
@@ -389,6 +439,7 @@ mod tests {
             send_budget: budget.clone(),
             bans: bans.clone(),
             dialer,
+            metrics: Arc::new(Metrics::default()),
         };
         let hub = Hub::new(node, store, dir.path().join("wallet.dat"), wiring);
         tokio::spawn(hub.run(rx, stop_rx));

@@ -35,7 +35,7 @@ impl Shell for Hub {
     fn disconnect(&mut self, peer: PeerId, reason: String, misbehaved: bool) {
         if let Some(entry) = self.close(peer, &reason) {
             if misbehaved {
-                self.refuse_address(entry.ip, &reason);
+                self.refuse_address(entry.ip, &reason, "protocol");
             }
         }
     }
@@ -125,9 +125,11 @@ impl Hub {
 
     /// Refuses a misbehaving address for a while, except loopback: every tab of a local
     /// browser shares it, so one bad tab must not lock out the others.
-    pub(super) fn refuse_address(&self, ip: IpAddr, reason: &str) {
+    /// `label` is the reason's name in [`crate::metrics::BAN_REASONS`].
+    pub(super) fn refuse_address(&self, ip: IpAddr, reason: &str, label: &'static str) {
         let bans = &self.wiring.bans;
         if bans.refuse(ip) {
+            self.wiring.metrics.bans.add(label, 1);
             let secs = bans.duration().as_secs();
             let reason = peer_text(reason);
             warn!(%ip, "address refused for {secs} s: {reason}");

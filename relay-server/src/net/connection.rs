@@ -103,6 +103,24 @@ impl End {
         )
     }
 
+    /// Its name in [`crate::metrics::DISCONNECTS`] (and, when it misbehaved, in
+    /// [`crate::metrics::BAN_REASONS`]).
+    pub fn label(&self) -> &'static str {
+        match self {
+            End::ClosedByPeer(_) => "closed_by_peer",
+            End::Lost => "lost",
+            End::ReadFailed(ReadError::Oversized { .. }) => "oversized_frame",
+            End::ReadFailed(_) => "read_failed",
+            End::OverRate { .. } => "over_rate",
+            End::InvalidTx(_) => "invalid_tx",
+            End::ClosedByNode(_) | End::DroppedByNode | End::QueueClosed => "closed_by_node",
+            End::Shutdown | End::HubGone => "shutdown",
+            End::Evicted => "evicted",
+            End::WriteFailed(_) => "write_failed",
+            End::WriteTimeout(_) => "write_timeout",
+        }
+    }
+
     /// Whether the hub ended it, and so already knows.
     fn hub_knows(&self) -> bool {
         matches!(
@@ -151,7 +169,7 @@ where
     }
     let end = {
         let reader = read_frames(&shared, peer, &queue, &mut stream);
-        let writer = write_frames(&queue, &mut sink, shared.limits.write_timeout);
+        let writer = write_frames(&shared, &queue, &mut sink);
         tokio::pin!(reader, writer);
         let mut shutdown = shared.shutdown.clone();
         // The hub's word comes first: when it drops a peer, its frame queue closes too.
@@ -170,7 +188,7 @@ where
     queue.close();
     if end.hub_knows() {
         // Frames the node queued before dropping the peer (a `reject`, say) still go out.
-        let _ = tokio::time::timeout(FAREWELL_TIMEOUT, flush(&queue, &mut sink)).await;
+        let _ = tokio::time::timeout(FAREWELL_TIMEOUT, flush(&shared, &queue, &mut sink)).await;
     }
     // Whatever was not written is freed now, not when the hub hears of the end.
     queue.discard();
@@ -178,11 +196,13 @@ where
         let close = sink.send(Outgoing::Close(close_reason(&end.to_string())));
         let _ = tokio::time::timeout(FAREWELL_TIMEOUT, close).await;
     }
+    shared.metrics.disconnects.add(end.label(), 1);
     if !end.hub_knows() {
         let gone = HubMsg::Disconnected {
             peer,
             reason: end.to_string(),
             misbehaved: end.misbehaved(),
+            label: end.label(),
         };
         let _ = shared.hub.send(gone).await;
     }
@@ -208,6 +228,7 @@ where
             Some(Incoming::Failed(e)) => return End::ReadFailed(e),
             None => return End::Lost,
         };
+        shared.metrics.frame_in(&bytes);
         if !bucket.take(Instant::now()) {
             return End::OverRate { per_sec: rate };
         }
@@ -223,10 +244,14 @@ where
         };
         // Provably bad whatever the chain holds: charged here, before the hub's cheaper
         // checks could let it wait as an orphan and the next one cost us another ECDSA check.
+        let checking = Instant::now();
         let verified_tx = match verified_transaction(&shared.verified_txs, &bytes) {
             Ok(txid) => txid,
             Err(e) => return End::InvalidTx(e),
         };
+        if verified_tx.is_some() {
+            shared.metrics.tx_signatures.observe(checking.elapsed());
+        }
         let frame = HubMsg::Frame {
             peer,
             bytes,
@@ -240,16 +265,21 @@ where
 }
 
 /// Writes the frames the hub queues until the queue closes or the peer stops reading.
-async fn write_frames<Si>(queue: &SendQueue, sink: &mut Si, write_timeout: Duration) -> End
+async fn write_frames<Si>(shared: &Shared, queue: &SendQueue, sink: &mut Si) -> End
 where
     Si: Sink<Outgoing, Error = WriteError> + Unpin,
 {
+    let write_timeout = shared.limits.write_timeout;
     while let Some(frame) = queue.next().await {
         let len = frame.len();
+        let command = crate::metrics::command_of(&frame);
         let written = tokio::time::timeout(write_timeout, sink.send(Outgoing::Frame(frame))).await;
         queue.written(len);
         match written {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                shared.metrics.frames_out.add(command, 1);
+                shared.metrics.bytes_out.add(command, len as u64);
+            }
             Ok(Err(e)) => return End::WriteFailed(e),
             Err(_) => return End::WriteTimeout(write_timeout),
         }
@@ -258,17 +288,20 @@ where
 }
 
 /// Writes what is still queued, stopping at the first failure.
-async fn flush<Si>(queue: &SendQueue, sink: &mut Si)
+async fn flush<Si>(shared: &Shared, queue: &SendQueue, sink: &mut Si)
 where
     Si: Sink<Outgoing, Error = WriteError> + Unpin,
 {
     while let Some(frame) = queue.next().await {
         let len = frame.len();
+        let command = crate::metrics::command_of(&frame);
         let sent = sink.send(Outgoing::Frame(frame)).await;
         queue.written(len);
         if sent.is_err() {
             break;
         }
+        shared.metrics.frames_out.add(command, 1);
+        shared.metrics.bytes_out.add(command, len as u64);
     }
 }
 

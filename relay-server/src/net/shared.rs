@@ -15,6 +15,7 @@ use crate::admission::served_names::ServedNames;
 use crate::admission::{Bans, ConnectionSlot, Limits, PeerSlots, SlotRefusal};
 use crate::hub::send_queue::SendBudget;
 use crate::hub::HubMsg;
+use crate::metrics::Metrics;
 
 /// State shared by the HTTP handlers and the connection tasks.
 pub struct Shared {
@@ -39,6 +40,8 @@ pub struct Shared {
     /// Whether relays learned from peers may be dialled on this machine's own addresses
     /// (this relay listens on loopback; see [`super::dial_policy`]).
     pub dial_own_machine: bool,
+    /// What the connection tasks and the hub count for `/metrics`.
+    pub metrics: Arc<Metrics>,
     next_peer: AtomicU64,
 }
 
@@ -67,6 +70,7 @@ impl Shared {
             send_budget,
             dial_own_machine: true,
             verified_txs: VerifiedTxs::default(),
+            metrics: Arc::new(Metrics::default()),
             next_peer: AtomicU64::new(1),
         }
     }

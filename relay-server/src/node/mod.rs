@@ -9,4 +9,4 @@
 
 pub mod startnode;
 
-pub use startnode::{run, StartOptions, DIAL_LEARNED};
+pub use startnode::{run, MetricsListen, StartOptions, DIAL_LEARNED};

@@ -23,6 +23,7 @@ use crate::admission::{Limits, ServedNames};
 use crate::commands::{parse_address, CliError};
 use crate::http::conns::{self, ConnTable};
 use crate::http::control::ControlFiles;
+use crate::http::page::PageSource;
 use crate::hub::{Dialer, Hub, HubError, Wiring};
 use crate::net::{dial, Shared};
 use crate::paths::DataPaths;
@@ -31,10 +32,6 @@ use crate::util::now_ms;
 
 /// The smallest `--max-frame-size`: room for any message but a block or a long list.
 pub const MIN_FRAME_SIZE: usize = 4_096;
-
-/// The page served when `--www` is not given: the repository's `www/`, found from where this
-/// binary was built so it works from any working directory.
-pub const DEFAULT_WWW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../www");
 
 /// How long the hub may take to finish the action it is on once told to stop.
 const HUB_STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,6 +46,56 @@ const HUB_INBOX: usize = 1024;
 /// Outbound connections a relay keeps to relays it learned of, by default: enough that a
 /// network of relays peered through one hub stays connected when the hub goes.
 pub const DIAL_LEARNED: usize = 4;
+
+/// How far above the main port the metrics address's port is by default: node 3000's
+/// metrics are on 127.0.0.1:13000, clear of the ports of the seed's other nodes (3001, 3002).
+pub const METRICS_PORT_OFFSET: u16 = 10_000;
+
+/// Most connections to the metrics address at once: a scraper or two and a person.
+const MAX_METRICS_CONNECTIONS: usize = 16;
+
+/// Where `/metrics` (with `/livez` and `/readyz`) is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsListen {
+    /// Loopback, on the main port plus [`METRICS_PORT_OFFSET`] (an ephemeral port when that
+    /// does not fit or the main port is).
+    #[default]
+    Loopback,
+    /// This address.
+    At(SocketAddr),
+    /// Nowhere.
+    Off,
+}
+
+impl std::str::FromStr for MetricsListen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "off" {
+            return Ok(MetricsListen::Off);
+        }
+        s.parse()
+            .map(MetricsListen::At)
+            .map_err(|_| format!("'{s}' is not an address such as 127.0.0.1:13000, nor 'off'"))
+    }
+}
+
+impl MetricsListen {
+    /// The address to bind, given where the main port listens.
+    pub fn address(self, main: SocketAddr) -> Option<SocketAddr> {
+        match self {
+            MetricsListen::Off => None,
+            MetricsListen::At(a) => Some(a),
+            MetricsListen::Loopback => {
+                let port = match main.port() {
+                    0 => 0,
+                    p => p.checked_add(METRICS_PORT_OFFSET).unwrap_or(0),
+                };
+                Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+            }
+        }
+    }
+}
 
 /// `startnode`'s options.
 #[derive(Debug, Clone)]
@@ -65,7 +112,7 @@ pub struct StartOptions {
     /// The URL other relays should dial to reach this one, when it is not the listening
     /// address (behind a proxy, or listening on every interface).
     pub public_url: Option<String>,
-    /// The page's directory.
+    /// The page's directory (`--www`); `None` serves the page embedded in the binary.
     pub www: Option<PathBuf>,
     /// What peers may use: frame size, rate, connections, bans, origins.
     pub limits: Limits,
@@ -73,6 +120,8 @@ pub struct StartOptions {
     pub max_orphans: usize,
     /// Transactions the mempool holds ([`ChainParams::max_mempool_txs`]).
     pub max_mempool_txs: usize,
+    /// Where the metrics are served.
+    pub metrics_listen: MetricsListen,
 }
 
 impl StartOptions {
@@ -196,6 +245,27 @@ async fn stop_signal() {
     }
 }
 
+/// Binds the metrics address, if any. The default port taken (another program, a relay of
+/// another id) leaves the relay without metrics rather than not running; an address asked
+/// for with `--metrics-listen` must work.
+async fn bind_metrics(
+    choice: MetricsListen,
+    main: SocketAddr,
+) -> Result<Option<TcpListener>, CliError> {
+    let Some(at) = choice.address(main) else {
+        return Ok(None);
+    };
+    match TcpListener::bind(at).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if choice == MetricsListen::Loopback => {
+            tracing::warn!(%at, "metrics not served: cannot listen there: {e} \
+                (choose an address with --metrics-listen)");
+            Ok(None)
+        }
+        Err(e) => Err(CliError::io(format!("listening for metrics on {at}"))(e)),
+    }
+}
+
 /// Runs the node until a signal; `Err` if it cannot start or its storage fails.
 pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     let miner = opts
@@ -241,6 +311,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     let local = listener
         .local_addr()
         .map_err(CliError::io("reading the listening address"))?;
+    let metrics_listener = bind_metrics(opts.metrics_listen, local).await?;
 
     let config = NodeConfig {
         node_id: paths.node_id().to_string(),
@@ -285,6 +356,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         send_budget: shared.send_budget.clone(),
         bans: shared.bans.clone(),
         dialer,
+        metrics: shared.metrics.clone(),
     };
     let hub = Hub::new(node, store, paths.wallet(), wiring);
     let mut hub_task = tokio::spawn(hub.run(hub_rx, stop_rx.clone()));
@@ -295,19 +367,28 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
         opts.peers.clone(),
     ));
 
-    let www = opts.www.unwrap_or_else(|| PathBuf::from(DEFAULT_WWW));
-    if !www.is_dir() {
-        tracing::warn!(
-            "page directory {} does not exist; only the protocol is served",
-            www.display()
-        );
+    let page = PageSource::from_option(opts.www.clone());
+    if let Some(problem) = page.problem() {
+        tracing::warn!("{problem}");
     }
-    let app = crate::http::router(shared.clone(), www.clone());
+    let app = crate::http::router(shared.clone(), &page);
     let table = ConnTable::new(
         opts.limits.max_http_connections,
         &opts.limits.trusted_proxies,
     );
     let server = tokio::spawn(conns::serve(listener, app, table, stop_rx.clone()));
+    let metrics_at = match metrics_listener {
+        Some(listener) => {
+            let bound = listener
+                .local_addr()
+                .map_err(CliError::io("reading the metrics address"))?;
+            let table = ConnTable::new(MAX_METRICS_CONNECTIONS, &[]);
+            let routes = crate::http::health::observe_router(shared.clone());
+            tokio::spawn(conns::serve(listener, routes, table, stop_rx.clone()));
+            Some(bound)
+        }
+        None => None,
+    };
     for url in &opts.peers {
         tokio::spawn(dial::dial_forever(shared.clone(), url.clone()));
     }
@@ -315,8 +396,11 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     let mut banner = format!("Starting node {}\n", paths.node_id());
     banner += &format!(
         "Listening on http://{local}/ (page from {}) and ws://{local}/ws\n",
-        www.display()
+        page.describe()
     );
+    if let Some(at) = metrics_at {
+        banner += &format!("Metrics on http://{at}/metrics (and /livez, /readyz)\n");
+    }
     if let Some(m) = miner {
         banner += &format!("Mining is on. Address to receive rewards: {m}\n");
     }

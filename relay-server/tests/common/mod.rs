@@ -251,6 +251,11 @@ impl NodeProc {
         .await
     }
 
+    /// Its log file (stdout and stderr).
+    pub fn log_path(&self) -> PathBuf {
+        self.log.clone()
+    }
+
     /// The end of its log, for failure messages.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
