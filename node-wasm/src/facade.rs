@@ -337,6 +337,24 @@ impl BrowserNode {
         settled(Ok(to_js(&d.block_tree(u64::from(depth.unwrap_or(30))))))
     }
 
+    /// Resolves to `{state: "pending" | "confirmed", height, block, confirmations, tx}` for a
+    /// transaction waiting in the mempool or confirmed in the active chain's newest blocks
+    /// (see [`crate::tx_index`]), or `null`.
+    #[wasm_bindgen(js_name = getTransaction)]
+    pub fn get_transaction(&self, txid: String) -> Promise {
+        let d = &self.driver;
+        settled(Ok(d.transaction(&txid)))
+    }
+
+    /// Resolves to `{address, balance, indexedFrom, truncated, items}`: what paid or spent
+    /// `address`, newest first (waiting payments first), each `{txid, height, block,
+    /// confirmations, received, paidOut, spent, incoming, coinbase}`; at most `limit` items.
+    #[wasm_bindgen(js_name = addressHistory)]
+    pub fn address_history(&self, address: String, limit: Option<u32>) -> Promise {
+        let d = &self.driver;
+        settled(d.address_history(&address, limit.map(|l| l as usize)))
+    }
+
     /// Resolves to the connected peers.
     pub fn peers(&self) -> Promise {
         let d = &self.driver;
@@ -359,7 +377,8 @@ impl BrowserNode {
     /// Calls `callback(payload)` on every `event`: "tip", "block", "sync", "tx",
     /// "txRejected", "peers", "message" (batched per 250 ms tick, the newest 400),
     /// "messagesSkipped" (how many older ones were not shown), "mined", "hashrate",
-    /// "connection", "wallet"; or
+    /// "connection", "wallet", "payment" (one of this tab's payments changed state: pending,
+    /// confirmed, reorganised or dropped; see [`crate::views::PaymentView`]); or
     /// `callback(name, payload)` for `"*"`.
     pub fn on(&self, event: String, callback: Function) {
         self.driver.on(&event, callback);

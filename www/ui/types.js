@@ -65,5 +65,32 @@
  * @property {KnownNode[]} known
  * @property {Tx[]} mempool
  */
+/**
+ * One of the wallet's payments and where it is now (the "payment" event).
+ * @typedef {object} Payment
+ * @property {string} txid
+ * @property {'pending' | 'confirmed' | 'reorganised' | 'dropped'} state
+ * @property {number | null} height  the block it is confirmed in
+ * @property {string | null} block
+ * @property {number | null} confirmations
+ * @property {number | null} wasHeight  the block that held it before a reorganisation
+ * @property {number} waiting  transactions waiting in the mempool
+ * @property {number} threshold  transactions a miner waits for
+ * @property {string | null} reason  why it was dropped
+ */
+/** @typedef {{state: 'pending' | 'confirmed', height: number | null, block: string | null, confirmations: number | null, tx: Tx}} TxPlace */
+/**
+ * @typedef {object} HistoryItem
+ * @property {string} txid
+ * @property {number | null} height
+ * @property {string | null} block
+ * @property {number | null} confirmations
+ * @property {number} received
+ * @property {number} paidOut
+ * @property {boolean} spent
+ * @property {boolean} incoming
+ * @property {boolean} coinbase
+ */
+/** @typedef {{address: string, balance: number, indexedFrom: number | null, truncated: boolean, items: HistoryItem[]}} History */
 
 export {};

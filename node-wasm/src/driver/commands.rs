@@ -2,7 +2,9 @@
 //! and read-only views of the node.
 
 use node_core::{Address, BlockHash};
+use wasm_bindgen::JsValue;
 
+use super::payments::Place;
 use super::{now_ms, Driver};
 use crate::error::{parse_address, NodeError};
 use crate::peer_text::{shown, MAX_REASON_CHARS, MAX_URL_CHARS};
@@ -71,11 +73,7 @@ impl Driver {
                 .send_payment(now_ms(), &key, to_address.0, amount, 0);
         self.drain();
         let txid = result.map_err(NodeError::Send)?;
-        let mut local = self.inner.local_txids.borrow_mut();
-        local.push(txid);
-        if local.len() > 1000 {
-            local.remove(0);
-        }
+        self.track_payment(txid);
         Ok(txid.to_string())
     }
 
@@ -219,5 +217,95 @@ impl Driver {
                 tx: views::TxView::of(tx),
             })
             .collect()
+    }
+}
+
+/// Items an address history returns at most unless asked for fewer: enough for a page.
+const MAX_HISTORY_ITEMS: usize = 500;
+
+impl Driver {
+    /// A transaction and where it is: `{state: "pending" | "confirmed", height, block,
+    /// confirmations, tx}` while it waits in the mempool or once confirmed in an indexed
+    /// active block; `null` if neither.
+    pub fn transaction(&self, txid: &str) -> JsValue {
+        let Some(txid) = node_core::Txid::from_hex(txid) else {
+            return JsValue::NULL;
+        };
+        let place = self.place_of(&txid);
+        let node = self.inner.node.borrow();
+        let found = match place {
+            Place::Waiting => node.mempool().get(&txid).map(|tx| ("pending", tx, None)),
+            Place::Confirmed(height, hash) => node.chain().and_then(|chain| {
+                let tx = chain
+                    .block(&hash)?
+                    .transactions
+                    .iter()
+                    .find(|t| t.txid() == txid)?;
+                let confirmations = chain.height().saturating_sub(height) + 1;
+                Some((
+                    "confirmed",
+                    tx,
+                    Some((height, hash.to_string(), confirmations)),
+                ))
+            }),
+            Place::Unknown => None,
+        };
+        let Some((state, tx, place)) = found else {
+            return JsValue::NULL;
+        };
+        let [h, b, c] = views::place_fields(place);
+        views::object(&[
+            ("state", JsValue::from_str(state)),
+            h,
+            b,
+            c,
+            ("tx", to_js(&views::TxView::of(tx))),
+        ])
+    }
+
+    /// What paid or spent `address`, newest first: `{address, balance, indexedFrom,
+    /// truncated, items}`, waiting payments first, then the indexed blocks' (at most `limit`
+    /// items, [`MAX_HISTORY_ITEMS`] unless fewer are asked for; see
+    /// [`views::history_item`]).
+    pub fn address_history(
+        &self,
+        address: &str,
+        limit: Option<usize>,
+    ) -> Result<JsValue, NodeError> {
+        let owner = parse_address(address)?.0;
+        let limit = limit.unwrap_or(MAX_HISTORY_ITEMS).min(MAX_HISTORY_ITEMS);
+        let node = self.inner.node.borrow();
+        let index = self.inner.index.borrow();
+        let items = js_sys::Array::new();
+        for (tx, _) in node.mempool().in_order().into_iter().rev() {
+            if let Some(item) = views::history_item(tx, &owner, None) {
+                items.push(&item);
+            }
+        }
+        let mut truncated = false;
+        if let Some(chain) = node.chain() {
+            for (height, hash, txid) in index.history(&owner) {
+                if items.length() as usize >= limit {
+                    truncated = true;
+                    break;
+                }
+                let tx = chain
+                    .block(&hash)
+                    .and_then(|b| b.transactions.iter().find(|t| t.txid() == txid));
+                let confirmations = chain.height().saturating_sub(height) + 1;
+                if let Some(item) = tx.and_then(|tx| {
+                    views::history_item(tx, &owner, Some((height, hash.to_string(), confirmations)))
+                }) {
+                    items.push(&item);
+                }
+            }
+        }
+        Ok(views::object(&[
+            ("address", JsValue::from_str(address)),
+            ("balance", views::number(Some(node.balance(&owner)))),
+            ("indexedFrom", views::number(index.lowest_height())),
+            ("truncated", JsValue::from_bool(truncated)),
+            ("items", items.into()),
+        ]))
     }
 }

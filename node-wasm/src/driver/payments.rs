@@ -1,0 +1,201 @@
+//! Each of the wallet's own payments followed through its life, and the transaction index
+//! behind `getTransaction` and `addressHistory` kept as blocks connect and disconnect.
+//!
+//! A payment is *pending* while it waits in the mempool (a miner makes a block only once
+//! enough transactions wait: the seed's two-transaction rule), *confirmed* in block #N,
+//! *reorganised* when the block it was in left the active chain and it waits again, and
+//! *dropped* when it is neither in a block nor waiting (a reorganisation made it invalid).
+//! After every tip change and every accepted or refused transaction the state of each
+//! payment is worked out again from the chain and the mempool, and a "payment" event is
+//! emitted for each one whose state changed.
+
+use node_core::{Notification, Txid};
+
+use super::Driver;
+use wasm_bindgen::JsValue;
+
+use crate::views::{number, object, text};
+
+/// Own payments followed: the newest ones a person made in this tab's session.
+pub(super) const MAX_TRACKED_PAYMENTS: usize = 200;
+
+/// Where a payment is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum PaymentState {
+    /// Waiting in the mempool, never confirmed yet.
+    Pending,
+    /// In the active chain's block at this height.
+    Confirmed { height: u64 },
+    /// Waiting again: the block at this height that held it was replaced.
+    Reorganised { was_height: u64 },
+    /// Gone: neither in the active chain nor waiting.
+    Dropped,
+}
+
+/// Where a transaction is now.
+pub(super) enum Place {
+    /// In the active chain's block at this height, with this hash.
+    Confirmed(u64, node_core::BlockHash),
+    /// Waiting in the mempool.
+    Waiting,
+    /// Neither (or confirmed below what the index keeps).
+    Unknown,
+}
+
+/// One of the wallet's payments and its last state shown to the page.
+pub(super) struct TrackedPayment {
+    pub txid: Txid,
+    pub state: PaymentState,
+    /// Why it was dropped, as the node said.
+    pub reason: Option<String>,
+}
+
+impl Driver {
+    /// Keeps the index in step with the active chain, and the payments' states with both.
+    pub(super) fn follow_payments(&self, n: &Notification) {
+        match n {
+            Notification::BlockConnected { hash, height, .. } => {
+                let node = self.inner.node.borrow();
+                if let Some(block) = node.chain().and_then(|c| c.block(hash)) {
+                    self.inner.index.borrow_mut().connect(*height, *hash, block);
+                }
+            }
+            Notification::TipChanged { height, .. } => {
+                self.inner.index.borrow_mut().truncate_above(Some(*height));
+                self.update_payments();
+            }
+            Notification::TxRejected { txid, reason, .. } => {
+                if let Some(p) = self
+                    .inner
+                    .payments
+                    .borrow_mut()
+                    .iter_mut()
+                    .find(|p| p.txid == *txid)
+                {
+                    p.reason = Some(reason.clone());
+                }
+                self.update_payments();
+            }
+            Notification::TxAccepted { .. } => self.update_payments(),
+            _ => {}
+        }
+    }
+
+    /// Starts following a payment this tab just made.
+    /// Emits its first "payment" event: pending, and why it waits.
+    pub(super) fn track_payment(&self, txid: Txid) {
+        let payment = TrackedPayment {
+            txid,
+            state: PaymentState::Pending,
+            reason: None,
+        };
+        let view = self.payment_view(&payment);
+        {
+            let mut payments = self.inner.payments.borrow_mut();
+            payments.push(payment);
+            if payments.len() > MAX_TRACKED_PAYMENTS {
+                payments.remove(0);
+            }
+        }
+        self.emit("payment", &view);
+    }
+
+    /// Whether `txid` is one of this tab's own payments.
+    pub(super) fn is_own_payment(&self, txid: &Txid) -> bool {
+        self.inner.payments.borrow().iter().any(|p| p.txid == *txid)
+    }
+
+    /// Where `txid` is now: confirmed in an indexed active block, waiting, or neither.
+    pub(super) fn place_of(&self, txid: &Txid) -> Place {
+        let node = self.inner.node.borrow();
+        let active = self
+            .inner
+            .index
+            .borrow()
+            .place(txid)
+            .filter(|(h, hash)| node.chain().and_then(|c| c.hash_at(*h)) == Some(*hash));
+        match active {
+            Some((height, hash)) => Place::Confirmed(height, hash),
+            None if node.mempool().contains(txid) => Place::Waiting,
+            None => Place::Unknown,
+        }
+    }
+
+    /// Works out every payment's state again; emits "payment" for those that changed.
+    fn update_payments(&self) {
+        let mut changed = Vec::new();
+        {
+            let mut payments = self.inner.payments.borrow_mut();
+            for p in payments.iter_mut() {
+                let now = match (self.place_of(&p.txid), &p.state) {
+                    (Place::Confirmed(height, _), _) => PaymentState::Confirmed { height },
+                    (Place::Waiting, PaymentState::Confirmed { height }) => {
+                        PaymentState::Reorganised {
+                            was_height: *height,
+                        }
+                    }
+                    (Place::Waiting, PaymentState::Reorganised { was_height }) => {
+                        PaymentState::Reorganised {
+                            was_height: *was_height,
+                        }
+                    }
+                    (Place::Waiting, _) => PaymentState::Pending,
+                    (Place::Unknown, _) => PaymentState::Dropped,
+                };
+                if now != p.state {
+                    p.state = now;
+                    changed.push(self.payment_view(p));
+                }
+            }
+        }
+        for view in changed {
+            self.emit("payment", &view);
+        }
+    }
+
+    /// The page's view of a payment's state now: `{txid, state: "pending" | "confirmed" |
+    /// "reorganised" | "dropped", height, block, confirmations, wasHeight, waiting,
+    /// threshold, reason}` (`wasHeight`: the block that held it before a reorganisation;
+    /// `waiting`: transactions in the mempool; `threshold`: how many a miner waits for).
+    pub(super) fn payment_view(&self, p: &TrackedPayment) -> JsValue {
+        let node = self.inner.node.borrow();
+        let tip = node.chain().map_or(0, |c| c.height());
+        let (state, height, was_height) = match p.state {
+            PaymentState::Pending => ("pending", None, None),
+            PaymentState::Confirmed { height } => ("confirmed", Some(height), None),
+            PaymentState::Reorganised { was_height } => ("reorganised", None, Some(was_height)),
+            PaymentState::Dropped => ("dropped", None, None),
+        };
+        object(&[
+            ("txid", JsValue::from_str(&p.txid.to_string())),
+            ("state", JsValue::from_str(state)),
+            ("height", number(height)),
+            (
+                "block",
+                text(
+                    height
+                        .and_then(|h| self.inner.index.borrow().hash_at(h))
+                        .map(|h| h.to_string()),
+                ),
+            ),
+            (
+                "confirmations",
+                number(height.map(|h| tip.saturating_sub(h) + 1)),
+            ),
+            ("wasHeight", number(was_height)),
+            ("waiting", number(Some(node.mempool().len() as u64))),
+            (
+                "threshold",
+                number(Some(node.config().mining_threshold as u64)),
+            ),
+            (
+                "reason",
+                text(if p.state == PaymentState::Dropped {
+                    p.reason.clone()
+                } else {
+                    None
+                }),
+            ),
+        ])
+    }
+}

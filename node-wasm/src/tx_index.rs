@@ -1,0 +1,178 @@
+//! The tab's index of the active chain's newest transactions: the block each one is
+//! confirmed in, and the addresses each one paid or spent from.
+//!
+//! # Overview
+//! The page asks "where is my payment?" and "what happened to this address?". Scanning the
+//! chain's blocks for every question grows with the chain; this index is kept instead, block
+//! by block, as the node reports blocks connected to the active chain
+//! ([`TxIndex::connect`]) and tips that moved back ([`TxIndex::truncate_above`]). A block
+//! connected at height `h` means every indexed block at `h` or above was disconnected
+//! (a reorganisation reports the new branch from its fork point upwards), so the index
+//! follows reorganisations without a notification of its own for disconnected blocks.
+//!
+//! # Bounds
+//! It keeps the newest blocks whose transactions number at most [`MAX_INDEXED_TXS`]; older
+//! ones are dropped from the bottom, and [`TxIndex::lowest_height`] says where it starts, so
+//! the page can say that older history is not shown.
+//!
+//! Txids are looked up in a node-core [`KeyedMap`] (one shared B-tree per key kind, see its
+//! docs); an address's transactions by a walk over the indexed blocks, newest first, each
+//! transaction stored with the addresses it touched.
+
+use std::collections::VecDeque;
+
+use node_core::chain::Chain;
+use node_core::primitives::block::Block;
+use node_core::primitives::hash::PubKeyHash;
+use node_core::util::keyed_map::KeyedMap;
+use node_core::{BlockHash, Txid};
+
+/// Transactions the index keeps: a tab's memory (an entry with its addresses is about 100
+/// bytes, so about 2 MB), and far more than a person's payments on this demo chain.
+pub const MAX_INDEXED_TXS: usize = 20_000;
+
+/// One indexed block: its transactions and the addresses each one touched.
+struct IndexedBlock {
+    height: u64,
+    hash: BlockHash,
+    txs: Vec<(Txid, Vec<PubKeyHash>)>,
+}
+
+/// See the module docs.
+#[derive(Default)]
+pub struct TxIndex {
+    /// Ascending heights.
+    blocks: VecDeque<IndexedBlock>,
+    /// Txid → height of its block.
+    by_txid: KeyedMap<Txid, u64>,
+    txs: usize,
+}
+
+/// The addresses `tx` pays or spends from, each once.
+fn touched(tx: &node_core::primitives::tx::Transaction) -> Vec<PubKeyHash> {
+    let mut out: Vec<PubKeyHash> = Vec::new();
+    let inputs = tx
+        .inputs
+        .iter()
+        .filter(|_| !tx.is_coinbase())
+        .map(|i| PubKeyHash::of_public_key(&i.public_key));
+    for pkh in inputs.chain(tx.outputs.iter().map(|o| o.pubkey_hash)) {
+        if !out.contains(&pkh) {
+            out.push(pkh);
+        }
+    }
+    out
+}
+
+impl TxIndex {
+    /// The index of a chain loaded from storage: its newest blocks, up to the bound.
+    pub fn of_chain(chain: &Chain) -> TxIndex {
+        let mut from = chain.height();
+        let mut count = 0;
+        while let Some(block) = chain.block_at(from) {
+            count += block.transactions.len();
+            if from == 0 || count > MAX_INDEXED_TXS {
+                break;
+            }
+            from -= 1;
+        }
+        let mut index = TxIndex::default();
+        for height in from..=chain.height() {
+            if let (Some(hash), Some(block)) = (chain.hash_at(height), chain.block_at(height)) {
+                index.connect(height, hash, block);
+            }
+        }
+        index
+    }
+
+    /// `block` (hash `hash`) joined the active chain at `height`: blocks indexed at that
+    /// height or above were disconnected and leave first.
+    pub fn connect(&mut self, height: u64, hash: BlockHash, block: &Block) {
+        self.truncate_above(height.checked_sub(1));
+        if self.blocks.back().is_some_and(|b| b.height + 1 != height) {
+            // A gap (the index missed blocks): start again from here, contiguous.
+            self.truncate_above(None);
+        }
+        let txs: Vec<(Txid, Vec<PubKeyHash>)> = block
+            .transactions
+            .iter()
+            .map(|tx| (tx.txid(), touched(tx)))
+            .collect();
+        for (txid, _) in &txs {
+            self.by_txid.insert(*txid, height);
+        }
+        self.txs += txs.len();
+        self.blocks.push_back(IndexedBlock { height, hash, txs });
+        while self.txs > MAX_INDEXED_TXS && self.blocks.len() > 1 {
+            if let Some(oldest) = self.blocks.pop_front() {
+                self.forget(&oldest);
+            }
+        }
+    }
+
+    /// The active tip is now at `height` (`None`: no block is left): blocks above it leave.
+    pub fn truncate_above(&mut self, height: Option<u64>) {
+        while let Some(last) = self.blocks.back() {
+            if height.is_some_and(|h| last.height <= h) {
+                break;
+            }
+            if let Some(gone) = self.blocks.pop_back() {
+                self.forget(&gone);
+            }
+        }
+    }
+
+    fn forget(&mut self, block: &IndexedBlock) {
+        self.txs -= block.txs.len();
+        for (txid, _) in &block.txs {
+            if self.by_txid.get(txid) == Some(&block.height) {
+                self.by_txid.remove(txid);
+            }
+        }
+    }
+
+    /// The height and hash of the block `txid` is confirmed in, if indexed.
+    pub fn place(&self, txid: &Txid) -> Option<(u64, BlockHash)> {
+        let height = *self.by_txid.get(txid)?;
+        self.hash_at(height).map(|hash| (height, hash))
+    }
+
+    /// The hash of the indexed block at `height`.
+    pub fn hash_at(&self, height: u64) -> Option<BlockHash> {
+        let first = self.blocks.front()?.height;
+        let at = usize::try_from(height.checked_sub(first)?).ok()?;
+        self.blocks.get(at).map(|b| b.hash)
+    }
+
+    /// The confirmed transactions that paid or spent `pkh`, newest first:
+    /// `(height, block hash, txid)`.
+    /// (A walk over the bounded index in memory, newest first, that the caller stops when
+    /// it has enough: a map by address cost the page module more than this costs a query.)
+    pub fn history<'a>(
+        &'a self,
+        pkh: &'a PubKeyHash,
+    ) -> impl Iterator<Item = (u64, BlockHash, Txid)> + 'a {
+        self.blocks.iter().rev().flat_map(move |b| {
+            b.txs
+                .iter()
+                .rev()
+                .filter(move |(_, touched)| touched.contains(pkh))
+                .map(move |(txid, _)| (b.height, b.hash, *txid))
+        })
+    }
+
+    /// The lowest indexed height: older transactions are not in the index.
+    pub fn lowest_height(&self) -> Option<u64> {
+        self.blocks.front().map(|b| b.height)
+    }
+
+    /// Transactions indexed.
+    pub fn len(&self) -> usize {
+        self.txs
+    }
+
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.txs == 0
+    }
+}
