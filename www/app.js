@@ -14,6 +14,7 @@ import { mountTopbar, setConnection } from './ui/topbar.js';
 import { mountWallet } from './ui/wallet.js';
 import { mountSend } from './ui/send.js';
 import { mountPayments } from './ui/payments.js';
+import { mountBackup } from './ui/backup-panel.js';
 import { mountMiner } from './ui/miner.js';
 import { mountExplorer } from './ui/explorer.js';
 import { mountNetwork } from './ui/network.js';
@@ -48,6 +49,7 @@ async function main() {
   mountWallet(page);
   mountSend(page);
   mountPayments(page);
+  mountBackup(page);
   mountMiner(page);
   mountExplorer(page);
   mountNetwork(page);

@@ -258,6 +258,33 @@ impl BrowserNode {
         promise(async move { d.create_wallet().await.map(JsValue::from) })
     }
 
+    /// Resolves to the wallet's secret keys as bytes (40 per key: 32 secret, 8 creation
+    /// time): for the page to encrypt into a backup file with the user's passphrase
+    /// (www/ui/backup.js). Never send them anywhere.
+    #[wasm_bindgen(js_name = exportKeys)]
+    pub fn export_keys(&self) -> Promise {
+        let bytes = self.driver.export_keys();
+        let bytes: JsValue = js_sys::Uint8Array::from(bytes.as_slice()).into();
+        Promise::resolve(&bytes)
+    }
+
+    /// Adds the keys of a decrypted backup (`exportKeys`' bytes) that this wallet does not
+    /// hold; resolves to how many were added. Every key is checked before any is stored:
+    /// bad bytes reject and change nothing.
+    #[wasm_bindgen(js_name = importKeys)]
+    pub fn import_keys(&self, bytes: js_sys::Uint8Array) -> Promise {
+        let d = self.driver.clone();
+        promise(async move {
+            let max = (crate::wallet::MAX_IMPORTED_KEYS * 40) as u32;
+            if bytes.length() > max {
+                return Err(NodeError::BadKeys(format!("more than {max} bytes")));
+            }
+            d.import_keys(bytes.to_vec())
+                .await
+                .map(|n| JsValue::from_f64(n as f64))
+        })
+    }
+
     /// Resolves to the wallet's addresses, oldest first.
     #[wasm_bindgen(js_name = listAddresses)]
     pub fn list_addresses(&self) -> Promise {

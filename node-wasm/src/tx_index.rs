@@ -15,16 +15,13 @@
 //! ones are dropped from the bottom, and [`TxIndex::lowest_height`] says where it starts, so
 //! the page can say that older history is not shown.
 //!
-//! Txids are looked up in a node-core [`KeyedMap`] (one shared B-tree per key kind, see its
-//! docs); an address's transactions by a walk over the indexed blocks, newest first, each
-//! transaction stored with the addresses it touched.
-
-use std::collections::VecDeque;
+//! Lookups walk the indexed blocks in memory, newest first (each transaction is stored with
+//! the addresses it touched): maps by txid and by address cost the page module about 3 KB
+//! gzipped, and a walk over the bound costs a query well under a millisecond.
 
 use node_core::chain::Chain;
 use node_core::primitives::block::Block;
 use node_core::primitives::hash::PubKeyHash;
-use node_core::util::keyed_map::KeyedMap;
 use node_core::{BlockHash, Txid};
 
 /// Transactions the index keeps: a tab's memory (an entry with its addresses is about 100
@@ -42,9 +39,7 @@ struct IndexedBlock {
 #[derive(Default)]
 pub struct TxIndex {
     /// Ascending heights.
-    blocks: VecDeque<IndexedBlock>,
-    /// Txid → height of its block.
-    by_txid: KeyedMap<Txid, u64>,
+    blocks: Vec<IndexedBlock>,
     txs: usize,
 }
 
@@ -89,7 +84,7 @@ impl TxIndex {
     /// height or above were disconnected and leave first.
     pub fn connect(&mut self, height: u64, hash: BlockHash, block: &Block) {
         self.truncate_above(height.checked_sub(1));
-        if self.blocks.back().is_some_and(|b| b.height + 1 != height) {
+        if self.blocks.last().is_some_and(|b| b.height + 1 != height) {
             // A gap (the index missed blocks): start again from here, contiguous.
             self.truncate_above(None);
         }
@@ -98,48 +93,41 @@ impl TxIndex {
             .iter()
             .map(|tx| (tx.txid(), touched(tx)))
             .collect();
-        for (txid, _) in &txs {
-            self.by_txid.insert(*txid, height);
-        }
         self.txs += txs.len();
-        self.blocks.push_back(IndexedBlock { height, hash, txs });
-        while self.txs > MAX_INDEXED_TXS && self.blocks.len() > 1 {
-            if let Some(oldest) = self.blocks.pop_front() {
-                self.forget(&oldest);
-            }
+        self.blocks.push(IndexedBlock { height, hash, txs });
+        let mut oldest = 0;
+        while self.txs > MAX_INDEXED_TXS && oldest + 1 < self.blocks.len() {
+            self.txs -= self.blocks[oldest].txs.len();
+            oldest += 1;
         }
+        self.blocks.drain(..oldest);
     }
 
     /// The active tip is now at `height` (`None`: no block is left): blocks above it leave.
     pub fn truncate_above(&mut self, height: Option<u64>) {
-        while let Some(last) = self.blocks.back() {
+        while let Some(last) = self.blocks.last() {
             if height.is_some_and(|h| last.height <= h) {
                 break;
             }
-            if let Some(gone) = self.blocks.pop_back() {
-                self.forget(&gone);
-            }
-        }
-    }
-
-    fn forget(&mut self, block: &IndexedBlock) {
-        self.txs -= block.txs.len();
-        for (txid, _) in &block.txs {
-            if self.by_txid.get(txid) == Some(&block.height) {
-                self.by_txid.remove(txid);
-            }
+            self.txs -= last.txs.len();
+            self.blocks.pop();
         }
     }
 
     /// The height and hash of the block `txid` is confirmed in, if indexed.
+    /// (A walk over the bounded index, newest first: a map by txid cost the page module
+    /// more than the walk costs a lookup.)
     pub fn place(&self, txid: &Txid) -> Option<(u64, BlockHash)> {
-        let height = *self.by_txid.get(txid)?;
-        self.hash_at(height).map(|hash| (height, hash))
+        self.blocks
+            .iter()
+            .rev()
+            .find(|b| b.txs.iter().any(|(t, _)| t == txid))
+            .map(|b| (b.height, b.hash))
     }
 
     /// The hash of the indexed block at `height`.
     pub fn hash_at(&self, height: u64) -> Option<BlockHash> {
-        let first = self.blocks.front()?.height;
+        let first = self.blocks.first()?.height;
         let at = usize::try_from(height.checked_sub(first)?).ok()?;
         self.blocks.get(at).map(|b| b.hash)
     }
@@ -163,7 +151,7 @@ impl TxIndex {
 
     /// The lowest indexed height: older transactions are not in the index.
     pub fn lowest_height(&self) -> Option<u64> {
-        self.blocks.front().map(|b| b.height)
+        self.blocks.first().map(|b| b.height)
     }
 
     /// Transactions indexed.

@@ -25,6 +25,27 @@ impl Driver {
         Ok(address)
     }
 
+    /// The wallet's keys, as a backup holds them (see [`crate::wallet::Wallet::export`]).
+    pub fn export_keys(&self) -> Vec<u8> {
+        self.inner.wallet.export()
+    }
+
+    /// Adds the keys of a backup this wallet does not hold; returns how many. Balances
+    /// follow from the chain: nothing else changes.
+    pub async fn import_keys(&self, records: Vec<u8>) -> Result<usize, NodeError> {
+        self.check_open()?;
+        let added = self.inner.wallet.import(&records).await?;
+        for a in &added {
+            self.emit(
+                "wallet",
+                &to_js(&views::WalletEvent {
+                    address: a.to_string(),
+                }),
+            );
+        }
+        Ok(added.len())
+    }
+
     /// The wallet's addresses, oldest first.
     pub fn list_addresses(&self) -> Vec<String> {
         self.inner

@@ -16,8 +16,9 @@ use wasm_bindgen::JsValue;
 
 use crate::views::{number, object, text};
 
-/// Own payments followed: the newest ones a person made in this tab's session.
-pub(super) const MAX_TRACKED_PAYMENTS: usize = 200;
+/// Own payments followed: the newest ones a person made in this tab's session (each is
+/// looked up in the index on every tip change).
+pub(super) const MAX_TRACKED_PAYMENTS: usize = 50;
 
 /// Where a payment is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
