@@ -44,7 +44,7 @@ pub struct TxIndex {
 }
 
 /// The addresses `tx` pays or spends from, each once.
-fn touched(tx: &node_core::primitives::tx::Transaction) -> Vec<PubKeyHash> {
+pub fn touched(tx: &node_core::primitives::tx::Transaction) -> Vec<PubKeyHash> {
     let mut out: Vec<PubKeyHash> = Vec::new();
     let inputs = tx
         .inputs

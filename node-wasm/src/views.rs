@@ -646,36 +646,20 @@ pub fn place_fields(place: Confirmed) -> [(&'static str, JsValue); 3] {
     ]
 }
 
-/// What `tx` did to `owner`, for an address's history: `{txid, height, block,
-/// confirmations, received, paidOut, spent, incoming, coinbase}`; `None` if it neither paid
-/// nor spent from it. `incoming`: coins came in and the address spent none.
-pub fn history_item(tx: &Transaction, owner: &PubKeyHash, place: Confirmed) -> Option<JsValue> {
-    let spent = !tx.is_coinbase()
-        && tx
-            .inputs
-            .iter()
-            .any(|i| PubKeyHash::of_public_key(&i.public_key) == *owner);
-    let (mut received, mut paid_out) = (0u64, 0u64);
-    for o in &tx.outputs {
-        if o.pubkey_hash == *owner {
-            received = received.saturating_add(o.value);
-        } else {
-            paid_out = paid_out.saturating_add(o.value);
-        }
-    }
-    if !spent && received == 0 {
-        return None;
-    }
+/// A transaction and where it is: `{state: "pending" | "confirmed", height, block,
+/// confirmations, tx}` (`getTransaction` and each item of `addressHistory`).
+pub fn placed_tx(tx: &Transaction, place: Confirmed) -> JsValue {
+    let state = if place.is_some() {
+        "confirmed"
+    } else {
+        "pending"
+    };
     let [h, b, c] = place_fields(place);
-    Some(object(&[
-        ("txid", JsValue::from_str(&tx.txid().to_string())),
+    object(&[
+        ("state", JsValue::from_str(state)),
         h,
         b,
         c,
-        ("received", number(Some(received))),
-        ("paidOut", number(Some(if spent { paid_out } else { 0 }))),
-        ("spent", JsValue::from_bool(spent)),
-        ("incoming", JsValue::from_bool(!spent)),
-        ("coinbase", JsValue::from_bool(tx.is_coinbase())),
-    ]))
+        ("tx", to_js(&TxView::of(tx))),
+    ])
 }

@@ -40,6 +40,16 @@ struct StoredKey {
     created_ms: u64,
 }
 
+impl StoredKey {
+    /// Its record: the 32 secret bytes, then the creation time.
+    fn record(&self) -> Vec<u8> {
+        let mut record = Vec::with_capacity(RECORD_BYTES);
+        record.extend_from_slice(&self.key.secret_bytes());
+        record.extend_from_slice(&self.created_ms.to_le_bytes());
+        record
+    }
+}
+
 /// The keys of one node, loaded in memory and written through to IndexedDB.
 pub struct Wallet {
     db: Database,
@@ -116,24 +126,40 @@ impl Wallet {
     pub async fn create(&self, now_ms: u64) -> Result<Address, NodeError> {
         let key = KeyPair::generate(&mut rand_core::OsRng);
         let address = key.address();
-        let mut record = Vec::with_capacity(RECORD_BYTES);
-        record.extend_from_slice(&key.secret_bytes());
-        record.extend_from_slice(&now_ms.to_le_bytes());
+        self.store(vec![StoredKey {
+            key,
+            created_ms: now_ms,
+        }])
+        .await?;
+        Ok(address)
+    }
+
+    /// Adds `new` keys in one IndexedDB transaction (added, never overwriting), then to the
+    /// list, which stays in creation order.
+    async fn store(&self, new: Vec<StoredKey>) -> Result<(), NodeError> {
         let tx = self
             .db
             .transaction(KEYS)
             .with_mode(TransactionMode::Readwrite)
             .build()?;
         let store = tx.object_store(KEYS)?;
-        let value: JsValue = Uint8Array::from(record.as_slice()).into();
-        let request = store.add(value).with_key(address.to_string()).primitive()?;
+        let mut requests = Vec::with_capacity(new.len());
+        for k in &new {
+            let value: JsValue = Uint8Array::from(k.record().as_slice()).into();
+            requests.push(
+                store
+                    .add(value)
+                    .with_key(k.key.address().to_string())
+                    .primitive()?,
+            );
+        }
         tx.commit().await?;
-        drop(request);
-        self.keys.borrow_mut().push(StoredKey {
-            key,
-            created_ms: now_ms,
-        });
-        Ok(address)
+        drop(requests);
+        let mut keys = self.keys.borrow_mut();
+        let mut all = std::mem::take(&mut *keys);
+        all.extend(new);
+        *keys = node_core::util::ordering::sorted_by_key(all, |k| k.created_ms);
+        Ok(())
     }
 
     /// Addresses in creation order.
@@ -156,8 +182,7 @@ impl Wallet {
         let keys = self.keys.borrow();
         let mut out = Vec::with_capacity(keys.len() * RECORD_BYTES);
         for k in keys.iter() {
-            out.extend_from_slice(&k.key.secret_bytes());
-            out.extend_from_slice(&k.created_ms.to_le_bytes());
+            out.extend_from_slice(&k.record());
         }
         out
     }
@@ -186,35 +211,10 @@ impl Wallet {
                 new.push(key);
             }
         }
-        if new.is_empty() {
-            return Ok(Vec::new());
-        }
-        let tx = self
-            .db
-            .transaction(KEYS)
-            .with_mode(TransactionMode::Readwrite)
-            .build()?;
-        let store = tx.object_store(KEYS)?;
-        let mut requests = Vec::new();
-        for k in &new {
-            let mut record = Vec::with_capacity(RECORD_BYTES);
-            record.extend_from_slice(&k.key.secret_bytes());
-            record.extend_from_slice(&k.created_ms.to_le_bytes());
-            let value: JsValue = Uint8Array::from(record.as_slice()).into();
-            requests.push(
-                store
-                    .put(value)
-                    .with_key(k.key.address().to_string())
-                    .primitive()?,
-            );
-        }
-        tx.commit().await?;
-        drop(requests);
         let addresses = new.iter().map(|k| k.key.address()).collect();
-        let mut keys = self.keys.borrow_mut();
-        keys.extend(new);
-        let all = std::mem::take(&mut *keys);
-        *keys = node_core::util::ordering::sorted_by_key(all, |k| k.created_ms);
+        if !new.is_empty() {
+            self.store(new).await?;
+        }
         Ok(addresses)
     }
 

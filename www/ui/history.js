@@ -7,15 +7,28 @@ import { blockLink, txLink } from './links.js';
 
 /** @typedef {import('./types.js').History} History */
 
+/**
+ * What a transaction did to `address`: coins received, coins paid to others when the address
+ * signed it (spent), and whether it is incoming (coins came in, none spent).
+ * @param {import('./types.js').Tx} tx @param {string} address
+ */
+export function effectOn(tx, address) {
+  const received = tx.outputs.filter((o) => o.address === address).reduce((n, o) => n + o.value, 0);
+  const spent = !tx.coinbase && tx.inputs.some((i) => i.address === address);
+  const paidOut = spent ? tx.outputs.filter((o) => o.address !== address).reduce((n, o) => n + o.value, 0) : 0;
+  return { received, spent, paidOut, incoming: !spent && received > 0 };
+}
+
 /** The list of `h`'s items, or a line saying there are none. @param {History} h */
 export function historyList(h) {
   const older = h.indexedFrom ? ` Blocks below #${h.indexedFrom} are not indexed: older payments are not shown.` : '';
   if (h.items.length === 0) return el('p', { class: 'hint', 'data-testid': 'history-empty', text: `No payments to or from this address yet.${older}` });
   const rows = h.items.map((i) => {
-    const what = i.spent ? `sent ${i.paidOut}` : `received ${i.received}${i.coinbase ? ' (mining reward)' : ''}`;
-    return el('li', { class: i.incoming ? 'in' : 'out', 'data-testid': 'history-row' },
-      i.incoming ? el('span', { class: 'tag incoming', text: 'incoming' }) : null,
-      el('span', { class: 'amount', text: what }), ' ', txLink(i.txid, short(i.txid, 12)), ' ',
+    const e = effectOn(i.tx, h.address);
+    const what = e.spent ? `sent ${e.paidOut}` : `received ${e.received}${i.tx.coinbase ? ' (mining reward)' : ''}`;
+    return el('li', { class: e.incoming ? 'in' : 'out', 'data-testid': 'history-row' },
+      e.incoming ? el('span', { class: 'tag incoming', text: 'incoming' }) : null,
+      el('span', { class: 'amount', text: what }), ' ', txLink(i.tx.txid, short(i.tx.txid, 12)), ' ',
       i.block && i.height !== null
         ? el('span', { class: 'hint' }, 'in ', blockLink(i.block, `#${i.height}`), ` · ${plural(i.confirmations ?? 0, 'confirmation')}`)
         : el('span', { class: 'tag', text: 'pending' }));

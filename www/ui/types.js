@@ -78,19 +78,8 @@
  * @property {number} threshold  transactions a miner waits for
  * @property {string | null} reason  why it was dropped
  */
-/** @typedef {{state: 'pending' | 'confirmed', height: number | null, block: string | null, confirmations: number | null, tx: Tx}} TxPlace */
-/**
- * @typedef {object} HistoryItem
- * @property {string} txid
- * @property {number | null} height
- * @property {string | null} block
- * @property {number | null} confirmations
- * @property {number} received
- * @property {number} paidOut
- * @property {boolean} spent
- * @property {boolean} incoming
- * @property {boolean} coinbase
- */
-/** @typedef {{address: string, balance: number, indexedFrom: number | null, truncated: boolean, items: HistoryItem[]}} History */
+/** A transaction and where it is (getTransaction, and each item of addressHistory).
+ *  @typedef {{state: 'pending' | 'confirmed', height: number | null, block: string | null, confirmations: number | null, tx: Tx}} TxPlace */
+/** @typedef {{address: string, balance: number, indexedFrom: number | null, truncated: boolean, items: TxPlace[]}} History */
 
 export {};

@@ -245,9 +245,8 @@ impl Driver {
 const MAX_HISTORY_ITEMS: usize = 500;
 
 impl Driver {
-    /// A transaction and where it is: `{state: "pending" | "confirmed", height, block,
-    /// confirmations, tx}` while it waits in the mempool or once confirmed in an indexed
-    /// active block; `null` if neither.
+    /// A transaction waiting in the mempool or confirmed in an indexed active block, and
+    /// where it is (see [`views::placed_tx`]); `null` if neither.
     pub fn transaction(&self, txid: &str) -> JsValue {
         let Some(txid) = node_core::Txid::from_hex(txid) else {
             return JsValue::NULL;
@@ -255,7 +254,7 @@ impl Driver {
         let place = self.place_of(&txid);
         let node = self.inner.node.borrow();
         let found = match place {
-            Place::Waiting => node.mempool().get(&txid).map(|tx| ("pending", tx, None)),
+            Place::Waiting => node.mempool().get(&txid).map(|tx| (tx, None)),
             Place::Confirmed(height, hash) => node.chain().and_then(|chain| {
                 let tx = chain
                     .block(&hash)?
@@ -263,31 +262,17 @@ impl Driver {
                     .iter()
                     .find(|t| t.txid() == txid)?;
                 let confirmations = chain.height().saturating_sub(height) + 1;
-                Some((
-                    "confirmed",
-                    tx,
-                    Some((height, hash.to_string(), confirmations)),
-                ))
+                Some((tx, Some((height, hash.to_string(), confirmations))))
             }),
             Place::Unknown => None,
         };
-        let Some((state, tx, place)) = found else {
-            return JsValue::NULL;
-        };
-        let [h, b, c] = views::place_fields(place);
-        views::object(&[
-            ("state", JsValue::from_str(state)),
-            h,
-            b,
-            c,
-            ("tx", to_js(&views::TxView::of(tx))),
-        ])
+        found.map_or(JsValue::NULL, |(tx, place)| views::placed_tx(tx, place))
     }
 
     /// What paid or spent `address`, newest first: `{address, balance, indexedFrom,
     /// truncated, items}`, waiting payments first, then the indexed blocks' (at most `limit`
-    /// items, [`MAX_HISTORY_ITEMS`] unless fewer are asked for; see
-    /// [`views::history_item`]).
+    /// items, [`MAX_HISTORY_ITEMS`] unless fewer are asked for; each item as
+    /// [`views::placed_tx`]: the page works out what each one did to the address).
     pub fn address_history(
         &self,
         address: &str,
@@ -299,8 +284,8 @@ impl Driver {
         let index = self.inner.index.borrow();
         let items = js_sys::Array::new();
         for (tx, _) in node.mempool().in_order().into_iter().rev() {
-            if let Some(item) = views::history_item(tx, &owner, None) {
-                items.push(&item);
+            if crate::tx_index::touched(tx).contains(&owner) {
+                items.push(&views::placed_tx(tx, None));
             }
         }
         let mut truncated = false;
@@ -314,10 +299,9 @@ impl Driver {
                     .block(&hash)
                     .and_then(|b| b.transactions.iter().find(|t| t.txid() == txid));
                 let confirmations = chain.height().saturating_sub(height) + 1;
-                if let Some(item) = tx.and_then(|tx| {
-                    views::history_item(tx, &owner, Some((height, hash.to_string(), confirmations)))
-                }) {
-                    items.push(&item);
+                if let Some(tx) = tx {
+                    let place = Some((height, hash.to_string(), confirmations));
+                    items.push(&views::placed_tx(tx, place));
                 }
             }
         }
