@@ -254,8 +254,13 @@ impl BrowserNode {
     /// Makes a new key pair in this node's wallet; resolves to its address.
     #[wasm_bindgen(js_name = createWallet)]
     pub fn create_wallet(&self) -> Promise {
+        self.add_keys(None)
+    }
+
+    /// The one promise of `createWallet` and `importKeys` (see [`Driver::add_keys`]).
+    fn add_keys(&self, backup: Option<Vec<u8>>) -> Promise {
         let d = self.driver.clone();
-        promise(async move { d.create_wallet().await.map(JsValue::from) })
+        promise(async move { d.add_keys(backup).await })
     }
 
     /// Resolves to the wallet's secret keys as bytes (40 per key: 32 secret, 8 creation
@@ -273,16 +278,11 @@ impl BrowserNode {
     /// bad bytes reject and change nothing.
     #[wasm_bindgen(js_name = importKeys)]
     pub fn import_keys(&self, bytes: js_sys::Uint8Array) -> Promise {
-        let d = self.driver.clone();
-        promise(async move {
-            let max = (crate::wallet::MAX_IMPORTED_KEYS * 40) as u32;
-            if bytes.length() > max {
-                return Err(NodeError::BadKeys(format!("more than {max} bytes")));
-            }
-            d.import_keys(bytes.to_vec())
-                .await
-                .map(|n| JsValue::from_f64(n as f64))
-        })
+        let max = (crate::wallet::MAX_IMPORTED_KEYS * 40) as u32;
+        if bytes.length() > max {
+            return settled(Err(NodeError::BadKeys(format!("more than {max} bytes"))));
+        }
+        self.add_keys(Some(bytes.to_vec()))
     }
 
     /// Resolves to the wallet's addresses, oldest first.
@@ -373,9 +373,9 @@ impl BrowserNode {
         settled(Ok(d.transaction(&txid)))
     }
 
-    /// Resolves to `{address, balance, indexedFrom, truncated, items}`: what paid or spent
-    /// `address`, newest first (waiting payments first), each `{txid, height, block,
-    /// confirmations, received, paidOut, spent, incoming, coinbase}`; at most `limit` items.
+    /// Resolves to `{indexedFrom, items}`: what paid or spent `address`, newest first
+    /// (waiting payments first), each as `getTransaction` gives it; at most `limit` items.
+    /// Blocks below `indexedFrom` are not indexed (see [`crate::tx_index`]).
     #[wasm_bindgen(js_name = addressHistory)]
     pub fn address_history(&self, address: String, limit: Option<u32>) -> Promise {
         let d = &self.driver;

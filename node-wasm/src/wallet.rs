@@ -122,16 +122,47 @@ impl Wallet {
         Some(line)
     }
 
-    /// Makes a new key from the browser's random source, stores it, returns its address.
-    pub async fn create(&self, now_ms: u64) -> Result<Address, NodeError> {
-        let key = KeyPair::generate(&mut rand_core::OsRng);
-        let address = key.address();
-        self.store(vec![StoredKey {
-            key,
-            created_ms: now_ms,
-        }])
-        .await?;
-        Ok(address)
+    /// Without `backup`: makes a new key from the browser's random source and stores it.
+    /// With it: adds the keys of `backup` (records as [`Wallet::export`] writes them) that
+    /// this wallet does not hold yet; every record is checked before anything is written,
+    /// so bad input changes nothing. Returns the addresses added. (One function for both:
+    /// each async function costs the page module its own state machine.)
+    pub async fn add(&self, backup: Option<&[u8]>, now_ms: u64) -> Result<Vec<Address>, NodeError> {
+        let new = match backup {
+            None => vec![StoredKey {
+                key: KeyPair::generate(&mut rand_core::OsRng),
+                created_ms: now_ms,
+            }],
+            Some(records) => self.new_keys_of(records)?,
+        };
+        let addresses = new.iter().map(|k| k.key.address()).collect();
+        if !new.is_empty() {
+            self.store(new).await?;
+        }
+        Ok(addresses)
+    }
+
+    /// The keys of backup `records` this wallet does not hold, each checked.
+    fn new_keys_of(&self, records: &[u8]) -> Result<Vec<StoredKey>, NodeError> {
+        if records.is_empty()
+            || records.len() % RECORD_BYTES != 0
+            || records.len() / RECORD_BYTES > MAX_IMPORTED_KEYS
+        {
+            return Err(NodeError::BadKeys(format!(
+                "{} bytes are not 1 to {MAX_IMPORTED_KEYS} keys of {RECORD_BYTES} bytes",
+                records.len()
+            )));
+        }
+        let mut new: Vec<StoredKey> = Vec::new();
+        for (i, record) in records.chunks(RECORD_BYTES).enumerate() {
+            let key = decode_record(record)
+                .map_err(|why| NodeError::BadKeys(format!("key {}: {why}", i + 1)))?;
+            let address = key.key.address();
+            if self.key(&address).is_none() && !new.iter().any(|k| k.key.address() == address) {
+                new.push(key);
+            }
+        }
+        Ok(new)
     }
 
     /// Adds `new` keys in one IndexedDB transaction (added, never overwriting), then to the
@@ -185,37 +216,6 @@ impl Wallet {
             out.extend_from_slice(&k.record());
         }
         out
-    }
-
-    /// Adds the keys of `records` (as [`Wallet::export`] writes them) that this wallet does
-    /// not hold yet, all in one IndexedDB transaction; returns their addresses. Every record
-    /// is checked before anything is written, so bad input changes nothing.
-    pub async fn import(&self, records: &[u8]) -> Result<Vec<Address>, NodeError> {
-        if records.is_empty()
-            || records.len() % RECORD_BYTES != 0
-            || records.len() / RECORD_BYTES > MAX_IMPORTED_KEYS
-        {
-            return Err(NodeError::BadKeys(format!(
-                "{} bytes are not 1 to {MAX_IMPORTED_KEYS} keys of {RECORD_BYTES} bytes",
-                records.len()
-            )));
-        }
-        let mut new = Vec::new();
-        for (i, record) in records.chunks(RECORD_BYTES).enumerate() {
-            let key = decode_record(record)
-                .map_err(|why| NodeError::BadKeys(format!("key {}: {why}", i + 1)))?;
-            let address = key.key.address();
-            if self.key(&address).is_none()
-                && !new.iter().any(|k: &StoredKey| k.key.address() == address)
-            {
-                new.push(key);
-            }
-        }
-        let addresses = new.iter().map(|k| k.key.address()).collect();
-        if !new.is_empty() {
-            self.store(new).await?;
-        }
-        Ok(addresses)
     }
 
     /// Closes the database.

@@ -91,12 +91,14 @@ export function mountExplorer(page) {
   /** @param {string} address */
   async function showAddress(address) {
     /** @type {import('./types.js').History} */
-    let h;
-    try { h = await node.addressHistory(address); } catch (e) { notFound(`"${address.slice(0, 80)}" is not an address (${message(e)}).`); return; }
+    let h, balance;
+    try {
+      [h, balance] = await Promise.all([node.addressHistory(address), node.getBalance(address)]);
+    } catch (e) { notFound(`"${address.slice(0, 80)}" is not an address (${message(e)}).`); return; }
     box.replaceChildren(el('h3', { 'data-testid': 'view-title', text: mine(address) ? 'Your address' : 'Address' }),
       el('p', {}, addressLink(address, mine(address))),
-      el('p', { 'data-testid': 'address-balance', text: `Balance: ${h.balance}` }),
-      el('h3', { text: 'History' }), historyList(h));
+      el('p', { 'data-testid': 'address-balance', text: `Balance: ${balance}` }),
+      el('h3', { text: 'History' }), historyList(h, address));
   }
 
   /** @param {string} text */

@@ -19,12 +19,13 @@ export function effectOn(tx, address) {
   return { received, spent, paidOut, incoming: !spent && received > 0 };
 }
 
-/** The list of `h`'s items, or a line saying there are none. @param {History} h */
-export function historyList(h) {
+/** The list of `h`'s items for `address`, or a line saying there are none.
+ *  @param {History} h @param {string} address */
+export function historyList(h, address) {
   const older = h.indexedFrom ? ` Blocks below #${h.indexedFrom} are not indexed: older payments are not shown.` : '';
   if (h.items.length === 0) return el('p', { class: 'hint', 'data-testid': 'history-empty', text: `No payments to or from this address yet.${older}` });
   const rows = h.items.map((i) => {
-    const e = effectOn(i.tx, h.address);
+    const e = effectOn(i.tx, address);
     const what = e.spent ? `sent ${e.paidOut}` : `received ${e.received}${i.tx.coinbase ? ' (mining reward)' : ''}`;
     return el('li', { class: e.incoming ? 'in' : 'out', 'data-testid': 'history-row' },
       e.incoming ? el('span', { class: 'tag incoming', text: 'incoming' }) : null,
@@ -34,5 +35,5 @@ export function historyList(h) {
         : el('span', { class: 'tag', text: 'pending' }));
   });
   const list = el('ul', { class: 'history' }, ...rows);
-  return h.truncated || older ? el('div', {}, list, el('p', { class: 'hint', text: `${h.truncated ? 'Only the newest are shown.' : ''}${older}` })) : list;
+  return older ? el('div', {}, list, el('p', { class: 'hint', text: older.trim() })) : list;
 }

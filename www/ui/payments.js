@@ -5,21 +5,24 @@
 // the confirmations of the newest step follow each refresh cycle's tip.
 import { $, el } from './dom.js';
 import { plural, short, time } from './format.js';
-import { addressLink, blockLink, txLink } from './links.js';
+import { addressLink, txLink } from './links.js';
 
 /** @typedef {import('./page.js').Page} Page */
 /** @typedef {import('./types.js').Payment} Payment */
 
 /** Payments listed: the newest of this session. */
 const MAX_SHOWN = 50;
+/** Transactions a miner waits for before it makes a block (the seed's rule; the tab's own
+ *  miner's default, and the relay's miners'). */
+const MINING_THRESHOLD = 2;
 
-/** A step's words. @param {Payment} p */
-function stepText(p) {
+/** A step's words. @param {Payment} p @param {number} waiting transactions in the mempool then */
+function stepText(p, waiting) {
   switch (p.state) {
     case 'pending': {
-      const more = Math.max(0, p.threshold - p.waiting);
-      return `pending: waits in the mempool for a miner. A block is mined once ${plural(p.threshold, 'transaction')} wait`
-        + (more > 0 ? `; ${p.waiting} waiting now, so it waits for ${plural(more, 'more payment')} from anyone.` : `; ${p.waiting} waiting now.`);
+      const more = Math.max(0, MINING_THRESHOLD - waiting);
+      return `pending: waits in the mempool for a miner. A block is mined once ${plural(MINING_THRESHOLD, 'transaction')} wait`
+        + (more > 0 ? `; ${waiting} waiting now, so it waits for ${plural(more, 'more payment')} from anyone.` : `; ${waiting} waiting now.`);
     }
     case 'confirmed': return `confirmed in block #${p.height}`;
     case 'reorganised': return `back to pending: block #${p.wasHeight} that held it was replaced in a reorganisation; it waits to be mined again`;
@@ -30,7 +33,7 @@ function stepText(p) {
 /** Mounts the payments list. @param {Page} page */
 export function mountPayments(page) {
   const { node } = page;
-  /** @type {Map<string, {steps: {at: number, p: Payment}[], what: HTMLElement}>} newest last */
+  /** @type {Map<string, {steps: {at: number, p: Payment, waiting: number}[], what: HTMLElement}>} newest last */
   const payments = new Map();
   let tip = 0;
 
@@ -42,9 +45,8 @@ export function mountPayments(page) {
       const confirmations = last.state === 'confirmed' && last.height !== null ? tip - last.height + 1 : 0;
       return el('li', { class: `payment ${last.state}`, 'data-testid': 'payment', 'data-txid': txid, 'data-state': last.state },
         el('div', {}, el('span', { class: `tag state-${last.state}`, 'data-testid': 'payment-state', text: last.state }), ' ', what, ' ', txLink(txid, short(txid, 12))),
-        el('ol', { class: 'steps-of-payment' }, ...steps.map(({ at, p }, i) => el('li', { 'data-testid': 'payment-step' },
-          el('time', { text: time(at) }), ' ',
-          p.state === 'confirmed' && p.block ? el('span', {}, 'confirmed in block ', blockLink(p.block, `#${p.height}`)) : stepText(p),
+        el('ol', { class: 'steps-of-payment' }, ...steps.map(({ at, p, waiting }, i) => el('li', { 'data-testid': 'payment-step' },
+          el('time', { text: time(at) }), ' ', stepText(p, waiting),
           i === steps.length - 1 && confirmations > 0 ? el('span', { 'data-testid': 'payment-confirmations', text: ` · ${plural(confirmations, 'confirmation')}` }) : null))));
     }));
   }
@@ -69,8 +71,10 @@ export function mountPayments(page) {
       describe(p.txid, entry.what).catch((e) => console.error(e));
       if (payments.size > MAX_SHOWN) payments.delete(payments.keys().next().value ?? '');
     }
-    entry.steps.push({ at: Date.now(), p });
-    draw();
+    // The mempool as it is now (the event comes as the payment enters it or leaves a block).
+    const step = { at: Date.now(), p, waiting: 0 };
+    entry.steps.push(step);
+    node.status().then((/** @type {import('./types.js').Status} */ s) => { step.waiting = s.mempool; draw(); }).catch((e) => console.error(e));
   });
   page.onStatus((s) => { if (s.height !== tip) { tip = s.height; draw(); } });
 }

@@ -71,15 +71,11 @@
  * @property {string} txid
  * @property {'pending' | 'confirmed' | 'reorganised' | 'dropped'} state
  * @property {number | null} height  the block it is confirmed in
- * @property {string | null} block
- * @property {number | null} confirmations
  * @property {number | null} wasHeight  the block that held it before a reorganisation
- * @property {number} waiting  transactions waiting in the mempool
- * @property {number} threshold  transactions a miner waits for
  * @property {string | null} reason  why it was dropped
  */
 /** A transaction and where it is (getTransaction, and each item of addressHistory).
  *  @typedef {{state: 'pending' | 'confirmed', height: number | null, block: string | null, confirmations: number | null, tx: Tx}} TxPlace */
-/** @typedef {{address: string, balance: number, indexedFrom: number | null, truncated: boolean, items: TxPlace[]}} History */
+/** @typedef {{indexedFrom: number | null, items: TxPlace[]}} History */
 
 export {};

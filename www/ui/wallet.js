@@ -21,7 +21,7 @@ export function mountWallet(page) {
     /** @type {Map<string, HTMLElement>} */
     const histories = new Map();
     await Promise.all([...open].filter((a) => rows.some((r) => r.address === a)).map(async (a) => {
-      histories.set(a, historyList(await node.addressHistory(a)));
+      histories.set(a, historyList(await node.addressHistory(a), a));
     }));
     const body = $('addresses');
     if (rows.length === 0) {

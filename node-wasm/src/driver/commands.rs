@@ -14,27 +14,16 @@ use crate::views::{self, to_js, AddressView, BlockView, StatusView};
 impl Driver {
     /// Makes a new key; returns its address.
     pub async fn create_wallet(&self) -> Result<String, NodeError> {
-        self.check_open()?;
-        let address = self.inner.wallet.create(now_ms()).await?.to_string();
-        self.emit(
-            "wallet",
-            &to_js(&views::WalletEvent {
-                address: address.clone(),
-            }),
-        );
-        Ok(address)
+        let address = self.add_keys(None).await?;
+        Ok(address.as_string().unwrap_or_default())
     }
 
-    /// The wallet's keys, as a backup holds them (see [`crate::wallet::Wallet::export`]).
-    pub fn export_keys(&self) -> Vec<u8> {
-        self.inner.wallet.export()
-    }
-
-    /// Adds the keys of a backup this wallet does not hold; returns how many. Balances
-    /// follow from the chain: nothing else changes.
-    pub async fn import_keys(&self, records: Vec<u8>) -> Result<usize, NodeError> {
+    /// Without `backup`, makes a new key and returns its address; with it, adds the keys
+    /// of a backup this wallet does not hold and returns how many (balances follow from the
+    /// chain: nothing else changes). A "wallet" event for each key added.
+    pub async fn add_keys(&self, backup: Option<Vec<u8>>) -> Result<JsValue, NodeError> {
         self.check_open()?;
-        let added = self.inner.wallet.import(&records).await?;
+        let added = self.inner.wallet.add(backup.as_deref(), now_ms()).await?;
         for a in &added {
             self.emit(
                 "wallet",
@@ -43,7 +32,15 @@ impl Driver {
                 }),
             );
         }
-        Ok(added.len())
+        Ok(match (backup, added.first()) {
+            (None, Some(a)) => JsValue::from_str(&a.to_string()),
+            _ => JsValue::from_f64(added.len() as f64),
+        })
+    }
+
+    /// The wallet's keys, as a backup holds them (see [`crate::wallet::Wallet::export`]).
+    pub fn export_keys(&self) -> Vec<u8> {
+        self.inner.wallet.export()
     }
 
     /// The wallet's addresses, oldest first.
@@ -269,10 +266,11 @@ impl Driver {
         found.map_or(JsValue::NULL, |(tx, place)| views::placed_tx(tx, place))
     }
 
-    /// What paid or spent `address`, newest first: `{address, balance, indexedFrom,
-    /// truncated, items}`, waiting payments first, then the indexed blocks' (at most `limit`
-    /// items, [`MAX_HISTORY_ITEMS`] unless fewer are asked for; each item as
-    /// [`views::placed_tx`]: the page works out what each one did to the address).
+    /// What paid or spent `address`, newest first: `{indexedFrom, items}`, waiting
+    /// payments first, then the indexed blocks' (at most `limit` items,
+    /// [`MAX_HISTORY_ITEMS`] unless fewer are asked for; each item as [`views::placed_tx`]:
+    /// the page works out what each one did to the address). `indexedFrom`: the lowest
+    /// height indexed, older history is not there.
     pub fn address_history(
         &self,
         address: &str,
@@ -288,28 +286,26 @@ impl Driver {
                 items.push(&views::placed_tx(tx, None));
             }
         }
-        let mut truncated = false;
         if let Some(chain) = node.chain() {
             for (height, hash, txid) in index.history(&owner) {
+                let Some(tx) = chain
+                    .block(&hash)
+                    .and_then(|b| b.transactions.iter().find(|t| t.txid() == txid))
+                else {
+                    continue;
+                };
                 if items.length() as usize >= limit {
-                    truncated = true;
                     break;
                 }
-                let tx = chain
-                    .block(&hash)
-                    .and_then(|b| b.transactions.iter().find(|t| t.txid() == txid));
                 let confirmations = chain.height().saturating_sub(height) + 1;
-                if let Some(tx) = tx {
-                    let place = Some((height, hash.to_string(), confirmations));
-                    items.push(&views::placed_tx(tx, place));
-                }
+                items.push(&views::placed_tx(
+                    tx,
+                    Some((height, hash.to_string(), confirmations)),
+                ));
             }
         }
         Ok(views::object(&[
-            ("address", JsValue::from_str(address)),
-            ("balance", views::number(Some(node.balance(&owner)))),
             ("indexedFrom", views::number(index.lowest_height())),
-            ("truncated", JsValue::from_bool(truncated)),
             ("items", items.into()),
         ]))
     }

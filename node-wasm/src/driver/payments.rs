@@ -155,12 +155,11 @@ impl Driver {
     }
 
     /// The page's view of a payment's state now: `{txid, state: "pending" | "confirmed" |
-    /// "reorganised" | "dropped", height, block, confirmations, wasHeight, waiting,
-    /// threshold, reason}` (`wasHeight`: the block that held it before a reorganisation;
-    /// `waiting`: transactions in the mempool; `threshold`: how many a miner waits for).
+    /// "reorganised" | "dropped", height, wasHeight, reason}` (`height`: the block it is
+    /// confirmed in; `wasHeight`: the block that held it before a reorganisation; `reason`:
+    /// why it was dropped). The page adds what it reads anyway (confirmations from the tip,
+    /// the mempool's size): each field here costs the page module.
     pub(super) fn payment_view(&self, p: &TrackedPayment) -> JsValue {
-        let node = self.inner.node.borrow();
-        let tip = node.chain().map_or(0, |c| c.height());
         let (state, height, was_height) = match p.state {
             PaymentState::Pending => ("pending", None, None),
             PaymentState::Confirmed { height } => ("confirmed", Some(height), None),
@@ -171,32 +170,8 @@ impl Driver {
             ("txid", JsValue::from_str(&p.txid.to_string())),
             ("state", JsValue::from_str(state)),
             ("height", number(height)),
-            (
-                "block",
-                text(
-                    height
-                        .and_then(|h| self.inner.index.borrow().hash_at(h))
-                        .map(|h| h.to_string()),
-                ),
-            ),
-            (
-                "confirmations",
-                number(height.map(|h| tip.saturating_sub(h) + 1)),
-            ),
             ("wasHeight", number(was_height)),
-            ("waiting", number(Some(node.mempool().len() as u64))),
-            (
-                "threshold",
-                number(Some(node.config().mining_threshold as u64)),
-            ),
-            (
-                "reason",
-                text(if p.state == PaymentState::Dropped {
-                    p.reason.clone()
-                } else {
-                    None
-                }),
-            ),
+            ("reason", text(p.reason.clone())),
         ])
     }
 }
