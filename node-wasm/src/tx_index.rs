@@ -15,9 +15,12 @@
 //! ones are dropped from the bottom, and [`TxIndex::lowest_height`] says where it starts, so
 //! the page can say that older history is not shown.
 //!
-//! Lookups walk the indexed blocks in memory, newest first (each transaction is stored with
-//! the addresses it touched): maps by txid and by address cost the page module about 3 KB
-//! gzipped, and a walk over the bound costs a query well under a millisecond.
+//! Lookups walk the indexed blocks in memory, newest first: maps by txid and by address cost
+//! the page module about 3 KB gzipped, and a walk over the bound costs a query well under a
+//! millisecond. A block's txids and addresses are worked out on the first query that reaches
+//! it and kept, so connecting blocks during a download costs next to nothing.
+
+use std::cell::OnceCell;
 
 use node_core::chain::Chain;
 use node_core::primitives::block::Block;
@@ -28,11 +31,31 @@ use node_core::{BlockHash, Txid};
 /// bytes, so about 2 MB), and far more than a person's payments on this demo chain.
 pub const MAX_INDEXED_TXS: usize = 20_000;
 
-/// One indexed block: its transactions and the addresses each one touched.
+/// One indexed block: its place, and (worked out on the first query that needs it) its
+/// transactions with the addresses each one touched.
 struct IndexedBlock {
     height: u64,
     hash: BlockHash,
-    txs: Vec<(Txid, Vec<PubKeyHash>)>,
+    txs: usize,
+    detail: OnceCell<Vec<(Txid, Vec<PubKeyHash>)>>,
+}
+
+/// The stored block of a hash: the chain's, in the driver; a test's own, in tests.
+pub type BlockOf<'c> = dyn Fn(&BlockHash) -> Option<&'c Block> + 'c;
+
+impl IndexedBlock {
+    /// Its transactions and what each touched, hashed once and kept. (Not at connection:
+    /// during a download of thousands of blocks no one asks, and the hashing would slow it.)
+    fn detail(&self, block_of: &BlockOf<'_>) -> &[(Txid, Vec<PubKeyHash>)] {
+        self.detail.get_or_init(|| {
+            block_of(&self.hash).map_or_else(Vec::new, |b| {
+                b.transactions
+                    .iter()
+                    .map(|tx| (tx.txid(), touched(tx)))
+                    .collect()
+            })
+        })
+    }
 }
 
 /// See the module docs.
@@ -74,30 +97,30 @@ impl TxIndex {
         let mut index = TxIndex::default();
         for height in from..=chain.height() {
             if let (Some(hash), Some(block)) = (chain.hash_at(height), chain.block_at(height)) {
-                index.connect(height, hash, block);
+                index.connect(height, hash, block.transactions.len());
             }
         }
         index
     }
 
-    /// `block` (hash `hash`) joined the active chain at `height`: blocks indexed at that
-    /// height or above were disconnected and leave first.
-    pub fn connect(&mut self, height: u64, hash: BlockHash, block: &Block) {
+    /// Block `hash`, with `txs` transactions, joined the active chain at `height`: blocks
+    /// indexed at that height or above were disconnected and leave first.
+    pub fn connect(&mut self, height: u64, hash: BlockHash, txs: usize) {
         self.truncate_above(height.checked_sub(1));
         if self.blocks.last().is_some_and(|b| b.height + 1 != height) {
             // A gap (the index missed blocks): start again from here, contiguous.
             self.truncate_above(None);
         }
-        let txs: Vec<(Txid, Vec<PubKeyHash>)> = block
-            .transactions
-            .iter()
-            .map(|tx| (tx.txid(), touched(tx)))
-            .collect();
-        self.txs += txs.len();
-        self.blocks.push(IndexedBlock { height, hash, txs });
+        self.txs += txs;
+        self.blocks.push(IndexedBlock {
+            height,
+            hash,
+            txs,
+            detail: OnceCell::new(),
+        });
         let mut oldest = 0;
         while self.txs > MAX_INDEXED_TXS && oldest + 1 < self.blocks.len() {
-            self.txs -= self.blocks[oldest].txs.len();
+            self.txs -= self.blocks[oldest].txs;
             oldest += 1;
         }
         self.blocks.drain(..oldest);
@@ -109,7 +132,7 @@ impl TxIndex {
             if height.is_some_and(|h| last.height <= h) {
                 break;
             }
-            self.txs -= last.txs.len();
+            self.txs -= last.txs;
             self.blocks.pop();
         }
     }
@@ -117,11 +140,11 @@ impl TxIndex {
     /// The height and hash of the block `txid` is confirmed in, if indexed.
     /// (A walk over the bounded index, newest first: a map by txid cost the page module
     /// more than the walk costs a lookup.)
-    pub fn place(&self, txid: &Txid) -> Option<(u64, BlockHash)> {
+    pub fn place(&self, txid: &Txid, block_of: &BlockOf<'_>) -> Option<(u64, BlockHash)> {
         self.blocks
             .iter()
             .rev()
-            .find(|b| b.txs.iter().any(|(t, _)| t == txid))
+            .find(|b| b.detail(block_of).iter().any(|(t, _)| t == txid))
             .map(|b| (b.height, b.hash))
     }
 
@@ -132,21 +155,26 @@ impl TxIndex {
         self.blocks.get(at).map(|b| b.hash)
     }
 
-    /// The confirmed transactions that paid or spent `pkh`, newest first:
+    /// The newest `limit` confirmed transactions that paid or spent `pkh`, newest first:
     /// `(height, block hash, txid)`.
-    /// (A walk over the bounded index in memory, newest first, that the caller stops when
-    /// it has enough: a map by address cost the page module more than this costs a query.)
-    pub fn history<'a>(
-        &'a self,
-        pkh: &'a PubKeyHash,
-    ) -> impl Iterator<Item = (u64, BlockHash, Txid)> + 'a {
-        self.blocks.iter().rev().flat_map(move |b| {
-            b.txs
-                .iter()
-                .rev()
-                .filter(move |(_, touched)| touched.contains(pkh))
-                .map(move |(txid, _)| (b.height, b.hash, *txid))
-        })
+    pub fn history(
+        &self,
+        pkh: &PubKeyHash,
+        block_of: &BlockOf<'_>,
+        limit: usize,
+    ) -> Vec<(u64, BlockHash, Txid)> {
+        let mut out = Vec::new();
+        for b in self.blocks.iter().rev() {
+            for (txid, touched) in b.detail(block_of).iter().rev() {
+                if out.len() == limit {
+                    return out;
+                }
+                if touched.contains(pkh) {
+                    out.push((b.height, b.hash, *txid));
+                }
+            }
+        }
+        out
     }
 
     /// The lowest indexed height: older transactions are not in the index.

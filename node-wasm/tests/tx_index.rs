@@ -22,35 +22,54 @@ fn block(height: u64, to: PubKeyHash, tag: u8) -> (BlockHash, Block, Txid) {
     (block.hash(), block, txid)
 }
 
+/// The blocks a test stored, as the chain would hand them to the index.
+fn store(blocks: &[&(BlockHash, Block, Txid)]) -> Vec<(BlockHash, Block)> {
+    blocks.iter().map(|(h, b, _)| (*h, b.clone())).collect()
+}
+
 #[wasm_bindgen_test]
 fn a_block_connected_again_at_a_height_replaces_what_was_there() {
     let mut index = TxIndex::default();
-    let (h0, b0, t0) = block(0, ALICE, 0);
-    let (h1, b1, t1) = block(1, BOB, 0);
-    let (h2, b2, t2) = block(2, ALICE, 0);
-    index.connect(0, h0, &b0);
-    index.connect(1, h1, &b1);
-    index.connect(2, h2, &b2);
-    assert_eq!(index.place(&t2), Some((2, h2)));
-    let alice: Vec<u64> = index.history(&ALICE).map(|(h, _, _)| h).collect();
+    let (b0, b1, b2, b1b) = (
+        block(0, ALICE, 0),
+        block(1, BOB, 0),
+        block(2, ALICE, 0),
+        block(1, ALICE, 9),
+    );
+    let stored = store(&[&b0, &b1, &b2, &b1b]);
+    let block_of = |h: &BlockHash| stored.iter().find(|(s, _)| s == h).map(|(_, b)| b);
+    let ((h0, _, t0), (h1, _, t1), (h2, _, t2), (h1b, _, t1b)) = (&b0, &b1, &b2, &b1b);
+    let (h0, h1, h2, h1b) = (*h0, *h1, *h2, *h1b);
+    index.connect(0, h0, 1);
+    index.connect(1, h1, 1);
+    index.connect(2, h2, 1);
+    assert_eq!(index.place(t2, &block_of), Some((2, h2)));
+    let alice: Vec<u64> = index
+        .history(&ALICE, &block_of, 10)
+        .into_iter()
+        .map(|(h, _, _)| h)
+        .collect();
     assert_eq!(alice, [2, 0], "newest first");
 
     // A reorganisation from height 1: the new branch is reported from its fork point up.
-    let (h1b, b1b, t1b) = block(1, ALICE, 9);
-    index.connect(1, h1b, &b1b);
+    index.connect(1, h1b, 1);
     assert_eq!(
-        index.place(&t1),
+        index.place(t1, &block_of),
         None,
         "the replaced block's transaction left"
     );
-    assert_eq!(index.place(&t2), None, "so did the block above it");
-    assert_eq!(index.place(&t1b), Some((1, h1b)));
-    assert_eq!(index.history(&BOB).count(), 0);
-    assert_eq!(index.place(&t0), Some((0, h0)));
+    assert_eq!(
+        index.place(t2, &block_of),
+        None,
+        "so did the block above it"
+    );
+    assert_eq!(index.place(t1b, &block_of), Some((1, h1b)));
+    assert_eq!(index.history(&BOB, &block_of, 10).len(), 0);
+    assert_eq!(index.place(t0, &block_of), Some((0, h0)));
 
     // The tip moved back without a new block: what is above it leaves.
     index.truncate_above(Some(0));
-    assert_eq!(index.place(&t1b), None);
+    assert_eq!(index.place(t1b, &block_of), None);
     assert_eq!(index.len(), 1);
 }
 
@@ -58,25 +77,32 @@ fn a_block_connected_again_at_a_height_replaces_what_was_there() {
 fn the_index_keeps_only_the_newest_transactions() {
     let mut index = TxIndex::default();
     let (_, b, _) = block(0, ALICE, 0);
+    let block_of = |_: &BlockHash| Some(&b);
     let blocks = MAX_INDEXED_TXS as u64 + 5;
     for height in 0..blocks {
         let hash = BlockHash::from_hash(Hash256([(height % 251) as u8; 32]));
-        index.connect(height, hash, &b);
+        index.connect(height, hash, 1);
     }
     assert_eq!(index.len(), MAX_INDEXED_TXS);
     assert_eq!(index.lowest_height(), Some(5));
-    assert_eq!(index.history(&ALICE).count(), MAX_INDEXED_TXS);
+    assert_eq!(
+        index.history(&ALICE, &block_of, usize::MAX).len(),
+        MAX_INDEXED_TXS
+    );
 }
 
 #[wasm_bindgen_test]
 fn a_gap_starts_the_index_again() {
     let mut index = TxIndex::default();
-    let (h0, b0, t0) = block(0, ALICE, 0);
-    let (h5, b5, t5) = block(5, ALICE, 0);
-    index.connect(0, h0, &b0);
-    index.connect(5, h5, &b5);
-    assert_eq!(index.place(&t0), None);
-    assert_eq!(index.place(&t5), Some((5, h5)));
+    let (b0, b5) = (block(0, ALICE, 0), block(5, ALICE, 0));
+    let stored = store(&[&b0, &b5]);
+    let block_of = |h: &BlockHash| stored.iter().find(|(s, _)| s == h).map(|(_, b)| b);
+    let ((h0, _, t0), (h5, _, t5)) = (&b0, &b5);
+    let (h0, h5) = (*h0, *h5);
+    index.connect(0, h0, 1);
+    index.connect(5, h5, 1);
+    assert_eq!(index.place(t0, &block_of), None);
+    assert_eq!(index.place(t5, &block_of), Some((5, h5)));
     assert_eq!(index.hash_at(5), Some(h5));
     assert_eq!(index.lowest_height(), Some(5));
 }

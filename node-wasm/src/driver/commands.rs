@@ -287,16 +287,15 @@ impl Driver {
             }
         }
         if let Some(chain) = node.chain() {
-            for (height, hash, txid) in index.history(&owner) {
+            let block_of = |h: &BlockHash| chain.block(h);
+            let room = limit.saturating_sub(items.length() as usize);
+            for (height, hash, txid) in index.history(&owner, &block_of, room) {
                 let Some(tx) = chain
                     .block(&hash)
                     .and_then(|b| b.transactions.iter().find(|t| t.txid() == txid))
                 else {
                     continue;
                 };
-                if items.length() as usize >= limit {
-                    break;
-                }
                 let confirmations = chain.height().saturating_sub(height) + 1;
                 items.push(&views::placed_tx(
                     tx,

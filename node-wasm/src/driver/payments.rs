@@ -55,11 +55,8 @@ impl Driver {
     /// Keeps the index in step with the active chain, and the payments' states with both.
     pub(super) fn follow_payments(&self, n: &Notification) {
         match n {
-            Notification::BlockConnected { hash, height, .. } => {
-                let node = self.inner.node.borrow();
-                if let Some(block) = node.chain().and_then(|c| c.block(hash)) {
-                    self.inner.index.borrow_mut().connect(*height, *hash, block);
-                }
+            Notification::BlockConnected { hash, height, txs } => {
+                self.inner.index.borrow_mut().connect(*height, *hash, *txs);
             }
             Notification::TipChanged { height, .. } => {
                 self.inner.index.borrow_mut().truncate_above(Some(*height));
@@ -109,12 +106,14 @@ impl Driver {
     /// Where `txid` is now: confirmed in an indexed active block, waiting, or neither.
     pub(super) fn place_of(&self, txid: &Txid) -> Place {
         let node = self.inner.node.borrow();
+        let chain = node.chain();
+        let block_of = |h: &node_core::BlockHash| chain.and_then(|c| c.block(h));
         let active = self
             .inner
             .index
             .borrow()
-            .place(txid)
-            .filter(|(h, hash)| node.chain().and_then(|c| c.hash_at(*h)) == Some(*hash));
+            .place(txid, &block_of)
+            .filter(|(h, hash)| chain.and_then(|c| c.hash_at(*h)) == Some(*hash));
         match active {
             Some((height, hash)) => Place::Confirmed(height, hash),
             None if node.mempool().contains(txid) => Place::Waiting,
