@@ -104,11 +104,16 @@ impl TxIndex {
     }
 
     /// Block `hash`, with `txs` transactions, joined the active chain at `height`: blocks
-    /// indexed at that height or above were disconnected and leave first.
-    pub fn connect(&mut self, height: u64, hash: BlockHash, txs: usize) {
+    /// indexed at that height or above were disconnected and leave first. Returns `false`
+    /// when the index did not hold the block below (it missed blocks, or this is its first):
+    /// it then starts again from this block, and the caller may rebuild it from the chain.
+    pub fn connect(&mut self, height: u64, hash: BlockHash, txs: usize) -> bool {
         self.truncate_above(height.checked_sub(1));
-        if self.blocks.last().is_some_and(|b| b.height + 1 != height) {
-            // A gap (the index missed blocks): start again from here, contiguous.
+        let follows = self
+            .blocks
+            .last()
+            .map_or(height == 0, |b| b.height + 1 == height);
+        if !follows {
             self.truncate_above(None);
         }
         self.txs += txs;
@@ -124,6 +129,7 @@ impl TxIndex {
             oldest += 1;
         }
         self.blocks.drain(..oldest);
+        follows
     }
 
     /// The active tip is now at `height` (`None`: no block is left): blocks above it leave.

@@ -99,8 +99,8 @@ fn a_gap_starts_the_index_again() {
     let block_of = |h: &BlockHash| stored.iter().find(|(s, _)| s == h).map(|(_, b)| b);
     let ((h0, _, t0), (h5, _, t5)) = (&b0, &b5);
     let (h0, h5) = (*h0, *h5);
-    index.connect(0, h0, 1);
-    index.connect(5, h5, 1);
+    assert!(index.connect(0, h0, 1), "the genesis starts an index");
+    assert!(!index.connect(5, h5, 1), "a gap is reported");
     assert_eq!(index.place(t0, &block_of), None);
     assert_eq!(index.place(t5, &block_of), Some((5, h5)));
     assert_eq!(index.hash_at(5), Some(h5));

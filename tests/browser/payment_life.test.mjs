@@ -88,10 +88,14 @@ test('a payment shows pending, confirmed, replaced by a reorganisation and confi
   const rows = await page.$$eval('[data-testid=address-history] [data-testid=history-row]', (li) => li.map((l) => l.textContent.replace(/\s+/g, ' ').trim()));
   assert.match(rows[0], /^sent 3 [0-9a-f]{12} in #5 · 1 confirmation$/);
   assert.match(rows[1], /^incomingreceived 10 [0-9a-f]{12} in #1 · 5 confirmations$/);
+  assert.doesNotMatch(await text(page, '[data-testid=address-history]'), /not indexed/, 'the whole chain, genesis included, is indexed');
 
   // The explorer's view of the payment says where it is now.
   await page.click('[data-testid=payment] [data-testid=tx-link]');
   await waitFor('the transaction view', async () => /^Confirmed in block #5 /.test(await text(page, '[data-testid=tx-state]')));
   await screenshot(tab, 'payment-life-1400');
+  await page.setViewportSize({ width: 390, height: 844 });
+  assert.ok(await page.evaluate(() => document.scrollingElement.scrollWidth <= innerWidth), 'no sideways scrolling at 390 px');
+  await screenshot(tab, 'payment-life-390');
   assert.deepEqual(tab.errors, []);
 });

@@ -98,6 +98,10 @@ test('an exported wallet restores into a fresh node; wrong passphrases and damag
   await b.page.click('#send-button');
   await waitFor('the restored key signed a payment', async () => (await text(b.page, '[data-testid=payment-state]')) === 'pending', 20_000);
   await screenshot(b, 'wallet-restored-1400');
+  // On a phone-sized screen the open backup form and the payment fit without sideways scrolling.
+  await b.page.setViewportSize({ width: 390, height: 844 });
+  assert.ok(await b.page.evaluate(() => document.scrollingElement.scrollWidth <= innerWidth), 'no sideways scrolling at 390 px');
+  await screenshot(b, 'wallet-restored-390');
   assert.deepEqual(a.errors, []);
   assert.deepEqual(b.errors, []);
 });

@@ -22,7 +22,7 @@ export function effectOn(tx, address) {
 /** The list of `h`'s items for `address`, or a line saying there are none.
  *  @param {History} h @param {string} address */
 export function historyList(h, address) {
-  const older = h.indexedFrom ? ` Blocks below #${h.indexedFrom} are not indexed: older payments are not shown.` : '';
+  const older = h.indexedFrom && h.indexedFrom > 0 ? ` Blocks below #${h.indexedFrom} are not indexed: older payments are not shown.` : '';
   if (h.items.length === 0) return el('p', { class: 'hint', 'data-testid': 'history-empty', text: `No payments to or from this address yet.${older}` });
   const rows = h.items.map((i) => {
     const e = effectOn(i.tx, address);

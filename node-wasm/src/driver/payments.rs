@@ -12,6 +12,7 @@
 use node_core::{Notification, Txid};
 
 use super::Driver;
+use crate::tx_index::TxIndex;
 use wasm_bindgen::JsValue;
 
 use crate::views::{number, object, text};
@@ -56,10 +57,24 @@ impl Driver {
     pub(super) fn follow_payments(&self, n: &Notification) {
         match n {
             Notification::BlockConnected { hash, height, txs } => {
-                self.inner.index.borrow_mut().connect(*height, *hash, *txs);
+                let mut index = self.inner.index.borrow_mut();
+                if !index.connect(*height, *hash, *txs) {
+                    // Blocks it missed (the genesis, say, which arrives without this
+                    // notification): the chain has them.
+                    if let Some(chain) = self.inner.node.borrow().chain() {
+                        *index = TxIndex::of_chain(chain);
+                    }
+                }
             }
             Notification::TipChanged { height, .. } => {
-                self.inner.index.borrow_mut().truncate_above(Some(*height));
+                let mut index = self.inner.index.borrow_mut();
+                index.truncate_above(Some(*height));
+                if index.is_empty() {
+                    if let Some(chain) = self.inner.node.borrow().chain() {
+                        *index = TxIndex::of_chain(chain);
+                    }
+                }
+                drop(index);
                 self.update_payments();
             }
             Notification::TxRejected { txid, reason, .. } => {
