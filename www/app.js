@@ -13,6 +13,8 @@ import { Page } from './ui/page.js';
 import { mountTopbar, setConnection } from './ui/topbar.js';
 import { mountWallet } from './ui/wallet.js';
 import { mountSend } from './ui/send.js';
+import { mountPayments } from './ui/payments.js';
+import { mountBackup } from './ui/backup-panel.js';
 import { mountMiner } from './ui/miner.js';
 import { mountExplorer } from './ui/explorer.js';
 import { mountNetwork } from './ui/network.js';
@@ -46,6 +48,8 @@ async function main() {
   mountTopbar(page);
   mountWallet(page);
   mountSend(page);
+  mountPayments(page);
+  mountBackup(page);
   mountMiner(page);
   mountExplorer(page);
   mountNetwork(page);

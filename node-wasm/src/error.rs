@@ -32,6 +32,8 @@ pub enum NodeError {
     Browser(String),
     /// An option passed to `start` is wrong.
     BadOption(String),
+    /// Keys handed to `importKeys` are not a wallet's (wrong length, not valid keys).
+    BadKeys(String),
     /// The node was closed with `close()`.
     Closed,
 }
@@ -56,6 +58,7 @@ impl fmt::Display for NodeError {
             NodeError::Corrupt(e) => write!(f, "stored data is corrupt: {e}"),
             NodeError::Browser(e) => write!(f, "browser error: {e}"),
             NodeError::BadOption(e) => write!(f, "bad option: {e}"),
+            NodeError::BadKeys(e) => write!(f, "not a wallet's keys: {e}"),
             NodeError::Closed => write!(f, "this node was closed"),
         }
     }

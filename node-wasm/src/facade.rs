@@ -254,8 +254,35 @@ impl BrowserNode {
     /// Makes a new key pair in this node's wallet; resolves to its address.
     #[wasm_bindgen(js_name = createWallet)]
     pub fn create_wallet(&self) -> Promise {
+        self.add_keys(None)
+    }
+
+    /// The one promise of `createWallet` and `importKeys` (see [`Driver::add_keys`]).
+    fn add_keys(&self, backup: Option<Vec<u8>>) -> Promise {
         let d = self.driver.clone();
-        promise(async move { d.create_wallet().await.map(JsValue::from) })
+        promise(async move { d.add_keys(backup).await })
+    }
+
+    /// Resolves to the wallet's secret keys as bytes (40 per key: 32 secret, 8 creation
+    /// time): for the page to encrypt into a backup file with the user's passphrase
+    /// (www/ui/backup.js). Never send them anywhere.
+    #[wasm_bindgen(js_name = exportKeys)]
+    pub fn export_keys(&self) -> Promise {
+        let bytes = self.driver.export_keys();
+        let bytes: JsValue = js_sys::Uint8Array::from(bytes.as_slice()).into();
+        Promise::resolve(&bytes)
+    }
+
+    /// Adds the keys of a decrypted backup (`exportKeys`' bytes) that this wallet does not
+    /// hold; resolves to how many were added. Every key is checked before any is stored:
+    /// bad bytes reject and change nothing.
+    #[wasm_bindgen(js_name = importKeys)]
+    pub fn import_keys(&self, bytes: js_sys::Uint8Array) -> Promise {
+        let max = (crate::wallet::MAX_IMPORTED_KEYS * 40) as u32;
+        if bytes.length() > max {
+            return settled(Err(NodeError::BadKeys(format!("more than {max} bytes"))));
+        }
+        self.add_keys(Some(bytes.to_vec()))
     }
 
     /// Resolves to the wallet's addresses, oldest first.
@@ -337,6 +364,24 @@ impl BrowserNode {
         settled(Ok(to_js(&d.block_tree(u64::from(depth.unwrap_or(30))))))
     }
 
+    /// Resolves to `{state: "pending" | "confirmed", height, block, confirmations, tx}` for a
+    /// transaction waiting in the mempool or confirmed in the active chain's newest blocks
+    /// (see [`crate::tx_index`]), or `null`.
+    #[wasm_bindgen(js_name = getTransaction)]
+    pub fn get_transaction(&self, txid: String) -> Promise {
+        let d = &self.driver;
+        settled(Ok(d.transaction(&txid)))
+    }
+
+    /// Resolves to `{indexedFrom, items}`: what paid or spent `address`, newest first
+    /// (waiting payments first), each as `getTransaction` gives it; at most `limit` items.
+    /// Blocks below `indexedFrom` are not indexed (see [`crate::tx_index`]).
+    #[wasm_bindgen(js_name = addressHistory)]
+    pub fn address_history(&self, address: String, limit: Option<u32>) -> Promise {
+        let d = &self.driver;
+        settled(d.address_history(&address, limit.map(|l| l as usize)))
+    }
+
     /// Resolves to the connected peers.
     pub fn peers(&self) -> Promise {
         let d = &self.driver;
@@ -359,7 +404,8 @@ impl BrowserNode {
     /// Calls `callback(payload)` on every `event`: "tip", "block", "sync", "tx",
     /// "txRejected", "peers", "message" (batched per 250 ms tick, the newest 400),
     /// "messagesSkipped" (how many older ones were not shown), "mined", "hashrate",
-    /// "connection", "wallet"; or
+    /// "connection", "wallet", "payment" (one of this tab's payments changed state: pending,
+    /// confirmed, reorganised or dropped; see [`crate::views::PaymentView`]); or
     /// `callback(name, payload)` for `"*"`.
     pub fn on(&self, event: String, callback: Function) {
         self.driver.on(&event, callback);

@@ -13,6 +13,7 @@
 //! - [`miner`]: the Web Worker entry (`mineChunk`) and the pool of workers.
 //! - [`verifier`]: signatures checked by the browser's native WebCrypto, ahead of the node.
 //! - [`inbound`]: frames waiting for those checks, bounded in bytes.
+//! - [`tx_index`]: the active chain's newest transactions by txid and by address.
 //! - [`views`]: the plain data handed to the page.
 //! - [`peer_text`]: strings from peers made safe to show (escaped, cut to length).
 //! - [`error`]: the errors the page sees as thrown `Error`s.
@@ -37,6 +38,7 @@ pub mod miner;
 pub mod peer_text;
 pub mod storage;
 pub mod transport;
+pub mod tx_index;
 pub mod verifier;
 pub mod views;
 pub mod wallet;

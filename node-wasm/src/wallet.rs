@@ -2,9 +2,11 @@
 //! `wallet_3001.dat` keeps them in a file.
 //!
 //! A key's 32 secret bytes are stored under its address, with the time it was made so the
-//! list keeps creation order. Keys are never sent anywhere, never logged and never handed to
-//! the page: only addresses leave this module. Records are *added*, never overwritten, so two
-//! tabs opened on the same node id cannot replace each other's keys.
+//! list keeps creation order. Keys are never sent anywhere and never logged; they leave this
+//! module only through [`Wallet::export`], as the bytes the page encrypts with the user's
+//! passphrase into a backup file (www/ui/backup.js), and come back through
+//! [`Wallet::import`]. Records are *added*, never overwritten, so two tabs opened on the same
+//! node id cannot replace each other's keys.
 
 use std::cell::RefCell;
 
@@ -25,6 +27,10 @@ const VERSION: u8 = 1;
 
 /// Bytes of one record: the 32-byte secret, then the creation time (u64, little-endian).
 const RECORD_BYTES: usize = 40;
+/// Keys one import takes at most: far more than anyone makes by hand, and a bound on what
+/// a backup file can make the tab decode and store.
+pub const MAX_IMPORTED_KEYS: usize = 10_000;
+
 /// Longest record key read back: an address is about 34 characters.
 const MAX_ADDRESS_UNITS: usize = 64;
 
@@ -32,6 +38,16 @@ const MAX_ADDRESS_UNITS: usize = 64;
 struct StoredKey {
     key: KeyPair,
     created_ms: u64,
+}
+
+impl StoredKey {
+    /// Its record: the 32 secret bytes, then the creation time.
+    fn record(&self) -> Vec<u8> {
+        let mut record = Vec::with_capacity(RECORD_BYTES);
+        record.extend_from_slice(&self.key.secret_bytes());
+        record.extend_from_slice(&self.created_ms.to_le_bytes());
+        record
+    }
 }
 
 /// The keys of one node, loaded in memory and written through to IndexedDB.
@@ -106,28 +122,75 @@ impl Wallet {
         Some(line)
     }
 
-    /// Makes a new key from the browser's random source, stores it, returns its address.
-    pub async fn create(&self, now_ms: u64) -> Result<Address, NodeError> {
-        let key = crate::web_random::new_key()?;
-        let address = key.address();
-        let mut record = Vec::with_capacity(RECORD_BYTES);
-        record.extend_from_slice(&key.secret_bytes());
-        record.extend_from_slice(&now_ms.to_le_bytes());
+    /// Without `backup`: makes a new key from the browser's random source and stores it.
+    /// With it: adds the keys of `backup` (records as [`Wallet::export`] writes them) that
+    /// this wallet does not hold yet; every record is checked before anything is written,
+    /// so bad input changes nothing. Returns the addresses added. (One function for both:
+    /// each async function costs the page module its own state machine.)
+    pub async fn add(&self, backup: Option<&[u8]>, now_ms: u64) -> Result<Vec<Address>, NodeError> {
+        let new = match backup {
+            None => vec![StoredKey {
+                key: crate::web_random::new_key()?,
+                created_ms: now_ms,
+            }],
+            Some(records) => self.new_keys_of(records)?,
+        };
+        let addresses = new.iter().map(|k| k.key.address()).collect();
+        if !new.is_empty() {
+            self.store(new).await?;
+        }
+        Ok(addresses)
+    }
+
+    /// The keys of backup `records` this wallet does not hold, each checked.
+    fn new_keys_of(&self, records: &[u8]) -> Result<Vec<StoredKey>, NodeError> {
+        if records.is_empty()
+            || records.len() % RECORD_BYTES != 0
+            || records.len() / RECORD_BYTES > MAX_IMPORTED_KEYS
+        {
+            return Err(NodeError::BadKeys(format!(
+                "{} bytes are not 1 to {MAX_IMPORTED_KEYS} keys of {RECORD_BYTES} bytes",
+                records.len()
+            )));
+        }
+        let mut new: Vec<StoredKey> = Vec::new();
+        for (i, record) in records.chunks(RECORD_BYTES).enumerate() {
+            let key = decode_record(record)
+                .map_err(|why| NodeError::BadKeys(format!("key {}: {why}", i + 1)))?;
+            let address = key.key.address();
+            if self.key(&address).is_none() && !new.iter().any(|k| k.key.address() == address) {
+                new.push(key);
+            }
+        }
+        Ok(new)
+    }
+
+    /// Adds `new` keys in one IndexedDB transaction (added, never overwriting), then to the
+    /// list, which stays in creation order.
+    async fn store(&self, new: Vec<StoredKey>) -> Result<(), NodeError> {
         let tx = self
             .db
             .transaction(KEYS)
             .with_mode(TransactionMode::Readwrite)
             .build()?;
         let store = tx.object_store(KEYS)?;
-        let value: JsValue = Uint8Array::from(record.as_slice()).into();
-        let request = store.add(value).with_key(address.to_string()).primitive()?;
+        let mut requests = Vec::with_capacity(new.len());
+        for k in &new {
+            let value: JsValue = Uint8Array::from(k.record().as_slice()).into();
+            requests.push(
+                store
+                    .add(value)
+                    .with_key(k.key.address().to_string())
+                    .primitive()?,
+            );
+        }
         tx.commit().await?;
-        drop(request);
-        self.keys.borrow_mut().push(StoredKey {
-            key,
-            created_ms: now_ms,
-        });
-        Ok(address)
+        drop(requests);
+        let mut keys = self.keys.borrow_mut();
+        let mut all = std::mem::take(&mut *keys);
+        all.extend(new);
+        *keys = node_core::util::ordering::sorted_by_key(all, |k| k.created_ms);
+        Ok(())
     }
 
     /// Addresses in creation order.
@@ -144,6 +207,17 @@ impl Wallet {
             .map(|k| k.key.clone())
     }
 
+    /// Every key as its stored record (32 secret bytes, then the creation time), one after
+    /// another in creation order: what a backup holds.
+    pub fn export(&self) -> Vec<u8> {
+        let keys = self.keys.borrow();
+        let mut out = Vec::with_capacity(keys.len() * RECORD_BYTES);
+        for k in keys.iter() {
+            out.extend_from_slice(&k.record());
+        }
+        out
+    }
+
     /// Closes the database.
     pub fn close(self) {
         self.db.close();
@@ -157,14 +231,19 @@ fn decode_key(value: &JsValue, name: Option<&str>) -> Result<StoredKey, String> 
         NotCopied::NotBytes => "the record is not bytes".to_string(),
         NotCopied::TooLong(n) => format!("the record has {n} bytes, expected {RECORD_BYTES}"),
     })?;
-    let (Some(secret), Some(created)) = (bytes.get(..32), bytes.get(32..)) else {
-        return Err(format!(
-            "the record has {} bytes, expected {RECORD_BYTES}",
-            bytes.len()
-        ));
-    };
-    let (Ok(secret), Ok(created)) = (<[u8; 32]>::try_from(secret), <[u8; 8]>::try_from(created))
-    else {
+    let key = decode_record(&bytes)?;
+    if name != Some(key.key.address().to_string().as_str()) {
+        return Err("the record holds the key of another address".into());
+    }
+    Ok(key)
+}
+
+/// Decodes one record: 32 secret bytes then the creation time (u64, little-endian).
+fn decode_record(bytes: &[u8]) -> Result<StoredKey, String> {
+    let (Ok(secret), Ok(created)) = (
+        <[u8; 32]>::try_from(bytes.get(..32).unwrap_or_default()),
+        <[u8; 8]>::try_from(bytes.get(32..).unwrap_or_default()),
+    ) else {
         return Err(format!(
             "the record has {} bytes, expected {RECORD_BYTES}",
             bytes.len()
@@ -172,9 +251,6 @@ fn decode_key(value: &JsValue, name: Option<&str>) -> Result<StoredKey, String> 
     };
     let key = KeyPair::from_secret_bytes(&secret)
         .ok_or_else(|| "the record holds no valid key".to_string())?;
-    if name != Some(key.address().to_string().as_str()) {
-        return Err("the record holds the key of another address".into());
-    }
     Ok(StoredKey {
         key,
         created_ms: u64::from_le_bytes(created),

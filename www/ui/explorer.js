@@ -2,18 +2,16 @@
 // The chain explorer: the block list newest first, the block tree, a search box, and the
 // view of one block, transaction or address, chosen by the page's location hash
 // (#block/<hash>, #tx/<txid>, #address/<address>).
-import { $, el, log } from './dom.js';
+import { $, el, log, message } from './dom.js';
 import { plural, short, time } from './format.js';
 import { addressLink, base58Bytes, blockLink, txLink } from './links.js';
 import { drawTree, markSelected } from './tree.js';
+import { historyList } from './history.js';
 
 /** @typedef {import('./page.js').Page} Page */
 /** @typedef {import('./types.js').Block} Block */
 /** @typedef {import('./types.js').Tx} Tx */
 
-/** How many of the newest blocks a transaction or address search reads: the node has no
- *  transaction or address index to ask (see the report on issue 16), so the page scans. */
-const SCAN_BLOCKS = 2000;
 const HEX64 = /^[0-9a-f]{64}$/i;
 
 /** Draws the explorer from each refresh cycle's chain. @param {Page} page */
@@ -78,56 +76,29 @@ export function mountExplorer(page) {
       el('h3', { text: plural(b.txs.length, 'transaction') }), ...b.txs.map((tx) => txCard(tx, mine)));
   }
 
-  /** The transaction and the block it is in (null while it waits in the mempool).
-   *  @param {string} txid @returns {Promise<{tx: Tx, block: Block | null} | null>} */
-  async function findTx(txid) {
-    /** @type {Tx[]} */
-    const pool = await node.mempool();
-    const waiting = pool.find((t) => t.txid === txid);
-    if (waiting) return { tx: waiting, block: null };
-    /** @type {Block[]} */
-    const blocks = await node.printChain(SCAN_BLOCKS);
-    for (const b of blocks) for (const tx of b.txs) if (tx.txid === txid) return { tx, block: b };
-    return null;
-  }
-
   /** @param {string} txid */
   async function showTx(txid) {
-    const found = await findTx(txid);
-    if (!found) { notFound(`No transaction ${short(txid, 16)}… in the last ${SCAN_BLOCKS} blocks or the mempool.`); return; }
-    const { tx, block } = found;
-    const where = block
-      ? el('p', { 'data-testid': 'tx-state' }, `Confirmed in block #${block.height} `, blockLink(block.hash, short(block.hash, 16)),
-        ` · ${plural(confirmations(block), 'confirmation')}`)
+    /** @type {import('./types.js').TxPlace | null} */
+    const found = await node.getTransaction(txid);
+    if (!found) { notFound(`No transaction ${short(txid, 16)}… waits in the mempool or is in the blocks this node indexes.`); return; }
+    const where = found.block
+      ? el('p', { 'data-testid': 'tx-state' }, `Confirmed in block #${found.height} `, blockLink(found.block, short(found.block, 16)),
+        ` · ${plural(found.confirmations ?? 0, 'confirmation')}`)
       : el('p', { 'data-testid': 'tx-state', text: 'Pending: waiting in the mempool. A block is mined when at least two transactions wait (the seed\'s rule), so a lone payment waits for another one.' });
-    box.replaceChildren(el('h3', { 'data-testid': 'view-title', text: 'Transaction' }), where, txCard(tx, mine));
+    box.replaceChildren(el('h3', { 'data-testid': 'view-title', text: 'Transaction' }), where, txCard(found.tx, mine));
   }
 
   /** @param {string} address */
   async function showAddress(address) {
-    /** @type {[number, Block[], Tx[]]} */
-    const [balance, blocks, pool] = await Promise.all([node.getBalance(address), node.printChain(SCAN_BLOCKS), node.mempool()]);
-    /** @type {HTMLElement[]} */
-    const rows = [];
-    /** @param {Tx} tx @param {Block | null} b */
-    const row = (tx, b) => {
-      const got = tx.outputs.filter((o) => o.address === address).reduce((n, o) => n + o.value, 0);
-      const spent = tx.inputs.some((i) => i.address === address);
-      if (!got && !spent) return;
-      const paidOut = tx.outputs.filter((o) => o.address !== address).reduce((n, o) => n + o.value, 0);
-      const what = spent ? `sent ${paidOut}` : `received ${got}${tx.coinbase ? ' (mining reward)' : ''}`;
-      rows.push(el('li', { class: spent ? 'out' : 'in', 'data-testid': 'history-row' },
-        el('span', { class: 'amount', text: what }), ' ', txLink(tx.txid, short(tx.txid, 12)), ' ',
-        b ? el('span', { class: 'hint' }, 'in ', blockLink(b.hash, `#${b.height}`), ` · ${plural(confirmations(b), 'confirmation')}`)
-          : el('span', { class: 'tag', text: 'pending' })));
-    };
-    for (const tx of pool) row(tx, null);
-    for (const b of blocks) for (const tx of b.txs) row(tx, b);
+    /** @type {import('./types.js').History} */
+    let h, balance;
+    try {
+      [h, balance] = await Promise.all([node.addressHistory(address), node.getBalance(address)]);
+    } catch (e) { notFound(`"${address.slice(0, 80)}" is not an address (${message(e)}).`); return; }
     box.replaceChildren(el('h3', { 'data-testid': 'view-title', text: mine(address) ? 'Your address' : 'Address' }),
       el('p', {}, addressLink(address, mine(address))),
       el('p', { 'data-testid': 'address-balance', text: `Balance: ${balance}` }),
-      el('h3', { text: 'History' }),
-      rows.length ? el('ul', { class: 'history' }, ...rows) : el('p', { class: 'hint', text: 'No payments to or from this address yet.' }));
+      el('h3', { text: 'History' }), historyList(h, address));
   }
 
   /** @param {string} text */

@@ -65,5 +65,17 @@
  * @property {KnownNode[]} known
  * @property {Tx[]} mempool
  */
+/**
+ * One of the wallet's payments and where it is now (the "payment" event).
+ * @typedef {object} Payment
+ * @property {string} txid
+ * @property {'pending' | 'confirmed' | 'reorganised' | 'dropped'} state
+ * @property {number | null} height  the block it is confirmed in
+ * @property {number | null} wasHeight  the block that held it before a reorganisation
+ * @property {string | null} reason  why it was dropped
+ */
+/** A transaction and where it is (getTransaction, and each item of addressHistory).
+ *  @typedef {{state: 'pending' | 'confirmed', height: number | null, block: string | null, confirmations: number | null, tx: Tx}} TxPlace */
+/** @typedef {{indexedFrom: number | null, items: TxPlace[]}} History */
 
 export {};

@@ -2,7 +2,9 @@
 //! and read-only views of the node.
 
 use node_core::{Address, BlockHash};
+use wasm_bindgen::JsValue;
 
+use super::payments::Place;
 use super::{now_ms, Driver};
 use crate::error::{parse_address, NodeError};
 use crate::peer_text::{shown, MAX_REASON_CHARS, MAX_URL_CHARS};
@@ -12,15 +14,33 @@ use crate::views::{self, to_js, AddressView, BlockView, StatusView};
 impl Driver {
     /// Makes a new key; returns its address.
     pub async fn create_wallet(&self) -> Result<String, NodeError> {
+        let address = self.add_keys(None).await?;
+        Ok(address.as_string().unwrap_or_default())
+    }
+
+    /// Without `backup`, makes a new key and returns its address; with it, adds the keys
+    /// of a backup this wallet does not hold and returns how many (balances follow from the
+    /// chain: nothing else changes). A "wallet" event for each key added.
+    pub async fn add_keys(&self, backup: Option<Vec<u8>>) -> Result<JsValue, NodeError> {
         self.check_open()?;
-        let address = self.inner.wallet.create(now_ms()).await?.to_string();
-        self.emit(
-            "wallet",
-            &to_js(&views::WalletEvent {
-                address: address.clone(),
-            }),
-        );
-        Ok(address)
+        let added = self.inner.wallet.add(backup.as_deref(), now_ms()).await?;
+        for a in &added {
+            self.emit(
+                "wallet",
+                &to_js(&views::WalletEvent {
+                    address: a.to_string(),
+                }),
+            );
+        }
+        Ok(match (backup, added.first()) {
+            (None, Some(a)) => JsValue::from_str(&a.to_string()),
+            _ => JsValue::from_f64(added.len() as f64),
+        })
+    }
+
+    /// The wallet's keys, as a backup holds them (see [`crate::wallet::Wallet::export`]).
+    pub fn export_keys(&self) -> Vec<u8> {
+        self.inner.wallet.export()
     }
 
     /// The wallet's addresses, oldest first.
@@ -71,11 +91,7 @@ impl Driver {
                 .send_payment(now_ms(), &key, to_address.0, amount, 0);
         self.drain();
         let txid = result.map_err(NodeError::Send)?;
-        let mut local = self.inner.local_txids.borrow_mut();
-        local.push(txid);
-        if local.len() > 1000 {
-            local.remove(0);
-        }
+        self.track_payment(txid);
         Ok(txid.to_string())
     }
 
@@ -219,5 +235,77 @@ impl Driver {
                 tx: views::TxView::of(tx),
             })
             .collect()
+    }
+}
+
+/// Items an address history returns at most unless asked for fewer: enough for a page.
+const MAX_HISTORY_ITEMS: usize = 500;
+
+impl Driver {
+    /// A transaction waiting in the mempool or confirmed in an indexed active block, and
+    /// where it is (see [`views::placed_tx`]); `null` if neither.
+    pub fn transaction(&self, txid: &str) -> JsValue {
+        let Some(txid) = node_core::Txid::from_hex(txid) else {
+            return JsValue::NULL;
+        };
+        let place = self.place_of(&txid);
+        let node = self.inner.node.borrow();
+        let found = match place {
+            Place::Waiting => node.mempool().get(&txid).map(|tx| (tx, None)),
+            Place::Confirmed(height, hash) => node.chain().and_then(|chain| {
+                let tx = chain
+                    .block(&hash)?
+                    .transactions
+                    .iter()
+                    .find(|t| t.txid() == txid)?;
+                let confirmations = chain.height().saturating_sub(height) + 1;
+                Some((tx, Some((height, hash.to_string(), confirmations))))
+            }),
+            Place::Unknown => None,
+        };
+        found.map_or(JsValue::NULL, |(tx, place)| views::placed_tx(tx, place))
+    }
+
+    /// What paid or spent `address`, newest first: `{indexedFrom, items}`, waiting
+    /// payments first, then the indexed blocks' (at most `limit` items,
+    /// [`MAX_HISTORY_ITEMS`] unless fewer are asked for; each item as [`views::placed_tx`]:
+    /// the page works out what each one did to the address). `indexedFrom`: the lowest
+    /// height indexed, older history is not there.
+    pub fn address_history(
+        &self,
+        address: &str,
+        limit: Option<usize>,
+    ) -> Result<JsValue, NodeError> {
+        let owner = parse_address(address)?.0;
+        let limit = limit.unwrap_or(MAX_HISTORY_ITEMS).min(MAX_HISTORY_ITEMS);
+        let node = self.inner.node.borrow();
+        let index = self.inner.index.borrow();
+        let items = js_sys::Array::new();
+        for (tx, _) in node.mempool().in_order().into_iter().rev() {
+            if crate::tx_index::touched(tx).contains(&owner) {
+                items.push(&views::placed_tx(tx, None));
+            }
+        }
+        if let Some(chain) = node.chain() {
+            let block_of = |h: &BlockHash| chain.block(h);
+            let room = limit.saturating_sub(items.length() as usize);
+            for (height, hash, txid) in index.history(&owner, &block_of, room) {
+                let Some(tx) = chain
+                    .block(&hash)
+                    .and_then(|b| b.transactions.iter().find(|t| t.txid() == txid))
+                else {
+                    continue;
+                };
+                let confirmations = chain.height().saturating_sub(height) + 1;
+                items.push(&views::placed_tx(
+                    tx,
+                    Some((height, hash.to_string(), confirmations)),
+                ));
+            }
+        }
+        Ok(views::object(&[
+            ("indexedFrom", views::number(index.lowest_height())),
+            ("items", items.into()),
+        ]))
     }
 }

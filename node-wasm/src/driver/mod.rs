@@ -31,7 +31,9 @@
 //! - [`page_events`]: notifications turned into the page's events, and its listeners;
 //! - [`mining`]: the mining workers' reports;
 //! - [`compaction`]: rewriting the chain journal when it has grown long;
-//! - [`commands`]: what the page asks through `window.node`.
+//! - [`commands`]: what the page asks through `window.node`;
+//! - [`payments`]: the wallet's payments followed through their life, and the transaction
+//!   index behind them.
 //!
 //! May depend on: node-core and the crate's other modules (storage, transport, miner,
 //! verifier, views, wallet); nothing depends on these submodules but this file.
@@ -42,6 +44,7 @@ mod inbound_frames;
 mod link;
 mod mining;
 mod page_events;
+mod payments;
 mod pump;
 mod tab_shell;
 
@@ -54,7 +57,7 @@ use gloo_timers::future::TimeoutFuture;
 use js_sys::Function;
 use node_core::node::SendError;
 use node_core::protocol::Role;
-use node_core::{Action, ChainParams, Event, Node, NodeConfig, Notification, Txid};
+use node_core::{Action, ChainParams, Event, Node, NodeConfig, Notification};
 use wasm_bindgen_futures::spawn_local;
 
 use crate::error::NodeError;
@@ -63,6 +66,7 @@ use crate::miner::{MinerPool, WorkerReport};
 use crate::peer_text::console_warn;
 use crate::storage::ChainStore;
 use crate::transport::Backoff;
+use crate::tx_index::TxIndex;
 use crate::verifier::VerifierPool;
 use crate::wallet::Wallet;
 use link::Link;
@@ -119,7 +123,10 @@ struct Inner {
     storage_error: RefCell<Option<String>>,
     /// What the load found damaged in storage and how it was handled, one line each.
     storage_warnings: Vec<String>,
-    local_txids: RefCell<Vec<Txid>>,
+    /// The wallet's own payments of this session, with their last state shown.
+    payments: RefCell<Vec<payments::TrackedPayment>>,
+    /// The active chain's newest transactions, by txid and by address.
+    index: RefCell<TxIndex>,
     /// Protocol messages not yet shown to the page, with their time.
     messages: RefCell<VecDeque<(u64, Notification)>>,
     /// Messages dropped from `messages` since the last flush.
@@ -178,6 +185,7 @@ impl Driver {
             user_agent: format!("blockchain-wasm-tab/{}", env!("CARGO_PKG_VERSION")),
             ..NodeConfig::default()
         };
+        let index = chain.as_ref().map(TxIndex::of_chain).unwrap_or_default();
         let node = Node::new(node_config, chain);
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
             let report = {
@@ -224,7 +232,8 @@ impl Driver {
                 blocks_mined: Cell::new(0),
                 storage_error: RefCell::new(None),
                 storage_warnings,
-                local_txids: RefCell::new(Vec::new()),
+                payments: RefCell::new(Vec::new()),
+                index: RefCell::new(index),
                 messages: RefCell::new(VecDeque::new()),
                 messages_skipped: Cell::new(0),
                 verifier: {

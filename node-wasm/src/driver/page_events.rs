@@ -22,6 +22,7 @@ impl Driver {
             self.keep_message(n);
             return;
         }
+        self.follow_payments(&n);
         match &n {
             Notification::Mined { .. } => self
                 .inner
@@ -37,12 +38,7 @@ impl Driver {
         // The reject message itself is in the inspector already; only a refusal of one of
         // this tab's own payments is a "txRejected" for the wallet.
         if let Notification::RejectReceived { hash, .. } = &n {
-            if !self
-                .inner
-                .local_txids
-                .borrow()
-                .contains(&Txid::from_hash(*hash))
-            {
+            if !self.is_own_payment(&Txid::from_hash(*hash)) {
                 return;
             }
         }
