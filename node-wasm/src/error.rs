@@ -42,7 +42,11 @@ impl fmt::Display for NodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NodeError::InvalidAddress { address, reason } => {
-                write!(f, "invalid address {address:?}: {reason}")
+                write!(
+                    f,
+                    "invalid address \"{}\": {reason}",
+                    address.escape_default()
+                )
             }
             NodeError::NotInWallet(a) => {
                 write!(f, "address {a} is not in this wallet (node's keys only)")

@@ -94,7 +94,8 @@ fn check_node_id(id: &str) -> Result<(), NodeError> {
         Ok(())
     } else {
         Err(NodeError::BadOption(format!(
-            "node id {id:?} must be 1 to 32 letters, digits, '-' or '_'"
+            "node id \"{}\" must be 1 to 32 letters, digits, '-' or '_'",
+            id.escape_default()
         )))
     }
 }

@@ -239,7 +239,8 @@ pub fn relay_url(relay: Option<&str>, protocol: &str, host: &str) -> Result<Stri
             return Ok(r.to_string());
         }
         return Err(NodeError::BadOption(format!(
-            "relay {r:?} must start with ws:// or wss://"
+            "relay \"{}\" must start with ws:// or wss://",
+            r.escape_default()
         )));
     }
     if host.is_empty() {

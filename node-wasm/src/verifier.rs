@@ -21,7 +21,7 @@
 //! workers fail to start loses nothing but speed.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
@@ -53,7 +53,7 @@ pub fn pack_checks(txs: &[Transaction]) -> Option<Vec<u8>> {
 struct Slot {
     worker: Worker,
     /// Requests sent to this worker and not answered yet.
-    outstanding: Rc<RefCell<HashSet<u64>>>,
+    outstanding: Rc<RefCell<BTreeSet<u64>>>,
     _listeners: [EventListener; 2],
 }
 
@@ -100,7 +100,7 @@ impl VerifierPool {
                     return false;
                 }
             };
-            let outstanding = Rc::new(RefCell::new(HashSet::new()));
+            let outstanding = Rc::new(RefCell::new(BTreeSet::new()));
             let on_message = {
                 let outstanding = outstanding.clone();
                 let on_result = self.on_result.clone();
@@ -130,7 +130,9 @@ impl VerifierPool {
                             &format!("{url} failed: signatures are checked in wasm").into(),
                         );
                     }
-                    let ids: Vec<u64> = outstanding.borrow_mut().drain().collect();
+                    let ids: Vec<u64> = std::mem::take(&mut *outstanding.borrow_mut())
+                        .into_iter()
+                        .collect();
                     for id in ids {
                         on_result(id, false);
                     }

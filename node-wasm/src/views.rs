@@ -415,9 +415,10 @@ pub struct MessagesSkipped {
 }
 
 /// The event name and payload of a notification (`None` for what the page does not show).
+/// (`peer_node` is a `dyn` so that this large function is in the page module once.)
 pub fn event_for(
     n: &Notification,
-    peer_node: impl Fn(u64) -> Option<String>,
+    peer_node: &dyn Fn(u64) -> Option<String>,
     now: u64,
 ) -> Option<(&'static str, EventPayload)> {
     use EventPayload as P;

@@ -51,7 +51,7 @@ fn a_right_to_left_override_in_a_reason_is_shown_not_obeyed() {
         hash: sha256(b"tx"),
         reason: "\u{202e}3001 ni dekcol".into(),
     };
-    let (_, payload) = event_for(&n, |_| None, 0).expect("shown");
+    let (_, payload) = event_for(&n, &|_| None, 0).expect("shown");
     let EventPayload::TxRejected { reason, .. } = payload else {
         panic!("a txRejected event");
     };
@@ -145,7 +145,7 @@ fn every_peer_string_in_events_and_the_connection_view_is_escaped() {
         },
     ];
     for n in &notifications {
-        let (_, payload) = event_for(n, |_| Some(evil.to_string()), 0).expect("shown");
+        let (_, payload) = event_for(n, &|_| Some(evil.to_string()), 0).expect("shown");
         let strings = strings_in(&payload);
         assert!(strings.iter().any(|s| s.contains("\\u{202e}")), "{n:?}");
         for s in &strings {

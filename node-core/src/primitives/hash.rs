@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 /// A 32-byte SHA-256 digest, shown in hex in the order it was computed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub struct Hash256(pub [u8; 32]);
+pub struct Hash256(#[serde(with = "super::byte_array")] pub [u8; 32]);
 
 /// Byte order (as the derived order would be), compared eight bytes at a time: every
 /// ordered map of the chain, UTXO set and mempool is keyed by hashes, and the derived order
@@ -159,7 +159,7 @@ hash_newtype!(
 
 /// RIPEMD-160(SHA-256(public key)): what an output pays to and what an address encodes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub struct PubKeyHash(pub [u8; 20]);
+pub struct PubKeyHash(#[serde(with = "super::byte_array")] pub [u8; 20]);
 
 /// Byte order, compared a word at a time as [`Hash256`] is: the UTXO set's index by owner
 /// compares key hashes on every update.

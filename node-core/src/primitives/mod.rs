@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod block;
+pub mod byte_array;
 pub mod codec;
 pub mod hash;
 pub mod keys;

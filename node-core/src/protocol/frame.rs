@@ -76,7 +76,9 @@ impl fmt::Display for FrameError {
             FrameError::TooLarge(n) => write!(f, "frame of {n} bytes exceeds {MAX_FRAME_SIZE}"),
             FrameError::TooShort(n) => write!(f, "frame of {n} bytes is shorter than its header"),
             FrameError::BadMagic(m) => write!(f, "wrong network magic {m:02x?}"),
-            FrameError::UnknownCommand(c) => write!(f, "unknown command {c:?}"),
+            FrameError::UnknownCommand(c) => {
+                write!(f, "unknown command \"{}\"", c.escape_default())
+            }
             FrameError::BadPayload { command, error } => {
                 write!(f, "bad {command} payload: {error}")
             }

@@ -42,7 +42,7 @@ impl Driver {
                 return;
             }
         }
-        let Some((name, payload)) = views::event_for(&n, |p| self.peer_node(p), now_ms()) else {
+        let Some((name, payload)) = views::event_for(&n, &|p| self.peer_node(p), now_ms()) else {
             return;
         };
         if !self.has_listener(name) {
@@ -97,7 +97,7 @@ impl Driver {
                 .and_then(|(_, n)| n.clone())
         };
         for (time, n) in messages {
-            if let Some((name, payload)) = views::event_for(&n, peer_node, time) {
+            if let Some((name, payload)) = views::event_for(&n, &peer_node, time) {
                 self.emit(name, &to_js(&payload));
             }
         }
@@ -138,7 +138,7 @@ impl Driver {
                 f.call1(&JsValue::NULL, payload)
             };
             if let Err(e) = result {
-                web_sys::console::error_2(&format!("a listener for {name:?} threw:").into(), &e);
+                web_sys::console::error_2(&format!("a listener for \"{name}\" threw:").into(), &e);
             }
         }
     }
