@@ -17,6 +17,12 @@ bash scripts/setup.sh
 # anything builds relay-server, so every relay binary below carries a whole page, once.
 stage "page (wasm)"
 bash scripts/build-wasm.sh
+# The page module's budget (a tab on a phone downloads it before anything works).
+page_bytes=$(gzip -9 -c www/pkg/node_wasm_bg.wasm | wc -c)
+if [ "$page_bytes" -gt 200000 ]; then
+    echo "the page module is $page_bytes bytes gzipped, over its 200,000-byte budget" >&2
+    exit 1
+fi
 
 stage "format"
 cargo fmt --all -- --check
