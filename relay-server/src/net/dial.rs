@@ -32,8 +32,8 @@ const HEALTHY_CONNECTION: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum DialError {
     /// The URL a peer gave leads nowhere a relay dials, or nothing answered there.
-    #[error("{0}")]
-    Refused(String),
+    #[error(transparent)]
+    Refused(#[from] dial_policy::DialRefusal),
     /// Connecting or the WebSocket handshake took too long.
     #[error("timed out")]
     Timeout,
@@ -55,9 +55,7 @@ async fn dial_once(shared: &Arc<Shared>, url: &str, named: bool) -> Result<End, 
             .await
             .map_err(|_| DialError::Timeout)??
     } else {
-        let tcp = dial_policy::connect(url, shared.dial_own_machine)
-            .await
-            .map_err(DialError::Refused)?;
+        let tcp = dial_policy::connect(url, shared.dial_own_machine).await?;
         let _ = tcp.set_nodelay(true);
         let handshake =
             tokio_tungstenite::client_async_with_config(url, MaybeTlsStream::Plain(tcp), config);

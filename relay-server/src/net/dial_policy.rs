@@ -21,6 +21,42 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Addresses of one name tried at most.
 const MAX_ADDRESSES_TRIED: usize = 4;
 
+/// Why a URL a peer gave was not connected to.
+#[derive(Debug, thiserror::Error)]
+pub enum DialRefusal {
+    /// It does not parse as a URL.
+    #[error("not a URL: {0}")]
+    NotAUrl(#[from] tokio_tungstenite::tungstenite::http::uri::InvalidUri),
+    /// Another scheme than `ws://` (a relay dials no TLS on a peer's word).
+    #[error("only ws:// URLs are dialled")]
+    NotWs,
+    /// The URL names no host.
+    #[error("the URL has no host")]
+    NoHost,
+    /// The name did not resolve within [`CONNECT_TIMEOUT`].
+    #[error("resolving the name timed out")]
+    ResolveTimeout,
+    /// The name did not resolve.
+    #[error("cannot resolve the name: {0}")]
+    Unresolved(std::io::Error),
+    /// The name leads only to addresses a relay does not dial on a peer's word.
+    #[error("it leads to {} only, which a relay does not dial on a peer's word", list(.0))]
+    NotDialled(Vec<IpAddr>),
+    /// Every allowed address refused or failed (the last failure).
+    #[error("{0}: {1}")]
+    Unreachable(SocketAddr, std::io::Error),
+    /// Connecting to the last allowed address took too long.
+    #[error("{0}: timed out")]
+    ConnectTimeout(SocketAddr),
+}
+
+fn list(ips: &[IpAddr]) -> String {
+    ips.iter()
+        .map(IpAddr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Whether a relay may connect to `ip` on a peer's word; `own_machine_ok` when the relay
 /// itself listens on loopback.
 pub fn may_dial(ip: IpAddr, own_machine_ok: bool) -> bool {
@@ -37,20 +73,19 @@ pub fn may_dial(ip: IpAddr, own_machine_ok: bool) -> bool {
 }
 
 /// Resolves `url`'s host and connects to the first address a relay may dial.
-pub async fn connect(url: &str, own_machine_ok: bool) -> Result<TcpStream, String> {
-    let uri: tokio_tungstenite::tungstenite::http::Uri =
-        url.parse().map_err(|e| format!("not a URL: {e}"))?;
+pub async fn connect(url: &str, own_machine_ok: bool) -> Result<TcpStream, DialRefusal> {
+    let uri: tokio_tungstenite::tungstenite::http::Uri = url.parse()?;
     if uri.scheme_str() != Some("ws") {
-        return Err("only ws:// URLs are dialled".into());
+        return Err(DialRefusal::NotWs);
     }
-    let host = uri.host().ok_or("no host")?;
+    let host = uri.host().ok_or(DialRefusal::NoHost)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = uri.port_u16().unwrap_or(80);
     let resolved: Vec<SocketAddr> =
         tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::lookup_host((host, port)))
             .await
-            .map_err(|_| "resolving the name timed out".to_string())?
-            .map_err(|e| format!("cannot resolve the name: {e}"))?
+            .map_err(|_| DialRefusal::ResolveTimeout)?
+            .map_err(DialRefusal::Unresolved)?
             .collect();
     let allowed: Vec<SocketAddr> = resolved
         .iter()
@@ -59,24 +94,20 @@ pub async fn connect(url: &str, own_machine_ok: bool) -> Result<TcpStream, Strin
         .take(MAX_ADDRESSES_TRIED)
         .collect();
     if allowed.is_empty() {
-        return Err(format!(
-            "it leads to {} only, which a relay does not dial on a peer's word",
-            resolved
-                .iter()
-                .map(|a| a.ip().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+        return Err(DialRefusal::NotDialled(
+            resolved.iter().map(SocketAddr::ip).collect(),
         ));
     }
-    let mut last = String::from("no address");
+    let mut last = None;
     for addr in allowed {
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(tcp)) => return Ok(tcp),
-            Ok(Err(e)) => last = format!("{addr}: {e}"),
-            Err(_) => last = format!("{addr}: timed out"),
+            Ok(Err(e)) => last = Some(DialRefusal::Unreachable(addr, e)),
+            Err(_) => last = Some(DialRefusal::ConnectTimeout(addr)),
         }
     }
-    Err(last)
+    // `allowed` was not empty, so a failure was recorded.
+    Err(last.unwrap_or(DialRefusal::NoHost))
 }
 
 #[cfg(test)]
@@ -112,8 +143,11 @@ mod tests {
     #[tokio::test]
     async fn a_name_leading_to_loopback_is_refused_before_any_connection() {
         let err = connect("ws://localhost:9/ws", false).await.err();
-        assert!(err.is_some_and(|e| e.contains("does not dial")));
+        assert!(matches!(err, Some(DialRefusal::NotDialled(_))), "{err:?}");
+        assert!(err.is_some_and(|e| e.to_string().contains("does not dial")));
         let err = connect("wss://relay.example/ws", false).await.err();
-        assert!(err.is_some_and(|e| e.contains("ws://")));
+        assert!(matches!(err, Some(DialRefusal::NotWs)), "{err:?}");
+        let err = connect("not a url", false).await.err();
+        assert!(matches!(err, Some(DialRefusal::NotAUrl(_))), "{err:?}");
     }
 }
