@@ -223,25 +223,52 @@ fn check_limits(limits: &Limits) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C and SIGTERM, listened for from the very start of `startnode`: a signal that
+/// arrives before its handler exists gets the default action, which kills the relay in the
+/// middle of starting (seen under load: SIGTERM right after the relay first answered).
+/// One that arrives while the relay starts is kept and stops it as soon as it runs.
+struct StopSignals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                interrupt: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// Resolves on Ctrl-C or SIGTERM.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = one(&mut self.term) => {}
+                _ = one(&mut self.interrupt) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -268,6 +295,7 @@ async fn bind_metrics(
 
 /// Runs the node until a signal; `Err` if it cannot start or its storage fails.
 pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
+    let mut stop_signals = StopSignals::listen();
     let miner = opts
         .miner
         .as_deref()
@@ -420,7 +448,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     tracing::info!(node_id = paths.node_id(), %local, "node started");
 
     let outcome = tokio::select! {
-        _ = stop_signal() => {
+        _ = stop_signals.recv() => {
             tracing::info!("stopping");
             None
         }
