@@ -1,0 +1,155 @@
+// @ts-check
+// The network lab: real nodes side by side (each the normal node page of its id, in a
+// frame), a live map of their connections and messages, the seed's scenario played step by
+// step, and faults made on purpose (a node cut off and healed, two miners racing, a double
+// spend across a partition).
+//
+// /lab/?nodes=N starts with N nodes (2 by default); ?pace=MS sets the pause between steps;
+// ?first=ID numbers the nodes from ID (4001 by default: the lab's nodes are not the ones
+// a user may have open in other tabs as 3001, 3002).
+import { LabNode } from './nodes.js';
+import { NetworkMap } from './map.js';
+import { Relay } from './relay.js';
+import { Runner } from './runner.js';
+import { seedScenario } from './scenario.js';
+import { raceScenario, doubleSpendScenario } from './faults.js';
+
+const params = new URLSearchParams(location.search);
+/** Nodes the lab starts with: a wallet node and a miner, as in the seed. */
+const DEFAULT_NODES = 2;
+/** Most nodes the lab runs: each is a whole node with workers in this one tab. */
+export const MAX_NODES = 8;
+/** The reader's pause between steps. */
+const DEFAULT_PACE_MS = 2500;
+/** How often the badges and the relay's height are refreshed. */
+const REFRESH_MS = 1000;
+const FIRST_ID = 4001;
+
+/** @param {string} name @param {number} fallback @param {number} max */
+function intParam(name, fallback, max) {
+  const raw = params.get(name);
+  if (raw === null || raw === '') return fallback;
+  const v = Number(raw);
+  return Number.isSafeInteger(v) && v >= 0 && v <= max ? v : fallback;
+}
+
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+export class Lab {
+  constructor() {
+    this.relay = new Relay();
+    this.map = new NetworkMap(/** @type {any} */ ($('map')), $('legend'));
+    /** @type {LabNode[]} */
+    this.nodes = [];
+    this.firstId = intParam('first', FIRST_ID, 99_999_999);
+    this.runner = new Runner(/** @type {HTMLOListElement} */ ($('narration')), intParam('pace', DEFAULT_PACE_MS, 60_000));
+  }
+
+  /** Adds the next node: its card, its frame, its badge on the map. @returns {LabNode} */
+  addNode() {
+    if (this.nodes.length >= MAX_NODES) throw new Error(`the lab runs at most ${MAX_NODES} nodes`);
+    const id = String(this.firstId + this.nodes.length);
+    const card = document.createElement('article');
+    card.className = 'node-card';
+    card.dataset.node = id;
+    const head = document.createElement('header');
+    const title = document.createElement('h3');
+    title.textContent = `node ${id}`;
+    const summary = document.createElement('span');
+    summary.className = 'summary';
+    summary.textContent = 'starting…';
+    const cut = document.createElement('button');
+    cut.type = 'button';
+    cut.className = 'cut-button';
+    cut.textContent = 'Cut off';
+    cut.disabled = true;
+    const open = document.createElement('a');
+    open.href = `/?node=${id}`;
+    open.target = '_blank';
+    open.textContent = 'open';
+    open.title = 'Close the lab first: a node runs in one tab at a time.';
+    head.append(title, summary, cut, open);
+    const frame = document.createElement('iframe');
+    frame.src = `/?node=${encodeURIComponent(id)}`;
+    frame.title = `node ${id}`;
+    frame.loading = 'eager';
+    card.append(head, frame);
+    $('nodes').append(card);
+    const n = new LabNode(id, frame);
+    this.nodes.push(n);
+    this.map.addNode(id);
+    n.ready = n.started().then(() => {
+      cut.disabled = false;
+      n.on('message', (/** @type {any} */ m) => this.map.message(id, m.direction === 'out' ? 'out' : 'in', String(m.command)));
+      n.on('lab', () => this.refreshNode(n, summary, cut));
+      n.on('tip', () => this.refreshNode(n, summary, cut));
+      n.on('connection', () => this.refreshNode(n, summary, cut));
+      this.refreshNode(n, summary, cut);
+      setInterval(() => this.refreshNode(n, summary, cut), REFRESH_MS);
+      return n;
+    }, (e) => { summary.textContent = String(e.message || e); throw e; });
+    cut.addEventListener('click', async () => {
+      cut.disabled = true;
+      try { await (n.cut ? n.heal() : n.cutOff()); } finally { cut.disabled = false; }
+    });
+    $('node-count').textContent = String(this.nodes.length);
+    return n;
+  }
+
+  /** @param {LabNode} n @param {HTMLElement} summary @param {HTMLButtonElement} cut */
+  async refreshNode(n, summary, cut) {
+    const s = await n.status().catch(() => null);
+    if (!s) return;
+    const connected = s.connection === 'open' || s.peers > 0;
+    this.map.setNode(n.id, { height: s.height, connected: connected && !n.cut, cut: n.cut, mining: s.mining });
+    summary.textContent = `height ${s.height} · ${n.cut ? 'cut off' : connected ? `${s.peers} peer${s.peers === 1 ? '' : 's'}` : 'connecting'}${s.mining ? ' · mining' : ''} · mempool ${s.mempool}`;
+    cut.textContent = n.cut ? 'Heal' : 'Cut off';
+    cut.closest('.node-card')?.classList.toggle('cut', n.cut);
+  }
+
+  /** The first `count` nodes, started (added if the lab has fewer). @param {number} count */
+  async ensureNodes(count) {
+    while (this.nodes.length < count) this.addNode();
+    return Promise.all(this.nodes.slice(0, count).map((n) => /** @type {Promise<LabNode>} */ (n.ready)));
+  }
+}
+
+async function main() {
+  const lab = new Lab();
+  /** @type {any} */ (window).lab = lab;
+  const refreshRelay = async () => {
+    const s = await lab.relay.status();
+    lab.map.setRelay(s ? s.height : null);
+  };
+  setInterval(refreshRelay, REFRESH_MS);
+  refreshRelay();
+  for (let i = 0; i < intParam('nodes', DEFAULT_NODES, MAX_NODES); i++) lab.addNode();
+
+  const buttons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('[data-run]')]);
+  const runs = { seed: ['The seed\'s scenario', seedScenario], race: ['Two miners race', raceScenario], 'double-spend': ['A double spend across a partition', doubleSpendScenario] };
+  lab.runner.onState = (state) => {
+    $('run-state').textContent = state;
+    document.body.dataset.run = state;
+    for (const b of buttons) b.disabled = lab.runner.running;
+    /** @type {HTMLButtonElement} */ ($('pause')).disabled = !lab.runner.running;
+    /** @type {HTMLButtonElement} */ ($('step')).disabled = !lab.runner.running;
+    $('pause').textContent = lab.runner.paused ? 'Resume' : 'Pause';
+  };
+  lab.runner.onState('idle');
+  for (const b of buttons) {
+    b.addEventListener('click', () => {
+      const [title, make] = runs[/** @type {keyof typeof runs} */ (b.dataset.run)];
+      $('run-title').textContent = title;
+      lab.runner.play(title, make(lab)).catch((e) => { $('run-state').textContent = `error: ${e.message}`; });
+    });
+  }
+  $('pause').addEventListener('click', () => (lab.runner.paused ? lab.runner.resume() : lab.runner.pause()));
+  $('step').addEventListener('click', () => lab.runner.step());
+  $('add-node').addEventListener('click', () => {
+    try { lab.addNode(); } catch (e) { $('run-state').textContent = String(/** @type {Error} */ (e).message); }
+  });
+  document.body.dataset.ready = 'true';
+}
+
+main();
