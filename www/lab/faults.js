@@ -23,8 +23,8 @@ const short = (a) => `${String(a).slice(0, 10)}…`;
  * @returns {Step[]}
  */
 function partitionRace(lab, how) {
-  /** @type {{a?: LabNode, b?: LabNode, aCoins: string[], bCoins: string[], aPay: string, bPay: string, base: number, aTip: string, bTip: string, aTxids: string[]}} */
-  const r = { aCoins: [], bCoins: [], aPay: '', bPay: '', base: 0, aTip: '', bTip: '', aTxids: [] };
+  /** @type {{a?: LabNode, b?: LabNode, aCoins: string[], bCoins: string[], aPay: string, bPay: string, aMine: string, bMine: string, base: number, aTip: string, bTip: string, aTxids: string[]}} */
+  const r = { aCoins: [], bCoins: [], aPay: '', bPay: '', aMine: '', bMine: '', base: 0, aTip: '', bTip: '', aTxids: [] };
   const A = () => /** @type {LabNode} */ (r.a);
   const B = () => /** @type {LabNode} */ (r.b);
   const relayTip = async () => (await lab.relay.status())?.tip ?? null;
@@ -53,6 +53,9 @@ function partitionRace(lab, how) {
         for (const n of [A(), B()]) await until(`node ${n.id} to reach height ${r.base}`, async () => (await n.status()).height >= r.base);
         r.aPay = await A().node.createWallet();
         r.bPay = await B().node.createWallet();
+        // Each miner's block pays a fourth address, so the payees hold only what was paid.
+        r.aMine = await A().node.createWallet();
+        r.bMine = await B().node.createWallet();
         say(`CENTRAL paid 10 to each of ${[...new Set([...r.aCoins, ...r.bCoins])].map(short).join(', ')}; both nodes are at height ${r.base}. Other nodes stopped mining so that only these two race.`);
       },
     },
@@ -67,8 +70,8 @@ function partitionRace(lab, how) {
     {
       title: '3. Both sides mine',
       run: async (say) => {
-        await A().node.startMining(r.aPay);
-        await B().node.startMining(r.bPay);
+        await A().node.startMining(r.aMine);
+        await B().node.startMining(r.bMine);
         for (const c of r.aCoins) r.aTxids.push(String(await A().node.send(c, r.aPay, how.doubleSpend ? 5 : 1)));
         for (const c of r.bCoins) await B().node.send(c, r.bPay, how.doubleSpend ? 5 : 1);
         say(how.doubleSpend
@@ -112,8 +115,10 @@ function partitionRace(lab, how) {
             const pool = /** @type {{txid: string}[]} */ (await A().node.mempool());
             return !pool.some((t) => r.aTxids.includes(t.txid));
           });
-          const ok = await drawBalances(lab, { [`A's payee`]: r.aPay, [`B's payee`]: r.bPay }, { [`A's payee`]: 0, [`B's payee`]: 11 }, live);
-          say(`Node ${A().id}'s payments spent coins the winning branch had spent already: they went back to its mempool on the rollback, were found to be double spends, and were dropped. ${short(r.aPay)} has 0 in every node; ${short(r.bPay)} has 10 + 1.`);
+          const ok = await drawBalances(lab,
+            { [`A's payee`]: r.aPay, [`A's miner`]: r.aMine, [`B's payee`]: r.bPay, [`B's miner`]: r.bMine },
+            { [`A's payee`]: 0, [`A's miner`]: 0, [`B's payee`]: 11, [`B's miner`]: 10 }, live);
+          say(`Node ${A().id}'s payments spent coins the winning branch had spent already: they went back to its mempool on the rollback, were found to be double spends, and were dropped. ${short(r.aPay)} has 0 in every node; ${short(r.bPay)} has 10 + 1. The reward of node ${A().id}'s lost block is gone too.`);
           if (!ok) throw new Error('a node still counts the losing double spend');
         } else {
           say('Its two payments were not lost: they went back to its mempool and will be mined again on the winning branch.');
