@@ -3,7 +3,8 @@
 //! else may. The story: a client on the network (through the relay's trusted proxy) asks
 //! for the key and is refused; a forged POST without the key, with a guessed key, or with
 //! the control cookie itself is refused; a local page with the key is served, and only the
-//! lab's three actions, within their limits.
+//! lab's actions, within their limits. The lab's links (`/lab/link/ID`, a WebSocket the
+//! relay can slow, drop and take down) are refused to the network and to foreign pages too.
 
 mod common;
 
@@ -46,6 +47,36 @@ async fn request(
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (code, body)
+}
+
+/// Sends a WebSocket upgrade for `path` from a page of `origin` (with `extra` header lines);
+/// returns the answer's status code once its headers are in (a 101 stays open).
+async fn upgrade_status(addr: SocketAddr, path: &str, origin: &str, extra: &[String]) -> u16 {
+    let mut head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Origin: {origin}\r\n"
+    );
+    for h in extra {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let mut tcp = TcpStream::connect(addr).await.expect("connects");
+    tcp.write_all(head.as_bytes()).await.expect("request");
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        match tokio::time::timeout(DEADLINE, tcp.read(&mut byte)).await {
+            Ok(Ok(1)) => answer.push(byte[0]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"))
 }
 
 /// The `output` field of a lab answer.
@@ -148,6 +179,30 @@ async fn only_a_loopback_page_holding_the_lab_key_may_use_the_lab() {
     .await;
     assert_eq!(code, 422, "{body}");
     assert!(error(&body).contains("address"), "{body}");
+
+    // The links: refused to the network, to a foreign page, for a bad id, and while the lab
+    // has taken them down; a local page's upgrade is served.
+    let own = format!("http://{addr}");
+    let link = "/lab/link/4001";
+    let code = upgrade_status(addr, link, &own, std::slice::from_ref(&remote)).await;
+    assert_eq!(code, 403, "a link opened from the network");
+    let code = upgrade_status(addr, link, "http://evil.example", &[]).await;
+    assert_eq!(code, 403, "a link opened by a foreign page");
+    let code = upgrade_status(addr, "/lab/link/a%20b", &own, &[]).await;
+    assert_eq!(code, 400, "a bad node id");
+    let down = r#"{"action":"link","node":"4001","down":true}"#;
+    let (code, body) = request(addr, "POST", "/lab/api", &with_key, down).await;
+    assert_eq!(code, 200, "{body}");
+    let code = upgrade_status(addr, link, &own, &[]).await;
+    assert_eq!(code, 503, "a link the lab took down");
+    let slow = r#"{"action":"link","node":"4001","delayMs":999999}"#;
+    let (code, body) = request(addr, "POST", "/lab/api", &with_key, slow).await;
+    assert_eq!(code, 400, "an endless delay: {body}");
+    let up = r#"{"action":"link","node":"4001"}"#;
+    let (code, _) = request(addr, "POST", "/lab/api", &with_key, up).await;
+    assert_eq!(code, 200);
+    let code = upgrade_status(addr, link, &own, &[]).await;
+    assert_eq!(code, 101, "a local page's link");
 
     // A payment from CENTRAL, mined at once: the chain grows and the payee has it.
     let before = relay.status().await.height;

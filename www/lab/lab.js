@@ -24,6 +24,8 @@ const DEFAULT_PACE_MS = 2500;
 /** How often the badges and the relay's height are refreshed. */
 const REFRESH_MS = 1000;
 const FIRST_ID = 4001;
+/** The delay "Slow link" puts on each message, either way: slow enough to see. */
+const SLOW_LINK_MS = 1500;
 
 /** @param {string} name @param {number} fallback @param {number} max */
 function intParam(name, fallback, max) {
@@ -31,6 +33,15 @@ function intParam(name, fallback, max) {
   if (raw === null || raw === '') return fallback;
   const v = Number(raw);
   return Number.isSafeInteger(v) && v >= 0 && v <= max ? v : fallback;
+}
+
+/** A button of a node card. @param {string} text @param {string} cls */
+function button(text, cls) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = cls;
+  b.textContent = text;
+  return b;
 }
 
 /** @param {string} id */
@@ -43,6 +54,11 @@ export class Lab {
     /** @type {LabNode[]} */
     this.nodes = [];
     this.firstId = intParam('first', FIRST_ID, 99_999_999);
+    /** Whether the nodes connect through the relay's lab links (/lab/link/ID), which the
+     *  relay can slow down, drop and take down: only with the lab key (loopback). */
+    this.linked = false;
+    /** Whether the lab took every link down (the relay out). */
+    this.outage = false;
     this.runner = new Runner(/** @type {HTMLOListElement} */ ($('narration')), intParam('pace', DEFAULT_PACE_MS, 60_000));
   }
 
@@ -69,9 +85,12 @@ export class Lab {
     open.target = '_blank';
     open.textContent = 'open';
     open.title = 'Close the lab first: a node runs in one tab at a time.';
-    head.append(title, summary, cut, open);
+    const slow = button('Slow link', 'slow-button');
+    const lossy = button('Lose messages', 'drop-button');
+    head.append(title, summary, cut, ...(this.linked ? [slow, lossy] : []), open);
     const frame = document.createElement('iframe');
-    frame.src = `/?node=${encodeURIComponent(id)}`;
+    const link = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/lab/link/${encodeURIComponent(id)}`;
+    frame.src = `/?node=${encodeURIComponent(id)}${this.linked ? `&relay=${encodeURIComponent(link)}` : ''}`;
     frame.title = `node ${id}`;
     frame.loading = 'eager';
     card.append(head, frame);
@@ -93,6 +112,8 @@ export class Lab {
       cut.disabled = true;
       try { await (n.cut ? n.heal() : n.cutOff()); } finally { cut.disabled = false; }
     });
+    slow.addEventListener('click', () => this.setFault(n, { ...n.fault, delayMs: n.fault.delayMs ? 0 : SLOW_LINK_MS }).then(() => this.refreshNode(n, summary, cut)));
+    lossy.addEventListener('click', () => this.setFault(n, { ...n.fault, drop: !n.fault.drop }).then(() => this.refreshNode(n, summary, cut)));
     $('node-count').textContent = String(this.nodes.length);
     return n;
   }
@@ -102,10 +123,35 @@ export class Lab {
     const s = await n.status().catch(() => null);
     if (!s) return;
     const connected = s.connection === 'open' || s.peers > 0;
-    this.map.setNode(n.id, { height: s.height, connected: connected && !n.cut, cut: n.cut, mining: s.mining });
+    this.map.setNode(n.id, { height: s.height, connected: connected && !n.cut, cut: n.cut, mining: s.mining, slow: n.fault.delayMs > 0, lossy: n.fault.drop });
     summary.textContent = `height ${s.height} · ${n.cut ? 'cut off' : connected ? `${s.peers} peer${s.peers === 1 ? '' : 's'}` : 'connecting'}${s.mining ? ' · mining' : ''} · mempool ${s.mempool}`;
     cut.textContent = n.cut ? 'Heal' : 'Cut off';
+    const card = cut.closest('.node-card');
+    const slow = card?.querySelector('.slow-button');
+    const lossy = card?.querySelector('.drop-button');
+    if (slow) slow.textContent = n.fault.delayMs ? 'Fast link' : 'Slow link';
+    if (lossy) lossy.textContent = n.fault.drop ? 'Stop losing' : 'Lose messages';
     cut.closest('.node-card')?.classList.toggle('cut', n.cut);
+  }
+
+  /** Sets what the relay does to `n`'s link. Ending a loss also closes the link once: the
+   *  node reconnects and asks again for what it missed, as after any broken connection.
+   *  @param {LabNode} n @param {{delayMs: number, drop: boolean}} fault */
+  async setFault(n, fault) {
+    const healing = n.fault.drop && !fault.drop;
+    if (healing) await this.relay.link(n.id, { ...fault, down: true });
+    await this.relay.link(n.id, fault);
+    n.fault = fault;
+    if (healing) await n.node.connect();
+  }
+
+  /** Takes every lab link down (the relay out, for the lab's nodes) or brings them back.
+   *  @param {boolean} down */
+  async setOutage(down) {
+    await this.relay.outage(down);
+    this.outage = down;
+    this.map.setOutage(down);
+    if (!down) for (const n of this.nodes) if (!n.cut) await n.node.connect().catch(() => {});
   }
 
   /** The first `count` nodes, started (added if the lab has fewer). @param {number} count */
@@ -124,6 +170,18 @@ async function main() {
   };
   setInterval(refreshRelay, REFRESH_MS);
   refreshRelay();
+  // The lab key (loopback only) lets the lab put faults on the links; without it the nodes
+  // connect straight to /ws and the relay-side faults are hidden.
+  lab.linked = await lab.relay.fetchKey().then(() => true, (e) => { $('lab-note').textContent = String(e.message); return false; });
+  $('relay-out').hidden = !lab.linked;
+  $('relay-out').addEventListener('click', async () => {
+    const b = /** @type {HTMLButtonElement} */ ($('relay-out'));
+    b.disabled = true;
+    try {
+      await lab.setOutage(!lab.outage);
+      b.textContent = lab.outage ? 'Bring the relay back' : 'Take the relay out';
+    } finally { b.disabled = false; }
+  });
   for (let i = 0; i < intParam('nodes', DEFAULT_NODES, MAX_NODES); i++) lab.addNode();
 
   const buttons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('[data-run]')]);

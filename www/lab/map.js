@@ -89,18 +89,27 @@ export class NetworkMap {
 
   /** The relay's height. @param {number | null} height */
   setRelay(height) {
-    this.relayHeight.textContent = height === null ? 'not answering' : `height ${height}`;
+    const out = this.root.classList.contains('relay-out');
+    this.relayHeight.textContent = height === null ? 'not answering' : `${out ? 'out · ' : ''}height ${height}`;
     this.root.classList.toggle('relay-down', height === null);
   }
 
+  /** The lab took every link down (the relay out) or brought them back. @param {boolean} out */
+  setOutage(out) {
+    this.root.classList.toggle('relay-out', out);
+    this.root.setAttribute('data-relay', out ? 'out' : 'up');
+  }
+
   /** A node's badge: its height, whether it is connected, cut off by the lab, mining.
-   *  @param {string} id @param {{height: number, connected: boolean, cut: boolean, mining: boolean}} s */
+   *  @param {string} id @param {{height: number, connected: boolean, cut: boolean, mining: boolean, slow?: boolean, lossy?: boolean}} s */
   setNode(id, s) {
     const spot = this.spots.get(id);
     if (!spot) return;
     spot.height.textContent = `height ${s.height}`;
-    spot.state.textContent = s.cut ? 'cut off' : s.connected ? (s.mining ? 'mining' : 'connected') : 'connecting…';
-    spot.edge.setAttribute('class', `edge ${s.cut ? 'cut' : s.connected ? 'up' : 'down'}`);
+    spot.state.textContent = s.cut ? 'cut off' : s.connected
+      ? `${s.mining ? 'mining' : 'connected'}${s.slow ? ' · slow link' : ''}${s.lossy ? ' · losing' : ''}` : 'connecting…';
+    spot.edge.setAttribute('class', `edge ${s.cut ? 'cut' : s.connected ? 'up' : 'down'}${s.slow ? ' slow' : ''}${s.lossy ? ' lossy' : ''}`);
+    spot.edge.setAttribute('data-fault', [s.slow ? 'slow' : '', s.lossy ? 'lossy' : ''].filter(Boolean).join(' '));
     spot.badge.setAttribute('class', `node${s.cut ? ' cut' : ''}${s.mining ? ' mining' : ''}`);
     spot.badge.setAttribute('data-height', String(s.height));
     spot.badge.setAttribute('data-state', s.cut ? 'cut' : s.connected ? 'up' : 'down');

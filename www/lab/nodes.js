@@ -21,6 +21,8 @@ export class LabNode {
     this.node = null;
     /** Whether the lab cut this node off (disconnect) and has not healed it yet. */
     this.cut = false;
+    /** What the relay does to this node's link (only for nodes linked through /lab/link). */
+    this.fault = { delayMs: 0, drop: false };
     /** @type {Status | null} */
     this.last = null;
     /** @type {Map<string, Set<(payload: any) => void>>} */

@@ -62,6 +62,13 @@ export class Relay {
   /** CENTRAL pays `amount` to `to`, mined at once. @param {string} to @param {number} amount */
   fund(to, amount) { return this.act({ action: 'fund', to, amount }); }
 
+  /** Sets what the relay does to node `node`'s lab link (all off: whole).
+   *  @param {string} node @param {{delayMs?: number, drop?: boolean, down?: boolean}} fault */
+  link(node, fault) { return this.act({ action: 'link', node, ...fault }); }
+
+  /** Takes every lab link down (the relay out, for the lab's nodes) or up again. @param {boolean} down */
+  outage(down) { return this.act({ action: 'outage', down }); }
+
   /** The relay's confirmed balance of `address`. @param {string} address */
   async balance(address) { return Number(await this.act({ action: 'balance', address })); }
 }

@@ -1,6 +1,6 @@
 //! The network lab's endpoints (the page is `www/lab/`): what the lab asks of the central node
 //! while it plays the seed's scenario — its address, a payment from it mined at once, a
-//! balance — and nothing else.
+//! balance — and the faults it puts on its nodes' links ([`lab_link`]); nothing else.
 //!
 //! Who may ask: loopback callers only (as `/control`), and only with the lab key. The key is
 //! not the control cookie but derived from it ([`lab_key`]), so a leaked lab key commands no
@@ -15,11 +15,13 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use node_core::primitives::hash::sha256;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use super::lab_link::{self, LinkFault, LinkTable};
 use crate::commands::Request;
 use crate::hub::HubMsg;
 use crate::net::Shared;
@@ -32,6 +34,16 @@ pub const MAX_FUND_AMOUNT: u64 = 100;
 
 /// Separates the lab key's derivation from any other use of the cookie.
 const LAB_KEY_CONTEXT: &[u8] = b"blockchain network lab key v1\0";
+
+/// The lab's routes, with the faults on its links (one table per running relay).
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/lab", get(redirect))
+        .route("/lab/key", get(key))
+        .route("/lab/api", post(api))
+        .route("/lab/link/{node}", get(lab_link::link))
+        .layer(Extension(Arc::new(LinkTable::default())))
+}
 
 /// The lab key of a node whose control cookie is `cookie`: SHA-256 of a fixed context and the
 /// cookie, in hex. A restart writes a new cookie, so the key changes with it.
@@ -63,6 +75,21 @@ pub enum LabAction {
         /// Whose.
         address: String,
     },
+    /// Slows, drops or takes down node `node`'s lab link (all fields off: the link is whole).
+    Link {
+        /// The node id.
+        node: String,
+        /// What to do to it.
+        #[serde(flatten)]
+        fault: LinkFault,
+    },
+    /// Every lab link down (`down: true`: the relay out, for the lab's nodes) or up again.
+    Outage {
+        /// Down or up.
+        down: bool,
+    },
+    /// The faults on the links now.
+    Links,
 }
 
 /// What the lab endpoint answers: the action's output or why it failed.
@@ -119,6 +146,7 @@ pub async fn key(
 /// `POST /lab/api`: one [`LabAction`], from a loopback caller holding the lab key.
 pub async fn api(
     State(shared): State<Arc<Shared>>,
+    Extension(links): Extension<Arc<LinkTable>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Body,
@@ -145,15 +173,29 @@ pub async fn api(
         Ok(a) => a,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
     };
-    match run(&shared, action).await {
+    match run(&shared, &links, action).await {
         Ok(output) => reply(StatusCode::OK, Some(output), None),
         Err((status, why)) => refuse(status, &why),
     }
 }
 
 /// Carries out `action` through the hub's control path; the answer, trimmed.
-async fn run(shared: &Shared, action: LabAction) -> Result<String, (StatusCode, String)> {
+async fn run(
+    shared: &Shared,
+    links: &LinkTable,
+    action: LabAction,
+) -> Result<String, (StatusCode, String)> {
     match action {
+        LabAction::Link { node, fault } => {
+            let bad = |e: lab_link::LinkError| (StatusCode::BAD_REQUEST, e.to_string());
+            links.set(&node, fault).map_err(bad)?;
+            Ok(links.view().to_string())
+        }
+        LabAction::Outage { down } => {
+            links.set_outage(down);
+            Ok(links.view().to_string())
+        }
+        LabAction::Links => Ok(links.view().to_string()),
         LabAction::Central => central(shared).await,
         LabAction::Fund { to, amount } => {
             if amount == 0 || amount > MAX_FUND_AMOUNT {
@@ -238,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_three_actions_parse() {
+    fn only_the_labs_actions_parse() {
         let fund: LabAction =
             serde_json::from_str(r#"{"action":"fund","to":"1abc","amount":10}"#).expect("fund");
         assert_eq!(
@@ -246,6 +288,19 @@ mod tests {
             LabAction::Fund {
                 to: "1abc".into(),
                 amount: 10
+            }
+        );
+        let link: LabAction =
+            serde_json::from_str(r#"{"action":"link","node":"4002","delayMs":500}"#).expect("link");
+        assert_eq!(
+            link,
+            LabAction::Link {
+                node: "4002".into(),
+                fault: LinkFault {
+                    delay_ms: 500,
+                    drop: false,
+                    down: false
+                }
             }
         );
         assert!(serde_json::from_str::<LabAction>(r#"{"action":"createblockchain"}"#).is_err());

@@ -15,6 +15,7 @@ pub mod conns;
 pub mod control;
 pub mod health;
 pub mod lab;
+pub mod lab_link;
 pub mod page;
 pub mod status;
 pub mod ws_route;
@@ -38,9 +39,7 @@ pub fn router(shared: Arc<Shared>, page: &page::PageSource) -> Router {
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
         .route("/control", post(control::handle))
-        .route("/lab", get(lab::redirect))
-        .route("/lab/key", get(lab::key))
-        .route("/lab/api", post(lab::api));
+        .merge(lab::routes());
     page.serve(routes)
         .layer(middleware::from_fn(content_types))
         .layer(middleware::from_fn_with_state(shared.clone(), check_host))
