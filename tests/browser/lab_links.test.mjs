@@ -1,7 +1,9 @@
 // Faults on the relay's side of the lab's links (/lab/link/ID): the relay loses every
 // message to and from node 4002 — a block reaches node 4001 and not 4002 — until the loss
 // ends and 4002 catches up; a slow link still converges; the relay taken out for the lab's
-// nodes leaves them without peers, and they sync what was mined meanwhile once it is back.
+// nodes leaves them without peers, and they sync what was mined meanwhile once it is back;
+// the relay forges one block for node 4002, which refuses it with its reason and scores the
+// relay, then fetches the real block.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Relay, freePort, launchBrowser, waitFor, labScreenshot } from './harness.mjs';
@@ -69,5 +71,21 @@ test('the relay slows, loses and takes down the lab nodes\' links, and each is u
   await waitFor('both nodes back at the relay\'s height', async () =>
     (await status(page, 0)).height === h + 3 && (await status(page, 1)).height === h + 3, 120_000);
   assert.equal(await page.getAttribute('#map', 'data-relay'), 'up');
+
+  // The hostile relay: a forged block to 4002 only.
+  await page.click('#play-hostile');
+  const state = await waitFor('the hostile run to end', async () => {
+    const s = await page.getAttribute('#narration', 'data-state');
+    return (s === 'passed' || s === 'failed') && (await page.textContent('#run-state')) === s && s;
+  }, 300_000, 300);
+  const narration = await page.$$eval('#narration li', (lis) => lis.map((li) => li.textContent).join('\n'));
+  assert.equal(state, 'passed', narration);
+  assert.match(narration, /Node 4002 refused the block: .*proof.of.work/i);
+  assert.match(narration, /It scored the peer that sent it: .*\(score -?\d+\)/);
+  const end = (await relay.status()).height;
+  assert.equal(end, h + 4);
+  assert.equal((await status(page, 0)).height, end);
+  assert.equal((await status(page, 1)).height, end, 'node 4002 took the real block in the end');
+  await labScreenshot(page, 'lab-hostile');
   assert.deepEqual(errors, []);
 });

@@ -13,6 +13,7 @@ import { Relay } from './relay.js';
 import { Runner } from './runner.js';
 import { seedScenario } from './scenario.js';
 import { raceScenario, doubleSpendScenario } from './faults.js';
+import { hostileScenario } from './hostile.js';
 
 const params = new URLSearchParams(location.search);
 /** Nodes the lab starts with: a wallet node and a miner, as in the seed. */
@@ -174,6 +175,7 @@ async function main() {
   // connect straight to /ws and the relay-side faults are hidden.
   lab.linked = await lab.relay.fetchKey().then(() => true, (e) => { $('lab-note').textContent = String(e.message); return false; });
   $('relay-out').hidden = !lab.linked;
+  $('play-hostile').hidden = !lab.linked;
   $('relay-out').addEventListener('click', async () => {
     const b = /** @type {HTMLButtonElement} */ ($('relay-out'));
     b.disabled = true;
@@ -185,7 +187,8 @@ async function main() {
   for (let i = 0; i < intParam('nodes', DEFAULT_NODES, MAX_NODES); i++) lab.addNode();
 
   const buttons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('[data-run]')]);
-  const runs = { seed: ['The seed\'s scenario', seedScenario], race: ['Two miners race', raceScenario], 'double-spend': ['A double spend across a partition', doubleSpendScenario] };
+  const runs = { seed: ['The seed\'s scenario', seedScenario], race: ['Two miners race', raceScenario], 'double-spend': ['A double spend across a partition', doubleSpendScenario],
+    hostile: ['A hostile relay forges a block', hostileScenario] };
   lab.runner.onState = (state) => {
     $('run-state').textContent = state;
     document.body.dataset.run = state;

@@ -63,7 +63,7 @@ export class Relay {
   fund(to, amount) { return this.act({ action: 'fund', to, amount }); }
 
   /** Sets what the relay does to node `node`'s lab link (all off: whole).
-   *  @param {string} node @param {{delayMs?: number, drop?: boolean, down?: boolean}} fault */
+   *  @param {string} node @param {{delayMs?: number, drop?: boolean, down?: boolean, forge?: boolean}} fault */
   link(node, fault) { return this.act({ action: 'link', node, ...fault }); }
 
   /** Takes every lab link down (the relay out, for the lab's nodes) or up again. @param {boolean} down */

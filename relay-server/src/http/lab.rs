@@ -298,8 +298,7 @@ mod tests {
                 node: "4002".into(),
                 fault: LinkFault {
                     delay_ms: 500,
-                    drop: false,
-                    down: false
+                    ..LinkFault::default()
                 }
             }
         );

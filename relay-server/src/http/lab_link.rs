@@ -1,9 +1,10 @@
 //! The lab's links: `GET /lab/link/{node}` is `/ws` with a hand on the wire. A lab node
 //! connects through it, and the lab can then slow its messages down, drop them, close the
 //! link and refuse it (the node cut off by the relay's side), or take every lab link down at
-//! once (the relay out, as the lab's nodes see it). The connection behind it is the relay's
-//! own ([`connection::run`]): the node is a peer like any other; only the frames between them
-//! are held back or lost.
+//! once (the relay out, as the lab's nodes see it), or forge the next block it sends (a
+//! hostile relay: the node must refuse it, say why, and score the peer). The connection
+//! behind it is the relay's own ([`connection::run`]): the node is a peer like any other;
+//! only the frames between them are held back, lost or forged.
 //!
 //! Loopback callers only, from an allowed origin, as `/ws` and the rest of the lab.
 
@@ -19,6 +20,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::{future, stream, SinkExt, StreamExt};
+use node_core::consensus::pow;
+use node_core::protocol::{decode_frame, encode_frame, frame_command, Message};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -49,6 +52,10 @@ pub struct LinkFault {
     /// The link is closed and refused.
     #[serde(default)]
     pub down: bool,
+    /// The next block sent to the node is forged (its nonce changed until its proof of
+    /// work fails): the relay turned hostile, once. Cleared when used.
+    #[serde(default)]
+    pub forge: bool,
 }
 
 /// Why a fault was not set.
@@ -129,6 +136,19 @@ impl LinkTable {
         }
         self.changed.send_modify(|g| *g += 1);
         Ok(())
+    }
+
+    /// Whether the next block to `id` is to be forged; clears the wish.
+    fn take_forge(&self, id: &str) -> bool {
+        let mut s = self.state();
+        let Some(f) = s.faults.get_mut(id).filter(|f| f.forge) else {
+            return false;
+        };
+        f.forge = false;
+        if *f == LinkFault::default() {
+            s.faults.remove(id);
+        }
+        true
     }
 
     /// Takes every lab link down (`true`) or lets them up again.
@@ -245,6 +265,15 @@ async fn serve(
             }
         })
         .with_flat_map(move |o: Outgoing| {
+            let o = match o {
+                Outgoing::Frame(f)
+                    if frame_command(&f) == Ok("block") && t_lose.take_forge(&id_lose) =>
+                {
+                    tracing::info!(node = %id_lose, "lab: a forged block sent");
+                    Outgoing::Frame(forged(&f).into())
+                }
+                o => o,
+            };
             let lost = matches!(o, Outgoing::Frame(_)) && t_lose.fault(&id_lose).drop;
             stream::iter(if lost { Vec::new() } else { vec![Ok(o)] })
         });
@@ -258,6 +287,21 @@ async fn serve(
     )
     .await;
     tracing::debug!(%node, reason = %end, "lab link ended");
+}
+
+/// `frame`'s block with its nonce changed until its proof of work fails (any other frame
+/// as it is): what a hostile peer would send.
+fn forged(frame: &[u8]) -> Vec<u8> {
+    let Ok(Message::Block(mut block)) = decode_frame(frame) else {
+        return frame.to_vec();
+    };
+    loop {
+        block.header.nonce = block.header.nonce.wrapping_add(1);
+        if !pow::meets_target(&block.hash(), block.header.bits) {
+            break;
+        }
+    }
+    encode_frame(&Message::Block(block))
 }
 
 #[cfg(test)]
@@ -292,5 +336,19 @@ mod tests {
             assert_eq!(t.set(&format!("n{i}"), lossy), Ok(()));
         }
         assert_eq!(t.set("one-more", lossy), Err(LinkError::TooMany));
+    }
+
+    #[test]
+    fn a_forge_is_used_once() {
+        let t = LinkTable::default();
+        let forge = LinkFault {
+            forge: true,
+            ..LinkFault::default()
+        };
+        assert_eq!(t.set("4002", forge), Ok(()));
+        assert!(!t.take_forge("4001"));
+        assert!(t.take_forge("4002"));
+        assert!(!t.take_forge("4002"));
+        assert_eq!(t.view()["links"], serde_json::json!({}));
     }
 }
