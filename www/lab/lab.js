@@ -14,6 +14,8 @@ import { Runner } from './runner.js';
 import { seedScenario } from './scenario.js';
 import { raceScenario, doubleSpendScenario } from './faults.js';
 import { hostileScenario } from './hostile.js';
+import { Recorder, readRecording, saveRecording } from './replay.js';
+import { Player } from './player.js';
 
 const params = new URLSearchParams(location.search);
 /** Nodes the lab starts with: a wallet node and a miner, as in the seed. */
@@ -58,6 +60,14 @@ export class Lab {
     /** Whether the nodes connect through the relay's lab links (/lab/link/ID), which the
      *  relay can slow down, drop and take down: only with the lab key (loopback). */
     this.linked = false;
+    this.recorder = new Recorder();
+    this.player = new Player(this.map);
+    /** @type {import('./replay.js').Recording | null} the last recording made or loaded */
+    this.recording = null;
+    /** Each node's last badge, so a recording holds changes only. @type {Map<string, string>} */
+    this.lastBadge = new Map();
+    /** Whether the map shows a replay (until "Back to live"). */
+    this.showingReplay = false;
     /** Whether the lab took every link down (the relay out). */
     this.outage = false;
     this.runner = new Runner(/** @type {HTMLOListElement} */ ($('narration')), intParam('pace', DEFAULT_PACE_MS, 60_000));
@@ -98,10 +108,11 @@ export class Lab {
     $('nodes').append(card);
     const n = new LabNode(id, frame);
     this.nodes.push(n);
-    this.map.addNode(id);
+    if (!this.showingReplay) this.map.addNode(id);
+    this.recorder.nodes.add(id);
     n.ready = n.started().then(() => {
       cut.disabled = false;
-      n.on('message', (/** @type {any} */ m) => this.map.message(id, m.direction === 'out' ? 'out' : 'in', String(m.command)));
+      n.on('message', (/** @type {any} */ m) => this.showMessage(id, m.direction === 'out' ? 'out' : 'in', String(m.command)));
       n.on('lab', () => this.refreshNode(n, summary, cut));
       n.on('tip', () => this.refreshNode(n, summary, cut));
       n.on('connection', () => this.refreshNode(n, summary, cut));
@@ -124,7 +135,7 @@ export class Lab {
     const s = await n.status().catch(() => null);
     if (!s) return;
     const connected = s.connection === 'open' || s.peers > 0;
-    this.map.setNode(n.id, { height: s.height, connected: connected && !n.cut, cut: n.cut, mining: s.mining, slow: n.fault.delayMs > 0, lossy: n.fault.drop });
+    this.showNode(n.id, { height: s.height, connected: connected && !n.cut, cut: n.cut, mining: s.mining }, { slow: n.fault.delayMs > 0, lossy: n.fault.drop });
     summary.textContent = `height ${s.height} · ${n.cut ? 'cut off' : connected ? `${s.peers} peer${s.peers === 1 ? '' : 's'}` : 'connecting'}${s.mining ? ' · mining' : ''} · mempool ${s.mempool}`;
     cut.textContent = n.cut ? 'Heal' : 'Cut off';
     const card = cut.closest('.node-card');
@@ -133,6 +144,54 @@ export class Lab {
     if (slow) slow.textContent = n.fault.delayMs ? 'Fast link' : 'Slow link';
     if (lossy) lossy.textContent = n.fault.drop ? 'Stop losing' : 'Lose messages';
     cut.closest('.node-card')?.classList.toggle('cut', n.cut);
+  }
+
+  /** A message of a live node: recorded, and drawn unless a replay has the map.
+   *  @param {string} id @param {'in' | 'out'} direction @param {string} command */
+  showMessage(id, direction, command) {
+    this.recorder.message(id, direction, command);
+    if (!this.showingReplay) this.map.message(id, direction, command);
+  }
+
+  /** A live node's badge: recorded when it changed, drawn unless a replay has the map.
+   *  @param {string} id @param {import('./replay.js').RecordedBadge} badge
+   *  @param {{slow: boolean, lossy: boolean}} link */
+  showNode(id, badge, link) {
+    const key = JSON.stringify(badge);
+    if (this.lastBadge.get(id) !== key) {
+      this.lastBadge.set(id, key);
+      this.recorder.badge(id, badge);
+    }
+    if (!this.showingReplay) this.map.setNode(id, { ...badge, ...link });
+  }
+
+  /** Plays the last recording on the map; the map keeps its last picture until
+   *  "Back to live" ([`live`]). @param {number} speed */
+  async replay(speed) {
+    if (!this.recording || this.player.playing) return;
+    this.showingReplay = true;
+    $('live').hidden = false;
+    const state = $('replay-state');
+    state.dataset.state = 'replaying';
+    state.textContent = `replaying ${this.recording.events.length} events at ${speed}×…`;
+    this.map.root.dataset.replay = 'on';
+    try {
+      await this.player.play(this.recording, speed);
+    } finally {
+      this.map.root.dataset.replay = 'off';
+      state.dataset.state = 'done';
+      state.textContent = `replay done (${this.recording.events.length} events)`;
+    }
+  }
+
+  /** Gives the map back to the live nodes (stopping a replay still playing). */
+  live() {
+    this.player.stop();
+    this.showingReplay = false;
+    $('live').hidden = true;
+    this.map.reset(this.nodes.map((n) => n.id));
+    this.lastBadge.clear();
+    for (const n of this.nodes) n.emit('lab', { kind: 'live' });
   }
 
   /** Sets what the relay does to `n`'s link. Ending a loss also closes the link once: the
@@ -160,6 +219,54 @@ export class Lab {
     while (this.nodes.length < count) this.addNode();
     return Promise.all(this.nodes.slice(0, count).map((n) => /** @type {Promise<LabNode>} */ (n.ready)));
   }
+}
+
+/** The map panel's record / replay / save / load buttons. @param {Lab} lab */
+function wireReplays(lab) {
+  const record = /** @type {HTMLButtonElement} */ ($('record'));
+  const replay = /** @type {HTMLButtonElement} */ ($('replay'));
+  const save = /** @type {HTMLButtonElement} */ ($('save-recording'));
+  const state = $('replay-state');
+  const ready = () => {
+    replay.disabled = !lab.recording || lab.recorder.on;
+    save.disabled = !lab.recording || lab.recorder.on;
+  };
+  record.addEventListener('click', () => {
+    if (lab.recorder.on) {
+      lab.recorder.end();
+      lab.recording = lab.recorder.recording();
+      record.textContent = '● Record';
+      state.dataset.state = 'recorded';
+      state.textContent = `recorded ${lab.recording.events.length} events${lab.recorder.full ? ' (full: later ones were not kept)' : ''}`;
+    } else {
+      lab.recorder.begin(lab.nodes.map((n) => n.id));
+      lab.lastBadge.clear();
+      record.textContent = '■ Stop recording';
+      state.dataset.state = 'recording';
+      state.textContent = 'recording…';
+    }
+    ready();
+  });
+  replay.addEventListener('click', () => {
+    lab.replay(Number(/** @type {HTMLSelectElement} */ ($('replay-speed')).value) || 1);
+  });
+  $('live').addEventListener('click', () => lab.live());
+  save.addEventListener('click', () => { if (lab.recording) saveRecording(lab.recording); });
+  const load = /** @type {HTMLInputElement} */ ($('load-recording'));
+  load.addEventListener('change', async () => {
+    const file = load.files?.[0];
+    load.value = '';
+    if (!file) return;
+    try {
+      lab.recording = await readRecording(file);
+      state.dataset.state = 'loaded';
+      state.textContent = `loaded ${lab.recording.events.length} events of ${lab.recording.nodes.length} nodes: press Replay`;
+    } catch (e) {
+      state.dataset.state = 'refused';
+      state.textContent = String(/** @type {Error} */ (e).message);
+    }
+    ready();
+  });
 }
 
 async function main() {
@@ -207,6 +314,7 @@ async function main() {
   }
   $('pause').addEventListener('click', () => (lab.runner.paused ? lab.runner.resume() : lab.runner.pause()));
   $('step').addEventListener('click', () => lab.runner.step());
+  wireReplays(lab);
   $('add-node').addEventListener('click', () => {
     try { lab.addNode(); } catch (e) { $('run-state').textContent = String(/** @type {Error} */ (e).message); }
   });

@@ -12,6 +12,8 @@ const RADIUS = 125;
 export const FLIGHT_MS = 900;
 /** Most messages drawn in flight at once; more are counted, not drawn (a sync sends hundreds). */
 const MAX_IN_FLIGHT = 60;
+/** Past this many nodes the badges shrink to dots with their id (a simulated run). */
+const CROWDED = 12;
 /** The kinds the map colours; every other command is drawn as "other". */
 export const KINDS = ['inv', 'getdata', 'block', 'tx'];
 
@@ -56,6 +58,21 @@ export class NetworkMap {
     this.frame = 0;
   }
 
+  /** Empties the map and shows `ids` instead (a replay's nodes, or the live ones again).
+   *  @param {string[]} ids */
+  reset(ids) {
+    for (const f of this.inFlight) f.dot.remove();
+    this.inFlight = [];
+    for (const s of this.spots.values()) { s.edge.remove(); s.badge.remove(); }
+    this.spots.clear();
+    for (const k of Object.keys(this.counts)) {
+      this.counts[k] = 0;
+      this.root.removeAttribute(`data-seen-${k}`);
+    }
+    this.drawLegend();
+    for (const id of ids) this.addNode(id);
+  }
+
   /** Adds node `id` to the map (placed around the relay, evenly). @param {string} id */
   addNode(id) {
     if (this.spots.has(id)) return;
@@ -75,6 +92,7 @@ export class NetworkMap {
   /** Places the nodes evenly on a circle around the relay. */
   layout() {
     const n = this.spots.size;
+    this.root.classList.toggle('crowded', n > CROWDED);
     let i = 0;
     for (const s of this.spots.values()) {
       const angle = -Math.PI / 2 + (2 * Math.PI * i++) / Math.max(n, 1);
