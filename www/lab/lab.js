@@ -124,8 +124,12 @@ export class Lab {
       cut.disabled = true;
       try { await (n.cut ? n.heal() : n.cutOff()); } finally { cut.disabled = false; }
     });
-    slow.addEventListener('click', () => this.setFault(n, { ...n.fault, delayMs: n.fault.delayMs ? 0 : SLOW_LINK_MS }).then(() => this.refreshNode(n, summary, cut)));
-    lossy.addEventListener('click', () => this.setFault(n, { ...n.fault, drop: !n.fault.drop }).then(() => this.refreshNode(n, summary, cut)));
+    /** @param {{delayMs: number, drop: boolean}} fault */
+    const setFault = (fault) => this.setFault(n, fault)
+      .then(() => this.refreshNode(n, summary, cut))
+      .catch((e) => { summary.textContent = `the relay refused: ${e.message || e}`; });
+    slow.addEventListener('click', () => setFault({ ...n.fault, delayMs: n.fault.delayMs ? 0 : SLOW_LINK_MS }));
+    lossy.addEventListener('click', () => setFault({ ...n.fault, drop: !n.fault.drop }));
     $('node-count').textContent = String(this.nodes.length);
     return n;
   }
@@ -194,15 +198,17 @@ export class Lab {
     for (const n of this.nodes) n.emit('lab', { kind: 'live' });
   }
 
-  /** Sets what the relay does to `n`'s link. Ending a loss also closes the link once: the
-   *  node reconnects and asks again for what it missed, as after any broken connection.
+  /** Sets what the relay does to `n`'s link. Ending a loss also closes the connection once:
+   *  the node reconnects and asks again for what it missed, as after any broken connection.
    *  @param {LabNode} n @param {{delayMs: number, drop: boolean}} fault */
   async setFault(n, fault) {
     const healing = n.fault.drop && !fault.drop;
-    if (healing) await this.relay.link(n.id, { ...fault, down: true });
+    // The node closes its side and stays closed until the loss is lifted, so it cannot
+    // reconnect into the lossy link meanwhile.
+    if (healing) await n.node.disconnect();
     await this.relay.link(n.id, fault);
     n.fault = fault;
-    if (healing) await n.node.connect();
+    if (healing && !n.cut) await n.node.connect();
   }
 
   /** Takes every lab link down (the relay out, for the lab's nodes) or brings them back.
@@ -289,6 +295,8 @@ async function main() {
     try {
       await lab.setOutage(!lab.outage);
       b.textContent = lab.outage ? 'Bring the relay back' : 'Take the relay out';
+    } catch (e) {
+      $('lab-note').textContent = String(/** @type {Error} */ (e).message);
     } finally { b.disabled = false; }
   });
   for (let i = 0; i < intParam('nodes', DEFAULT_NODES, MAX_NODES); i++) lab.addNode();

@@ -27,6 +27,9 @@ export class LabNode {
     this.last = null;
     /** @type {Map<string, Set<(payload: any) => void>>} */
     this.listeners = new Map();
+    /** Resolves once the node started and the lab listens to it (set by the lab).
+     *  @type {Promise<LabNode> | null} */
+    this.ready = null;
   }
 
   /** Resolves once the frame's node runs; subscribes to all of its events. */
