@@ -138,3 +138,9 @@ export async function screenshot(tab, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   await tab.page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
+
+/** A screenshot of a page (the lab's, say) that is not a node tab. */
+export async function labScreenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}

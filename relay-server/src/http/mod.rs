@@ -14,6 +14,8 @@
 pub mod conns;
 pub mod control;
 pub mod health;
+pub mod lab;
+pub mod lab_link;
 pub mod page;
 pub mod status;
 pub mod ws_route;
@@ -36,7 +38,8 @@ pub fn router(shared: Arc<Shared>, page: &page::PageSource) -> Router {
         .route("/status", get(status::status))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
-        .route("/control", post(control::handle));
+        .route("/control", post(control::handle))
+        .merge(lab::routes());
     page.serve(routes)
         .layer(middleware::from_fn(content_types))
         .layer(middleware::from_fn_with_state(shared.clone(), check_host))
