@@ -1065,6 +1065,9 @@ async fn a_peer_announcing_blocks_it_never_sends_does_not_hold_back_announcement
     relay.stop();
 }
 
+/// A third of the 30 s the unbounded announcement queue kept the hub busy.
+const HUB_BUSY_LIKE_THE_QUADRATIC_QUEUE: Duration = Duration::from_secs(10);
+
 /// `inv`s of fresh random block hashes, well within the rate limit, must stay cheap for the
 /// hub (node-core once queued every announced hash without a bound and scanned the queue
 /// for each: 300 such `inv`s kept the hub busy for 30 s).
@@ -1103,6 +1106,12 @@ async fn invs_of_unknown_block_hashes_stay_cheap_for_the_hub() {
     let rtt = t0.elapsed();
     let (rss, peak) = memory_kb(relay.pid());
     eprintln!("ping after 600,000 announced hashes: {rtt:?}; relay RSS {rss} kB, peak {peak} kB");
-    assert!(rtt < Duration::from_secs(1), "the hub was busy for {rtt:?}");
+    // The quadratic queue kept the hub busy for 30 s; a bounded one answers in milliseconds.
+    // The bound sits between the two with room for a loaded 2-core machine (pings of 2-5 s
+    // were seen while other builds ran): it tells the fault apart, not the speed.
+    assert!(
+        rtt < HUB_BUSY_LIKE_THE_QUADRATIC_QUEUE,
+        "the hub was busy for {rtt:?}"
+    );
     relay.stop();
 }
