@@ -35,7 +35,9 @@ fi
 cat <<MSG
 
 The central node (relay) is starting on http://127.0.0.1:${PORT}/ (Ctrl-C stops it).
-Open a tab per node:
+New here? Open the network lab, press "The seed's scenario" and watch it play out:
+  lab          http://127.0.0.1:${PORT}/lab/
+Or open a tab per node:
   wallet node  http://127.0.0.1:${PORT}/?node=3001
   miner node   http://127.0.0.1:${PORT}/?node=3002
 The central node's own commands, in another terminal while it runs:
