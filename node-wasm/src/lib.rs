@@ -17,6 +17,7 @@
 //! - [`views`]: the plain data handed to the page.
 //! - [`peer_text`]: strings from peers made safe to show (escaped, cut to length).
 //! - [`error`]: the errors the page sees as thrown `Error`s.
+//! - [`global_scope`]: the page's or the node worker's `location` and `navigator`.
 //! - [`web_random`]: random bytes for new keys, straight from `crypto.getRandomValues`.
 //! - [`bounded_copy`]: values copied in from JavaScript only after their size is checked.
 //!
@@ -31,6 +32,7 @@ pub mod driver;
 pub mod error;
 #[cfg(feature = "page")]
 pub mod facade;
+pub mod global_scope;
 pub mod idb_open;
 pub mod inbound;
 pub mod journal_audit;
