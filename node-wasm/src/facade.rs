@@ -1,5 +1,6 @@
-//! The node as the page sees it: the exported `BrowserNode` class that `www/app.js` puts on
-//! `window.node`.
+//! The node as the page sees it: the exported `BrowserNode` class. It runs in the node's
+//! worker (`www/node-worker.js`); the page's `window.node` is a proxy with the same calls
+//! and events (`www/ui/remote-node.js`).
 //!
 //! # Usage (from the page or the console)
 //! ```text

@@ -3,7 +3,8 @@
 //! The browser shell of the node: each tab is a full node running the node-core state
 //! machine compiled to WebAssembly.
 //!
-//! - [`facade`]: the exported `BrowserNode` class the page exposes as `window.node`.
+//! - [`facade`]: the exported `BrowserNode` class, run in the node's worker and proxied to the
+//!   page as `window.node` (www/node-worker.js, www/ui/remote-node.js).
 //! - [`driver`]: owns the node, feeds it events, carries out its actions in order.
 //! - [`storage`]: the chain in IndexedDB, one transaction per batch of changes.
 //! - [`journal_audit`]: what a load may trust of that journal (what its blocks prove).
