@@ -50,7 +50,7 @@ test('a tab reconnects when the network returns and catches up after a freeze', 
   const open = await waitFor('reconnected', () => page.evaluate((after) => window.connections
     .find((c) => c.state === 'open' && c.at >= after), back), 30_000, 50);
   assert.ok(open.at < grown.at + grown.retryInMs,
-    `reconnected ${open.at - back} ms after the network came back, before the backoff's retry at +${grown.at + grown.retryInMs - back} ms`);
+    `reconnected ${open.at - back} ms after the network came back; it must come before the backoff's own retry at +${grown.at + grown.retryInMs - back} ms`);
   console.log(`reconnected ${open.at - back} ms after the network came back`);
   await waitFor('connected again', async () => (await status()).connection === 'open');
 
