@@ -1,16 +1,20 @@
 // @ts-check
-// The page of one node: loads the wasm node, puts it on window.node, and mounts the panels
-// (www/ui/: one module per panel, each drawing its part of the page from its own
-// subscriptions to the node's events).
+// The page of one node: starts the node in its own worker (www/node-worker.js), puts the
+// page's proxy of it on window.node (www/ui/remote-node.js: the same calls and events), and
+// mounts the panels (www/ui/: one module per panel, each drawing its part of the page from
+// its own subscriptions to the node's events). The page's thread only draws.
 //
-// The node is this tab: /?node=3001 is node 3001 (the seed's NODE_ID), with its chain and
-// wallet in IndexedDB databases named after it. ?relay=ws://host:port/ws connects to another
+// /?node=3001 is node 3001 (the seed's NODE_ID), with its chain and wallet in IndexedDB
+// databases named after it. One tab owns a node at a time; another tab of the same node is
+// a live view of it and takes it over when the owner's tab closes. ?relay=ws://host:port/ws connects to another
 // relay than this page's origin; ?workers=N sets the mining workers.
-import init, { BrowserNode } from './pkg/node_wasm.js';
-import { nodeId, pinNodeId, lockNode, relayCheckpoint } from './ui/boot.js';
+import { nodeId, pinNodeId, relayCheckpoint } from './ui/boot.js';
+import { RemoteNode } from './ui/remote-node.js';
+import { watchOwnership, watchWakes } from './ui/ownership.js';
+import { mountStorage } from './ui/storage.js';
 import { $, banner, message } from './ui/dom.js';
 import { Page } from './ui/page.js';
-import { mountTopbar, setConnection } from './ui/topbar.js';
+import { mountTopbar } from './ui/topbar.js';
 import { mountWallet } from './ui/wallet.js';
 import { mountSend } from './ui/send.js';
 import { mountPayments } from './ui/payments.js';
@@ -25,17 +29,12 @@ async function main() {
   $('node-id').textContent = nodeId;
   document.title = `Node ${nodeId}`;
   if (pinNodeId()) $('node-id').title = 'no ?node= in the address: using the default';
-  if (!(await lockNode(nodeId))) {
-    banner(`Node ${nodeId} is already open in another tab of this browser. Open /?node=<another id> for a second node.`, true);
-    setConnection({ state: 'closed' });
-    return;
-  }
-  let node;
+  const node = new RemoteNode(nodeId);
   try {
-    const [assumeValid] = await Promise.all([relayCheckpoint(), init()]);
-    node = await BrowserNode.start({
-      nodeId,
+    const assumeValid = await relayCheckpoint();
+    await node.start({
       workerUrl: new URL('./worker.js', import.meta.url).href,
+      verifyWorkerUrl: new URL('./verify-worker.js', import.meta.url).href,
       assumeValid,
     });
   } catch (e) {
@@ -44,7 +43,9 @@ async function main() {
     return;
   }
   /** @type {any} */ (window).node = node;
-  const page = new Page(node);
+  watchOwnership(node);
+  watchWakes(node);
+  const page = new Page(/** @type {any} */ (node));
   mountTopbar(page);
   mountWallet(page);
   mountSend(page);
@@ -55,6 +56,7 @@ async function main() {
   mountNetwork(page);
   mountInspector(page);
   mountGuide(page);
+  mountStorage(page);
 
   const status = await node.status();
   $('worker-count').value = String(status.workers);

@@ -1,5 +1,6 @@
-//! The node as the page sees it: the exported `BrowserNode` class that `www/app.js` puts on
-//! `window.node`.
+//! The node as the page sees it: the exported `BrowserNode` class. It runs in the node's
+//! worker (`www/node-worker.js`); the page's `window.node` is a proxy with the same calls
+//! and events (`www/ui/remote-node.js`).
 //!
 //! # Usage (from the page or the console)
 //! ```text
@@ -76,9 +77,9 @@ fn option(options: &JsValue, key: &str) -> Option<JsValue> {
         .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
-/// Reads `?key=` from the page URL.
+/// Reads `?key=` from the page URL (in the node's worker: the query the page gave it).
 fn url_param(key: &str) -> Option<String> {
-    let search = web_sys::window()?.location().search().ok()?;
+    let search = crate::global_scope::location("search")?;
     let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
     params.get(key).filter(|v| !v.is_empty())
 }
@@ -137,15 +138,8 @@ fn config_from(options: &JsValue) -> Result<DriverConfig, NodeError> {
     let relay = option(options, "relay")
         .and_then(|v| v.as_string())
         .or_else(|| url_param("relay"));
-    let (protocol, host) = web_sys::window()
-        .map(|w| {
-            let l = w.location();
-            (
-                l.protocol().unwrap_or_default(),
-                l.host().unwrap_or_default(),
-            )
-        })
-        .unwrap_or_default();
+    let protocol = crate::global_scope::location("protocol").unwrap_or_default();
+    let host = crate::global_scope::location("host").unwrap_or_default();
     let relay_url = relay_url(relay.as_deref(), &protocol, &host)?;
     let assume_valid = assume_valid_from_page_relay(
         assume_valid(options)?,

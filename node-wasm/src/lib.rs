@@ -3,7 +3,8 @@
 //! The browser shell of the node: each tab is a full node running the node-core state
 //! machine compiled to WebAssembly.
 //!
-//! - [`facade`]: the exported `BrowserNode` class the page exposes as `window.node`.
+//! - [`facade`]: the exported `BrowserNode` class, run in the node's worker and proxied to the
+//!   page as `window.node` (www/node-worker.js, www/ui/remote-node.js).
 //! - [`driver`]: owns the node, feeds it events, carries out its actions in order.
 //! - [`storage`]: the chain in IndexedDB, one transaction per batch of changes.
 //! - [`journal_audit`]: what a load may trust of that journal (what its blocks prove).
@@ -17,6 +18,7 @@
 //! - [`views`]: the plain data handed to the page.
 //! - [`peer_text`]: strings from peers made safe to show (escaped, cut to length).
 //! - [`error`]: the errors the page sees as thrown `Error`s.
+//! - [`global_scope`]: the page's or the node worker's `location` and `navigator`.
 //! - [`web_random`]: random bytes for new keys, straight from `crypto.getRandomValues`.
 //! - [`bounded_copy`]: values copied in from JavaScript only after their size is checked.
 //!
@@ -31,6 +33,7 @@ pub mod driver;
 pub mod error;
 #[cfg(feature = "page")]
 pub mod facade;
+pub mod global_scope;
 pub mod idb_open;
 pub mod inbound;
 pub mod journal_audit;

@@ -173,9 +173,9 @@ impl MinerPool {
         }
     }
 
-    /// The default worker count: all cores but the one the page runs on, at least one.
+    /// The default worker count: all cores but the one the node runs on, at least one.
     pub fn default_count() -> usize {
-        let cores = web_sys::window().map_or(2.0, |w| w.navigator().hardware_concurrency());
+        let cores = crate::global_scope::hardware_concurrency();
         (cores as usize).saturating_sub(1).max(1)
     }
 

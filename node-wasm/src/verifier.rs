@@ -150,11 +150,7 @@ impl VerifierPool {
     /// The default number of workers: one per core, at most 4. The page's thread keeps
     /// validating meanwhile; on two cores the three share them.
     pub fn default_count() -> usize {
-        let cores = Reflect::get(&js_sys::global(), &"navigator".into())
-            .and_then(|n| Reflect::get(&n, &"hardwareConcurrency".into()))
-            .ok()
-            .and_then(|c| c.as_f64())
-            .unwrap_or(2.0);
+        let cores = crate::global_scope::hardware_concurrency();
         (cores as usize).clamp(1, 4)
     }
 

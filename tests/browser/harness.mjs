@@ -113,9 +113,10 @@ export async function launchBrowser(extraArgs = []) {
 
 /** Opens node `id` in its own browser context; records every frame the tab sends.
  *  `prepare(page)` runs before the page loads (to route its requests, say); `query` is
- *  added to the page's URL. */
-export async function openTab(browser, baseUrl, id, { prepare, query = '' } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+ *  added to the page's URL; `context` opens it as another tab of that context (the same
+ *  browser profile: the same IndexedDB and Web Locks) instead of a new one. */
+export async function openTab(browser, baseUrl, id, { prepare, query = '', context: shared } = {}) {
+  const context = shared ?? await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
   const tab = { id, context, page, sent: [], received: [], allReceived: [], errors: [] };
   page.on('pageerror', (e) => tab.errors.push(String(e)));

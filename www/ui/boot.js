@@ -1,6 +1,6 @@
 // @ts-check
-// Which node this tab is, the lock that keeps it to one tab, and the block the relay that
-// served the page vouches for.
+// Which node this tab is, and the block the relay that served the page vouches for. (The
+// lock that keeps a node's databases to one tab is taken by its worker: www/node-worker.js.)
 
 const DEFAULT_NODE = '3001';
 export const params = new URLSearchParams(location.search);
@@ -15,19 +15,6 @@ export function pinNodeId() {
   params.set('node', nodeId);
   history.replaceState(null, '', `${location.pathname}?${params}${location.hash}`);
   return true;
-}
-
-/** Holds an exclusive lock on this node id while the tab lives: two tabs of one node would
- *  write the same databases. Resolves to false if another tab has it. @param {string} id
- *  @returns {Promise<boolean>} */
-export function lockNode(id) {
-  if (!navigator.locks) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    navigator.locks.request(`blockchain-node-${id}`, { ifAvailable: true }, (lock) => {
-      resolve(Boolean(lock));
-      return lock ? new Promise(() => {}) : undefined; // keep it until the tab closes
-    });
-  });
 }
 
 /** Longest /status body read: its JSON is a few hundred bytes. */

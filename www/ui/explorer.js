@@ -24,6 +24,8 @@ export function mountExplorer(page) {
   let tipHeight = 0;
   /** @type {string | null} */
   let tipHash = null;
+  /** @type {Block | null} the newest block of the last snapshot */
+  let tipBlock = null;
   let followTip = true; // show the newest block until the user picks something
 
   /** @param {string} hash */
@@ -49,17 +51,20 @@ export function mountExplorer(page) {
     }, el('span', { class: 'h', text: `#${b.height}` }), el('code', { text: b.hash }),
     el('span', { class: 'n', text: `${b.txs.length} tx · ${time(b.time)}` }))));
     tipHash = blocks[0].hash;
+    tipBlock = blocks[0];
     drawTree(svg, tree, selected, pick);
     await show();
   }
 
-  /** @param {string} hash */
-  async function showBlock(hash) {
+  /** @param {string} hash @param {Block} [known] the block, when the snapshot has it: drawn
+   *  in the same task as the rest of the snapshot (a read from the node's worker would let
+   *  the page show a frame with the new block list beside the old block) */
+  async function showBlock(hash, known) {
     selected = hash;
     for (const li of $('blocks').children) li.classList.toggle('selected', li.getAttribute('data-hash') === hash);
     markSelected(svg, hash);
     /** @type {Block | null} */
-    const b = await node.getBlock(hash);
+    const b = known ?? await node.getBlock(hash);
     if (!b) { notFound(`No block ${short(hash, 16)}… is known to this node.`); return; }
     const conf = confirmations(b);
     const dl = el('dl', {},
@@ -112,7 +117,7 @@ export function mountExplorer(page) {
     const [kind, id] = decodeURIComponent(location.hash.slice(1)).split('/');
     followTip = !['block', 'tx', 'address'].includes(kind) || !id;
     if (followTip) {
-      if (tipHash && tipHash !== selected) await showBlock(tipHash);
+      if (tipHash && tipHash !== selected) await showBlock(tipHash, tipBlock?.hash === tipHash ? tipBlock : undefined);
     } else if (kind === 'block') {
       await showBlock(id);
     } else {

@@ -1,0 +1,198 @@
+// @ts-check
+// The node's own thread: a dedicated worker that holds the node (www/pkg: BrowserNode), its
+// IndexedDB databases, its WebSocket and its mining and verify workers, so that validation
+// and storage never run on the page's thread, which only draws (www/ui/remote-node.js is
+// the page's side). Started as ./node-worker.js?<the page's query>, so the node reads
+// ?node=, ?relay=, ?workers= and ?webcrypto= as it would on the page.
+//
+// One owner per node id: the worker takes the Web Lock `blockchain-node-<id>` before it
+// opens a database and keeps it while it lives, so two tabs never write one node's
+// IndexedDB. A worker that finds the lock taken says so ('waiting') and waits for it; its
+// tab meanwhile is a view of the owner, whose worker answers calls and forwards events on
+// the BroadcastChannel `blockchain-node-<id>` (www/ui/node-channel.js has the messages).
+// When the owner's tab closes, its lock is free and the waiting worker starts the node.
+//
+// Messages in (from the page):
+//   {type: 'start', options, tab}    options for BrowserNode.start; tab: {id, opened}
+//   {type: 'calls', calls: [{id, method, args}]}   run in one task (they see one moment)
+//   {type: 'listen', name}           forward node event `name` to the page from now on
+//   {type: 'wake', why}              the page came back (online, resumed, shown): reconnect
+//                                    now if the connection was lost
+// Messages out:
+//   {type: 'waiting', holder}        another tab owns the node (holder: its tab, if known)
+//   {type: 'ready', id, stored}      this worker owns the node and it has started; stored:
+//                                    {height, keys} its databases held at start
+//   {type: 'failed', message}        the node could not start
+//   {type: 'results', results: [{id, value} | {id, error}]}
+//   {type: 'events', events: [[name, payload]]}   the node's events of one task, in order
+import init, { BrowserNode } from './pkg/node_wasm.js';
+import { CHANNEL_PREFIX, runCalls } from './ui/node-channel.js';
+
+/** How often the worker looks at the clock to notice a wake from sleep. */
+const WAKE_CHECK_MS = 2000;
+/** A gap this much longer than WAKE_CHECK_MS between two looks means the machine slept or
+ *  the worker was frozen: the connection is likely dead, and its backoff meaningless. */
+const WAKE_GAP_MS = 3 * WAKE_CHECK_MS;
+
+/** @type {any} the node, once this worker owns it */
+let node = null;
+/** @type {Promise<any> | null} the node starting */
+let starting = null;
+/** The user asked to be offline (`disconnect`): wakes do not reconnect. */
+let userDisconnected = false;
+/** This worker's tab, as the views are told: {id, opened}. */
+let tab = { id: '', opened: 0 };
+/** Events forwarded to this worker's page. */
+const pageEvents = new Set();
+/** Events some view asked for, forwarded on the channel. */
+const channelEvents = new Set();
+/** @type {BroadcastChannel | null} */
+let channel = null;
+const wasm = init();
+
+/** @param {string} name @param {boolean} toPage */
+function forward(name, toPage) {
+  const set = toPage ? pageEvents : channelEvents;
+  if (set.has(name) || !node) { set.add(name); return; }
+  set.add(name);
+  listenOnce(name);
+}
+
+/** Events for the page not yet posted: those of one task go in one message (a download
+ *  emits a few per block; one message each would keep the page's thread busy). */
+let toPage = [];
+/** Posts the queued events; called before any other message, so that the page sees
+ *  events and results in the order they happened. */
+function postEvents() {
+  if (toPage.length === 0) return;
+  postMessage({ type: 'events', events: toPage });
+  toPage = [];
+}
+/** @param {any} message */
+function toPageNow(message) {
+  postEvents();
+  postMessage(message);
+}
+
+/** Subscribes once per event name, forwarding to whichever side asked for it. */
+const subscribed = new Set();
+/** @param {string} name */
+function listenOnce(name) {
+  if (subscribed.has(name)) return;
+  subscribed.add(name);
+  node.on(name, (/** @type {unknown} */ payload) => {
+    if (pageEvents.has(name)) {
+      if (toPage.length === 0) queueMicrotask(postEvents);
+      toPage.push([name, payload]);
+    }
+    if (channel && channelEvents.has(name)) channel.postMessage({ type: 'event', name, payload });
+  });
+}
+
+/** Runs calls on the node, remembering whether the user chose to be offline.
+ *  @param {{id: number, method: string, args: unknown[]}[]} calls */
+async function run(calls) {
+  const n = await starting;
+  for (const c of calls) {
+    if (c.method === 'disconnect') userDisconnected = true;
+    if (c.method === 'connect') userDisconnected = false;
+  }
+  return runCalls(n, calls);
+}
+
+/** Reconnects at once if the connection is down (after sleep, a freeze or coming online):
+ *  without this the node would wait out a backoff grown while the network was gone.
+ *  @param {string} why */
+async function wake(why) {
+  if (!node || userDisconnected) return;
+  const s = await node.status();
+  if (s.connection !== 'open') {
+    console.info(`node ${s.nodeId}: ${why}; reconnecting now`);
+    node.connect().catch((/** @type {unknown} */ e) => console.warn(e));
+  }
+}
+
+/** Serves the tabs that view this node: their calls, their event subscriptions, and who
+ *  holds the node. @param {string} id */
+function serveViews(id) {
+  channel = new BroadcastChannel(CHANNEL_PREFIX + id);
+  channel.onmessage = async ({ data }) => {
+    if (!data || typeof data !== 'object') return;
+    if (data.type === 'who') {
+      channel?.postMessage({ type: 'holder', holder: tab });
+    } else if (data.type === 'listen' && typeof data.name === 'string') {
+      forward(data.name, false);
+    } else if (data.type === 'calls' && Array.isArray(data.calls)) {
+      const results = await run(data.calls);
+      channel?.postMessage({ type: 'results', to: data.from, results });
+    }
+  };
+}
+
+/** Owns the node from here on: starts it and serves the page and the views.
+ *  @param {any} options */
+async function own(options) {
+  serveViews(options.nodeId);
+  starting = wasm.then(() => BrowserNode.start(options));
+  try {
+    node = await starting;
+  } catch (e) {
+    postMessage({ type: 'failed', message: e instanceof Error ? e.message : String(e) });
+    channel?.postMessage({ type: 'failed' });
+    return;
+  }
+  // What the databases held at start, read before any frame from the relay is handled (the
+  // reads settle in this task): the page compares it with what it knew the node held.
+  const [status, addresses] = await Promise.all([node.status(), node.listAddresses()]);
+  const stored = { height: status.height, keys: addresses.length };
+  for (const name of new Set([...pageEvents, ...channelEvents])) listenOnce(name);
+  toPageNow({ type: 'ready', id: node.id, stored });
+  channel?.postMessage({ type: 'ready' });
+  addEventListener('online', () => wake('back online'));
+  let last = Date.now();
+  setInterval(() => {
+    const now = Date.now();
+    if (now - last > WAKE_GAP_MS) wake(`woke after ${Math.round((now - last) / 1000)} s`);
+    last = now;
+  }, WAKE_CHECK_MS);
+}
+
+/** Takes the node's lock (or waits for it) and then owns the node until the worker ends.
+ *  @param {any} options */
+function start(options) {
+  const lock = `blockchain-node-${options.nodeId}`;
+  const hold = (/** @type {any} */ granted) => {
+    if (!granted) return undefined;
+    own(options);
+    return new Promise(() => {}); // held for as long as this worker lives
+  };
+  if (!navigator.locks) {
+    hold(true);
+    return;
+  }
+  navigator.locks.request(lock, { ifAvailable: true }, (granted) => {
+    if (granted) return hold(granted);
+    // Someone else owns it: ask who (the answer comes on the channel) and wait our turn.
+    const ask = new BroadcastChannel(CHANNEL_PREFIX + options.nodeId);
+    ask.onmessage = ({ data }) => {
+      if (data && data.type === 'holder') postMessage({ type: 'waiting', holder: data.holder });
+    };
+    ask.postMessage({ type: 'who' });
+    postMessage({ type: 'waiting', holder: null });
+    navigator.locks.request(lock, (g) => { ask.close(); return hold(g); });
+    return undefined;
+  });
+}
+
+self.onmessage = ({ data }) => {
+  if (data.type === 'start') {
+    tab = data.tab;
+    start(data.options);
+  } else if (data.type === 'calls') {
+    run(data.calls).then((results) => toPageNow({ type: 'results', results }));
+  } else if (data.type === 'listen') {
+    forward(data.name, true);
+  } else if (data.type === 'wake') {
+    wake(data.why);
+  }
+};
