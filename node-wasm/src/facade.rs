@@ -209,6 +209,19 @@ pub fn assume_valid_from_page_relay(
     None
 }
 
+/// The bytes of keys handed over by the page: a `Uint8Array` of at most a full wallet's
+/// records; anything else (a plain array, a string, a view of other memory) is refused
+/// before a byte is copied.
+fn key_bytes(keys: &JsValue) -> Result<Vec<u8>, NodeError> {
+    use crate::bounded_copy::{bytes, NotCopied};
+    bytes(keys, crate::wallet::MAX_WALLET_KEYS * 40).map_err(|e| match e {
+        NotCopied::TooLong(n) => crate::wallet::bad_size(n),
+        NotCopied::NotBytes => {
+            NodeError::BadKeys("expected the Uint8Array that exportKeys gives".into())
+        }
+    })
+}
+
 /// Reads the `assumeValid` option: `{height, hash}`, or nothing.
 fn assume_valid(options: &JsValue) -> Result<Option<(u64, node_core::BlockHash)>, NodeError> {
     let Some(v) = option(options, "assumeValid").filter(|v| v.is_object()) else {
@@ -249,13 +262,14 @@ impl BrowserNode {
     /// Makes a new key pair in this node's wallet; resolves to its address.
     #[wasm_bindgen(js_name = createWallet)]
     pub fn create_wallet(&self) -> Promise {
-        self.add_keys(None)
+        self.add_keys(None, None)
     }
 
-    /// The one promise of `createWallet` and `importKeys` (see [`Driver::add_keys`]).
-    fn add_keys(&self, backup: Option<Vec<u8>>) -> Promise {
+    /// The one promise of `createWallet`, `importKeys` and `sealKeys` (see
+    /// [`Driver::add_keys`]).
+    fn add_keys(&self, backup: Option<Vec<u8>>, seal: Option<bool>) -> Promise {
         let d = self.driver.clone();
-        promise(async move { d.add_keys(backup).await })
+        promise(async move { d.add_keys(backup, seal).await })
     }
 
     /// Resolves to the wallet's secret keys as bytes (40 per key: 32 secret, 8 creation
@@ -271,17 +285,27 @@ impl BrowserNode {
     /// Adds the keys of a decrypted backup (`exportKeys`' bytes) that this wallet does not
     /// hold; resolves to how many were added. Every key is checked before any is stored:
     /// bad bytes reject and change nothing.
-    /// Anything else (a plain array, a string, a view of other memory) is refused before a
-    /// byte is copied, as is more than a full wallet's bytes.
     #[wasm_bindgen(js_name = importKeys)]
     pub fn import_keys(&self, bytes: JsValue) -> Promise {
-        use crate::bounded_copy::{bytes as copy, NotCopied};
-        match copy(&bytes, crate::wallet::MAX_WALLET_KEYS * 40) {
-            Ok(bytes) => self.add_keys(Some(bytes)),
-            Err(NotCopied::TooLong(n)) => settled(Err(crate::wallet::bad_size(n))),
-            Err(NotCopied::NotBytes) => settled(Err(NodeError::BadKeys(
-                "importKeys takes the Uint8Array that exportKeys gives".into(),
-            ))),
+        match key_bytes(&bytes) {
+            Ok(bytes) => self.add_keys(Some(bytes), None),
+            Err(e) => settled(Err(e)),
+        }
+    }
+
+    /// Keeps the wallet's keys at rest only as the page encrypts them with the user's
+    /// passphrase (www/ui/key-lock.js), or not. `sealed`: the wallet's database keeps the
+    /// addresses only (true) or the keys too (false). `keys`: `exportKeys`' bytes, held in
+    /// memory again (unlock); or null, which with `sealed` locks: the node forgets every
+    /// key. Every key is checked before anything changes.
+    #[wasm_bindgen(js_name = sealKeys)]
+    pub fn seal_keys(&self, keys: JsValue, sealed: bool) -> Promise {
+        match keys.is_null() {
+            true => self.add_keys(None, Some(sealed)),
+            false => match key_bytes(&keys) {
+                Ok(bytes) => self.add_keys(Some(bytes), Some(sealed)),
+                Err(e) => settled(Err(e)),
+            },
         }
     }
 

@@ -85,7 +85,7 @@ test('crafted backups and page calls to importKeys are refused in plain words an
     ['a plain array of a valid key\'s 40 numbers', (a) => a, bytesOf(record(randomBytes(32)))],
     ['a DataView', () => new DataView(new ArrayBuffer(40))],
   ]) {
-    assert.match(await importInPage(make, arg), /^not a wallet's keys: importKeys takes the Uint8Array that exportKeys gives$/, why);
+    assert.match(await importInPage(make, arg), /^not a wallet's keys: expected the Uint8Array that exportKeys gives$/, why);
   }
   assert.deepEqual(await addresses(), [own], 'nothing was imported from values of the wrong type');
 

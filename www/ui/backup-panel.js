@@ -4,6 +4,7 @@
 // The cipher code (backup.js) is imported only when one of them is used.
 import { $, el, message } from './dom.js';
 import { plural } from './format.js';
+import { afterKeysAdded, lockRefusal, mountLock } from './lock-panel.js';
 
 /** @typedef {import('./page.js').Page} Page */
 
@@ -20,8 +21,9 @@ function backedUp(id) {
   }
 }
 
-/** Mounts the backup controls. @param {Page} page */
+/** Mounts the backup controls, and the passphrase lock beside them. @param {Page} page */
 export function mountBackup(page) {
+  mountLock(page);
   const { node } = page;
   const status = $('backup-status');
   /** @param {string} text @param {boolean} [bad] */
@@ -40,6 +42,8 @@ export function mountBackup(page) {
   $('backup-save').addEventListener('click', async () => {
     const pass = $('backup-pass').value;
     if (pass !== $('backup-pass2').value) { say('The two passphrases differ: type the same one twice.', true); return; }
+    const locked = lockRefusal('a backup is made of its keys');
+    if (locked) { say(locked, true); return; }
     $('backup-save').disabled = true;
     say('Encrypting…');
     try {
@@ -64,12 +68,15 @@ export function mountBackup(page) {
   $('restore').addEventListener('click', async () => {
     const file = $('restore-file').files?.[0];
     if (!file) { say('Choose a backup file first.', true); return; }
+    const locked = lockRefusal('restored keys are stored encrypted with its passphrase');
+    if (locked) { say(locked, true); return; }
     $('restore').disabled = true;
     say('Decrypting…');
     try {
       const { importBackup, MAX_FILE_BYTES } = await import('./backup.js');
       if (file.size > MAX_FILE_BYTES) throw new Error('This file is far larger than a wallet backup. Nothing was imported.');
       const added = await importBackup(node, await file.text(), $('restore-pass').value);
+      await afterKeysAdded(node);
       $('restore-pass').value = '';
       say(added ? `Restored ${plural(added, 'address', 'addresses')}; their balances come from the chain.` : 'This wallet already holds every key of that backup.');
       await page.refresh();

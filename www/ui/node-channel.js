@@ -18,7 +18,7 @@ export const CHANNEL_PREFIX = 'blockchain-node-';
 /** The node's methods that a page may call (BrowserNode in node-wasm/src/facade.rs, all of
  *  which resolve to plain data, or nothing); `on`, `off` and `id` the proxy handles itself. */
 export const METHODS = [
-  'createWallet', 'exportKeys', 'importKeys', 'listAddresses', 'balances', 'getBalance', 'send',
+  'createWallet', 'exportKeys', 'importKeys', 'sealKeys', 'listAddresses', 'balances', 'getBalance', 'send',
   'startMining', 'stopMining', 'setWorkers', 'status', 'printChain', 'getBlock', 'blockTree',
   'getTransaction', 'addressHistory', 'peers', 'knownNodes', 'mempool', 'connect', 'disconnect', 'flush', 'close',
 ];

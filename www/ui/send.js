@@ -4,6 +4,7 @@
 import { $, $select, el, log, message } from './dom.js';
 import { plural, short } from './format.js';
 import { base58Bytes, txLink } from './links.js';
+import { lockRefusal } from './lock-panel.js';
 
 /** @typedef {import('./page.js').Page} Page */
 /** @typedef {import('./types.js').AddressRow} AddressRow */
@@ -92,6 +93,8 @@ export function mountSend(page) {
     const rows = await node.balances();
     const problem = checkPayment(rows.find((r) => r.address === from), to, amount);
     if (problem) { error.replaceChildren(...refusal(problem)); return; }
+    const locked = lockRefusal('the keys that sign payments are encrypted');
+    if (locked) { error.replaceChildren(...refusal(locked)); return; }
     $('send-button').disabled = true;
     try {
       const txid = await node.send(from, to, amount);

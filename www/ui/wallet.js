@@ -4,6 +4,7 @@
 import { $, el, banner, copyButton, log, message } from './dom.js';
 import { addressLink } from './links.js';
 import { historyList } from './history.js';
+import { afterKeysAdded, lockRefusal } from './lock-panel.js';
 
 /** @typedef {import('./page.js').Page} Page */
 /** @typedef {import('./types.js').AddressRow} AddressRow */
@@ -43,9 +44,12 @@ export function mountWallet(page) {
   page.onWallet(draw);
 
   $('create-wallet').addEventListener('click', async () => {
+    const locked = lockRefusal('a new key is stored encrypted with its passphrase');
+    if (locked) { banner(locked, true); return; }
     $('create-wallet').disabled = true;
     try {
       await node.createWallet();
+      await afterKeysAdded(node);
       await page.refresh();
     } catch (e) {
       banner(message(e), true);

@@ -14,16 +14,28 @@ use crate::views::{self, to_js, AddressView, BlockView, StatusView};
 impl Driver {
     /// Makes a new key; returns its address.
     pub async fn create_wallet(&self) -> Result<String, NodeError> {
-        let address = self.add_keys(None).await?;
+        let address = self.add_keys(None, None).await?;
         Ok(address.as_string().unwrap_or_default())
     }
 
     /// Without `backup`, makes a new key and returns its address; with it, adds the keys
     /// of a backup this wallet does not hold and returns how many (balances follow from the
-    /// chain: nothing else changes). A "wallet" event for each key added.
-    pub async fn add_keys(&self, backup: Option<Vec<u8>>) -> Result<JsValue, NodeError> {
+    /// chain: nothing else changes). A "wallet" event for each key added. With `seal`, seals
+    /// the keys at rest or not instead, `backup` being the keys to unlock (see
+    /// [`crate::wallet::Change::Seal`]).
+    pub async fn add_keys(
+        &self,
+        backup: Option<Vec<u8>>,
+        seal: Option<bool>,
+    ) -> Result<JsValue, NodeError> {
+        use crate::wallet::Change;
         self.check_open()?;
-        let added = self.inner.wallet.add(backup.as_deref(), now_ms()).await?;
+        let change = match (seal, backup.as_deref()) {
+            (Some(sealed), keys) => Change::Seal { keys, sealed },
+            (None, Some(records)) => Change::Import(records),
+            (None, None) => Change::New,
+        };
+        let added = self.inner.wallet.change(change, now_ms()).await?;
         for a in &added {
             self.emit(
                 "wallet",
@@ -32,8 +44,8 @@ impl Driver {
                 }),
             );
         }
-        Ok(match (backup, added.first()) {
-            (None, Some(a)) => JsValue::from_str(&a.to_string()),
+        Ok(match (backup, seal, added.first()) {
+            (None, None, Some(a)) => JsValue::from_str(&a.to_string()),
             _ => JsValue::from_f64(added.len() as f64),
         })
     }
