@@ -80,7 +80,10 @@ const subscribed = new Set();
 function listenOnce(name) {
   if (subscribed.has(name)) return;
   subscribed.add(name);
-  node.on(name, (/** @type {unknown} */ payload) => {
+  // `*` listeners get (name, payload) of every event: forwarded as one `*` event
+  // carrying the pair, so a page listening to `tip` and `*` still gets each `tip` once.
+  node.on(name, (/** @type {unknown} */ first, /** @type {unknown} */ second) => {
+    const payload = name === '*' ? [first, second] : first;
     if (pageEvents.has(name)) {
       if (toPage.length === 0) queueMicrotask(postEvents);
       toPage.push([name, payload]);

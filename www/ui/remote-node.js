@@ -147,8 +147,10 @@ export class RemoteNode {
 
   /** @param {string} name @param {unknown} payload */
   emit(name, payload) {
+    // A `*` event carries [name, payload] (www/node-worker.js): its listeners get both.
+    const args = name === '*' && Array.isArray(payload) ? payload : [payload];
     for (const fn of this.listeners.get(name) ?? []) {
-      try { fn(payload); } catch (e) { console.error(e); }
+      try { fn(...args); } catch (e) { console.error(e); }
     }
   }
 
