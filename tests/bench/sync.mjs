@@ -1,6 +1,6 @@
 // Initial sync of a fresh tab, and start-up of a tab that already holds the chain:
 //   cargo run --release -p relay-server --example make_chain -- --data-dir DIR --blocks 10000
-//   node tests/bench/sync.mjs DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE]
+//   node tests/bench/sync.mjs DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE] [--trace FILE]
 // Starts the relay on DIR and, in headless Chromium, opens a new node in each mode and
 // measures from page load until the tab has every block validated and stored; then reloads
 // it and measures until it is ready (tip known, balances available) again:
@@ -13,17 +13,47 @@
 // Besides wall time, each line has the page's main-thread busy time during the sync
 // (page_task_ms, page_script_ms, page_layout_ms: Chrome's Performance.getMetrics): CPU time of the page's
 // own thread, which moves much less than wall time when other work shares the machine.
+// And how the page answers during the sync: its longest main-thread task and how many went
+// over 50 ms (long_task_max_ms, long_tasks: a `longtask` PerformanceObserver in the page),
+// and how long a click waited for its handler (click_max_ms, click_p50_ms over `clicks`
+// clicks dispatched every CLICK_EVERY_MS through the browser's input pipeline).
+// --trace FILE records a Chrome trace of the first chosen mode's sync and prints what its
+// long tasks were made of (tests/bench/long-tasks.mjs).
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { freePort, launchBrowser, waitFor, RELAY_BIN } from '../browser/harness.mjs';
+import { report } from './long-tasks.mjs';
+
+/** How often a click is dispatched on the page during a sync. */
+const CLICK_EVERY_MS = 250;
+
+/** Runs in the page before its own scripts: counts long tasks and times clicks. */
+function watchResponsiveness() {
+  const seen = { longMax: 0, longCount: 0, longest: /** @type {number[][]} */ ([]), clicks: /** @type {number[]} */ ([]) };
+  /** @type {any} */ (window).__responsiveness = seen;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      seen.longCount++;
+      seen.longMax = Math.max(seen.longMax, e.duration);
+      seen.longest.push([Math.round(e.startTime), Math.round(e.duration)]);
+      seen.longest = seen.longest.sort((a, b) => b[1] - a[1]).slice(0, 5);
+    }
+  }).observe({ type: 'longtask', buffered: true });
+  // The event's timeStamp is when the browser took the input in; the handler runs when
+  // the page's thread gets to it.
+  addEventListener('click', (e) => { seen.clicks.push(performance.now() - e.timeStamp); }, true);
+}
 
 const dir = process.argv[2];
 if (!dir) {
-  console.error('usage: node tests/bench/sync.mjs DATA_DIR [--wasm-signatures] [--www PAGE_DIR]');
+  console.error('usage: node tests/bench/sync.mjs DATA_DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE] [--trace FILE]');
   process.exit(2);
 }
 const modes = [['assume-valid', ''], ['full', '&assumevalid=0']];
 if (process.argv.includes('--wasm-signatures')) modes.push(['full-wasm', '&assumevalid=0&webcrypto=0']);
 const onlyAt = process.argv.indexOf('--only');
+const traceAt = process.argv.indexOf('--trace');
+const traceFile = traceAt > 0 ? process.argv[traceAt + 1] : '';
 const chosen = onlyAt > 0 ? modes.filter(([mode]) => mode === process.argv[onlyAt + 1]) : modes;
 
 const port = await freePort();
@@ -41,17 +71,30 @@ try {
   for (const [mode, query] of chosen) {
     const context = await browser.newContext();
     const page = await context.newPage();
+    await page.addInitScript(watchResponsiveness);
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
+    const tracing = traceFile && mode === chosen[0][0] ? startTrace(cdp) : null;
     const busy = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics
       .filter((m) => m.name.endsWith('Duration')).map((m) => [m.name, m.value]));
     const id = `bench-${mode}-${Date.now()}`;
     const status = () => page.evaluate(() => window.node && window.node.status());
     const t0 = Date.now();
     await page.goto(`${url}/?node=${id}${query}`);
+    let synced = false;
+    const clicking = clickDuringSync(page, () => synced);
     await waitFor(`${mode} sync`, async () => (await status())?.height === target, 600_000, 20);
     const syncMs = Date.now() - t0;
+    synced = true;
+    await clicking;
     const cpu = await busy();
+    const seen = await page.evaluate(() => /** @type {any} */ (window).__responsiveness);
+    if (tracing) {
+      const events = await tracing();
+      writeFileSync(traceFile, JSON.stringify({ traceEvents: events }));
+      report(events);
+    }
+    const clicks = [...seen.clicks].sort((a, b) => a - b);
     const t1 = Date.now();
     await page.reload();
     await waitFor(`${mode} ready after reload`, async () => (await status())?.height === target, 60_000, 20);
@@ -59,13 +102,43 @@ try {
     await context.close();
     results[mode] = { mode, blocks: target, initial_sync_ms: syncMs, ms_per_block: syncMs / target,
       page_task_ms: Math.round(cpu.TaskDuration * 1000), page_script_ms: Math.round(cpu.ScriptDuration * 1000),
-      page_layout_ms: Math.round((cpu.LayoutDuration + cpu.RecalcStyleDuration) * 1000), ready_after_reload_ms: readyMs };
+      page_layout_ms: Math.round((cpu.LayoutDuration + cpu.RecalcStyleDuration) * 1000), ready_after_reload_ms: readyMs,
+      long_task_max_ms: Math.round(seen.longMax), long_tasks: seen.longCount, longest_tasks_at_ms: seen.longest,
+      clicks: clicks.length, click_p50_ms: Math.round(clicks[clicks.length >> 1] ?? NaN), click_max_ms: Math.round(clicks[clicks.length - 1] ?? NaN) };
     console.log(JSON.stringify(results[mode]));
   }
 } finally {
   await browser.close();
   relay.kill('SIGTERM');
 }
+/** Clicks an empty spot of the page's header every CLICK_EVERY_MS until `done()`.
+ *  @param {import('playwright-core').Page} page @param {() => boolean} done */
+async function clickDuringSync(page, done) {
+  while (!done()) {
+    await page.mouse.click(4, 4).catch(() => {});
+    await new Promise((r) => setTimeout(r, CLICK_EVERY_MS));
+  }
+}
+
+/** Starts a trace of the page's timeline; the returned function ends it and resolves to its
+ *  events. @param {import('playwright-core').CDPSession} cdp */
+function startTrace(cdp) {
+  /** @type {any[]} */
+  const events = [];
+  cdp.on('Tracing.dataCollected', ({ value }) => { events.push(...value); });
+  const started = cdp.send('Tracing.start', {
+    traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', '__metadata'] },
+    transferMode: 'ReportEvents',
+  });
+  return async () => {
+    await started;
+    const complete = new Promise((r) => cdp.once('Tracing.tracingComplete', r));
+    await cdp.send('Tracing.end');
+    await complete;
+    return events;
+  };
+}
+
 const ratio = (a, b) => results[a] && results[b] && +(results[a].initial_sync_ms / results[b].initial_sync_ms).toFixed(2);
 console.log(JSON.stringify({
   full_over_assume_valid: ratio('full', 'assume-valid'),

@@ -40,6 +40,8 @@ export class Page {
     this.queue = undefined;
     /** @type {Promise<void> | undefined} a cycle asked for and not yet started */
     this.waiting = undefined;
+    /** When the last cycle started (Date.now()). */
+    this.lastCycleAt = 0;
     const soon = throttle(() => this.refresh(), AFTER_EVENT_MS);
     const slow = throttle(() => this.refresh(), CYCLE_MS);
     /** Asks for a cycle soon (once a second while the chain downloads). */
@@ -51,7 +53,11 @@ export class Page {
   /** Starts the once-a-second cycle; resolves after the first. */
   async start() {
     await this.refresh();
-    setInterval(() => { this.refresh().catch((e) => console.error(e)); }, CYCLE_MS);
+    setInterval(() => {
+      // Only when no cycle came in between (events bring their own while a block arrives).
+      if (Date.now() - this.lastCycleAt < CYCLE_MS / 2) return;
+      this.refresh().catch((e) => console.error(e));
+    }, CYCLE_MS);
   }
 
   /** Calls `fn` with every snapshot. @param {(s: Snapshot) => unknown} fn */
@@ -80,6 +86,7 @@ export class Page {
    *  same task, and the node changes only in tasks of its own, so they all describe the
    *  same moment. */
   async cycle() {
+    this.lastCycleAt = Date.now();
     const n = this.node;
     /** @type {[Status, AddressRow[], any[], any[], any[], any[], any[]]} */
     const [status, wallet, blocks, tree, peers, known, mempool] = await Promise.all([
