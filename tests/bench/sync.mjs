@@ -1,6 +1,6 @@
 // Initial sync of a fresh tab, and start-up of a tab that already holds the chain:
 //   cargo run --release -p relay-server --example make_chain -- --data-dir DIR --blocks 10000
-//   node tests/bench/sync.mjs DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE] [--trace FILE]
+//   node tests/bench/sync.mjs DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE] [--view ID] [--trace FILE]
 // Starts the relay on DIR and, in headless Chromium, opens a new node in each mode and
 // measures from page load until the tab has every block validated and stored; then reloads
 // it and measures until it is ready (tip known, balances available) again:
@@ -14,9 +14,13 @@
 // (page_task_ms, page_script_ms, page_layout_ms: Chrome's Performance.getMetrics): CPU time of the page's
 // own thread, which moves much less than wall time when other work shares the machine.
 // And how the page answers during the sync: its longest main-thread task and how many went
-// over 50 ms (long_task_max_ms, long_tasks: a `longtask` PerformanceObserver in the page),
+// over 50 ms (long_task_max_ms, long_tasks: a `longtask` PerformanceObserver in the page,
+// from the page's load; sync_long_task_max_ms, sync_long_tasks: from node_up_at_ms, when the
+// page first answered window.node.status(), i.e. once it has loaded and started its node),
 // and how long a click waited for its handler (click_max_ms, click_p50_ms over `clicks`
 // clicks dispatched every CLICK_EVERY_MS through the browser's input pipeline).
+// --view ID scrolls the page to the element with that id (e.g. explorer, inspector) once it
+// loads, so that panel is on screen during the sync (by default the top of the page is).
 // --trace FILE records a Chrome trace of the first chosen mode's sync and prints what its
 // long tasks were made of (tests/bench/long-tasks.mjs).
 import { spawn } from 'node:child_process';
@@ -29,14 +33,13 @@ const CLICK_EVERY_MS = 250;
 
 /** Runs in the page before its own scripts: counts long tasks and times clicks. */
 function watchResponsiveness() {
-  const seen = { longMax: 0, longCount: 0, longest: /** @type {number[][]} */ ([]), clicks: /** @type {number[]} */ ([]) };
+  const seen = { longMax: 0, longCount: 0, long: /** @type {number[][]} */ ([]), clicks: /** @type {number[]} */ ([]) };
   /** @type {any} */ (window).__responsiveness = seen;
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       seen.longCount++;
       seen.longMax = Math.max(seen.longMax, e.duration);
-      seen.longest.push([Math.round(e.startTime), Math.round(e.duration)]);
-      seen.longest = seen.longest.sort((a, b) => b[1] - a[1]).slice(0, 5);
+      seen.long.push([Math.round(e.startTime), Math.round(e.duration)]);
     }
   }).observe({ type: 'longtask', buffered: true });
   // The event's timeStamp is when the browser took the input in; the handler runs when
@@ -46,7 +49,7 @@ function watchResponsiveness() {
 
 const dir = process.argv[2];
 if (!dir) {
-  console.error('usage: node tests/bench/sync.mjs DATA_DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE] [--trace FILE]');
+  console.error('usage: node tests/bench/sync.mjs DATA_DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE] [--view ID] [--trace FILE]');
   process.exit(2);
 }
 const modes = [['assume-valid', ''], ['full', '&assumevalid=0']];
@@ -54,6 +57,8 @@ if (process.argv.includes('--wasm-signatures')) modes.push(['full-wasm', '&assum
 const onlyAt = process.argv.indexOf('--only');
 const traceAt = process.argv.indexOf('--trace');
 const traceFile = traceAt > 0 ? process.argv[traceAt + 1] : '';
+const viewAt = process.argv.indexOf('--view');
+const view = viewAt > 0 ? process.argv[viewAt + 1] : '';
 const chosen = onlyAt > 0 ? modes.filter(([mode]) => mode === process.argv[onlyAt + 1]) : modes;
 
 const port = await freePort();
@@ -79,11 +84,23 @@ try {
       .filter((m) => m.name.endsWith('Duration')).map((m) => [m.name, m.value]));
     const id = `bench-${mode}-${Date.now()}`;
     const status = () => page.evaluate(() => window.node && window.node.status());
+    /** When (the page's clock) the bench first found the node answering: the page has
+     *  loaded and started its node; the download is under way from here. */
+    let nodeUpAt = Infinity;
+    const statusMarked = async () => {
+      const s = await status();
+      if (s && nodeUpAt === Infinity) nodeUpAt = await page.evaluate(() => performance.now());
+      return s;
+    };
     const t0 = Date.now();
     await page.goto(`${url}/?node=${id}${query}`);
+    if (view) {
+      await page.waitForFunction(() => /** @type {any} */ (window).node !== undefined, null, { timeout: 60_000 });
+      await page.evaluate((id) => document.getElementById(id)?.scrollIntoView(), view);
+    }
     let synced = false;
     const clicking = clickDuringSync(page, () => synced);
-    await waitFor(`${mode} sync`, async () => (await status())?.height === target, 600_000, 20);
+    await waitFor(`${mode} sync`, async () => (await statusMarked())?.height === target, 600_000, 20);
     const syncMs = Date.now() - t0;
     synced = true;
     await clicking;
@@ -103,7 +120,11 @@ try {
     results[mode] = { mode, blocks: target, initial_sync_ms: syncMs, ms_per_block: syncMs / target,
       page_task_ms: Math.round(cpu.TaskDuration * 1000), page_script_ms: Math.round(cpu.ScriptDuration * 1000),
       page_layout_ms: Math.round((cpu.LayoutDuration + cpu.RecalcStyleDuration) * 1000), ready_after_reload_ms: readyMs,
-      long_task_max_ms: Math.round(seen.longMax), long_tasks: seen.longCount, longest_tasks_at_ms: seen.longest,
+      long_task_max_ms: Math.round(seen.longMax), long_tasks: seen.longCount,
+      node_up_at_ms: Math.round(nodeUpAt),
+      sync_long_task_max_ms: Math.max(0, ...seen.long.filter(([at]) => at >= nodeUpAt).map(([, ms]) => ms)),
+      sync_long_tasks: seen.long.filter(([at]) => at >= nodeUpAt).length,
+      longest_tasks_at_ms: [...seen.long].sort((a, b) => b[1] - a[1]).slice(0, 5),
       clicks: clicks.length, click_p50_ms: Math.round(clicks[clicks.length >> 1] ?? NaN), click_max_ms: Math.round(clicks[clicks.length - 1] ?? NaN) };
     console.log(JSON.stringify(results[mode]));
   }

@@ -55,7 +55,9 @@ export function mountExplorer(page) {
     tipHash = blocks[0].hash;
     tipBlock = blocks[0];
     drawTree(svg, tree, selected, pick);
-    await show();
+    // While the chain downloads, the newest block is a new one every cycle: its view is drawn
+    // once the download is over (a block the user picked is shown by route()).
+    if (!(page.downloading && followTip)) await show();
   }
 
   /** @param {HTMLElement} list @param {Block[]} blocks */

@@ -67,8 +67,11 @@ export function mountTopbar(page) {
     if (c.state === 'open') log(`connected to ${c.url}`);
   });
   node.on('sync', (/** @type {{height: number, target: number}} */ s) => {
-    page.downloading = s.height < s.target;
-    // Progress as it comes while downloading; in sync, the cycle draws it with the rest.
-    if (page.downloading) renderSync(s.height, s.target, true, true);
+    // Progress as it comes while downloading; in sync, the cycle draws it with the rest
+    // (and tells whether the download is over: see Page.cycle).
+    if (s.height < s.target) {
+      page.downloading = true;
+      renderSync(s.height, s.target, true, true);
+    }
   });
 }
