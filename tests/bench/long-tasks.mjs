@@ -4,7 +4,9 @@
 // For every task of the page's main thread (CrRendererMain) over LONG_TASK_MS it prints the
 // task's length and what took its time: script by function (FunctionCall, with its source
 // place), style, layout, paint, message events from the node's worker; then the same summed
-// over all long tasks.
+// over all long tasks. Each task also shows its thread time (the trace's `tdur`: CPU time of
+// the page's thread in it): on a loaded machine a task's wall time is mostly waiting for a
+// core, and the thread time is what the page itself asked of the CPU.
 import { readFileSync } from 'node:fs';
 
 /** A task the longtask API reports: longer than this. */
@@ -46,8 +48,18 @@ const PARTS = new Set(['FunctionCall', 'Layout', 'UpdateLayoutTree', 'Paint', 'P
   'V8.GC_SCAVENGER', 'HitTest', 'IntersectionObserverController::computeIntersections', 'UpdateLayer',
   'MessageEvent::Create', 'v8.deserialize', 'ScheduleStyleRecalculation', 'InvalidateLayout']);
 
+/** The main thread's tasks of a trace. @param {any[]} events */
+const tasksOf = (events) => mainThread(events).filter((e) => e.name === 'RunTask');
+
+/** The main thread's task with the most thread (CPU) time: [cpu ms, wall ms].
+ *  @param {any[]} events @returns {[number, number]} */
+export function busiestTask(events) {
+  const t = tasksOf(events).reduce((a, b) => ((b.tdur ?? 0) > (a?.tdur ?? 0) ? b : a), null);
+  return t ? [(t.tdur ?? 0) / 1000, t.dur / 1000] : [0, 0];
+}
+
 /** The long tasks of a trace, each with its parts (ms), longest first.
- *  @param {any[]} events @returns {{start: number, ms: number, parts: [string, number][]}[]} */
+ *  @param {any[]} events @returns {{start: number, ms: number, cpu: number, parts: [string, number][]}[]} */
 export function longTasks(events) {
   const thread = mainThread(events).sort((a, b) => a.ts - b.ts);
   const tasks = thread.filter((e) => e.name === 'RunTask' && e.dur / 1000 > LONG_TASK_MS);
@@ -64,7 +76,7 @@ export function longTasks(events) {
       parts.set(k, (parts.get(k) ?? 0) + (e.dur || 0) / 1000);
       if (e.name === 'FunctionCall') coveredUntil = Math.max(coveredUntil, e.ts + (e.dur || 0));
     }
-    return { start: (t.ts - t0) / 1000, ms: t.dur / 1000, parts: [...parts].sort((a, b) => b[1] - a[1]) };
+    return { start: (t.ts - t0) / 1000, ms: t.dur / 1000, cpu: (t.tdur ?? 0) / 1000, parts: [...parts].sort((a, b) => b[1] - a[1]) };
   }).sort((a, b) => b.ms - a.ms);
 }
 
@@ -76,9 +88,11 @@ export function report(events) {
   for (const t of tasks) for (const [k, ms] of t.parts) total.set(k, (total.get(k) ?? 0) + ms);
   console.log(`${tasks.length} main-thread tasks over ${LONG_TASK_MS} ms`);
   for (const t of tasks.slice(0, 20)) {
-    console.log(`  ${t.ms.toFixed(0)} ms at ${(t.start / 1000).toFixed(1)} s: ${t.parts.slice(0, PARTS_SHOWN)
+    console.log(`  ${t.ms.toFixed(0)} ms (thread ${t.cpu.toFixed(0)} ms) at ${(t.start / 1000).toFixed(1)} s: ${t.parts.slice(0, PARTS_SHOWN)
       .map(([k, ms]) => `${k} ${ms.toFixed(0)}`).join('; ')}`);
   }
+  const [cpu, wall] = busiestTask(events);
+  console.log(`the task with the most thread time: ${cpu.toFixed(0)} ms of thread time, ${wall.toFixed(0)} ms of wall time`);
   console.log('summed over the long tasks:');
   for (const [k, ms] of [...total].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${ms.toFixed(0)} ms ${k}`);
 }

@@ -26,7 +26,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { freePort, launchBrowser, waitFor, RELAY_BIN } from '../browser/harness.mjs';
-import { report } from './long-tasks.mjs';
+import { busiestTask, report } from './long-tasks.mjs';
 
 /** How often a click is dispatched on the page during a sync. */
 const CLICK_EVERY_MS = 250;
@@ -106,10 +106,13 @@ try {
     await clicking;
     const cpu = await busy();
     const seen = await page.evaluate(() => /** @type {any} */ (window).__responsiveness);
+    /** With --trace: the main-thread task with the most thread time, [thread ms, wall ms]. */
+    let busiest = null;
     if (tracing) {
       const events = await tracing();
       writeFileSync(traceFile, JSON.stringify({ traceEvents: events }));
       report(events);
+      busiest = busiestTask(events).map(Math.round);
     }
     const clicks = [...seen.clicks].sort((a, b) => a - b);
     const t1 = Date.now();
@@ -125,6 +128,7 @@ try {
       sync_long_task_max_ms: Math.max(0, ...seen.long.filter(([at]) => at >= nodeUpAt).map(([, ms]) => ms)),
       sync_long_tasks: seen.long.filter(([at]) => at >= nodeUpAt).length,
       longest_tasks_at_ms: [...seen.long].sort((a, b) => b[1] - a[1]).slice(0, 5),
+      ...(busiest ? { busiest_task_thread_ms: busiest[0], busiest_task_wall_ms: busiest[1] } : {}),
       clicks: clicks.length, click_p50_ms: Math.round(clicks[clicks.length >> 1] ?? NaN), click_max_ms: Math.round(clicks[clicks.length - 1] ?? NaN) };
     console.log(JSON.stringify(results[mode]));
   }
