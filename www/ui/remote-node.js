@@ -156,15 +156,19 @@ export class RemoteNode {
     }
   }
 
-  /** @param {string} name @param {unknown} payload */
+  /** Calls the listeners of `name` with the payload, and those of "*" with the name and
+   *  the payload (as the node does). @param {string} name @param {unknown} payload */
   emit(name, payload) {
     for (const fn of this.listeners.get(name) ?? []) {
       try { fn(payload); } catch (e) { console.error(e); }
     }
+    for (const fn of this.listeners.get('*') ?? []) {
+      try { fn(name, payload); } catch (e) { console.error(e); }
+    }
   }
 
-  /** Calls `callback(payload)` on every `event` of the node (see BrowserNode.on).
-   *  @param {string} event @param {Function} callback */
+  /** Calls `callback(payload)` on every `event` of the node, or `callback(name, payload)`
+   *  on every event for "*" (see BrowserNode.on). @param {string} event @param {Function} callback */
   on(event, callback) {
     let set = this.listeners.get(event);
     if (!set) {
