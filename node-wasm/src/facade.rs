@@ -271,13 +271,18 @@ impl BrowserNode {
     /// Adds the keys of a decrypted backup (`exportKeys`' bytes) that this wallet does not
     /// hold; resolves to how many were added. Every key is checked before any is stored:
     /// bad bytes reject and change nothing.
+    /// Anything else (a plain array, a string, a view of other memory) is refused before a
+    /// byte is copied, as is more than a full wallet's bytes.
     #[wasm_bindgen(js_name = importKeys)]
-    pub fn import_keys(&self, bytes: js_sys::Uint8Array) -> Promise {
-        let max = (crate::wallet::MAX_IMPORTED_KEYS * 40) as u32;
-        if bytes.length() > max {
-            return settled(Err(NodeError::BadKeys(format!("more than {max} bytes"))));
+    pub fn import_keys(&self, bytes: JsValue) -> Promise {
+        use crate::bounded_copy::{bytes as copy, NotCopied};
+        match copy(&bytes, crate::wallet::MAX_WALLET_KEYS * 40) {
+            Ok(bytes) => self.add_keys(Some(bytes)),
+            Err(NotCopied::TooLong(n)) => settled(Err(crate::wallet::bad_size(n))),
+            Err(NotCopied::NotBytes) => settled(Err(NodeError::BadKeys(
+                "importKeys takes the Uint8Array that exportKeys gives".into(),
+            ))),
         }
-        self.add_keys(Some(bytes.to_vec()))
     }
 
     /// Resolves to the wallet's addresses, oldest first.

@@ -27,16 +27,18 @@ const VERSION: u8 = 1;
 
 /// Bytes of one record: the 32-byte secret, then the creation time (u64, little-endian).
 const RECORD_BYTES: usize = 40;
-/// Keys one import takes at most: far more than anyone makes by hand, and a bound on what
-/// a backup file can make the tab decode and store.
-pub const MAX_IMPORTED_KEYS: usize = 10_000;
+/// Keys one wallet holds at most: far more than anyone makes by hand. Every key costs each
+/// refresh of the page a pass over the coins (its balance), and an import checks each
+/// against the others, so this bounds what a crafted backup can make the node's thread do.
+pub const MAX_WALLET_KEYS: usize = 1_000;
 
 /// Longest record key read back: an address is about 34 characters.
 const MAX_ADDRESS_UNITS: usize = 64;
 
-/// A key and when it was made.
+/// A key, its address (worked out once: it costs two hashes) and when it was made.
 struct StoredKey {
     key: KeyPair,
+    address: Address,
     created_ms: u64,
 }
 
@@ -127,15 +129,34 @@ impl Wallet {
     /// this wallet does not hold yet; every record is checked before anything is written,
     /// so bad input changes nothing. Returns the addresses added. (One function for both:
     /// each async function costs the page module its own state machine.)
+    ///
+    /// Keys added come after every key held, in the order given: a backup's creation times
+    /// are not trusted, or a crafted one could put its key first, where the page picks its
+    /// default address to be paid to.
     pub async fn add(&self, backup: Option<&[u8]>, now_ms: u64) -> Result<Vec<Address>, NodeError> {
-        let new = match backup {
-            None => vec![StoredKey {
-                key: crate::web_random::new_key()?,
-                created_ms: now_ms,
-            }],
+        let mut new = match backup {
+            None => {
+                let key = crate::web_random::new_key()?;
+                vec![StoredKey {
+                    address: key.address(),
+                    key,
+                    created_ms: 0,
+                }]
+            }
             Some(records) => self.new_keys_of(records)?,
         };
-        let addresses = new.iter().map(|k| k.key.address()).collect();
+        let held = self.keys.borrow().len();
+        if held + new.len() > MAX_WALLET_KEYS {
+            return Err(NodeError::BadKeys(format!(
+                "this would bring the wallet to {} keys, more than the {MAX_WALLET_KEYS} it holds at most",
+                held + new.len()
+            )));
+        }
+        let newest = self.keys.borrow().last().map_or(0, |k| k.created_ms + 1);
+        for (i, k) in new.iter_mut().enumerate() {
+            k.created_ms = now_ms.max(newest) + i as u64;
+        }
+        let addresses = new.iter().map(|k| k.address).collect();
         if !new.is_empty() {
             self.store(new).await?;
         }
@@ -144,21 +165,14 @@ impl Wallet {
 
     /// The keys of backup `records` this wallet does not hold, each checked.
     fn new_keys_of(&self, records: &[u8]) -> Result<Vec<StoredKey>, NodeError> {
-        if records.is_empty()
-            || records.len() % RECORD_BYTES != 0
-            || records.len() / RECORD_BYTES > MAX_IMPORTED_KEYS
-        {
-            return Err(NodeError::BadKeys(format!(
-                "{} bytes are not 1 to {MAX_IMPORTED_KEYS} keys of {RECORD_BYTES} bytes",
-                records.len()
-            )));
+        if records.is_empty() || records.len() % RECORD_BYTES != 0 {
+            return Err(bad_size(records.len()));
         }
         let mut new: Vec<StoredKey> = Vec::new();
         for (i, record) in records.chunks(RECORD_BYTES).enumerate() {
             let key = decode_record(record)
                 .map_err(|why| NodeError::BadKeys(format!("key {}: {why}", i + 1)))?;
-            let address = key.key.address();
-            if self.key(&address).is_none() && !new.iter().any(|k| k.key.address() == address) {
+            if self.key(&key.address).is_none() && !new.iter().any(|k| k.address == key.address) {
                 new.push(key);
             }
         }
@@ -180,7 +194,7 @@ impl Wallet {
             requests.push(
                 store
                     .add(value)
-                    .with_key(k.key.address().to_string())
+                    .with_key(k.address.to_string())
                     .primitive()?,
             );
         }
@@ -195,7 +209,7 @@ impl Wallet {
 
     /// Addresses in creation order.
     pub fn addresses(&self) -> Vec<Address> {
-        self.keys.borrow().iter().map(|k| k.key.address()).collect()
+        self.keys.borrow().iter().map(|k| k.address).collect()
     }
 
     /// The key of `address`, if this wallet holds it.
@@ -203,7 +217,7 @@ impl Wallet {
         self.keys
             .borrow()
             .iter()
-            .find(|k| k.key.address() == *address)
+            .find(|k| k.address == *address)
             .map(|k| k.key.clone())
     }
 
@@ -232,7 +246,7 @@ fn decode_key(value: &JsValue, name: Option<&str>) -> Result<StoredKey, String> 
         NotCopied::TooLong(n) => format!("the record has {n} bytes, expected {RECORD_BYTES}"),
     })?;
     let key = decode_record(&bytes)?;
-    if name != Some(key.key.address().to_string().as_str()) {
+    if name != Some(key.address.to_string().as_str()) {
         return Err("the record holds the key of another address".into());
     }
     Ok(key)
@@ -252,7 +266,15 @@ fn decode_record(bytes: &[u8]) -> Result<StoredKey, String> {
     let key = KeyPair::from_secret_bytes(&secret)
         .ok_or_else(|| "the record holds no valid key".to_string())?;
     Ok(StoredKey {
+        address: key.address(),
         key,
         created_ms: u64::from_le_bytes(created),
     })
+}
+
+/// The refusal of `len` bytes that cannot be a wallet's keys by their size alone.
+pub fn bad_size(len: usize) -> NodeError {
+    NodeError::BadKeys(format!(
+        "{len} bytes are not 1 to {MAX_WALLET_KEYS} keys of {RECORD_BYTES} bytes"
+    ))
 }

@@ -13,21 +13,32 @@ export const FORMAT = 'blockchain-wallet-backup';
 const VERSION = 1;
 /** PBKDF2 rounds: OWASP's 2023 advice for PBKDF2-HMAC-SHA-256 (a guess at a passphrase
  *  costs an attacker this many hashes; a restore costs the user well under a second). */
-const ITERATIONS = 600_000;
+export const ITERATIONS = 600_000;
 /** The fewest rounds a file may ask for: a file cannot make the import weaker than this. */
 const MIN_ITERATIONS = 100_000;
-/** The most: a file cannot make the tab hash for minutes. */
-const MAX_ITERATIONS = 10_000_000;
+/** The most: a crafted file cannot make a restore hash much longer than a real one (ten
+ *  million rounds took half a minute on a slow machine; this is about three seconds). */
+export const MAX_ITERATIONS = 2_000_000;
+/** Longest salt read: PBKDF2 wants 16 bytes; a longer one only makes a crafted file bigger. */
+const MAX_SALT_BYTES = 64;
+/** Bytes turned into base64 text at a time: String.fromCharCode takes them as arguments,
+ *  and a whole wallet's worth would overflow the stack. */
+const B64_CHUNK = 8192;
 /** Shortest passphrase accepted for a new backup. */
 export const MIN_PASSPHRASE = 8;
-/** Largest backup file read: 10,000 keys in base64 with their addresses. */
-export const MAX_FILE_BYTES = 2_000_000;
+/** Largest backup file read: a full wallet (1,000 keys, node-wasm's MAX_WALLET_KEYS) in
+ *  base64 with its addresses is about 100 KB. */
+export const MAX_FILE_BYTES = 200_000;
 
 /** A refusal the page shows as it is. */
 export class BackupError extends Error {}
 
 /** @param {Uint8Array} bytes */
-const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+function b64(bytes) {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += B64_CHUNK) text += String.fromCharCode(...bytes.subarray(i, i + B64_CHUNK));
+  return btoa(text);
+}
 /** @param {unknown} text */
 function unb64(text) {
   if (typeof text !== 'string') throw new BackupError('This file is not a complete wallet backup: a field is missing. Nothing was imported.');
@@ -39,7 +50,7 @@ function unb64(text) {
 }
 
 /** The AES key of `passphrase`. @param {string} passphrase @param {Uint8Array} salt @param {number} iterations */
-async function keyOf(passphrase, salt, iterations) {
+export async function deriveKey(passphrase, salt, iterations) {
   const raw = await crypto.subtle.importKey('raw', new TextEncoder().encode(passphrase), 'PBKDF2', false, ['deriveKey']);
   return crypto.subtle.deriveKey({ name: 'PBKDF2', hash: 'SHA-256', salt, iterations }, raw, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
 }
@@ -58,7 +69,7 @@ export async function exportBackup(node, passphrase) {
   if (keys.length === 0) throw new BackupError('The wallet has no keys yet: create an address first.');
   const salt = crypto.getRandomValues(new Uint8Array(16));
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const key = await keyOf(passphrase, salt, ITERATIONS);
+  const key = await deriveKey(passphrase, salt, ITERATIONS);
   const data = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: header({ format: FORMAT, version: VERSION, iterations: ITERATIONS }) }, key, keys));
   keys.fill(0);
   return JSON.stringify({
@@ -77,6 +88,7 @@ export async function exportBackup(node, passphrase) {
  * @param {import('./types.js').BrowserNode} node @param {string} text @param {string} passphrase
  */
 export async function importBackup(node, text, passphrase) {
+  if (text.length > MAX_FILE_BYTES) throw new BackupError('This file is far larger than a wallet backup. Nothing was imported.');
   let file;
   try {
     file = JSON.parse(text);
@@ -93,16 +105,22 @@ export async function importBackup(node, text, passphrase) {
   const salt = unb64(file.kdf.salt);
   const iv = unb64(file.cipher.iv);
   const data = unb64(file.data);
-  if (iv.length !== 12 || salt.length < 16) throw new BackupError('This file is not a complete wallet backup: it is damaged. Nothing was imported.');
+  if (iv.length !== 12 || salt.length < 16 || salt.length > MAX_SALT_BYTES) throw new BackupError('This file is not a complete wallet backup: it is damaged. Nothing was imported.');
   let keys;
   try {
-    const key = await keyOf(passphrase, salt, iterations);
+    const key = await deriveKey(passphrase, salt, iterations);
     keys = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: header({ format: FORMAT, version: VERSION, iterations }) }, key, data));
   } catch {
     throw new BackupError('Wrong passphrase, or the file was changed since it was saved. Nothing was imported.');
   }
   try {
     return await node.importKeys(keys);
+  } catch (e) {
+    // The cipher held, so the file was made with its passphrase: by its owner, or by
+    // someone who handed over both. What it holds is checked key by key all the same.
+    const why = /^not a wallet's keys: (.*)$/.exec(e instanceof Error ? e.message : '');
+    if (why) throw new BackupError(`This backup decrypts, but what it holds is not a wallet's keys (${why[1]}). Nothing was imported.`);
+    throw e;
   } finally {
     keys.fill(0);
   }
