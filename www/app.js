@@ -25,6 +25,14 @@ import { mountNetwork } from './ui/network.js';
 import { mountInspector } from './ui/inspector.js';
 import { mountGuide } from './ui/guide.js';
 
+/** Resolves in a later task of the page's thread (a message to itself: timers are held back
+ *  to once a second in a background tab). */
+const nextTask = () => new Promise((resolve) => {
+  const channel = new MessageChannel();
+  channel.port1.onmessage = () => { channel.port1.close(); resolve(undefined); };
+  channel.port2.postMessage(null);
+});
+
 async function main() {
   $('node-id').textContent = nodeId;
   document.title = `Node ${nodeId}`;
@@ -42,21 +50,19 @@ async function main() {
     console.error(e);
     return;
   }
-  /** @type {any} */ (window).node = node;
   watchOwnership(node);
   watchWakes(node);
   const page = new Page(/** @type {any} */ (node));
-  mountTopbar(page);
-  mountWallet(page);
-  mountSend(page);
-  mountPayments(page);
-  mountBackup(page);
-  mountMiner(page);
-  mountExplorer(page);
-  mountNetwork(page);
-  mountInspector(page);
-  mountGuide(page);
-  mountStorage(page);
+  // Each panel is mounted in a task of its own: the page's thread stays free for input
+  // while the node, already started in its worker, downloads the chain.
+  for (const mount of [mountTopbar, mountWallet, mountSend, mountPayments, mountBackup, mountMiner,
+    mountExplorer, mountNetwork, mountInspector, mountGuide, mountStorage]) {
+    mount(page);
+    await nextTask();
+  }
+  // Scripts and tests take window.node as the sign that the page is wired: set once every
+  // panel listens.
+  /** @type {any} */ (window).node = node;
 
   const status = await node.status();
   $('worker-count').value = String(status.workers);

@@ -74,18 +74,26 @@ function toPageNow(message) {
   postMessage(message);
 }
 
-/** Subscribes once per event name, forwarding to whichever side asked for it. */
+/** Whether an event reaches a side through the node's subscription `name`: a side that
+ *  listens to every event ("*") gets each one once, through that subscription.
+ *  @param {Set<string>} side @param {string} name */
+const reaches = (side, name) => (side.has('*') ? name === '*' : side.has(name));
+
+/** Subscribes once per event name, forwarding to whichever side asked for it. The node
+ *  calls a "*" listener with (name, payload), any other with (payload); the sides are sent
+ *  each event under its own name. */
 const subscribed = new Set();
 /** @param {string} name */
 function listenOnce(name) {
   if (subscribed.has(name)) return;
   subscribed.add(name);
-  node.on(name, (/** @type {unknown} */ payload) => {
-    if (pageEvents.has(name)) {
+  node.on(name, (/** @type {unknown} */ first, /** @type {unknown} */ second) => {
+    const [event, payload] = name === '*' ? [String(first), second] : [name, first];
+    if (reaches(pageEvents, name)) {
       if (toPage.length === 0) queueMicrotask(postEvents);
-      toPage.push([name, payload]);
+      toPage.push([event, payload]);
     }
-    if (channel && channelEvents.has(name)) channel.postMessage({ type: 'event', name, payload });
+    if (channel && reaches(channelEvents, name)) channel.postMessage({ type: 'event', name: event, payload });
   });
 }
 

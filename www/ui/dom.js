@@ -11,6 +11,13 @@ export const $select = (id) => /** @type {HTMLSelectElement} */ (document.getEle
 /** A <progress> by id. @param {string} id */
 export const $progress = (id) => /** @type {HTMLProgressElement} */ (document.getElementById(id));
 
+/** Sets an element's text only when it differs: setting the same text still replaces the
+ *  text node, which makes the browser lay that part of the page out again.
+ *  @param {HTMLElement} e @param {string} text */
+export function setText(e, text) {
+  if (e.textContent !== text) e.textContent = text;
+}
+
 /** @typedef {string | Node | null | undefined} Child */
 
 /**

@@ -3,7 +3,7 @@
 // view of one block, transaction or address, chosen by the page's location hash
 // (#block/<hash>, #tx/<txid>, #address/<address>).
 import { $, el, log, message } from './dom.js';
-import { plural, short, time } from './format.js';
+import { dateTime, plural, short, time } from './format.js';
 import { addressLink, base58Bytes, blockLink, txLink } from './links.js';
 import { drawTree, markSelected } from './tree.js';
 import { historyList } from './history.js';
@@ -27,6 +27,8 @@ export function mountExplorer(page) {
   /** @type {Block | null} the newest block of the last snapshot */
   let tipBlock = null;
   let followTip = true; // show the newest block until the user picks something
+  /** What the block list shows now. */
+  let listShown = '';
 
   /** @param {string} hash */
   const pick = (hash) => { location.hash = `#block/${hash}`; };
@@ -40,20 +42,32 @@ export function mountExplorer(page) {
     const list = $('blocks');
     if (blocks.length === 0) {
       list.replaceChildren(el('li', { class: 'hint', text: 'No blocks yet: the chain downloads from the relay.' }));
+      listShown = '';
       drawTree(svg, [], selected, pick);
       return;
     }
     tipHeight = blocks[0].height;
+    // A cycle that brings the same blocks leaves the list as it is (rebuilding 60 rows every
+    // second costs the page's thread a layout and a paint of them for nothing).
+    const shown = `${selected}|${blocks.map((b) => `${b.hash}${b.txs.length}`).join()}`;
+    if (shown !== listShown) drawList(list, blocks);
+    listShown = shown;
+    tipHash = blocks[0].hash;
+    tipBlock = blocks[0];
+    drawTree(svg, tree, selected, pick);
+    // While the chain downloads, the newest block is a new one every cycle: its view is drawn
+    // once the download is over (a block the user picked is shown by route()).
+    if (!(page.downloading && followTip)) await show();
+  }
+
+  /** @param {HTMLElement} list @param {Block[]} blocks */
+  function drawList(list, blocks) {
     list.replaceChildren(...blocks.map((b) => el('li', {
       'data-testid': 'block-row', 'data-hash': b.hash, 'data-height': b.height,
       class: b.hash === selected ? 'selected' : null,
       onclick: () => pick(b.hash),
     }, el('span', { class: 'h', text: `#${b.height}` }), el('code', { text: b.hash }),
     el('span', { class: 'n', text: `${b.txs.length} tx · ${time(b.time)}` }))));
-    tipHash = blocks[0].hash;
-    tipBlock = blocks[0];
-    drawTree(svg, tree, selected, pick);
-    await show();
   }
 
   /** @param {string} hash @param {Block} [known] the block, when the snapshot has it: drawn
@@ -72,7 +86,7 @@ export function mountExplorer(page) {
       el('dt', { text: 'Height' }), el('dd', { text: `${b.height}${b.active ? '' : ' (side branch)'}` }),
       el('dt', { text: 'Confirmations' }), el('dd', { 'data-testid': 'confirmations', text: b.active ? String(conf) : 'none: not on the active chain' }),
       el('dt', { text: 'Previous' }), el('dd', {}, b.height > 0 ? blockLink(b.prev) : el('span', { class: 'hint', text: 'none: the genesis block' })),
-      el('dt', { text: 'Time' }), el('dd', { text: new Date(b.time).toLocaleString() }),
+      el('dt', { text: 'Time' }), el('dd', { text: dateTime(b.time) }),
       el('dt', { text: 'Merkle root' }), el('dd', {}, el('code', { text: b.merkleRoot })),
       el('dt', { text: 'Bits / nonce' }), el('dd', { text: `${b.bits} / ${b.nonce}` }),
       el('dt', { text: 'PoW' }), el('dd', { text: b.powValid ? 'valid' : 'INVALID' }),

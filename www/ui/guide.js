@@ -53,6 +53,8 @@ export function mountGuide(page) {
     el('h4', {}, el('span', { class: 'mark', text: state === 'done' ? '✓' : String(n) }), title),
     state === 'now' ? el('div', { class: 'body' }, ...body) : null);
 
+  /** What the steps show now. */
+  let drawnAs = '';
   function draw() {
     if (box.hidden) return;
     const rows = page.wallet;
@@ -70,6 +72,10 @@ export function mountGuide(page) {
     const state = (done, ready) => (done ? 'done' : ready ? 'now' : 'later');
     const minerUrl = `?node=${minerNodeId()}&mine=1`;
     const command = first ? coinsCommand(first) : '';
+    // Drawn again only when something it shows changed (it is asked every cycle).
+    const shown = JSON.stringify([hasAddress, hasCoins, sent, mined, first, rich?.address, rich?.spendable, sentTxid]);
+    if (shown === drawnAs) return;
+    drawnAs = shown;
     $('guide-steps').replaceChildren(
       step(1, 'Create an address', state(hasAddress, true),
         el('p', { text: 'An address is where coins can be sent to you. Its key stays in this browser.' }),

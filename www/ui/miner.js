@@ -1,6 +1,6 @@
 // @ts-check
 // The miner panel: reward address, workers, start/stop, hashing state and hash rates.
-import { $, $select, el, log, message } from './dom.js';
+import { $, $select, el, log, message, setText } from './dom.js';
 import { rate } from './format.js';
 import { fillSelect } from './send.js';
 
@@ -32,11 +32,15 @@ function renderHashrate(h, mining) {
   const last = seen.lastRate;
   const between = !h.total && mining && last;
   const shown = between ? last : h;
-  $('hashrate').textContent = h.total ? rate(h.total)
+  setText($('hashrate'), h.total ? rate(h.total)
     : between ? `${rate(last.total)} (last measured, between blocks)`
-      : mining ? 'not measured yet: blocks take under a second' : '0 H/s';
+      : mining ? 'not measured yet: blocks take under a second' : '0 H/s');
   $('hashrate').dataset.rate = String(Math.round(shown.total));
-  $('worker-rates').replaceChildren(...shown.workers.map((r, i) => el('li', { 'data-testid': 'worker-rate' }, `worker ${i + 1}: ${rate(r)}`)));
+  const rates = shown.workers.map((r, i) => `worker ${i + 1}: ${rate(r)}`);
+  const list = $('worker-rates');
+  if (rates.join('\n') !== [...list.children].map((li) => li.textContent).join('\n')) {
+    list.replaceChildren(...rates.map((text) => el('li', { 'data-testid': 'worker-rate' }, text)));
+  }
 }
 
 /** Whether the miner is hashing now, from the status and the newest rate report.
@@ -48,19 +52,13 @@ function hashingNow(s) {
 /** @param {Status} s */
 function renderState(s) {
   const pill = $('mining-state');
-  pill.classList.remove('active', 'waiting');
   const hashing = hashingNow(s);
   if (hashing && !seen.hashingSince) seen.hashingSince = Date.now();
   if (!hashing) seen.hashingSince = 0;
-  if (hashing) {
-    pill.textContent = 'hashing';
-    pill.classList.add('active');
-  } else if (s.mining) {
-    pill.textContent = 'waiting for transactions';
-    pill.classList.add('waiting');
-  } else {
-    pill.textContent = 'off';
-  }
+  // Set only when changed: the panel is drawn every cycle, mostly with nothing new.
+  const [text, cls] = hashing ? ['hashing', 'pill active'] : s.mining ? ['waiting for transactions', 'pill waiting'] : ['off', 'pill'];
+  setText(pill, text);
+  if (pill.className !== cls) pill.className = cls;
   pill.dataset.state = s.mining ? (hashing ? 'hashing' : 'waiting') : 'off';
   $('start-mining').disabled = s.mining;
   $('stop-mining').disabled = !s.mining;
@@ -80,8 +78,8 @@ async function renderFound(page, s) {
   const box = $('blocks-found');
   box.dataset.found = String(s.blocksMined);
   box.dataset.inChain = String(inChain);
-  box.textContent = s.blocksMined === 0 ? '0'
-    : `${s.blocksMined} · ${inChain} in the chain${lost ? ` · ${lost} lost to a reorganisation` : ''}`;
+  setText(box, s.blocksMined === 0 ? '0'
+    : `${s.blocksMined} · ${inChain} in the chain${lost ? ` · ${lost} lost to a reorganisation` : ''}`);
 }
 
 /** Wires the miner panel. @param {Page} page */

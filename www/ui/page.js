@@ -14,6 +14,16 @@ import { throttle } from './format.js';
 const CHAIN_BLOCKS = 60;
 /** Heights of the block tree each cycle reads. */
 const TREE_DEPTH = 30;
+/** The same while the chain downloads: every cycle then brings hundreds of new blocks, so
+ *  the list and the tree are drawn anew each time, and drawing 60 rows and 30 heights of
+ *  the tree at once took the page's thread over 100 ms; what the list's box and the tree's
+ *  frame show at once is about this much. */
+const CHAIN_BLOCKS_DOWNLOADING = 12;
+const TREE_DEPTH_DOWNLOADING = 12;
+/** A tip that moved by more than this many blocks since the last cycle means blocks are
+ *  arriving as a download (the node's own "syncing" can read false between two batches of a
+ *  download, when it has connected every block it was offered so far). */
+const DOWNLOAD_STEP = 5;
 /** A cycle at least this often: peers' heights and hash rates change without an event. */
 const CYCLE_MS = 1000;
 /** How soon after a node event the next cycle runs: events come in bursts (a block brings
@@ -26,8 +36,11 @@ export class Page {
   /** @param {BrowserNode} node */
   constructor(node) {
     this.node = node;
-    /** The chain is downloading: panels redraw once a second, not on every block. */
+    /** The chain is downloading: panels redraw once a second, not on every block. Set by
+     *  each cycle from the node's status, and at once by a "sync" event behind its target. */
     this.downloading = false;
+    /** The height the last cycle saw (-1: none yet). */
+    this.lastHeight = -1;
     /** @type {Snapshot | null} the newest snapshot */
     this.snapshot = null;
     /** @type {Status | null} the newest status read */
@@ -40,6 +53,8 @@ export class Page {
     this.queue = undefined;
     /** @type {Promise<void> | undefined} a cycle asked for and not yet started */
     this.waiting = undefined;
+    /** When the last cycle started (Date.now()). */
+    this.lastCycleAt = 0;
     const soon = throttle(() => this.refresh(), AFTER_EVENT_MS);
     const slow = throttle(() => this.refresh(), CYCLE_MS);
     /** Asks for a cycle soon (once a second while the chain downloads). */
@@ -51,7 +66,11 @@ export class Page {
   /** Starts the once-a-second cycle; resolves after the first. */
   async start() {
     await this.refresh();
-    setInterval(() => { this.refresh().catch((e) => console.error(e)); }, CYCLE_MS);
+    setInterval(() => {
+      // Only when no cycle came in between (events bring their own while a block arrives).
+      if (Date.now() - this.lastCycleAt < CYCLE_MS / 2) return;
+      this.refresh().catch((e) => console.error(e));
+    }, CYCLE_MS);
   }
 
   /** Calls `fn` with every snapshot. @param {(s: Snapshot) => unknown} fn */
@@ -80,11 +99,18 @@ export class Page {
    *  same task, and the node changes only in tasks of its own, so they all describe the
    *  same moment. */
   async cycle() {
+    this.lastCycleAt = Date.now();
     const n = this.node;
+    const chainBlocks = this.downloading ? CHAIN_BLOCKS_DOWNLOADING : CHAIN_BLOCKS;
+    const treeDepth = this.downloading ? TREE_DEPTH_DOWNLOADING : TREE_DEPTH;
     /** @type {[Status, AddressRow[], any[], any[], any[], any[], any[]]} */
     const [status, wallet, blocks, tree, peers, known, mempool] = await Promise.all([
-      n.status(), n.balances(), n.printChain(CHAIN_BLOCKS), n.blockTree(TREE_DEPTH), n.peers(), n.knownNodes(), n.mempool(),
+      n.status(), n.balances(), n.printChain(chainBlocks), n.blockTree(treeDepth), n.peers(), n.knownNodes(), n.mempool(),
     ]);
+    const reached = Math.max(status.height, status.downloadedHeight);
+    this.downloading = status.syncing || reached < status.targetHeight
+      || (this.lastHeight >= 0 && reached - this.lastHeight > DOWNLOAD_STEP);
+    this.lastHeight = reached;
     /** @type {Snapshot} */
     const snap = { at: Date.now(), status, wallet, blocks, tree, peers, known, mempool };
     this.snapshot = snap;

@@ -14,7 +14,15 @@ import { CHANNEL_PREFIX, METHODS } from './node-channel.js';
  *  may be frozen or closing); a page's cycle then simply tries again. */
 const VIEW_CALL_TIMEOUT_MS = 30_000;
 
+/** The calls that only read: when the tab that held the node closes before answering one,
+ *  it is asked again of the new holder (the page's refresh cycle is always reading, and a
+ *  takeover must not fail it). A call that changes the node is not sent twice: the old
+ *  holder may have carried it out before closing, so it fails and the user decides. */
+const READS = new Set(['listAddresses', 'balances', 'getBalance', 'status', 'printChain', 'getBlock',
+  'blockTree', 'getTransaction', 'addressHistory', 'peers', 'knownNodes', 'mempool', 'exportKeys']);
+
 /** @typedef {{id: string, opened: number}} Tab */
+/** @typedef {{method: string, args: unknown[], resolve: (v: unknown) => void, reject: (e: Error) => void, timer?: ReturnType<typeof setTimeout>}} Pending */
 /** @typedef {{id: number, method: string, args: unknown[]}} Call */
 
 export class RemoteNode {
@@ -30,7 +38,7 @@ export class RemoteNode {
     this.holder = null;
     /** @type {Map<string, Set<Function>>} */
     this.listeners = new Map();
-    /** @type {Map<number, {resolve: (v: unknown) => void, reject: (e: Error) => void, timer?: number}>} */
+    /** @type {Map<number, Pending>} */
     this.pending = new Map();
     /** @type {Call[]} calls made in this task, sent together (see sendQueued) */
     this.queue = [];
@@ -88,9 +96,9 @@ export class RemoteNode {
     this.channel?.close();
     this.channel = null;
     this.holder = null;
-    // Calls the old owner never answered are lost with its tab.
-    this.failPending(`the tab that held node ${this.id} closed before answering`);
     this.mode = 'owner';
+    // Calls the old owner never answered are lost with its tab: reads are asked again here.
+    this.ownerChanged(`the tab that held node ${this.id} closed before answering`);
     for (const name of this.listeners.keys()) this.worker.postMessage({ type: 'listen', name });
     this.started?.resolve('owner');
     this.started = undefined;
@@ -118,18 +126,21 @@ export class RemoteNode {
     else if (m.type === 'holder') { this.holder = m.holder; this.setMode('view'); }
     else if (m.type === 'ready') {
       // Another view took the node over: ask it for our events, and who it is.
-      this.failPending(`the tab that held node ${this.id} closed before answering`);
+      this.ownerChanged(`the tab that held node ${this.id} closed before answering`);
       for (const name of this.listeners.keys()) this.channel?.postMessage({ type: 'listen', name });
       this.channel?.postMessage({ type: 'who' });
     }
   }
 
-  /** @param {string} why */
-  failPending(why) {
-    for (const [id, p] of this.pending) {
+  /** The holder of the node changed before answering the calls under way: reads are sent
+   *  again (to whoever holds it now), the rest fail with `why`. @param {string} why */
+  ownerChanged(why) {
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of calls) {
       clearTimeout(p.timer);
-      p.reject(new Error(why));
-      this.pending.delete(id);
+      if (READS.has(p.method)) this.call(p.method, p.args).then(p.resolve, p.reject);
+      else p.reject(new Error(why));
     }
   }
 
@@ -145,15 +156,19 @@ export class RemoteNode {
     }
   }
 
-  /** @param {string} name @param {unknown} payload */
+  /** Calls the listeners of `name` with the payload, and those of "*" with the name and
+   *  the payload (as the node does). @param {string} name @param {unknown} payload */
   emit(name, payload) {
     for (const fn of this.listeners.get(name) ?? []) {
       try { fn(payload); } catch (e) { console.error(e); }
     }
+    for (const fn of this.listeners.get('*') ?? []) {
+      try { fn(name, payload); } catch (e) { console.error(e); }
+    }
   }
 
-  /** Calls `callback(payload)` on every `event` of the node (see BrowserNode.on).
-   *  @param {string} event @param {Function} callback */
+  /** Calls `callback(payload)` on every `event` of the node, or `callback(name, payload)`
+   *  on every event for "*" (see BrowserNode.on). @param {string} event @param {Function} callback */
   on(event, callback) {
     let set = this.listeners.get(event);
     if (!set) {
@@ -176,8 +191,8 @@ export class RemoteNode {
     if (this.queue.length === 0) queueMicrotask(() => this.sendQueued());
     this.queue.push({ id, method, args });
     return new Promise((resolve, reject) => {
-      /** @type {{resolve: (v: unknown) => void, reject: (e: Error) => void, timer?: number}} */
-      const p = { resolve, reject };
+      /** @type {Pending} */
+      const p = { method, args, resolve, reject };
       if (this.mode === 'view') {
         p.timer = setTimeout(() => {
           if (this.pending.delete(id)) reject(new Error(`the tab that holds node ${this.id} did not answer`));

@@ -1,6 +1,6 @@
 // @ts-check
 // The top bar: node id, role, connection, height, tip, peers, mempool, signatures, sync.
-import { $, $progress, banner, log } from './dom.js';
+import { $, $progress, banner, log, setText } from './dom.js';
 import { short } from './format.js';
 
 /** @typedef {import('./page.js').Page} Page */
@@ -26,15 +26,15 @@ function renderSync(height, target, syncing, hasChain) {
   if (!hasChain) {
     bar.max = 1; bar.value = 0;
     $('sync').dataset.synced = 'false';
-    text.textContent = syncing ? 'downloading the chain…' : 'no chain yet: waiting for the relay';
+    setText(text, syncing ? 'downloading the chain…' : 'no chain yet: waiting for the relay');
     return;
   }
   bar.max = Math.max(target, height, 1);
   bar.value = height;
   const downloading = syncing || height < target;
   // In sync, the bar is hidden (style.css): a full or empty bar beside "in sync" says nothing.
-  text.textContent = downloading ? `downloading: ${height} / ${target}`
-    : height === 0 ? 'in sync: the chain is the genesis block alone' : `in sync at height ${height}`;
+  setText(text, downloading ? `downloading: ${height} / ${target}`
+    : height === 0 ? 'in sync: the chain is the genesis block alone' : `in sync at height ${height}`);
   $('sync').dataset.synced = String(!downloading);
 }
 
@@ -43,17 +43,17 @@ export function mountTopbar(page) {
   const { node } = page;
   /** @param {import('./types.js').Status} s */
   function draw(s) {
-    $('height').textContent = s.tip ? String(s.height) : '–';
-    $('tip').textContent = short(s.tip);
+    setText($('height'), s.tip ? String(s.height) : '–');
+    setText($('tip'), short(s.tip));
     $('tip').title = s.tip || '';
-    $('peer-count').textContent = String(s.peers);
-    $('mempool-count').textContent = String(s.mempool);
-    $('sig-mode').textContent = s.verifyWorkers > 0 ? `WebCrypto ×${s.verifyWorkers}` : 'wasm';
+    setText($('peer-count'), String(s.peers));
+    setText($('mempool-count'), String(s.mempool));
+    setText($('sig-mode'), s.verifyWorkers > 0 ? `WebCrypto ×${s.verifyWorkers}` : 'wasm');
     const vouched = s.assumeValid
       ? `; not checked during the first sync for the blocks leading to #${s.assumeValid.height} ${short(s.assumeValid.hash)}, vouched for by the relay that served this page`
       : '; every block checked (no assume-valid)';
     $('sig-mode').title = `who checks the signatures of incoming blocks and transactions; ${s.signaturesVouched} vouched for by WebCrypto so far${vouched}`;
-    $('role').textContent = s.mining ? 'miner' : 'wallet';
+    setText($('role'), s.mining ? 'miner' : 'wallet');
     document.body.dataset.role = s.mining ? 'miner' : 'wallet';
     if (!$('connection').dataset.state || $('connection').dataset.state !== s.connection) {
       setConnection({ state: s.connection, url: s.relay });
@@ -67,8 +67,11 @@ export function mountTopbar(page) {
     if (c.state === 'open') log(`connected to ${c.url}`);
   });
   node.on('sync', (/** @type {{height: number, target: number}} */ s) => {
-    page.downloading = s.height < s.target;
-    // Progress as it comes while downloading; in sync, the cycle draws it with the rest.
-    if (page.downloading) renderSync(s.height, s.target, true, true);
+    // Progress as it comes while downloading; in sync, the cycle draws it with the rest
+    // (and tells whether the download is over: see Page.cycle).
+    if (s.height < s.target) {
+      page.downloading = true;
+      renderSync(s.height, s.target, true, true);
+    }
   });
 }
