@@ -96,7 +96,7 @@ fn check_node_id(id: &str) -> Result<(), NodeError> {
     } else {
         Err(NodeError::BadOption(format!(
             "node id \"{}\" must be 1 to 32 letters, digits, '-' or '_'",
-            id.escape_default()
+            node_core::util::escaped::Escaped(id)
         )))
     }
 }

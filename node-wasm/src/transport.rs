@@ -240,7 +240,7 @@ pub fn relay_url(relay: Option<&str>, protocol: &str, host: &str) -> Result<Stri
         }
         return Err(NodeError::BadOption(format!(
             "relay \"{}\" must start with ws:// or wss://",
-            r.escape_default()
+            node_core::util::escaped::Escaped(r)
         )));
     }
     if host.is_empty() {

@@ -8,6 +8,7 @@ use core::fmt;
 use super::message::Message;
 use crate::consensus::params::MAX_BLOCK_SIZE;
 use crate::primitives::codec::{self, DecodeError};
+use crate::util::escaped::Escaped;
 
 /// Network magic: first bytes of every frame.
 pub const MAGIC: [u8; 4] = *b"BCw1";
@@ -77,7 +78,7 @@ impl fmt::Display for FrameError {
             FrameError::TooShort(n) => write!(f, "frame of {n} bytes is shorter than its header"),
             FrameError::BadMagic(m) => write!(f, "wrong network magic {m:02x?}"),
             FrameError::UnknownCommand(c) => {
-                write!(f, "unknown command \"{}\"", c.escape_default())
+                write!(f, "unknown command \"{}\"", Escaped(c))
             }
             FrameError::BadPayload { command, error } => {
                 write!(f, "bad {command} payload: {error}")

@@ -3,5 +3,6 @@
 //!
 //! May depend on: `primitives` (the key kinds maps share B-trees by: hashes and outpoints).
 
+pub mod escaped;
 pub mod keyed_map;
 pub mod ordering;
