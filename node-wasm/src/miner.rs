@@ -115,14 +115,22 @@ pub fn parse_report(data: &JsValue) -> Option<WorkerReport> {
 }
 
 /// The nonce range of worker `i` of `n`: equal shares of the 2^64 nonces.
+/// In 64-bit arithmetic (u128 division links 1 KB into the page module): with
+/// 2^64 = q * n + r, share k starts at q * k + r * k / n, and r * k < n^2 fits in a u64 for
+/// any n a usize holds in wasm32. The last share ends at 2^64, which wraps to 0; a single
+/// share, the whole space, is counted as u64::MAX nonces.
 pub fn nonce_range(i: usize, n: usize) -> (u64, u64) {
-    let n = n.max(1) as u128;
-    let i = (i as u128).min(n - 1);
-    let space = 1u128 << 64;
-    let start = space * i / n;
-    let end = space * (i + 1) / n;
-    let count = (end - start).min(u128::from(u64::MAX));
-    (start as u64, count as u64)
+    let n = n.max(1) as u64;
+    let i = (i as u64).min(n - 1);
+    let (mut q, mut r) = (u64::MAX / n, u64::MAX % n + 1);
+    if r == n {
+        q += 1;
+        r = 0;
+    }
+    let boundary = |k: u64| q.wrapping_mul(k).wrapping_add(r * k / n);
+    let start = boundary(i);
+    let count = boundary(i + 1).wrapping_sub(start);
+    (start, if count == 0 { u64::MAX } else { count })
 }
 
 /// Hash rates in hashes per second.

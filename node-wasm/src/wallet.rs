@@ -315,7 +315,7 @@ impl Wallet {
 fn decode_key(value: &JsValue, name: Option<&str>) -> Result<StoredKey, String> {
     let bytes = bounded_copy::bytes(value, RECORD_BYTES).map_err(|e| match e {
         NotCopied::NotBytes => "the record is not bytes".to_string(),
-        NotCopied::TooLong(n) => format!("the record has {n} bytes, expected {RECORD_BYTES}"),
+        NotCopied::TooLong(n) => wrong_record_size(n),
     })?;
     if let Ok(created) = <[u8; SEALED_RECORD_BYTES]>::try_from(bytes.as_slice()) {
         let address = name
@@ -340,10 +340,7 @@ fn decode_record(bytes: &[u8]) -> Result<StoredKey, String> {
         <[u8; 32]>::try_from(bytes.get(..32).unwrap_or_default()),
         <[u8; 8]>::try_from(bytes.get(32..).unwrap_or_default()),
     ) else {
-        return Err(format!(
-            "the record has {} bytes, expected {RECORD_BYTES}",
-            bytes.len()
-        ));
+        return Err(wrong_record_size(bytes.len()));
     };
     let key = KeyPair::from_secret_bytes(&secret)
         .ok_or_else(|| "the record holds no valid key".to_string())?;
@@ -352,6 +349,11 @@ fn decode_record(bytes: &[u8]) -> Result<StoredKey, String> {
         key: Some(key),
         created_ms: u64::from_le_bytes(created),
     })
+}
+
+/// Why a record of `len` bytes is not one (one formatting for every such refusal).
+fn wrong_record_size(len: usize) -> String {
+    format!("the record has {len} bytes, expected {RECORD_BYTES}")
 }
 
 /// Decodes records as [`Wallet::export`] writes them, every one checked. (A loop: a
