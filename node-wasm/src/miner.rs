@@ -118,13 +118,13 @@ pub fn parse_report(data: &JsValue) -> Option<WorkerReport> {
 /// In 64-bit arithmetic (u128 division links 1 KB into the page module): with
 /// 2^64 = q * n + r, share k starts at q * k + r * k / n, and r * k < n^2 fits in a u64 for
 /// any n a usize holds in wasm32. The last share ends at 2^64, which wraps to 0; a single
-/// share, the whole space, is counted as u64::MAX nonces.
+/// share, the whole space (q wraps to 0 for n = 1), is counted as u64::MAX nonces.
 pub fn nonce_range(i: usize, n: usize) -> (u64, u64) {
     let n = n.max(1) as u64;
     let i = (i as u64).min(n - 1);
     let (mut q, mut r) = (u64::MAX / n, u64::MAX % n + 1);
     if r == n {
-        q += 1;
+        q = q.wrapping_add(1);
         r = 0;
     }
     let boundary = |k: u64| q.wrapping_mul(k).wrapping_add(r * k / n);
