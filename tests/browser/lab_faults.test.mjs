@@ -5,13 +5,17 @@
 // the relay's own command line agrees.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, waitFor, labScreenshot, openLab, closeLab } from './harness.mjs';
+import { Relay, freePort, launchBrowser, waitFor, labScreenshot } from './harness.mjs';
 
 const relay = new Relay('3000');
-/** @type {Awaited<ReturnType<typeof openLab>> | undefined} */
-let lab;
+let browser;
+let context;
 
-after(() => closeLab(relay, lab));
+after(async () => {
+  if (context) await context.close().catch(() => {});
+  if (browser) await browser.close().catch(() => {});
+  await relay.stop();
+});
 
 /** Plays the run behind `button`; resolves once it passed, failing with its narration if not.
  *  `during(page)` runs while it plays. */
@@ -43,8 +47,15 @@ const activeIn = (page, index, hash) => page.evaluate(async ([i, h]) => {
 }, [index, hash]);
 
 test('a partition: two miners race and heal onto the heavier branch; a double spend loses everywhere', { timeout: 900_000 }, async () => {
-  lab = await openLab(relay, { nodes: 3, query: 'pace=100' });
-  const { page, errors } = lab;
+  const central = (await relay.cli('createwallet')).split(/\s+/).pop();
+  await relay.cli('createblockchain', '--address', central, '--bits', '12');
+  await relay.start(await freePort());
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${relay.url}/lab/?nodes=3&pace=100`);
   await waitFor('three nodes connected', async () =>
     (await Promise.all(['4001', '4002', '4003'].map((id) => badge(page, id)))).every((b) => b?.state === 'up'));
 
