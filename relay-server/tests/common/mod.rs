@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use relay_server::cli::http_client;
 use relay_server::hub::StatusReport;
 
+pub mod lab;
+pub mod seed;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_relay-server");
 
