@@ -132,6 +132,9 @@ impl Node {
         }
         match Chain::new(self.config.params.clone(), block, self.now) {
             Ok(mut chain) => {
+                if let Some(source) = &self.body_source {
+                    chain.keep_bodies_in(source.clone());
+                }
                 let changes = chain.take_changes();
                 let bits = chain.bits();
                 self.chain = Some(chain);
