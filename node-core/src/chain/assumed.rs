@@ -296,7 +296,7 @@ impl Chain {
                     let tip = self.tip();
                     self.disconnect_tip();
                     if let Some(b) = self.bodies.block(&tip) {
-                        steps.push(TipStep::Disconnected(b.into_owned()));
+                        steps.push(TipStep::Disconnected(super::bodies::owned(b)));
                     }
                 }
                 self.forget_branch(&[hash], true);

@@ -5,11 +5,12 @@
 use alloc::vec::Vec;
 
 use super::assumed::block_has_signatures;
+use super::bodies::owned;
 use super::{Chain, TipStep};
 use crate::consensus::validation::{self, ValidationError};
 use crate::primitives::hash::{BlockHash, Txid};
 use crate::util::keyed_map::KeyedMap;
-use crate::utxo::{BlockUndo, UtxoSet};
+use crate::utxo::UtxoSet;
 
 /// The txids [`validation::check_block`] computed for the block being accepted, lent to its
 /// connection if it connects at once (any other block's are computed when it connects), so
@@ -76,7 +77,7 @@ impl Chain {
         for h in old.iter().rev() {
             self.disconnect_tip();
             if let Some(b) = self.bodies.block(h) {
-                local.push(TipStep::Disconnected(b.into_owned()));
+                local.push(TipStep::Disconnected(owned(b)));
             }
         }
         for (i, h) in branch.iter().enumerate() {
@@ -101,7 +102,7 @@ impl Chain {
                 return Err((failed, e));
             }
             if let Some(b) = self.bodies.block(h) {
-                local.push(TipStep::Connected(b.into_owned()));
+                local.push(TipStep::Connected(owned(b)));
             }
         }
         for h in &old {
@@ -143,9 +144,8 @@ impl Chain {
             self.params.subsidy,
         )?;
         let unchecked = skip_signatures && !presigned && block_has_signatures(&block);
-        let undo = self.utxo.apply_with_txids(&block, height, txids);
-        drop(block);
-        self.note_connected(hash, undo);
+        // Connecting looks the body up again: a block just checked is among those in memory.
+        self.connect_with_txids(hash, txids);
         if unchecked {
             self.assume_valid.unchecked.insert(hash);
             self.changes.unchecked.push((hash, true));
@@ -163,7 +163,8 @@ impl Chain {
         self.connect_known(hash, Some(txids));
     }
 
-    /// Connects a block known to be valid (it was connected before, or is genesis).
+    /// Connects a block known to be valid (it was connected before, or is genesis), recording
+    /// it as the new tip with its undo data.
     fn connect_known(&mut self, hash: BlockHash, txids: Option<&[Txid]>) {
         let height = self.index[&hash].height;
         let Some(block) = self.bodies.block(&hash) else {
@@ -180,12 +181,6 @@ impl Chain {
             }
         };
         let undo = self.utxo.apply_with_txids(&block, height, txids);
-        drop(block);
-        self.note_connected(hash, undo);
-    }
-
-    /// Records a block just applied to the UTXO set as the new tip, with its undo data.
-    fn note_connected(&mut self, hash: BlockHash, undo: BlockUndo) {
         self.changes.utxo.extend(self.utxo.changes_for_apply(&undo));
         self.changes.undo.push((hash, undo.clone()));
         self.bodies.insert_undo(hash, undo);

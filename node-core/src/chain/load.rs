@@ -2,10 +2,13 @@
 //! chain rebuilt from stored headers alone, without a body or a replay.
 
 use alloc::collections::VecDeque;
+#[cfg(feature = "body-source")]
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::bodies::{Bodies, BodySource};
+use super::bodies::Bodies;
+#[cfg(feature = "body-source")]
+use super::bodies::BodySource;
 use super::{BlockEntry, Chain, ChainError};
 use crate::consensus::params::ChainParams;
 use crate::consensus::pow;
@@ -24,20 +27,15 @@ impl Chain {
         utxo: UtxoSet,
         undo: Vec<(BlockHash, BlockUndo)>,
     ) -> Result<Self, ChainError> {
-        let headers: Vec<(BlockHash, BlockHeader)> =
-            blocks.iter().map(|b| (b.hash(), b.header)).collect();
-        let LoadedIndex {
-            index,
-            active,
-            bits,
-        } = index_headers(headers, tip)?;
-        let mut by_hash: KeyedMap<BlockHash, Block> = KeyedMap::new();
-        for b in blocks {
-            let h = b.hash();
-            if index.contains_key(&h) {
-                by_hash.insert(h, b);
-            }
-        }
+        let (
+            LoadedIndex {
+                index,
+                active,
+                bits,
+            },
+            mut by_hash,
+        ) = index_stored(blocks, Block::hash, |b| &b.header, tip)?;
+        by_hash.retain(|h, _| index.contains_key(h));
         let mut undo_by_hash = KeyedMap::new();
         undo_by_hash.extend(undo);
         let bodies = Bodies::in_memory(by_hash, undo_by_hash);
@@ -48,6 +46,7 @@ impl Chain {
     /// headers (any order, each with its hash), the active tip and the stored UTXO set.
     /// Bodies and undo data stay in `source` and are read when needed; only recent ones are
     /// kept in memory ([`super::RECENT_BODIES`]), so memory does not grow with the chain's history.
+    #[cfg(feature = "body-source")]
     pub fn from_stored_headers(
         params: ChainParams,
         headers: Vec<(BlockHash, BlockHeader)>,
@@ -55,11 +54,14 @@ impl Chain {
         utxo: UtxoSet,
         source: Arc<dyn BodySource>,
     ) -> Result<Self, ChainError> {
-        let LoadedIndex {
-            index,
-            active,
-            bits,
-        } = index_headers(headers, tip)?;
+        let (
+            LoadedIndex {
+                index,
+                active,
+                bits,
+            },
+            _,
+        ) = index_stored(headers, |(h, _)| *h, |(_, header)| header, tip)?;
         let bodies = Bodies::over(source);
         Ok(Chain::loaded(params, bits, index, bodies, active, utxo))
     }
@@ -90,40 +92,45 @@ pub(super) struct LoadedIndex {
     pub(super) bits: u32,
 }
 
-/// The block index of stored headers (each with its hash), the active chain ending at `tip`,
-/// and the network's bits (genesis's).
-pub(super) fn index_headers(
-    headers: Vec<(BlockHash, BlockHeader)>,
+/// The block index of stored blocks or headers (`hash` and `header` read one's), the
+/// active chain ending at `tip`, the network's bits (genesis's), and the items by hash.
+/// Generic so that a tab's build compiles one instance, over its blocks, in one pass.
+pub(super) fn index_stored<T>(
+    items: Vec<T>,
+    hash: impl Fn(&T) -> BlockHash,
+    header: impl Fn(&T) -> &BlockHeader,
     tip: BlockHash,
-) -> Result<LoadedIndex, ChainError> {
-    let mut by_hash: KeyedMap<BlockHash, BlockHeader> = KeyedMap::new();
+) -> Result<(LoadedIndex, KeyedMap<BlockHash, T>), ChainError> {
+    let mut by_hash: KeyedMap<BlockHash, T> = KeyedMap::new();
     let mut children: KeyedMap<BlockHash, Vec<BlockHash>> = KeyedMap::new();
     let mut genesis = None;
-    for (h, header) in headers {
-        if header.prev == BlockHash::ZERO {
+    for item in items {
+        let h = hash(&item);
+        let prev = header(&item).prev;
+        if prev == BlockHash::ZERO {
             if genesis.is_some_and(|g| g != h) {
                 return Err(ChainError::Corrupt("two genesis blocks"));
             }
             genesis = Some(h);
         } else {
-            children.get_or_default(header.prev).push(h);
+            children.get_or_default(prev).push(h);
         }
-        by_hash.insert(h, header);
+        by_hash.insert(h, item);
     }
     let genesis = genesis.ok_or(ChainError::Corrupt("no genesis block"))?;
-    let bits = by_hash[&genesis].bits;
+    let bits = header(&by_hash[&genesis]).bits;
     let mut index = KeyedMap::new();
     let mut queue = VecDeque::from([(genesis, 0u64, 0u128)]);
     while let Some((h, height, parent_work)) = queue.pop_front() {
-        let header = by_hash[&h];
-        let chain_work = parent_work.saturating_add(pow::work(header.bits));
+        let entry_header = header(&by_hash[&h]);
+        let chain_work = parent_work.saturating_add(pow::work(entry_header.bits));
         index.insert(
             h,
             BlockEntry {
                 height,
                 chain_work,
-                prev: header.prev,
-                timestamp: header.timestamp,
+                prev: entry_header.prev,
+                timestamp: entry_header.timestamp,
             },
         );
         for c in children.remove(&h).unwrap_or_default() {
@@ -143,9 +150,12 @@ pub(super) fn index_headers(
         }
         cursor = e.prev;
     }
-    Ok(LoadedIndex {
-        index,
-        active,
-        bits,
-    })
+    Ok((
+        LoadedIndex {
+            index,
+            active,
+            bits,
+        },
+        by_hash,
+    ))
 }

@@ -45,7 +45,7 @@
 //! `primitives`, `utxo`, `util`. Not on `store`, `mempool`, `protocol` or `node`: they
 //! depend on the chain.
 
-use alloc::borrow::Cow;
+#[cfg(feature = "body-source")]
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
@@ -58,7 +58,9 @@ use crate::primitives::hash::{BlockHash, PubKeyHash};
 use crate::primitives::tx::Transaction;
 use crate::util::keyed_map::{KeyedMap, KeyedSet};
 use crate::util::ordering;
-use crate::utxo::{BlockUndo, UtxoSet};
+#[cfg(feature = "body-source")]
+use crate::utxo::BlockUndo;
+use crate::utxo::UtxoSet;
 
 mod assumed;
 mod bodies;
@@ -77,6 +79,8 @@ use presigned::PresignedHints;
 use side_branches::SideBranches;
 
 pub use assumed::ASSUMED_BLOCK_PATIENCE_MS;
+pub use bodies::{owned as owned_body, BodyRef};
+#[cfg(feature = "body-source")]
 pub use bodies::{BodySource, RECENT_BODIES};
 pub use changes::{snapshot, ChainChanges};
 pub use orphans::MAX_ORPHAN_BYTES;
@@ -163,7 +167,7 @@ pub struct Chain {
     params: ChainParams,
     bits: u32,
     index: KeyedMap<BlockHash, BlockEntry>,
-    /// Block bodies and undo data: all in memory, or recent ones over a [`BodySource`].
+    /// Block bodies and undo data: all in memory, or recent ones over a body source.
     bodies: Bodies,
     active: Vec<BlockHash>,
     utxo: UtxoSet,
@@ -267,6 +271,7 @@ impl Chain {
 
     /// Keeps bodies and undo data in `source` from now on: those in memory stay until the
     /// source holds them and they are no longer among the [`RECENT_BODIES`].
+    #[cfg(feature = "body-source")]
     pub fn keep_bodies_in(&mut self, source: Arc<dyn BodySource>) {
         self.bodies.back_with(source);
     }
@@ -276,29 +281,35 @@ impl Chain {
     /// [`snapshot`]): to rewrite a journal of many small batches. Orphans and
     /// the invalid-block memory are not stored.
     pub fn snapshot(&self, blocks_per_batch: usize) -> Vec<ChainChanges> {
+        #[cfg(feature = "body-source")]
         if self.bodies.is_backed() {
-            // Bodies on disk: read each once, to hand them over.
-            let blocks: Vec<(BlockHash, Block)> = self
-                .index
-                .keys()
-                .filter_map(|h| self.bodies.block(h).map(|b| (*h, b.into_owned())))
-                .collect();
-            let undo: KeyedMap<BlockHash, BlockUndo> = blocks
-                .iter()
-                .filter_map(|(h, _)| self.bodies.undo(h).map(|u| (*h, u.into_owned())))
-                .collect();
-            return snapshot(
-                blocks.iter().map(|(h, b)| (h, b)),
-                |h| undo.get(h),
-                self.utxo.iter().map(|(op, e)| (*op, *e)),
-                self.assume_valid.unchecked.iter().copied(),
-                Some(self.tip()),
-                blocks_per_batch,
-            );
+            return self.snapshot_from_source(blocks_per_batch);
         }
         snapshot(
             self.bodies.memory_blocks(),
             |h| self.bodies.in_memory_undo(h),
+            self.utxo.iter().map(|(op, e)| (*op, *e)),
+            self.assume_valid.unchecked.iter().copied(),
+            Some(self.tip()),
+            blocks_per_batch,
+        )
+    }
+
+    /// [`Chain::snapshot`] of a chain whose bodies are on disk: each read once, to hand over.
+    #[cfg(feature = "body-source")]
+    fn snapshot_from_source(&self, blocks_per_batch: usize) -> Vec<ChainChanges> {
+        let blocks: Vec<(BlockHash, Block)> = self
+            .index
+            .keys()
+            .filter_map(|h| self.bodies.block(h).map(|b| (*h, b.into_owned())))
+            .collect();
+        let undo: KeyedMap<BlockHash, BlockUndo> = blocks
+            .iter()
+            .filter_map(|(h, _)| self.bodies.undo(h).map(|u| (*h, u.into_owned())))
+            .collect();
+        snapshot(
+            blocks.iter().map(|(h, b)| (h, b)),
+            |h| undo.get(h),
             self.utxo.iter().map(|(op, e)| (*op, *e)),
             self.assume_valid.unchecked.iter().copied(),
             Some(self.tip()),
@@ -392,8 +403,8 @@ impl Chain {
         self.orphans.len()
     }
     /// A block held in memory, by hash: any indexed block of a chain kept all in memory (a
-    /// tab's, the simulator's); only recent ones of a chain over a [`BodySource`], whose
-    /// other bodies [`Chain::body`] reads.
+    /// tab's, the simulator's); only recent ones of a chain over a body source (the
+    /// relay's), whose other bodies [`Chain::body`] reads.
     pub fn block(&self, hash: &BlockHash) -> Option<&Block> {
         self.bodies.in_memory_block(hash)
     }
@@ -403,12 +414,12 @@ impl Chain {
             .get(usize::try_from(height).ok()?)
             .and_then(|h| self.bodies.in_memory_block(h))
     }
-    /// Any indexed block's body, by hash: from memory, or read from the [`BodySource`].
-    pub fn body(&self, hash: &BlockHash) -> Option<Cow<'_, Block>> {
+    /// Any indexed block's body, by hash: from memory, or read from the body source.
+    pub fn body(&self, hash: &BlockHash) -> Option<BodyRef<'_>> {
         self.bodies.block(hash)
     }
     /// The active block's body at `height` (see [`Chain::body`]).
-    pub fn body_at(&self, height: u64) -> Option<Cow<'_, Block>> {
+    pub fn body_at(&self, height: u64) -> Option<BodyRef<'_>> {
         self.bodies
             .block(self.active.get(usize::try_from(height).ok()?)?)
     }

@@ -120,7 +120,7 @@ impl Node {
                 InvItem::Block(h) => chain
                     .as_ref()
                     .and_then(|c| c.body(&h))
-                    .map(|b| Message::Block(b.into_owned())),
+                    .map(|b| Message::Block(crate::chain::owned_body(b))),
                 InvItem::Tx(t) => mempool.get(&t).map(|tx| Message::Tx(tx.clone())),
             };
             let Some(m) = message else {
