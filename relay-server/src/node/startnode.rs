@@ -355,6 +355,9 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     };
     let had_chain = chain.is_some();
     let mut node = Node::new(config, chain);
+    // Bodies and undo data stay in the file: memory holds the header index, the UTXO set
+    // and recent bodies, whatever the chain's length (also for a chain downloaded now).
+    node.keep_bodies_in(Arc::new(store.bodies()));
     if let Some(m) = miner {
         node.start_mining(now_ms(), m.0);
     }

@@ -352,7 +352,7 @@ pub fn add_big_block(dir: &Path, id: &str, key: &node_core::KeyPair) -> node_cor
         .load_chain(ChainParams::default())
         .expect("readable")
         .expect("a chain");
-    let genesis = chain.block_at(0).expect("genesis").clone();
+    let genesis = chain.body_at(0).expect("genesis").into_owned();
     let mut coin = OutPoint {
         txid: genesis.transactions[0].txid(),
         vout: 0,
