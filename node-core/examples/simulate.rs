@@ -137,6 +137,7 @@ fn main() -> ExitCode {
         .filter_map(|n| n.node.chain().map(|c| c.height()))
         .max()
         .unwrap_or(0);
+    let checks = node_core::primitives::signature_memo::counts_on_this_thread();
     let out = serde_json::json!({
         "converged": quiet && sim.converged(),
         "height": height,
@@ -147,6 +148,8 @@ fn main() -> ExitCode {
         "txs_lost": report.lost,
         "messages": sim.frames_delivered,
         "sim_time_ms": sim.now - start,
+        "signature_checks_asked": checks.asked,
+        "signature_checks_computed": checks.computed,
     });
     eprintln!("frames by command: {:?}", sim.frames_by_command);
     if let Some(id) = report.first_lost {

@@ -108,9 +108,15 @@ impl KeyPair {
 
 /// Checks a low-S `r ‖ s` signature of `message` by an uncompressed SEC1 `public_key`.
 pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
-    let (key, sig) = parse(public_key, signature)?;
-    key.verify(message, &sig)
-        .map_err(|_| SignatureError::Invalid)
+    let check = || {
+        let (key, sig) = parse(public_key, signature)?;
+        key.verify(message, &sig)
+            .map_err(|_| SignatureError::Invalid)
+    };
+    #[cfg(all(feature = "sim", feature = "std"))]
+    return super::signature_memo::checked(public_key, message, signature, check);
+    #[cfg(not(all(feature = "sim", feature = "std")))]
+    check()
 }
 
 /// Every rule of [`verify`] but the ECDSA equation: the key is an uncompressed SEC1 point on

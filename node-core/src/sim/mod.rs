@@ -194,6 +194,9 @@ pub struct Sim {
 impl Sim {
     /// An empty network.
     pub fn new(seed: u64, links: LinkConfig) -> Self {
+        // Every node checks the same signatures: compute each once (signature_memo).
+        #[cfg(feature = "std")]
+        crate::primitives::signature_memo::share_on_this_thread();
         Sim {
             now: 1_700_000_000_000,
             nodes: Vec::new(),
