@@ -66,3 +66,37 @@ fn a_block_of_payments_every_node_already_holds_connects_without_checking_them_a
         "the block's signatures were already checked in every mempool"
     );
 }
+
+/// The simulator's shared memory of checks answers a forged signature as the check does,
+/// every time it is asked, and computes it once.
+#[test]
+fn a_forged_signature_is_refused_again_when_the_simulators_memory_answers() {
+    use node_core::primitives::keys::{verify, SignatureError};
+    use node_core::primitives::signature_memo::share_on_this_thread;
+    share_on_this_thread();
+    let (signer, forger) = (key(1), key(2));
+    let message = b"pay 10 to the forger";
+    let forged = forger.sign(message);
+    let good = signer.sign(message);
+    let start = counts_on_this_thread();
+    for _ in 0..3 {
+        assert_eq!(
+            verify(signer.public_key(), message, &forged),
+            Err(SignatureError::Invalid),
+            "signed by another key"
+        );
+        assert_eq!(verify(signer.public_key(), message, &good), Ok(()));
+        assert_eq!(
+            verify(&[7u8; 65], message, &good),
+            Err(SignatureError::BadPublicKey),
+            "not a point"
+        );
+    }
+    let end = counts_on_this_thread();
+    assert_eq!(end.asked - start.asked, 9);
+    assert_eq!(
+        end.computed - start.computed,
+        3,
+        "each distinct check computed once"
+    );
+}

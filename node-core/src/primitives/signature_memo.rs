@@ -14,7 +14,6 @@ use alloc::collections::BTreeMap;
 use core::cell::{Cell, RefCell};
 
 use super::hash::{sha256, Hash256};
-use super::keys::SignatureError;
 
 /// Distinct checks remembered before the memory starts over: far above the few thousand
 /// payments of a simulated run, and at ~100 bytes an entry, a bounded 10 MB.
@@ -32,7 +31,7 @@ pub struct Counts {
 std::thread_local! {
     static SHARED: Cell<bool> = const { Cell::new(false) };
     static COUNTS: Cell<Counts> = const { Cell::new(Counts { asked: 0, computed: 0 }) };
-    static MEMO: RefCell<BTreeMap<Hash256, Result<(), SignatureError>>> =
+    static MEMO: RefCell<BTreeMap<Hash256, u8>> =
         const { RefCell::new(BTreeMap::new()) };
 }
 
@@ -46,14 +45,15 @@ pub fn counts_on_this_thread() -> Counts {
     COUNTS.with(Cell::get)
 }
 
-/// `check()`'s answer for this (key, message, signature), computed once per distinct triple
-/// when sharing is on.
+/// `check()`'s verdict for this (key, message, signature), computed once per distinct triple
+/// when sharing is on. The verdict is the caller's code for its answer (a byte, so this
+/// module needs nothing from the one that checks).
 pub(super) fn checked(
     public_key: &[u8],
     message: &[u8],
     signature: &[u8],
-    check: impl FnOnce() -> Result<(), SignatureError>,
-) -> Result<(), SignatureError> {
+    check: impl FnOnce() -> u8,
+) -> u8 {
     let count = |computed: bool| {
         COUNTS.with(|c| {
             let mut n = c.get();
