@@ -6,12 +6,15 @@
 //! ```
 //! The last line is one JSON object: `converged`, `height`, `tips`, `txs_submitted`,
 //! `txs_confirmed`, `txs_pending_everywhere`, `txs_lost`, `messages`, `sim_time_ms`.
+//! `--replay-out FILE` also writes the run in the network lab's recording format: load it
+//! in `/lab/` (Load…, then Replay) to watch it on the map.
 //! `--drop P` is the share of frames whose packets are lost and sent again (TCP's
 //! retransmission delays them); a tenth of that share also breaks the connection, which the
 //! client redials.
 
 use std::process::ExitCode;
 
+use node_core::sim::replay::Recording;
 use node_core::sim::{FundedNetwork, LinkConfig, NetworkPlan};
 use node_core::KeyPair;
 use rand_chacha::rand_core::SeedableRng;
@@ -23,6 +26,7 @@ struct Args {
     drop: f64,
     latency_ms: u64,
     seed: u64,
+    replay_out: Option<std::path::PathBuf>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -33,6 +37,7 @@ fn parse() -> Result<Args, String> {
         drop: 0.0,
         latency_ms: 20,
         seed: 1,
+        replay_out: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,6 +50,7 @@ fn parse() -> Result<Args, String> {
             "--drop" => a.drop = value.parse().map_err(|e| bad(&e))?,
             "--latency-ms" => a.latency_ms = value.parse().map_err(|e| bad(&e))?,
             "--seed" => a.seed = value.parse().map_err(|e| bad(&e))?,
+            "--replay-out" => a.replay_out = Some(value.into()),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -63,7 +69,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!(
-                "usage: simulate [--nodes N] [--miners M] [--txs T] [--drop P] [--latency-ms L] [--seed S]"
+                "usage: simulate [--nodes N] [--miners M] [--txs T] [--drop P] [--latency-ms L] [--seed S] [--replay-out FILE]"
             );
             return ExitCode::from(2);
         }
@@ -100,6 +106,15 @@ fn main() -> ExitCode {
         }
     };
     let (mut sim, client_nodes) = (net.sim, net.clients);
+    if args.replay_out.is_some() {
+        match Recording::new(sim.now, &client_nodes) {
+            Ok(r) => sim.replay = Some(r),
+            Err(e) => {
+                eprintln!("error: --replay-out: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     sim.watch = std::env::var("WATCH").ok();
     sim.trace = std::env::var("TRACE").ok().and_then(|t| t.parse().ok());
     let start = sim.now;
@@ -122,6 +137,7 @@ fn main() -> ExitCode {
         .filter_map(|n| n.node.chain().map(|c| c.height()))
         .max()
         .unwrap_or(0);
+    let checks = node_core::primitives::signature_memo::counts_on_this_thread();
     let out = serde_json::json!({
         "converged": quiet && sim.converged(),
         "height": height,
@@ -132,6 +148,8 @@ fn main() -> ExitCode {
         "txs_lost": report.lost,
         "messages": sim.frames_delivered,
         "sim_time_ms": sim.now - start,
+        "signature_checks_asked": checks.asked,
+        "signature_checks_computed": checks.computed,
     });
     eprintln!("frames by command: {:?}", sim.frames_by_command);
     if let Some(id) = report.first_lost {
@@ -169,6 +187,24 @@ fn main() -> ExitCode {
     }
     for line in &sim.log {
         eprintln!("{line}");
+    }
+    if let (Some(path), Some(rec)) = (&args.replay_out, &sim.replay) {
+        if rec.full {
+            eprintln!(
+                "the recording stopped at {} events, as many as the lab loads",
+                rec.events.len()
+            );
+        }
+        if let Err(e) = std::fs::write(path, rec.to_json()) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!(
+            "wrote {} events of {} nodes to {}",
+            rec.events.len(),
+            client_nodes.len(),
+            path.display()
+        );
     }
     println!("{out}");
     if quiet && sim.converged() && report.lost == 0 {

@@ -110,7 +110,7 @@ fn reindexing_a_store_whose_blocks_were_edited_validates_them_and_mints_nothing(
         .load_chain(ChainParams::default())
         .expect("readable")
         .expect("a chain");
-    let mut forged = chain.block_at(chain.height()).expect("tip").clone();
+    let mut forged = chain.body_at(chain.height()).expect("tip").into_owned();
     let height = chain.height();
     drop((chain, store));
     forged.transactions[0] =

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::seed::*;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -11,13 +12,7 @@ async fn the_seed_scenario_ends_with_the_seed_balances() {
     let dir = tmp.path();
 
     // NODE 3000: a wallet and a blockchain whose genesis pays it.
-    let central = new_address(dir, "3000");
-    let out = ok(
-        dir,
-        "3000",
-        &["createblockchain", "--address", &central, "--bits", "8"],
-    );
-    assert!(out.ends_with("Done!\n"), "{out}");
+    let central = central_chain(dir, Dashes::Two);
 
     // NODE 3001: the wallet node's addresses.
     let wallet: Vec<String> = (0..4).map(|_| new_address(dir, "3001")).collect();
@@ -25,16 +20,7 @@ async fn the_seed_scenario_ends_with_the_seed_balances() {
     assert_eq!(listed.lines().collect::<Vec<_>>(), wallet);
 
     // NODE 3000: send 10 to WALLET_1 and WALLET_2, each mined at once.
-    for to in &wallet[..2] {
-        let out = ok(
-            dir,
-            "3000",
-            &[
-                "send", "--from", &central, "--to", to, "--amount", "10", "--mine",
-            ],
-        );
-        assert_eq!(out, "Success!\n");
-    }
+    fund(dir, Dashes::Two, &central, &wallet[..2]);
     assert_eq!(
         balance(dir, "3000", &central),
         10,
@@ -58,40 +44,16 @@ async fn the_seed_scenario_ends_with_the_seed_balances() {
 
     // NODE 3002: the miner connects and downloads the chain.
     let miner = new_address(dir, "3002");
-    let miner_node =
-        NodeProc::start(dir, "3002", &["--miner", &miner, "--peer", &relay.ws_url()]).await;
+    let miner_node = start_miner(dir, Dashes::Two, &relay, &miner).await;
     miner_node.wait_tip(&tip2).await;
     // (Its tip matching the relay's means their handshake is done: the relay will forward.)
 
     // NODE 3001 (stopped): send 1 from WALLET_1 to WALLET_3 and from WALLET_2 to WALLET_4,
     // through the central node.
-    for (from, to) in [(0, 2), (1, 3)] {
-        let out = ok(
-            dir,
-            "3001",
-            &[
-                "send",
-                "--from",
-                &wallet[from],
-                "--to",
-                &wallet[to],
-                "--amount",
-                "1",
-                "--relay",
-                &relay.ws_url(),
-            ],
-        );
-        assert_eq!(out, "Success!\n");
-    }
+    pay_two(dir, Dashes::Two, &wallet, &relay);
 
     // The miner holds both, mines a block and announces it; the central node takes it.
-    let mined = wait_for("the relay to receive the mined block", || async {
-        try_status(relay.addr)
-            .await
-            .filter(|s| s.height == 3 && s.mempool == 0)
-    })
-    .await;
-    let tip3 = mined.tip.expect("tip");
+    let tip3 = mined_block_reaches_relay(&relay).await;
     miner_node.wait_tip(&tip3).await;
 
     // Node 3001 has not seen that block yet: a payment from its stale view spends a coin the
@@ -116,9 +78,7 @@ async fn the_seed_scenario_ends_with_the_seed_balances() {
     assert!(err.contains("does not know the coins"), "{err}");
 
     // NODE 3001: start again to download the new block, stop, check balances.
-    let wallet_node = NodeProc::start(dir, "3001", &["--peer", &relay.ws_url()]).await;
-    wallet_node.wait_tip(&tip3).await;
-    wallet_node.stop();
+    wallet_catches_up(dir, Dashes::Two, &relay, &tip3).await;
 
     let expected = [
         (&wallet[0], 9),

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::seed::*;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,70 +21,27 @@ async fn the_three_terminals_typed_with_single_dashes_end_9_9_1_1_10() {
     };
 
     // NODE 3000: `createblockchain -address CENTRAL_NODE` (a low difficulty for a test).
-    let central = new_address(dir, "3000");
-    let out = ok(
-        dir,
-        "3000",
-        &["createblockchain", "-address", &central, "-bits", "8"],
-    );
-    assert!(out.ends_with("Done!\n"), "{out}");
+    let central = central_chain(dir, Dashes::One);
     let wallet: Vec<String> = (0..4).map(|_| new_address(dir, "3001")).collect();
 
     // NODE 3000: `send -from CENTRAL_NODE -to WALLET_1 -amount 10 -mine`, twice.
-    for to in &wallet[..2] {
-        let out = ok(
-            dir,
-            "3000",
-            &[
-                "send", "-from", &central, "-to", to, "-amount", "10", "-mine",
-            ],
-        );
-        assert_eq!(out, "Success!\n");
-    }
+    fund(dir, Dashes::One, &central, &wallet[..2]);
     assert_eq!(balance_of("3000", &central), 10);
 
     // NODE 3000 `startnode`; NODE 3001 downloads the chain; NODE 3002 `startnode -miner X`.
     let relay = NodeProc::start(dir, "3000", &[]).await;
     let tip2 = relay.status().await.tip.expect("relay has a tip");
-    let wallet_node = NodeProc::start(dir, "3001", &["-peer", &relay.ws_url()]).await;
-    wallet_node.wait_tip(&tip2).await;
-    wallet_node.stop();
+    wallet_catches_up(dir, Dashes::One, &relay, &tip2).await;
     let miner = new_address(dir, "3002");
-    let miner_node =
-        NodeProc::start(dir, "3002", &["-miner", &miner, "-peer", &relay.ws_url()]).await;
+    let miner_node = start_miner(dir, Dashes::One, &relay, &miner).await;
     miner_node.wait_tip(&tip2).await;
 
     // NODE 3001: `send -from WALLET_1 -to WALLET_3 -amount 1`, and WALLET_2 to WALLET_4.
-    for (from, to) in [(0, 2), (1, 3)] {
-        let out = ok(
-            dir,
-            "3001",
-            &[
-                "send",
-                "-from",
-                &wallet[from],
-                "-to",
-                &wallet[to],
-                "-amount",
-                "1",
-                "-relay",
-                &relay.ws_url(),
-            ],
-        );
-        assert_eq!(out, "Success!\n");
-    }
-    let mined = wait_for("the miner's block to reach the relay", || async {
-        try_status(relay.addr)
-            .await
-            .filter(|s| s.height == 3 && s.mempool == 0)
-    })
-    .await;
-    let tip3 = mined.tip.expect("tip");
+    pay_two(dir, Dashes::One, &wallet, &relay);
+    let tip3 = mined_block_reaches_relay(&relay).await;
 
     // NODE 3001 downloads the new block, then the article's `getbalance -address` lines.
-    let wallet_node = NodeProc::start(dir, "3001", &["-peer", &relay.ws_url()]).await;
-    wallet_node.wait_tip(&tip3).await;
-    wallet_node.stop();
+    wallet_catches_up(dir, Dashes::One, &relay, &tip3).await;
     let balances: Vec<u64> = [&wallet[0], &wallet[1], &wallet[2], &wallet[3], &miner]
         .iter()
         .map(|who| balance_of("3001", who))
@@ -140,5 +98,61 @@ fn help_is_unchanged_and_shows_the_double_dash_spelling() {
     assert_eq!(
         single.stdout, out.stdout,
         "-help is the seed's spelling of --help"
+    );
+}
+
+#[test]
+fn hostile_single_dash_command_lines_get_one_typed_line_and_write_nothing() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let huge = "9".repeat(40);
+    for (args, expected) in [
+        // A flag at the end with its value missing.
+        (
+            vec!["startnode", "-listen"],
+            "a value is required for '--listen",
+        ),
+        // A port that is no port, and a negative one behind `=`.
+        (
+            vec!["startnode", "-listen=127.0.0.1:99999"],
+            "invalid value",
+        ),
+        (
+            vec!["startnode", "-listen=-1"],
+            "invalid value '-1' for '--listen",
+        ),
+        // A number past every integer type.
+        (
+            vec!["send", "-from", "A", "-to", "B", "-amount", &huge],
+            "invalid value",
+        ),
+        (vec!["startnode", "-max-peers", &huge], "invalid value"),
+        // The same flag twice, in both spellings.
+        (
+            vec!["createblockchain", "-address", "A", "--address", "B"],
+            "cannot be used multiple times",
+        ),
+        // A look-alike Cyrillic `а`, and an escape sequence that would repaint the terminal:
+        // named whole, shown escaped.
+        (
+            vec!["createblockchain", "-\u{430}ddress", "X"],
+            "unknown flag '-\\u{430}ddress' for createblockchain",
+        ),
+        (
+            vec!["getbalance", "-address\u{1b}[2J", "X"],
+            "unknown flag '-address\\u{1b}[2J' for getbalance",
+        ),
+    ] {
+        let err = fails(dir, "3000", &args);
+        assert!(err.starts_with("error:"), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(
+            !err.contains('\u{1b}'),
+            "{args:?}: an escape reached the terminal"
+        );
+    }
+    assert!(
+        std::fs::read_dir(dir).expect("dir").next().is_none(),
+        "nothing written"
     );
 }

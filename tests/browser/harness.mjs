@@ -145,3 +145,36 @@ export async function labScreenshot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
+
+/** The lab's usual start: a relay with a fresh chain (CENTRAL its first address, proof of
+ *  work at `bits`), started on a free port, and the lab page at `/lab/?nodes=N&…query` in a
+ *  new browser, waited on until every node has its one peer. Page errors are collected in
+ *  `errors`. Close `browser` and stop `relay` when done (`closeLab`).
+ *  @param {Relay} relay @param {{nodes?: number, query?: string, bits?: number}} [opts] */
+export async function openLab(relay, { nodes = 2, query = '', bits = 12 } = {}) {
+  const central = (await relay.cli('createwallet')).split(/\s+/).pop();
+  await relay.cli('createblockchain', '--address', central, '--bits', String(bits));
+  await relay.start(await freePort());
+  const browser = await launchBrowser();
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${relay.url}/lab/?nodes=${nodes}${query ? `&${query}` : ''}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await waitFor(`${nodes} lab nodes connected`, () => page.evaluate(async (n) => {
+    const lab = /** @type {any} */ (window).lab;
+    if (lab.nodes.length < n) return false;
+    const all = await Promise.all(lab.nodes.map((x) => x.node.status().catch(() => null)));
+    return all.every((s) => s && s.peers === 1);
+  }, nodes), 120_000);
+  return { central, browser, context, page, errors };
+}
+
+/** Ends what `openLab` started (each step even if an earlier one failed).
+ *  @param {Relay} relay @param {{browser?: any, context?: any} | undefined} lab */
+export async function closeLab(relay, lab) {
+  if (lab?.context) await lab.context.close().catch(() => {});
+  if (lab?.browser) await lab.browser.close().catch(() => {});
+  await relay.stop();
+}

@@ -6,17 +6,13 @@
 // relay, then fetches the real block.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, freePort, launchBrowser, waitFor, labScreenshot } from './harness.mjs';
+import { Relay, waitFor, labScreenshot, openLab, closeLab } from './harness.mjs';
 
 const relay = new Relay('3000');
-let browser;
-let context;
+/** @type {Awaited<ReturnType<typeof openLab>> | undefined} */
+let lab;
 
-after(async () => {
-  if (context) await context.close().catch(() => {});
-  if (browser) await browser.close().catch(() => {});
-  await relay.stop();
-});
+after(() => closeLab(relay, lab));
 
 /** A lab node's status, from its own facade. */
 const status = (page, i) => page.evaluate((n) => window.lab.nodes[n].node.status(), i);
@@ -24,16 +20,8 @@ const status = (page, i) => page.evaluate((n) => window.lab.nodes[n].node.status
 const mineOne = (page) => page.evaluate(async () => window.lab.relay.fund(await window.lab.relay.central(), 1));
 
 test('the relay slows, loses and takes down the lab nodes\' links, and each is undone', { timeout: 600_000 }, async () => {
-  const central = (await relay.cli('createwallet')).split(/\s+/).pop();
-  await relay.cli('createblockchain', '--address', central, '--bits', '12');
-  await relay.start(await freePort());
-  browser = await launchBrowser();
-  context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${relay.url}/lab/?nodes=2`);
-  await waitFor('both nodes connected', async () => (await status(page, 0)).peers === 1 && (await status(page, 1)).peers === 1);
+  lab = await openLab(relay, { nodes: 2 });
+  const { page, errors } = lab;
   // Both frames go through the relay's lab links.
   const srcs = await page.$$eval('.node-card iframe', (fs) => fs.map((f) => f.getAttribute('src')));
   for (const s of srcs) assert.match(decodeURIComponent(s), /&relay=ws:\/\/127\.0\.0\.1:\d+\/lab\/link\/400[12]$/);

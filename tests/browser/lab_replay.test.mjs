@@ -7,17 +7,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Relay, freePort, launchBrowser, waitFor, labScreenshot } from './harness.mjs';
+import { Relay, waitFor, labScreenshot, openLab, closeLab } from './harness.mjs';
 
 const relay = new Relay('3000');
-let browser;
-let context;
+/** @type {Awaited<ReturnType<typeof openLab>> | undefined} */
+let lab;
 
-after(async () => {
-  if (context) await context.close().catch(() => {});
-  if (browser) await browser.close().catch(() => {});
-  await relay.stop();
-});
+after(() => closeLab(relay, lab));
 
 const status = (page, i) => page.evaluate((n) => window.lab.nodes[n].node.status(), i);
 const seen = (page) => page.evaluate(() => Object.fromEntries(['inv', 'getdata', 'block', 'tx', 'other']
@@ -27,16 +23,8 @@ const seen = (page) => page.evaluate(() => Object.fromEntries(['inv', 'getdata',
 const replayed = (page) => waitFor('the replay to end', async () => (await page.getAttribute('#replay-state', 'data-state')) === 'done', 120_000);
 
 test('a run is recorded, replayed on the map, and a 50-node recording is loaded and replayed', { timeout: 600_000 }, async () => {
-  const central = (await relay.cli('createwallet')).split(/\s+/).pop();
-  await relay.cli('createblockchain', '--address', central, '--bits', '12');
-  await relay.start(await freePort());
-  browser = await launchBrowser();
-  context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${relay.url}/lab/?nodes=2`);
-  await waitFor('both nodes connected', async () => (await status(page, 0)).peers === 1 && (await status(page, 1)).peers === 1);
+  lab = await openLab(relay, { nodes: 2 });
+  const { page, errors } = lab;
 
   // Record: the relay mines a block, both nodes fetch it.
   await page.click('#record');

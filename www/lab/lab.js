@@ -16,6 +16,7 @@ import { raceScenario, doubleSpendScenario } from './faults.js';
 import { hostileScenario } from './hostile.js';
 import { Recorder, readRecording, saveRecording } from './replay.js';
 import { Player } from './player.js';
+import { until } from './runner.js';
 
 const params = new URLSearchParams(location.search);
 /** Nodes the lab starts with: a wallet node and a miner, as in the seed. */
@@ -29,6 +30,8 @@ const REFRESH_MS = 1000;
 const FIRST_ID = 4001;
 /** The delay "Slow link" puts on each message, either way: slow enough to see. */
 const SLOW_LINK_MS = 1500;
+/** How long "Restart the relay" keeps it down: long enough to see every node lose it. */
+const RESTART_DOWN_S = 3;
 
 /** @param {string} name @param {number} fallback @param {number} max */
 function intParam(name, fallback, max) {
@@ -275,6 +278,27 @@ function wireReplays(lab) {
   });
 }
 
+/** The "Restart the relay" button: the relay process stops (the map shows it not answering,
+ *  the nodes lose their connection), stays down RESTART_DOWN_S, starts again from its
+ *  database, and the nodes reconnect by themselves. @param {Lab} lab */
+function wireRestart(lab) {
+  const b = /** @type {HTMLButtonElement} */ ($('relay-restart'));
+  b.hidden = !lab.linked;
+  b.addEventListener('click', async () => {
+    b.disabled = true;
+    const note = $('lab-note');
+    try {
+      note.textContent = await lab.relay.restart(RESTART_DOWN_S);
+      await until('the relay to stop', async () => (await lab.relay.status()) === null);
+      note.textContent = 'The relay is down: the nodes keep their chains and try to reconnect…';
+      await until('the relay to start again', () => lab.relay.status());
+      note.textContent = 'The relay started again from its database; the nodes reconnect and catch up.';
+    } catch (e) {
+      note.textContent = String(/** @type {Error} */ (e).message);
+    } finally { b.disabled = false; }
+  });
+}
+
 async function main() {
   const lab = new Lab();
   /** @type {any} */ (window).lab = lab;
@@ -299,6 +323,7 @@ async function main() {
       $('lab-note').textContent = String(/** @type {Error} */ (e).message);
     } finally { b.disabled = false; }
   });
+  wireRestart(lab);
   for (let i = 0; i < intParam('nodes', DEFAULT_NODES, MAX_NODES); i++) lab.addNode();
 
   const buttons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('[data-run]')]);

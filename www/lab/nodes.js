@@ -27,19 +27,21 @@ export class LabNode {
     this.last = null;
     /** @type {Map<string, Set<(payload: any) => void>>} */
     this.listeners = new Map();
+    /** The event names subscribed to on the node. @type {Set<string>} */
+    this.forwarded = new Set();
     /** Resolves once the node started and the lab listens to it (set by the lab).
      *  @type {Promise<LabNode> | null} */
     this.ready = null;
   }
 
-  /** Resolves once the frame's node runs; subscribes to all of its events. */
+  /** Resolves once the frame's node runs; forwards the events the lab listens to. */
   async started() {
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       const w = /** @type {any} */ (this.frame.contentWindow);
       if (w && w.node) {
         this.node = w.node;
-        this.node.on('*', (/** @type {string} */ name, /** @type {any} */ payload) => this.emit(name, payload));
+        for (const name of this.listeners.keys()) this.forward(name);
         return this;
       }
       if (Date.now() > deadline) throw new Error(`node ${this.id} did not start within ${START_TIMEOUT_MS / 1000} s (is it open in another tab?)`);
@@ -52,7 +54,18 @@ export class LabNode {
     let set = this.listeners.get(event);
     if (!set) this.listeners.set(event, (set = new Set()));
     set.add(fn);
+    this.forward(event);
     return () => set?.delete(fn);
+  }
+
+  /** Subscribes once to the node's `name` events. The node runs in a worker behind a proxy
+   *  that forwards each event by its name (`on(name, (payload) => …)`); there is no
+   *  catch-all subscription, so each name the lab listens to is asked for.
+   *  @param {string} name */
+  forward(name) {
+    if (!this.node || name === '*' || this.forwarded.has(name)) return;
+    this.forwarded.add(name);
+    this.node.on(name, (/** @type {any} */ payload) => this.emit(name, payload));
   }
 
   /** @param {string} name @param {any} payload */

@@ -69,6 +69,10 @@ export class Relay {
   /** Takes every lab link down (the relay out, for the lab's nodes) or up again. @param {boolean} down */
   outage(down) { return this.act({ action: 'outage', down }); }
 
+  /** The relay stops, stays down `downSeconds`, and starts again from its database (a new
+   *  process, so a new lab key: `act` fetches it again). @param {number} downSeconds */
+  restart(downSeconds) { return this.act({ action: 'restart', downSeconds }); }
+
   /** The relay's confirmed balance of `address`. @param {string} address */
   async balance(address) { return Number(await this.act({ action: 'balance', address })); }
 }

@@ -203,7 +203,7 @@ impl Chain {
         let prev = self.index.get(&hash).map(|e| e.prev);
         if let Some(old) = self.assume_valid.held.filter(|old| Some(*old) != prev) {
             for h in self.branch_not_leading_to(old, hash) {
-                let size = self.bodies.get(&h).map_or(0, Block::encoded_size);
+                let size = self.bodies.block(&h).map_or(0, |b| b.encoded_size());
                 self.side.insert(h, size);
             }
         }
@@ -287,16 +287,16 @@ impl Chain {
             {
                 continue;
             }
-            let Some(block) = self.bodies.get(&hash) else {
+            let Some(block) = self.bodies.block(&hash) else {
                 break;
             };
-            if let Err(e) = verify_block_signatures(block) {
+            if let Err(e) = verify_block_signatures(&block) {
                 let mut steps = Vec::new();
                 while self.height() >= height && self.height() > 0 {
                     let tip = self.tip();
                     self.disconnect_tip();
-                    if let Some(b) = self.bodies.get(&tip) {
-                        steps.push(TipStep::Disconnected(b.clone()));
+                    if let Some(b) = self.bodies.block(&tip) {
+                        steps.push(TipStep::Disconnected(super::bodies::owned(b)));
                     }
                 }
                 self.forget_branch(&[hash], true);

@@ -5,9 +5,9 @@
 use alloc::vec::Vec;
 
 use super::assumed::block_has_signatures;
+use super::bodies::owned;
 use super::{Chain, TipStep};
 use crate::consensus::validation::{self, ValidationError};
-use crate::primitives::block::Block;
 use crate::primitives::hash::{BlockHash, Txid};
 use crate::util::keyed_map::KeyedMap;
 use crate::utxo::UtxoSet;
@@ -76,7 +76,9 @@ impl Chain {
         let mut local = Vec::new();
         for h in old.iter().rev() {
             self.disconnect_tip();
-            local.push(TipStep::Disconnected(self.bodies[h].clone()));
+            if let Some(b) = self.bodies.block(h) {
+                local.push(TipStep::Disconnected(owned(b)));
+            }
         }
         for (i, h) in branch.iter().enumerate() {
             let txids = just_checked.filter(|c| c.hash == *h).map(|c| c.txids);
@@ -99,10 +101,12 @@ impl Chain {
                 self.forget_branch(&branch[i..], validation::condemns_header(&e));
                 return Err((failed, e));
             }
-            local.push(TipStep::Connected(self.bodies[h].clone()));
+            if let Some(b) = self.bodies.block(h) {
+                local.push(TipStep::Connected(owned(b)));
+            }
         }
         for h in &old {
-            let size = self.bodies.get(h).map_or(0, Block::encoded_size);
+            let size = self.bodies.block(h).map_or(0, |b| b.encoded_size());
             self.side.insert(*h, size);
         }
         for h in &branch {
@@ -118,7 +122,12 @@ impl Chain {
         let height = self.index[&hash].height;
         let skip_signatures = self.assume_valid.is_vouched(&hash, height);
         let presigned = self.presigned.take(&hash);
-        let block = &self.bodies[&hash];
+        // A body the store lost cannot connect; the block is forgotten (not condemned) and
+        // may be fetched again.
+        let block = self
+            .bodies
+            .block(&hash)
+            .ok_or(ValidationError::NoTransactions)?;
         let computed;
         let txids = match txids {
             Some(txids) => txids,
@@ -128,14 +137,16 @@ impl Chain {
             }
         };
         validation::check_block_spends(
-            block,
+            &block,
             txids,
             &self.utxo,
             !skip_signatures && !presigned,
             self.params.subsidy,
         )?;
+        let unchecked = skip_signatures && !presigned && block_has_signatures(&block);
+        // Connecting looks the body up again: a block just checked is among those in memory.
         self.connect_with_txids(hash, txids);
-        if skip_signatures && !presigned && block_has_signatures(&self.bodies[&hash]) {
+        if unchecked {
             self.assume_valid.unchecked.insert(hash);
             self.changes.unchecked.push((hash, true));
         }
@@ -144,18 +155,35 @@ impl Chain {
 
     /// Connects a block known to be valid on the active tip.
     pub(super) fn connect_unchecked(&mut self, hash: BlockHash) {
-        let txids = self.bodies[&hash].txids();
-        self.connect_with_txids(hash, &txids);
+        self.connect_known(hash, None);
     }
 
     /// [`Chain::connect_unchecked`] with the block's txids already computed.
     pub(super) fn connect_with_txids(&mut self, hash: BlockHash, txids: &[Txid]) {
+        self.connect_known(hash, Some(txids));
+    }
+
+    /// Connects a block known to be valid (it was connected before, or is genesis), recording
+    /// it as the new tip with its undo data.
+    fn connect_known(&mut self, hash: BlockHash, txids: Option<&[Txid]>) {
         let height = self.index[&hash].height;
-        let block = &self.bodies[&hash];
-        let undo = self.utxo.apply_with_txids(block, height, txids);
+        let Some(block) = self.bodies.block(&hash) else {
+            // A body the store lost: the chain stops below it (the next block to arrive
+            // on it is an orphan until this one is fetched again).
+            return;
+        };
+        let computed;
+        let txids = match txids {
+            Some(txids) => txids,
+            None => {
+                computed = block.txids();
+                &computed
+            }
+        };
+        let undo = self.utxo.apply_with_txids(&block, height, txids);
         self.changes.utxo.extend(self.utxo.changes_for_apply(&undo));
         self.changes.undo.push((hash, undo.clone()));
-        self.undo.insert(hash, undo);
+        self.bodies.insert_undo(hash, undo);
         self.active.push(hash);
         self.changes.tip = Some(hash);
     }
@@ -168,9 +196,9 @@ impl Chain {
         let Some(hash) = self.active.pop() else {
             return;
         };
-        if let Some(undo) = self.undo.get(&hash) {
-            self.utxo.undo(undo);
-            self.changes.utxo.extend(UtxoSet::changes_for_undo(undo));
+        if let Some(undo) = self.bodies.undo(&hash) {
+            self.utxo.undo(&undo);
+            self.changes.utxo.extend(UtxoSet::changes_for_undo(&undo));
         }
         self.changes.tip = Some(self.tip());
         if self
@@ -188,13 +216,21 @@ impl Chain {
         let mut utxo = UtxoSet::new();
         let mut undo = KeyedMap::new();
         for (height, h) in self.active.iter().enumerate() {
-            let u = utxo.apply(&self.bodies[h], height as u64);
-            undo.insert(*h, u);
+            // A body the store lost leaves its outputs out; `reindexutxo` reads bodies
+            // itself and drops such blocks first.
+            if let Some(b) = self.bodies.block(h) {
+                undo.insert(*h, utxo.apply(&b, height as u64));
+            }
         }
         self.utxo = utxo;
-        self.undo = undo;
         self.changes.utxo_reset = true;
         self.changes.utxo = self.utxo.iter().map(|(op, e)| (*op, Some(*e))).collect();
-        self.changes.undo = self.undo.iter().map(|(h, u)| (*h, u.clone())).collect();
+        self.changes.undo = undo.iter().map(|(h, u)| (*h, u.clone())).collect();
+        if self.bodies.is_backed() {
+            // The rewritten records are stored by the changes; memory keeps none of them.
+            self.bodies.replace_undo(KeyedMap::new());
+        } else {
+            self.bodies.replace_undo(undo);
+        }
     }
 }

@@ -45,7 +45,8 @@
 //! `primitives`, `utxo`, `util`. Not on `store`, `mempool`, `protocol` or `node`: they
 //! depend on the chain.
 
-use alloc::collections::VecDeque;
+#[cfg(feature = "body-source")]
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -57,22 +58,30 @@ use crate::primitives::hash::{BlockHash, PubKeyHash};
 use crate::primitives::tx::Transaction;
 use crate::util::keyed_map::{KeyedMap, KeyedSet};
 use crate::util::ordering;
-use crate::utxo::{BlockUndo, UtxoSet};
+#[cfg(feature = "body-source")]
+use crate::utxo::BlockUndo;
+use crate::utxo::UtxoSet;
 
 mod assumed;
+mod bodies;
 mod changes;
 mod connect;
+mod load;
 mod orphans;
 mod presigned;
 mod side_branches;
 
 use assumed::{AssumeValid, Assumed};
+use bodies::Bodies;
 use connect::JustChecked;
 use orphans::OrphanPool;
 use presigned::PresignedHints;
 use side_branches::SideBranches;
 
 pub use assumed::ASSUMED_BLOCK_PATIENCE_MS;
+pub use bodies::{owned as owned_body, BodyRef};
+#[cfg(feature = "body-source")]
+pub use bodies::{BodySource, RECENT_BODIES};
 pub use changes::{snapshot, ChainChanges};
 pub use orphans::MAX_ORPHAN_BYTES;
 pub use side_branches::{
@@ -158,8 +167,8 @@ pub struct Chain {
     params: ChainParams,
     bits: u32,
     index: KeyedMap<BlockHash, BlockEntry>,
-    bodies: KeyedMap<BlockHash, Block>,
-    undo: KeyedMap<BlockHash, BlockUndo>,
+    /// Block bodies and undo data: all in memory, or recent ones over a body source.
+    bodies: Bodies,
     active: Vec<BlockHash>,
     utxo: UtxoSet,
     invalid: KeyedSet<BlockHash>,
@@ -221,15 +230,14 @@ impl Chain {
             params,
             bits,
             KeyedMap::new(),
-            KeyedMap::new(),
-            KeyedMap::new(),
+            Bodies::default(),
             Vec::new(),
             UtxoSet::new(),
         );
         chain.index.insert(hash, entry);
         let (genesis, txids) = checked.into_parts();
         chain.changes.blocks.push(genesis.clone());
-        chain.bodies.insert(hash, genesis);
+        chain.bodies.insert_block(hash, genesis);
         chain.connect_with_txids(hash, &txids);
         chain.note_assumed_indexed(hash, 0);
         Ok(chain)
@@ -241,8 +249,7 @@ impl Chain {
         params: ChainParams,
         bits: u32,
         index: KeyedMap<BlockHash, BlockEntry>,
-        bodies: KeyedMap<BlockHash, Block>,
-        undo: KeyedMap<BlockHash, BlockUndo>,
+        bodies: Bodies,
         active: Vec<BlockHash>,
         utxo: UtxoSet,
     ) -> Self {
@@ -252,7 +259,6 @@ impl Chain {
             bits,
             index,
             bodies,
-            undo,
             active,
             utxo,
             invalid: KeyedSet::new(),
@@ -263,70 +269,11 @@ impl Chain {
         }
     }
 
-    /// Restores a chain from storage without revalidating it: stored blocks (any order), the
-    /// active tip, the stored UTXO set and undo data.
-    pub fn from_stored(
-        params: ChainParams,
-        blocks: Vec<Block>,
-        tip: BlockHash,
-        utxo: UtxoSet,
-        undo: Vec<(BlockHash, BlockUndo)>,
-    ) -> Result<Self, ChainError> {
-        let mut by_hash: KeyedMap<BlockHash, Block> = KeyedMap::new();
-        let mut children: KeyedMap<BlockHash, Vec<BlockHash>> = KeyedMap::new();
-        let mut genesis = None;
-        for b in blocks {
-            let h = b.hash();
-            if b.header.prev == BlockHash::ZERO {
-                if genesis.is_some_and(|g| g != h) {
-                    return Err(ChainError::Corrupt("two genesis blocks"));
-                }
-                genesis = Some(h);
-            } else {
-                children.get_or_default(b.header.prev).push(h);
-            }
-            by_hash.insert(h, b);
-        }
-        let genesis = genesis.ok_or(ChainError::Corrupt("no genesis block"))?;
-        let mut undo_by_hash = KeyedMap::new();
-        undo_by_hash.extend(undo);
-        let bits = by_hash[&genesis].header.bits;
-        let mut index = KeyedMap::new();
-        let mut queue = VecDeque::from([(genesis, 0u64, 0u128)]);
-        while let Some((h, height, parent_work)) = queue.pop_front() {
-            let header = by_hash[&h].header;
-            let chain_work = parent_work.saturating_add(pow::work(header.bits));
-            index.insert(
-                h,
-                BlockEntry {
-                    height,
-                    chain_work,
-                    prev: header.prev,
-                    timestamp: header.timestamp,
-                },
-            );
-            for c in children.remove(&h).unwrap_or_default() {
-                queue.push_back((c, height + 1, chain_work));
-            }
-        }
-        by_hash.retain(|h, _| index.contains_key(h));
-        let tip_entry = index
-            .get(&tip)
-            .ok_or(ChainError::Corrupt("tip block missing"))?;
-        let mut active = alloc::vec![BlockHash::ZERO; tip_entry.height as usize + 1];
-        let mut cursor = tip;
-        loop {
-            let e = index[&cursor];
-            active[e.height as usize] = cursor;
-            if e.height == 0 {
-                break;
-            }
-            cursor = e.prev;
-        }
-        let mut chain = Chain::from_parts(params, bits, index, by_hash, undo_by_hash, active, utxo);
-        chain.resume_assumed_after_load();
-        chain.classify_side_blocks();
-        Ok(chain)
+    /// Keeps bodies and undo data in `source` from now on: those in memory stay until the
+    /// source holds them and they are no longer among the [`RECENT_BODIES`].
+    #[cfg(feature = "body-source")]
+    pub fn keep_bodies_in(&mut self, source: Arc<dyn BodySource>) {
+        self.bodies.back_with(source);
     }
 
     /// Everything a store must hold to restore this chain (blocks of every branch, undo
@@ -334,9 +281,35 @@ impl Chain {
     /// [`snapshot`]): to rewrite a journal of many small batches. Orphans and
     /// the invalid-block memory are not stored.
     pub fn snapshot(&self, blocks_per_batch: usize) -> Vec<ChainChanges> {
+        #[cfg(feature = "body-source")]
+        if self.bodies.is_backed() {
+            return self.snapshot_from_source(blocks_per_batch);
+        }
         snapshot(
-            self.bodies.iter(),
-            |h| self.undo.get(h),
+            self.bodies.memory_blocks(),
+            |h| self.bodies.in_memory_undo(h),
+            self.utxo.iter().map(|(op, e)| (*op, *e)),
+            self.assume_valid.unchecked.iter().copied(),
+            Some(self.tip()),
+            blocks_per_batch,
+        )
+    }
+
+    /// [`Chain::snapshot`] of a chain whose bodies are on disk: each read once, to hand over.
+    #[cfg(feature = "body-source")]
+    fn snapshot_from_source(&self, blocks_per_batch: usize) -> Vec<ChainChanges> {
+        let blocks: Vec<(BlockHash, Block)> = self
+            .index
+            .keys()
+            .filter_map(|h| self.bodies.block(h).map(|b| (*h, b.into_owned())))
+            .collect();
+        let undo: KeyedMap<BlockHash, BlockUndo> = blocks
+            .iter()
+            .filter_map(|(h, _)| self.bodies.undo(h).map(|u| (*h, u.into_owned())))
+            .collect();
+        snapshot(
+            blocks.iter().map(|(h, b)| (h, b)),
+            |h| undo.get(h),
             self.utxo.iter().map(|(op, e)| (*op, *e)),
             self.assume_valid.unchecked.iter().copied(),
             Some(self.tip()),
@@ -429,15 +402,26 @@ impl Chain {
     pub fn orphan_count(&self) -> usize {
         self.orphans.len()
     }
-    /// A stored block by hash.
+    /// A block held in memory, by hash: any indexed block of a chain kept all in memory (a
+    /// tab's, the simulator's); only recent ones of a chain over a body source (the
+    /// relay's), whose other bodies [`Chain::body`] reads.
     pub fn block(&self, hash: &BlockHash) -> Option<&Block> {
-        self.bodies.get(hash)
+        self.bodies.in_memory_block(hash)
     }
-    /// The active block at `height`.
+    /// The active block at `height`, if held in memory (see [`Chain::block`]).
     pub fn block_at(&self, height: u64) -> Option<&Block> {
         self.active
             .get(usize::try_from(height).ok()?)
-            .and_then(|h| self.bodies.get(h))
+            .and_then(|h| self.bodies.in_memory_block(h))
+    }
+    /// Any indexed block's body, by hash: from memory, or read from the body source.
+    pub fn body(&self, hash: &BlockHash) -> Option<BodyRef<'_>> {
+        self.bodies.block(hash)
+    }
+    /// The active block's body at `height` (see [`Chain::body`]).
+    pub fn body_at(&self, height: u64) -> Option<BodyRef<'_>> {
+        self.bodies
+            .block(self.active.get(usize::try_from(height).ok()?)?)
     }
     /// The active chain's hash at `height`.
     pub fn hash_at(&self, height: u64) -> Option<BlockHash> {
@@ -677,7 +661,7 @@ impl Chain {
         self.index.insert(hash, entry);
         let (block, txids) = checked.into_parts();
         self.changes.blocks.push(block.clone());
-        self.bodies.insert(hash, block);
+        self.bodies.insert_block(hash, block);
         let adds_work = self.is_heavier(&hash, &best);
         let was_waiting = self.waits_for_assumed_block();
         self.note_assumed_indexed(hash, height);

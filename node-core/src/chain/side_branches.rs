@@ -8,7 +8,6 @@
 use alloc::vec::Vec;
 
 use super::{heavier, BlockEntry, Chain};
-use crate::primitives::block::Block;
 use crate::primitives::hash::BlockHash;
 use crate::util::keyed_map::{KeyedMap, KeyedSet};
 use crate::util::ordering;
@@ -155,7 +154,7 @@ impl Chain {
             .index
             .keys()
             .filter(|h| !on_best.contains(*h) && !self.is_active(h))
-            .map(|h| (*h, self.bodies.get(h).map_or(0, Block::encoded_size)))
+            .map(|h| (*h, self.bodies.block(h).map_or(0, |b| b.encoded_size())))
             .collect();
         for (h, size) in side {
             self.side.insert(h, size);
@@ -217,7 +216,6 @@ impl Chain {
         for h in gone {
             self.index.remove(h);
             self.bodies.remove(h);
-            self.undo.remove(h);
             self.assume_valid.unchecked.remove(h);
             self.side.remove(h);
             if condemn {

@@ -131,7 +131,12 @@ impl Node {
             return;
         }
         match Chain::new(self.config.params.clone(), block, self.now) {
+            #[allow(unused_mut)] // mutated only with the `body-source` feature
             Ok(mut chain) => {
+                #[cfg(feature = "body-source")]
+                if let Some(source) = &self.body_source {
+                    chain.keep_bodies_in(source.clone());
+                }
                 let changes = chain.take_changes();
                 let bits = chain.bits();
                 self.chain = Some(chain);

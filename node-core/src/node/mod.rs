@@ -200,6 +200,9 @@ pub struct Node {
     now: u64,
     /// The block of the next frame whose signatures the shell verified (for that frame only).
     next_block_verified: Option<BlockHash>,
+    /// Where the shell stores bodies, for a chain downloaded from its genesis later.
+    #[cfg(feature = "body-source")]
+    body_source: Option<alloc::sync::Arc<dyn crate::chain::BodySource>>,
     out: Outbox,
 }
 
@@ -227,8 +230,20 @@ impl Node {
             next_ping: 1,
             now: 0,
             next_block_verified: None,
+            #[cfg(feature = "body-source")]
+            body_source: None,
             out,
         }
+    }
+
+    /// Keeps block bodies and undo data in the shell's storage (read through `source`)
+    /// rather than all in memory: for the chain held now and one downloaded later.
+    #[cfg(feature = "body-source")]
+    pub fn keep_bodies_in(&mut self, source: alloc::sync::Arc<dyn crate::chain::BodySource>) {
+        if let Some(chain) = self.chain.as_mut() {
+            chain.keep_bodies_in(source.clone());
+        }
+        self.body_source = Some(source);
     }
 
     /// The next action to carry out, if any.

@@ -119,8 +119,8 @@ impl Node {
             let message = match item {
                 InvItem::Block(h) => chain
                     .as_ref()
-                    .and_then(|c| c.block(&h))
-                    .map(|b| Message::Block(b.clone())),
+                    .and_then(|c| c.body(&h))
+                    .map(|b| Message::Block(crate::chain::owned_body(b))),
                 InvItem::Tx(t) => mempool.get(&t).map(|tx| Message::Tx(tx.clone())),
             };
             let Some(m) = message else {

@@ -108,9 +108,38 @@ impl KeyPair {
 
 /// Checks a low-S `r ‖ s` signature of `message` by an uncompressed SEC1 `public_key`.
 pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
-    let (key, sig) = parse(public_key, signature)?;
-    key.verify(message, &sig)
-        .map_err(|_| SignatureError::Invalid)
+    let check = || {
+        let (key, sig) = parse(public_key, signature)?;
+        key.verify(message, &sig)
+            .map_err(|_| SignatureError::Invalid)
+    };
+    #[cfg(all(feature = "sim", feature = "std"))]
+    {
+        // The simulator's memory keeps a verdict as a byte: 0 valid, else the error.
+        const ERRORS: [SignatureError; 4] = [
+            SignatureError::BadPublicKey,
+            SignatureError::Malformed,
+            SignatureError::HighS,
+            SignatureError::Invalid,
+        ];
+        let code =
+            super::signature_memo::checked(public_key, message, signature, || match check() {
+                Ok(()) => 0,
+                Err(e) => ERRORS
+                    .iter()
+                    .position(|x| *x == e)
+                    .map_or(4, |i| i as u8 + 1),
+            });
+        match code {
+            0 => Ok(()),
+            c => Err(ERRORS
+                .get(usize::from(c) - 1)
+                .copied()
+                .unwrap_or(SignatureError::Invalid)),
+        }
+    }
+    #[cfg(not(all(feature = "sim", feature = "std")))]
+    check()
 }
 
 /// Every rule of [`verify`] but the ECDSA equation: the key is an uncompressed SEC1 point on

@@ -11,4 +11,6 @@ pub mod codec;
 pub mod hash;
 pub mod keys;
 pub mod merkle;
+#[cfg(all(feature = "sim", feature = "std"))]
+pub mod signature_memo;
 pub mod tx;

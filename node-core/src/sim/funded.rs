@@ -5,6 +5,12 @@ use alloc::vec::Vec;
 
 use super::*;
 
+/// Outputs of one funding transaction (about 31 KB, well under MAX_TX_SIZE), and so the
+/// subsidy over 10 coins of the simulated network.
+const FUNDING_OUTPUTS_PER_TX: usize = 1_000;
+/// Funding transactions per block: about 0.8 MB, under MAX_BLOCK_SIZE.
+const FUNDING_TXS_PER_BLOCK: usize = 25;
+
 /// The shape of a [`FundedNetwork`].
 #[derive(Debug, Clone)]
 pub struct NetworkPlan {
@@ -51,42 +57,49 @@ impl FundedNetwork {
         } = *plan;
         let links = links.clone();
         let t0 = 1_700_000_000_000u64;
-        let params = crate::consensus::params::ChainParams::default();
+        // The network pays a coinbase enough for one funding transaction, and the faucet
+        // mines one block per such transaction; the next blocks hand the coins out. Funding
+        // at the seed's subsidy of 10 took a block per coin: the chain, and every client's
+        // download of it, grew with clients x rounds (a 1,000-node run spent its time and
+        // memory syncing 2,000 funding blocks into 1,000 nodes).
+        let per_output = 10u64;
+        let params = crate::consensus::params::ChainParams {
+            subsidy: per_output * FUNDING_OUTPUTS_PER_TX as u64,
+            ..Default::default()
+        };
+        let outputs: Vec<TxOut> = (0..rounds)
+            .flat_map(|_| client_keys.iter())
+            .map(|k| TxOut {
+                value: per_output,
+                pubkey_hash: k.pubkey_hash(),
+            })
+            .collect();
         let genesis =
             crate::chain::mine_genesis(faucet.pubkey_hash(), params.subsidy, t0, bits, b"sim");
-        let mut chain = Chain::new(params, genesis, t0)?;
+        let mut chain = Chain::new(params.clone(), genesis, t0)?;
         let mut t = t0 + 1;
-        let mine = |chain: &mut Chain, txs: Vec<Transaction>, t: u64| {
+        let mut mine = |chain: &mut Chain, txs: Vec<Transaction>| {
             let mut block = chain.template(faucet.pubkey_hash(), txs, 0, t, b"");
             let _ = pow::mine(&mut block.header);
             let _ = chain.accept_block(block, t);
+            t += 1;
         };
-        for _ in 0..client_keys.len() * rounds {
-            mine(&mut chain, Vec::new(), t);
-            t += 1;
+        let chunks: Vec<&[TxOut]> = outputs.chunks(FUNDING_OUTPUTS_PER_TX).collect();
+        for _ in 1..chunks.len() {
+            mine(&mut chain, Vec::new());
         }
-        for _ in 0..rounds {
-            let coins: Vec<OutPoint> = chain
-                .utxo()
-                .outputs_of(&faucet.pubkey_hash())
-                .map(|(op, _)| op)
-                .collect();
-            let txs = client_keys
-                .iter()
-                .zip(coins)
-                .map(|(k, op)| {
-                    Transaction::new_signed(
-                        faucet,
-                        &[op],
-                        alloc::vec![TxOut {
-                            value: 10,
-                            pubkey_hash: k.pubkey_hash()
-                        }],
-                    )
-                })
-                .collect();
-            mine(&mut chain, txs, t);
-            t += 1;
+        let coins: Vec<OutPoint> = chain
+            .utxo()
+            .outputs_of(&faucet.pubkey_hash())
+            .map(|(op, _)| op)
+            .collect();
+        let funding: Vec<Transaction> = chunks
+            .iter()
+            .zip(coins)
+            .map(|(chunk, coin)| Transaction::new_signed(faucet, &[coin], chunk.to_vec()))
+            .collect();
+        for txs in funding.chunks(FUNDING_TXS_PER_BLOCK) {
+            mine(&mut chain, txs.to_vec());
         }
         let mut sim = Sim::new(seed, links);
         let relay_ids: Vec<usize> = (0..relays.max(1))
@@ -95,6 +108,7 @@ impl FundedNetwork {
                     node_id: alloc::format!("{}", 3000 + r),
                     role: Role::Relay,
                     nonce: 100 + r as u64,
+                    params: params.clone(),
                     ..NodeConfig::default()
                 };
                 sim.add_node(config, Some(chain.clone()))
@@ -116,6 +130,7 @@ impl FundedNetwork {
                 node_id: alloc::format!("{}", 3100 + c),
                 role,
                 nonce: 1000 + c as u64,
+                params: params.clone(),
                 ..NodeConfig::default()
             };
             let idx = sim.add_node(config, None);

@@ -36,6 +36,7 @@ use crate::store::StoredChain;
 use crate::utxo::UtxoSet;
 
 mod funded;
+pub mod replay;
 pub use funded::{FundedNetwork, NetworkPlan};
 
 /// A small deterministic random source (SplitMix64): the simulator must not depend on
@@ -175,6 +176,8 @@ pub struct Sim {
     pub log: Vec<String>,
     /// Frames delivered so far, by command.
     pub frames_by_command: BTreeMap<String, u64>,
+    /// The run in the network lab's format, when asked for ([`replay`]).
+    pub replay: Option<replay::Recording>,
     links: LinkConfig,
     rng: SimRng,
     queue: BinaryHeap<Reverse<(u64, u64, Delivery)>>,
@@ -191,12 +194,16 @@ pub struct Sim {
 impl Sim {
     /// An empty network.
     pub fn new(seed: u64, links: LinkConfig) -> Self {
+        // Every node checks the same signatures: compute each once (signature_memo).
+        #[cfg(feature = "std")]
+        crate::primitives::signature_memo::share_on_this_thread();
         Sim {
             now: 1_700_000_000_000,
             nodes: Vec::new(),
             frames_delivered: 0,
             bytes_delivered: 0,
             frames_by_command: BTreeMap::new(),
+            replay: None,
             trace: None,
             watch: None,
             log: Vec::new(),
@@ -280,6 +287,10 @@ impl Sim {
         let now = self.now;
         let r = f(&mut self.nodes[i].node, now);
         self.run_actions(i);
+        if let Some(rec) = self.replay.as_mut() {
+            let s = self.nodes[i].node.status();
+            rec.state(now, i, s.height, s.mining_to.is_some());
+        }
         r
     }
 
@@ -428,6 +439,10 @@ impl Sim {
                 if command != "ping" && command != "pong" {
                     self.last_activity = self.now;
                 }
+                let from = self.peer_side(conn, to);
+                if let (Some(rec), Some(from)) = (self.replay.as_mut(), from) {
+                    rec.frame(self.now, from, to, &command);
+                }
                 *self.frames_by_command.entry(command).or_insert(0) += 1;
                 self.with_node(to, |n, now| {
                     n.handle(now, Event::Frame { peer: conn, bytes })
@@ -435,6 +450,9 @@ impl Sim {
             }
             Delivery::Closed { to, conn } => {
                 self.closed_seen.insert((conn, to));
+                if let Some(rec) = self.replay.as_mut() {
+                    rec.link(self.now, to, false);
+                }
                 if self.nodes[to].up {
                     self.with_node(to, |n, now| {
                         n.handle(now, Event::PeerDisconnected { peer: conn })
@@ -478,6 +496,10 @@ impl Sim {
                         open: true,
                     },
                 );
+                if let Some(rec) = self.replay.as_mut() {
+                    rec.link(self.now, from, true);
+                    rec.link(self.now, to, true);
+                }
                 self.with_node(to, |n, now| {
                     n.handle(
                         now,

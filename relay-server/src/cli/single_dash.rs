@@ -12,9 +12,13 @@
 
 use clap::Command;
 
-/// A single-dash word that is not one of the command's flags.
+use crate::util::peer_text::shown;
+
+/// A single-dash word that is not one of the command's flags. The word is shown escaped
+/// and cut ([`shown`]): a look-alike letter reads as `\u{430}`, and an escape sequence
+/// typed or pasted into the command line does not repaint the terminal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown flag '{given}' for {command} (its flags: {known}; see --help)")]
+#[error("unknown flag '{}' for {command} (its flags: {known}; see --help)", shown(.given))]
 pub struct UnknownFlagError {
     /// The argument as typed.
     pub given: String,
@@ -76,14 +80,15 @@ where
 }
 
 /// `word` of `-word` when `arg` looks like a single-dash long flag: a letter after one dash
-/// and at least two characters, so `-h`, `-V` and a negative number stay as they are.
+/// and at least two characters, so `-h`, `-V` and a negative number stay as they are. Any
+/// alphabet's letter counts: `-аddress` typed with a Cyrillic `а` is then refused by its
+/// whole spelling, not by clap as the short flag `-а`.
 fn single_dash_word(arg: &str) -> Option<&str> {
     let word = arg.strip_prefix('-')?;
-    if word.starts_with('-') || word.len() < 2 {
+    if word.starts_with('-') || word.chars().nth(1).is_none() {
         return None;
     }
-    word.starts_with(|c: char| c.is_ascii_alphabetic())
-        .then_some(word)
+    word.starts_with(char::is_alphabetic).then_some(word)
 }
 
 /// The long flags of `cmd` that `--help` shows, as `--name`.
@@ -160,6 +165,32 @@ mod tests {
             Ok(["send", "-h", "-5", "--", "-mine"]
                 .map(String::from)
                 .to_vec())
+        );
+    }
+
+    #[test]
+    fn a_look_alike_letter_or_an_escape_is_named_whole_and_shown_escaped() {
+        // A Cyrillic `а` in place of the Latin `a`.
+        let err = rewrite(&["send", "-\u{430}mount", "1"]).map(|_| ());
+        let err = err.err();
+        assert_eq!(
+            err.as_ref().map(|e| e.given.as_str()),
+            Some("-\u{430}mount")
+        );
+        let said = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            said.starts_with("unknown flag '-\\u{430}mount' for send"),
+            "{said}"
+        );
+        let err = rewrite(&["send", "-amount\x1b[2J"]).map(|_| ()).err();
+        let said = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            said.starts_with("unknown flag '-amount\\u{1b}[2J'"),
+            "{said}"
+        );
+        assert_eq!(
+            rewrite(&["send", "-\u{e9}"]),
+            Ok(vec!["send".into(), "-\u{e9}".into()])
         );
     }
 

@@ -27,7 +27,7 @@ fn hex(bytes: &[u8]) -> String {
 pub fn print_chain(chain: &Chain) -> String {
     let mut out = String::new();
     for height in (0..=chain.height()).rev() {
-        let Some(block) = chain.block_at(height) else {
+        let Some(block) = chain.body_at(height) else {
             continue;
         };
         let hash = block.hash();

@@ -1,6 +1,7 @@
 //! The network lab's endpoints (the page is `www/lab/`): what the lab asks of the central node
 //! while it plays the seed's scenario — its address, a payment from it mined at once, a
-//! balance — and the faults it puts on its nodes' links ([`lab_link`]); nothing else.
+//! balance — the faults it puts on its nodes' links ([`lab_link`]), and a restart of the
+//! relay itself ([`lab_restart`]); nothing else.
 //!
 //! Who may ask: loopback callers only (as `/control`), and only with the lab key. The key is
 //! not the control cookie but derived from it ([`lab_key`]), so a leaked lab key commands no
@@ -17,11 +18,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use node_core::primitives::hash::sha256;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::lab_link::{self, LinkFault, LinkTable};
+use super::lab_restart::{self, RestartHook};
 use crate::commands::Request;
 use crate::hub::HubMsg;
 use crate::net::Shared;
@@ -90,6 +93,13 @@ pub enum LabAction {
     },
     /// The faults on the links now.
     Links,
+    /// The relay stops as on a signal, stays down `down_seconds`, and starts again from
+    /// its database (with a new cookie, so a new lab key).
+    Restart {
+        /// Seconds down, 0 to [`lab_restart::MAX_RESTART_DOWN_SECS`].
+        #[serde(rename = "downSeconds")]
+        down_seconds: u64,
+    },
 }
 
 /// What the lab endpoint answers: the action's output or why it failed.
@@ -147,6 +157,7 @@ pub async fn key(
 pub async fn api(
     State(shared): State<Arc<Shared>>,
     Extension(links): Extension<Arc<LinkTable>>,
+    restart: Option<Extension<RestartHook>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Body,
@@ -163,9 +174,15 @@ pub async fn api(
     if !same_secret(token.as_bytes(), expected.as_bytes()) {
         return refuse(StatusCode::FORBIDDEN, "wrong or missing lab key");
     }
-    let read = axum::body::to_bytes(body, MAX_LAB_REQUEST_BYTES);
+    let read = Limited::new(body, MAX_LAB_REQUEST_BYTES).collect();
     let body = match tokio::time::timeout(super::control::REQUEST_READ_TIMEOUT, read).await {
-        Ok(Ok(body)) => body,
+        Ok(Ok(body)) => body.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("a lab request is at most {MAX_LAB_REQUEST_BYTES} bytes"),
+            )
+        }
         Ok(Err(e)) => return refuse(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
         Err(_) => return refuse(StatusCode::REQUEST_TIMEOUT, "request body not sent in time"),
     };
@@ -173,6 +190,23 @@ pub async fn api(
         Ok(a) => a,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
     };
+    if let LabAction::Restart { down_seconds } = action {
+        let asked = match restart {
+            Some(Extension(hook)) => hook.request(down_seconds),
+            None => Err(lab_restart::RestartError::NotRunning),
+        };
+        return match asked {
+            Ok(()) => {
+                tracing::info!(down_seconds, "lab: the relay restarts");
+                let said = format!("the relay stops now and starts again in {down_seconds} s");
+                reply(StatusCode::OK, Some(said), None)
+            }
+            Err(e @ lab_restart::RestartError::TooLong) => {
+                refuse(StatusCode::BAD_REQUEST, &e.to_string())
+            }
+            Err(e) => refuse(StatusCode::CONFLICT, &e.to_string()),
+        };
+    }
     match run(&shared, &links, action).await {
         Ok(output) => reply(StatusCode::OK, Some(output), None),
         Err((status, why)) => refuse(status, &why),
@@ -196,6 +230,10 @@ async fn run(
             Ok(links.view().to_string())
         }
         LabAction::Links => Ok(links.view().to_string()),
+        LabAction::Restart { .. } => Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a restart is not a hub command".into(),
+        )),
         LabAction::Central => central(shared).await,
         LabAction::Fund { to, amount } => {
             if amount == 0 || amount > MAX_FUND_AMOUNT {

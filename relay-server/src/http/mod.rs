@@ -16,6 +16,7 @@ pub mod control;
 pub mod health;
 pub mod lab;
 pub mod lab_link;
+pub mod lab_restart;
 pub mod page;
 pub mod status;
 pub mod ws_route;

@@ -23,6 +23,7 @@ use crate::admission::{Limits, ServedNames};
 use crate::commands::{parse_address, CliError};
 use crate::http::conns::{self, ConnTable};
 use crate::http::control::ControlFiles;
+use crate::http::lab_restart::RestartHook;
 use crate::http::page::PageSource;
 use crate::hub::{Dialer, Hub, HubError, Wiring};
 use crate::net::{dial, Shared};
@@ -354,6 +355,9 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     };
     let had_chain = chain.is_some();
     let mut node = Node::new(config, chain);
+    // Bodies and undo data stay in the file: memory holds the header index, the UTXO set
+    // and recent bodies, whatever the chain's length (also for a chain downloaded now).
+    node.keep_bodies_in(Arc::new(store.bodies()));
     if let Some(m) = miner {
         node.start_mining(now_ms(), m.0);
     }
@@ -399,7 +403,8 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     if let Some(problem) = page.problem() {
         tracing::warn!("{problem}");
     }
-    let app = crate::http::router(shared.clone(), &page);
+    let (restart_hook, mut restarts) = RestartHook::new(listen.port() != 0);
+    let app = crate::http::router(shared.clone(), &page).layer(axum::Extension(restart_hook));
     let table = ConnTable::new(
         opts.limits.max_http_connections,
         &opts.limits.trusted_proxies,
@@ -444,9 +449,15 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     }
     tracing::info!(node_id = paths.node_id(), %local, "node started");
 
+    let mut restart_after = None;
     let outcome = tokio::select! {
         _ = stop_signals.recv() => {
             tracing::info!("stopping");
+            None
+        }
+        down = restarts.asked() => {
+            tracing::info!(?down, "stopping to restart (asked by the lab)");
+            restart_after = Some(down);
             None
         }
         done = &mut hub_task => Some(done),
@@ -464,7 +475,15 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     if hub_result.is_ok() {
         tracing::info!("stopped");
     }
-    hub_result
+    match restart_after {
+        Some(down) if hub_result.is_ok() => {
+            // The listeners close with the server tasks; the exec closes what is left.
+            tokio::time::sleep(down).await;
+            let e = crate::http::lab_restart::run_again();
+            Err(CliError::Fatal(format!("restarting the relay: {e}")))
+        }
+        _ => hub_result,
+    }
 }
 
 /// How the hub's task ended, as the command's result.

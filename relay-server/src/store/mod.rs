@@ -11,22 +11,29 @@
 //!
 //! May depend on: `util`.
 
+mod bodies;
 pub mod reindex;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use node_core::chain::ChainChanges;
+use node_core::primitives::block::BlockHeader;
 use node_core::primitives::codec;
-use node_core::utxo::BlockUndo;
 use node_core::{
     Block, BlockHash, Chain, ChainError, ChainParams, OutPoint, Txid, UtxoEntry, UtxoSet,
 };
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+pub use bodies::StoredBodies;
+
 use crate::util::panic_barrier::barrier;
 
 /// Block hash → `Block::encode()`.
 const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
+/// Block hash → postcard `BlockHeader`: the header index loads from it alone at start,
+/// without reading a body. Written and removed in the same transactions as `BLOCKS`.
+const HEADERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("headers");
 /// Block hash → postcard `BlockUndo`.
 const UNDO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("undo");
 /// Outpoint (txid ‖ vout big-endian) → postcard `UtxoEntry`.
@@ -35,9 +42,19 @@ const UTXO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("utxo");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const META_TIP: &str = "tip";
+/// Bytes a stored header may decode from (a header is 88 bytes; postcard's varints make
+/// it a little less or more).
+const HEADER_ROW_LIMIT: usize = 256;
 const META_SCHEMA: &str = "schema";
 /// Bumped whenever the layout above changes incompatibly.
-const SCHEMA_VERSION: u8 = 1;
+const SCHEMA_VERSION: u8 = 2;
+/// The layout before `HEADERS`: opened files of it gain the table (built from `BLOCKS`).
+const SCHEMA_WITHOUT_HEADERS: u8 = 1;
+
+/// Bytes of file pages redb keeps in memory (its default is 1 GiB, which a relay serving a
+/// long chain to syncing peers would fill with pages it read once). Bodies are read from
+/// the file as peers ask; the operating system's page cache, not the process, holds them.
+const DB_CACHE_BYTES: usize = 16 << 20;
 
 /// Why the store could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +111,7 @@ pub struct StoredBlocks {
 
 /// An open chain database.
 pub struct Store {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
 }
 
@@ -132,9 +149,12 @@ impl Store {
             return Err(StoreError::Exists(path.to_path_buf()));
         }
         let store = Self::contain(path, || {
-            let db = Database::create(path).map_err(|e| Self::db_err(path, e.into()))?;
+            let db = redb::Builder::new()
+                .set_cache_size(DB_CACHE_BYTES)
+                .create(path)
+                .map_err(|e| Self::db_err(path, e.into()))?;
             let store = Store {
-                db,
+                db: Arc::new(db),
                 path: path.to_path_buf(),
             };
             store.init_tables()?;
@@ -160,23 +180,30 @@ impl Store {
             return Err(StoreError::Missing);
         }
         Self::contain(path, || {
-            let db = Database::open(path).map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
-                redb::DatabaseError::Storage(redb::StorageError::Io(io))
-                    if io.kind() != std::io::ErrorKind::PermissionDenied =>
-                {
-                    StoreError::Damaged {
-                        path: path.to_path_buf(),
-                        what: io.to_string(),
+            let db = redb::Builder::new()
+                .set_cache_size(DB_CACHE_BYTES)
+                .open(path)
+                .map_err(|e| match e {
+                    redb::DatabaseError::DatabaseAlreadyOpen => {
+                        StoreError::Locked(path.to_path_buf())
                     }
-                }
-                other => Self::db_err(path, other.into()),
-            })?;
+                    redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                        if io.kind() != std::io::ErrorKind::PermissionDenied =>
+                    {
+                        StoreError::Damaged {
+                            path: path.to_path_buf(),
+                            what: io.to_string(),
+                        }
+                    }
+                    other => Self::db_err(path, other.into()),
+                })?;
             let store = Store {
-                db,
+                db: Arc::new(db),
                 path: path.to_path_buf(),
             };
-            store.check_schema()?;
+            if store.check_schema()? == SCHEMA_WITHOUT_HEADERS {
+                store.add_headers()?;
+            }
             Ok(store)
         })
     }
@@ -208,6 +235,7 @@ impl Store {
         let txn = self.db.begin_write().map_err(self.err())?;
         {
             txn.open_table(BLOCKS).map_err(self.err())?;
+            txn.open_table(HEADERS).map_err(self.err())?;
             txn.open_table(UNDO).map_err(self.err())?;
             txn.open_table(UTXO).map_err(self.err())?;
             let mut meta = txn.open_table(META).map_err(self.err())?;
@@ -217,7 +245,8 @@ impl Store {
         txn.commit().map_err(self.err())
     }
 
-    fn check_schema(&self) -> Result<(), StoreError> {
+    /// The file's schema version, if this build reads it.
+    fn check_schema(&self) -> Result<u8, StoreError> {
         let damaged = |what: String| StoreError::Damaged {
             path: self.path.clone(),
             what,
@@ -226,10 +255,40 @@ impl Store {
         let meta = txn.open_table(META).map_err(|e| damaged(e.to_string()))?;
         let version = meta.get(META_SCHEMA).map_err(|e| damaged(e.to_string()))?;
         match version.as_ref().map(|v| v.value().to_vec()).as_deref() {
-            Some([SCHEMA_VERSION]) => Ok(()),
+            Some([SCHEMA_VERSION]) => Ok(SCHEMA_VERSION),
+            Some([SCHEMA_WITHOUT_HEADERS]) => Ok(SCHEMA_WITHOUT_HEADERS),
             Some(other) => Err(damaged(format!("unknown schema version {other:?}"))),
             None => Err(damaged("no schema version".into())),
         }
+    }
+
+    /// Upgrades a file of the layout without `HEADERS`: one transaction writes every stored
+    /// block's header and the new version (a crash leaves the old layout, upgraded again
+    /// at the next start). Rows that do not decode are left to `reindexutxo`.
+    fn add_headers(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(self.err())?;
+        {
+            let blocks = txn.open_table(BLOCKS).map_err(self.err())?;
+            let mut headers = txn.open_table(HEADERS).map_err(self.err())?;
+            for row in blocks.iter().map_err(self.err())? {
+                let (k, v) = row.map_err(self.err())?;
+                if let Ok(b) = Block::decode(v.value()) {
+                    headers
+                        .insert(k.value(), codec::encode(&b.header).as_slice())
+                        .map_err(self.err())?;
+                }
+            }
+            let mut meta = txn.open_table(META).map_err(self.err())?;
+            meta.insert(META_SCHEMA, [SCHEMA_VERSION].as_slice())
+                .map_err(self.err())?;
+        }
+        txn.commit().map_err(self.err())
+    }
+
+    /// What reads bodies and undo records from this file for a chain loaded with
+    /// [`Store::load_chain`].
+    pub fn bodies(&self) -> StoredBodies {
+        StoredBodies::new(self.db.clone(), self.path.clone())
     }
 
     /// Writes change sets in order as ONE durable transaction: all of them or none.
@@ -260,22 +319,35 @@ impl Store {
         if let Some(bad_keys) = rebuild {
             txn.delete_table(UNDO).map_err(self.err())?;
             let mut blocks = txn.open_table(BLOCKS).map_err(self.err())?;
+            let mut headers = txn.open_table(HEADERS).map_err(self.err())?;
             for key in bad_keys {
                 blocks.remove(key.as_slice()).map_err(self.err())?;
+                headers.remove(key.as_slice()).map_err(self.err())?;
             }
         }
         {
             let mut blocks = txn.open_table(BLOCKS).map_err(self.err())?;
+            let mut headers = txn.open_table(HEADERS).map_err(self.err())?;
             let mut undo = txn.open_table(UNDO).map_err(self.err())?;
             let mut meta = txn.open_table(META).map_err(self.err())?;
             for c in batches {
                 for b in &c.blocks {
+                    let key = b.hash();
                     blocks
-                        .insert(b.hash().as_bytes().as_slice(), b.encode().as_slice())
+                        .insert(key.as_bytes().as_slice(), b.encode().as_slice())
+                        .map_err(self.err())?;
+                    headers
+                        .insert(
+                            key.as_bytes().as_slice(),
+                            codec::encode(&b.header).as_slice(),
+                        )
                         .map_err(self.err())?;
                 }
                 for h in &c.removed {
                     blocks.remove(h.as_bytes().as_slice()).map_err(self.err())?;
+                    headers
+                        .remove(h.as_bytes().as_slice())
+                        .map_err(self.err())?;
                     undo.remove(h.as_bytes().as_slice()).map_err(self.err())?;
                 }
                 for (h, u) in &c.undo {
@@ -339,8 +411,9 @@ impl Store {
         })
     }
 
-    /// Loads the stored chain without revalidating or reindexing it; `None` if no tip was
-    /// ever written. A file redb cannot read, rows that do not decode, and a UTXO set
+    /// Loads the stored chain without revalidating or reindexing it, and without reading a
+    /// block body: the header index and the UTXO set load; bodies and undo data are read
+    /// from the file when needed ([`StoredBodies`]). `None` if no tip was ever written. A file redb cannot read, rows that do not decode, and a UTXO set
     /// holding more coins than were ever mined are refused.
     pub fn load_chain(&self, params: ChainParams) -> Result<Option<Chain>, StoreError> {
         Self::contain(&self.path, || self.load_chain_inner(params))
@@ -354,26 +427,18 @@ impl Store {
         };
         let tip = hash_from_key(tip.value()).ok_or_else(|| self.corrupt("tip is not 32 bytes"))?;
 
-        let table = txn.open_table(BLOCKS).map_err(self.err())?;
-        let mut blocks = Vec::with_capacity(table.len().map_err(self.err())? as usize);
+        // The header index only: bodies and undo data stay in the file, read when needed.
+        let table = txn.open_table(HEADERS).map_err(self.err())?;
+        let mut headers = Vec::with_capacity(table.len().map_err(self.err())? as usize);
         for row in table.iter().map_err(self.err())? {
             let (k, v) = row.map_err(self.err())?;
-            let block = Block::decode(v.value())
-                .map_err(|e| self.corrupt(format!("block does not decode: {e}")))?;
-            if block.hash().as_bytes().as_slice() != k.value() {
-                return Err(self.corrupt("a block is stored under another hash"));
+            let header: BlockHeader = codec::decode(v.value(), HEADER_ROW_LIMIT)
+                .map_err(|e| self.corrupt(format!("block header does not decode: {e}")))?;
+            let hash = header.hash();
+            if hash.as_bytes().as_slice() != k.value() {
+                return Err(self.corrupt("a block header is stored under another hash"));
             }
-            blocks.push(block);
-        }
-
-        let table = txn.open_table(UNDO).map_err(self.err())?;
-        let mut undo = Vec::new();
-        for row in table.iter().map_err(self.err())? {
-            let (k, v) = row.map_err(self.err())?;
-            let h = hash_from_key(k.value()).ok_or_else(|| self.corrupt("bad undo key"))?;
-            let u: BlockUndo = codec::decode(v.value(), usize::MAX)
-                .map_err(|e| self.corrupt(format!("undo data does not decode: {e}")))?;
-            undo.push((h, u));
+            headers.push((hash, header));
         }
 
         let table = txn.open_table(UTXO).map_err(self.err())?;
@@ -393,7 +458,9 @@ impl Store {
             .iter()
             .try_fold(0u64, |sum, (_, e)| sum.checked_add(e.output.value));
         let subsidy = params.subsidy;
-        let chain = Chain::from_stored(params, blocks, tip, UtxoSet::from_entries(entries), undo)
+        let utxo = UtxoSet::from_entries(entries);
+        let source = Arc::new(self.bodies());
+        let chain = Chain::from_stored_headers(params, headers, tip, utxo, source)
             .map_err(|e: ChainError| self.corrupt(e.to_string()))?;
         let minted = subsidy.checked_mul(chain.height().saturating_add(1));
         match (held, minted) {

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use relay_server::cli::http_client;
 use relay_server::hub::StatusReport;
 
+pub mod lab;
+pub mod seed;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_relay-server");
 
@@ -349,7 +352,7 @@ pub fn add_big_block(dir: &Path, id: &str, key: &node_core::KeyPair) -> node_cor
         .load_chain(ChainParams::default())
         .expect("readable")
         .expect("a chain");
-    let genesis = chain.block_at(0).expect("genesis").clone();
+    let genesis = chain.body_at(0).expect("genesis").into_owned();
     let mut coin = OutPoint {
         txid: genesis.transactions[0].txid(),
         vout: 0,

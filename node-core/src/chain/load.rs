@@ -1,0 +1,161 @@
+//! Loading a stored chain: the block index (heights and cumulative work) and the active
+//! chain rebuilt from stored headers alone, without a body or a replay.
+
+use alloc::collections::VecDeque;
+#[cfg(feature = "body-source")]
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::bodies::Bodies;
+#[cfg(feature = "body-source")]
+use super::bodies::BodySource;
+use super::{BlockEntry, Chain, ChainError};
+use crate::consensus::params::ChainParams;
+use crate::consensus::pow;
+use crate::primitives::block::{Block, BlockHeader};
+use crate::primitives::hash::BlockHash;
+use crate::util::keyed_map::KeyedMap;
+use crate::utxo::{BlockUndo, UtxoSet};
+
+impl Chain {
+    /// Restores a chain from storage without revalidating it: stored blocks (any order), the
+    /// active tip, the stored UTXO set and undo data, all kept in memory.
+    pub fn from_stored(
+        params: ChainParams,
+        blocks: Vec<Block>,
+        tip: BlockHash,
+        utxo: UtxoSet,
+        undo: Vec<(BlockHash, BlockUndo)>,
+    ) -> Result<Self, ChainError> {
+        let (
+            LoadedIndex {
+                index,
+                active,
+                bits,
+            },
+            mut by_hash,
+        ) = index_stored(blocks, Block::hash, |b| &b.header, tip)?;
+        by_hash.retain(|h, _| index.contains_key(h));
+        let mut undo_by_hash = KeyedMap::new();
+        undo_by_hash.extend(undo);
+        let bodies = Bodies::in_memory(by_hash, undo_by_hash);
+        Ok(Chain::loaded(params, bits, index, bodies, active, utxo))
+    }
+
+    /// Restores a chain from storage without revalidating it or reading any body: the stored
+    /// headers (any order, each with its hash), the active tip and the stored UTXO set.
+    /// Bodies and undo data stay in `source` and are read when needed; only recent ones are
+    /// kept in memory ([`super::RECENT_BODIES`]), so memory does not grow with the chain's history.
+    #[cfg(feature = "body-source")]
+    pub fn from_stored_headers(
+        params: ChainParams,
+        headers: Vec<(BlockHash, BlockHeader)>,
+        tip: BlockHash,
+        utxo: UtxoSet,
+        source: Arc<dyn BodySource>,
+    ) -> Result<Self, ChainError> {
+        let (
+            LoadedIndex {
+                index,
+                active,
+                bits,
+            },
+            _,
+        ) = index_stored(headers, |(h, _)| *h, |(_, header)| header, tip)?;
+        let bodies = Bodies::over(source);
+        Ok(Chain::loaded(params, bits, index, bodies, active, utxo))
+    }
+
+    /// A chain of loaded parts, its assume-valid state and side branches resumed.
+    fn loaded(
+        params: ChainParams,
+        bits: u32,
+        index: KeyedMap<BlockHash, BlockEntry>,
+        bodies: Bodies,
+        active: Vec<BlockHash>,
+        utxo: UtxoSet,
+    ) -> Self {
+        let mut chain = Chain::from_parts(params, bits, index, bodies, active, utxo);
+        chain.resume_assumed_after_load();
+        chain.classify_side_blocks();
+        chain
+    }
+}
+
+/// What stored headers rebuild.
+pub(super) struct LoadedIndex {
+    /// Every block reachable from genesis.
+    pub(super) index: KeyedMap<BlockHash, BlockEntry>,
+    /// The active chain, genesis first.
+    pub(super) active: Vec<BlockHash>,
+    /// The network's bits (genesis's).
+    pub(super) bits: u32,
+}
+
+/// The block index of stored blocks or headers (`hash` and `header` read one's), the
+/// active chain ending at `tip`, the network's bits (genesis's), and the items by hash.
+/// Generic so that a tab's build compiles one instance, over its blocks, in one pass.
+pub(super) fn index_stored<T>(
+    items: Vec<T>,
+    hash: impl Fn(&T) -> BlockHash,
+    header: impl Fn(&T) -> &BlockHeader,
+    tip: BlockHash,
+) -> Result<(LoadedIndex, KeyedMap<BlockHash, T>), ChainError> {
+    let mut by_hash: KeyedMap<BlockHash, T> = KeyedMap::new();
+    let mut children: KeyedMap<BlockHash, Vec<BlockHash>> = KeyedMap::new();
+    let mut genesis = None;
+    for item in items {
+        let h = hash(&item);
+        let prev = header(&item).prev;
+        if prev == BlockHash::ZERO {
+            if genesis.is_some_and(|g| g != h) {
+                return Err(ChainError::Corrupt("two genesis blocks"));
+            }
+            genesis = Some(h);
+        } else {
+            children.get_or_default(prev).push(h);
+        }
+        by_hash.insert(h, item);
+    }
+    let genesis = genesis.ok_or(ChainError::Corrupt("no genesis block"))?;
+    let bits = header(&by_hash[&genesis]).bits;
+    let mut index = KeyedMap::new();
+    let mut queue = VecDeque::from([(genesis, 0u64, 0u128)]);
+    while let Some((h, height, parent_work)) = queue.pop_front() {
+        let entry_header = header(&by_hash[&h]);
+        let chain_work = parent_work.saturating_add(pow::work(entry_header.bits));
+        index.insert(
+            h,
+            BlockEntry {
+                height,
+                chain_work,
+                prev: entry_header.prev,
+                timestamp: entry_header.timestamp,
+            },
+        );
+        for c in children.remove(&h).unwrap_or_default() {
+            queue.push_back((c, height + 1, chain_work));
+        }
+    }
+    let tip_entry = index
+        .get(&tip)
+        .ok_or(ChainError::Corrupt("tip block missing"))?;
+    let mut active = alloc::vec![BlockHash::ZERO; tip_entry.height as usize + 1];
+    let mut cursor = tip;
+    loop {
+        let e = index[&cursor];
+        active[e.height as usize] = cursor;
+        if e.height == 0 {
+            break;
+        }
+        cursor = e.prev;
+    }
+    Ok((
+        LoadedIndex {
+            index,
+            active,
+            bits,
+        },
+        by_hash,
+    ))
+}
