@@ -178,3 +178,14 @@ export async function closeLab(relay, lab) {
   if (lab?.browser) await lab.browser.close().catch(() => {});
   await relay.stop();
 }
+
+/** The trimmed text of the first element matching `selector`, or '' when there is none yet
+ *  (for `waitFor` checks that poll what the page shows). */
+export async function text(page, selector) {
+  return ((await page.locator(selector).first().textContent({ timeout: 2000 }).catch(() => '')) || '').trim();
+}
+
+/** The steps of the page's payment view, in the order shown. */
+export function paymentSteps(page) {
+  return page.$$eval('[data-testid=payment] [data-testid=payment-step]', (li) => li.map((l) => l.textContent.trim()));
+}

@@ -4,7 +4,7 @@
 // wallet tab's "Known nodes": the relay it is connected to, heard from now, each node once.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, freePort, launchBrowser, openTab, waitFor } from './harness.mjs';
+import { Relay, freePort, launchBrowser, openTab, waitFor, text } from './harness.mjs';
 
 /** Difficulty of this test's chain: about 16 million hashes a block, a few seconds in a tab
  *  (the node measures its rate once a second, so blocks must take longer than that to be
@@ -23,7 +23,6 @@ after(async () => {
   await relay.stop();
 });
 
-const text = async (page, selector) => ((await page.locator(selector).first().textContent({ timeout: 2000 }).catch(() => '')) || '').trim();
 const call = (tab, fn, ...args) => tab.page.evaluate(([fn, args]) => window.node[fn](...args), [fn, args]);
 
 test('a miner tab shows hashing, a readable rate and its blocks; known nodes show who is heard now', { timeout: 600_000 }, async () => {

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ARTIFACTS, RELAY_BIN, Relay, freePort, launchBrowser, waitFor } from './harness.mjs';
+import { ARTIFACTS, RELAY_BIN, Relay, freePort, launchBrowser, waitFor, text } from './harness.mjs';
 
 const sh = promisify(execFile);
 const relay = new Relay('3000');
@@ -21,7 +21,6 @@ after(async () => {
 });
 
 /** The visible text of the first element matching `selector` ('' if none). */
-const text = async (page, selector) => ((await page.locator(selector).first().textContent({ timeout: 2000 }).catch(() => '')) || '').trim();
 const stepStates = (page) => page.$$eval('[data-testid=guide-step]', (li) => li.map((l) => l.dataset.state));
 const noSidewaysScroll = (page) => page.evaluate(() => document.scrollingElement.scrollWidth <= innerWidth);
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });

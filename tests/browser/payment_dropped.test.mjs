@@ -10,7 +10,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Relay, freePort, launchBrowser, openTab, screenshot, waitFor } from './harness.mjs';
+import { Relay, freePort, launchBrowser, openTab, screenshot, waitFor, text, paymentSteps } from './harness.mjs';
 
 const relayA = new Relay('3000');
 const relayB = new Relay('3100');
@@ -21,8 +21,6 @@ after(async () => {
   for (const r of [relayA, relayB, relayC]) await r.stop();
 });
 
-const text = async (page, selector) => ((await page.locator(selector).first().textContent({ timeout: 2000 }).catch(() => '')) || '').trim();
-const steps = (page) => page.$$eval('[data-testid=payment] [data-testid=payment-step]', (li) => li.map((l) => l.textContent.trim()));
 
 test('a payment shows pending, confirmed, dropped by a reorganisation and confirmed again, in order', { timeout: 300_000 }, async () => {
   const central = (await relayA.cli('createwallet')).split(/\s+/).pop();
@@ -73,7 +71,7 @@ test('a payment shows pending, confirmed, dropped by a reorganisation and confir
   await relayB.start(await freePort(), '--peer', relayA.wsUrl);
   await waitFor('the tab on B\'s branch at #3', async () => (await text(page, '#height')) === '3' && (await relayA.status()).height === 3, 60_000);
   await waitFor('the payment dropped', async () => (await text(page, '[data-testid=payment-state]')) === 'dropped', 20_000);
-  assert.match((await steps(page)).at(-1), / dropped: it is in no block and no longer waits/);
+  assert.match((await paymentSteps(page)).at(-1), / dropped: it is in no block and no longer waits/);
   await waitFor('the 10 coins gone from the payer', async () =>
     (await page.$eval(`[data-testid=address-row][data-address="${payer}"] [data-testid=balance]`, (b) => b.textContent)) === '0');
   await screenshot(tab, 'payment-dropped-1400');
@@ -84,7 +82,7 @@ test('a payment shows pending, confirmed, dropped by a reorganisation and confir
   await relayC.start(await freePort(), '--peer', relayA.wsUrl);
   await waitFor('the tab on C\'s branch at #5', async () => (await text(page, '#height')) === '5', 60_000);
   await waitFor('the payment confirmed again', async () => (await text(page, '[data-testid=payment-state]')) === 'confirmed', 20_000);
-  const all = await steps(page);
+  const all = await paymentSteps(page);
   assert.equal(all.length, 4, all.join('\n'));
   [/pending: waits in the mempool/, /confirmed in block #2$/, /dropped: it is in no block and no longer waits/, /confirmed in block #2 · 4 confirmations$/]
     .forEach((re, i) => assert.match(all[i], re));

@@ -8,7 +8,7 @@
 // node's transaction index, and the explorer's view of the payment.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, freePort, launchBrowser, openTab, screenshot, waitFor } from './harness.mjs';
+import { Relay, freePort, launchBrowser, openTab, screenshot, waitFor, text, paymentSteps } from './harness.mjs';
 
 const relayA = new Relay('3000');
 const relayB = new Relay('3100');
@@ -19,8 +19,6 @@ after(async () => {
   await relayB.stop();
 });
 
-const text = async (page, selector) => ((await page.locator(selector).first().textContent({ timeout: 2000 }).catch(() => '')) || '').trim();
-const steps = (page) => page.$$eval('[data-testid=payment] [data-testid=payment-step]', (li) => li.map((l) => l.textContent.trim()));
 
 test('a payment shows pending, confirmed, replaced by a reorganisation and confirmed again, in order', { timeout: 300_000 }, async () => {
   const central = (await relayA.cli('createwallet')).split(/\s+/).pop();
@@ -51,7 +49,7 @@ test('a payment shows pending, confirmed, replaced by a reorganisation and confi
   await page.fill('#send-amount', '3');
   await page.click('#send-button');
   await waitFor('the payment pending', async () => (await text(page, '[data-testid=payment-state]')) === 'pending');
-  assert.match((await steps(page))[0], /pending: waits in the mempool for a miner\. A block is mined once 2 transactions wait; 1 waiting now, so it waits for 1 more payment from anyone\./);
+  assert.match((await paymentSteps(page))[0], /pending: waits in the mempool for a miner\. A block is mined once 2 transactions wait; 1 waiting now, so it waits for 1 more payment from anyone\./);
   assert.match(await text(page, '[data-testid=payment] .what'), /^3 coins to/);
 
   // A second payment, from the relay; the tab mines both into block #2.
@@ -62,21 +60,21 @@ test('a payment shows pending, confirmed, replaced by a reorganisation and confi
   await waitFor('confirmed in block #2', async () => (await text(page, '[data-testid=payment-state]')) === 'confirmed', 60_000);
   await page.click('#stop-mining');
   await waitFor('relay A at block #2', async () => (await relayA.status()).height === 2);
-  assert.match((await steps(page)).at(-1), /confirmed in block #2 · 1 confirmation$/);
+  assert.match((await paymentSteps(page)).at(-1), /confirmed in block #2 · 1 confirmation$/);
 
   // B, offline, mines a longer branch from block #1 without the payment, and comes back.
   await relayB.cli('generate', '--address', addrB, '--blocks', '3');
   await relayB.start(await freePort(), '--peer', relayA.wsUrl);
   await waitFor('the tab on B\'s branch at #4', async () => (await text(page, '#height')) === '4', 60_000);
   await waitFor('the payment back to pending', async () => (await text(page, '[data-testid=payment-state]')) === 'reorganised', 20_000);
-  assert.match((await steps(page)).at(-1), /back to pending: block #2 that held it was replaced in a reorganisation; it waits to be mined again$/);
+  assert.match((await paymentSteps(page)).at(-1), /back to pending: block #2 that held it was replaced in a reorganisation; it waits to be mined again$/);
 
   // Mined again, on top of B's branch.
   await waitFor('both waiting again', async () => (await text(page, '#mempool-count')) === '2');
   await page.click('#start-mining');
   await waitFor('confirmed in block #5', async () => (await text(page, '[data-testid=payment-state]')) === 'confirmed', 60_000);
   await page.click('#stop-mining');
-  const all = await steps(page);
+  const all = await paymentSteps(page);
   assert.equal(all.length, 4, all.join('\n'));
   [/pending: waits in the mempool/, /confirmed in block #2$/, /back to pending: block #2 that held it was replaced/, /confirmed in block #5 · 1 confirmation$/]
     .forEach((re, i) => assert.match(all[i], re));

@@ -5,7 +5,7 @@
 // here are gone, pointing at the backup. It also shows how much storage it uses.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, freePort, launchBrowser, openTab, waitFor } from './harness.mjs';
+import { Relay, freePort, launchBrowser, openTab, waitFor, text } from './harness.mjs';
 
 const relay = new Relay('3000');
 let browser;
@@ -15,7 +15,6 @@ after(async () => {
 });
 
 const ID = '3501';
-const text = async (page, selector) => ((await page.locator(selector).first().textContent({ timeout: 2000 }).catch(() => '')) || '').trim();
 
 test('a node whose databases were cleared says the chain resyncs and its keys are gone', { timeout: 120_000 }, async () => {
   const central = (await relay.cli('createwallet')).split(/\s+/).pop();

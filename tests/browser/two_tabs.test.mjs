@@ -6,7 +6,7 @@
 // there once.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, freePort, launchBrowser, openTab, waitFor as waitUntil } from './harness.mjs';
+import { Relay, freePort, launchBrowser, openTab, waitFor as waitUntil, text } from './harness.mjs';
 
 const relay = new Relay('3000');
 let browser;
@@ -21,7 +21,6 @@ const waitFor = (what, ...rest) => {
   if (process.env.DEBUG_TEST) console.log(`step: ${what}`);
   return waitUntil(what, ...rest);
 };
-const text = async (page, selector) => ((await page.locator(selector).first().textContent({ timeout: 2000 }).catch(() => '')) || '').trim();
 const addresses = (page) => page.$$eval('[data-testid=address-row]', (rows) => rows.map((r) => r.dataset.address));
 const call = (page, fn, ...args) => page.evaluate(([fn, args]) => window.node[fn](...args), [fn, args]);
 

@@ -7,7 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, webcrypto } from 'node:crypto';
-import { Relay, freePort, launchBrowser, openTab, screenshot, waitFor } from './harness.mjs';
+import { Relay, freePort, launchBrowser, openTab, screenshot, waitFor, text } from './harness.mjs';
 
 const relay = new Relay('3000');
 let browser;
@@ -48,7 +48,6 @@ async function craft(plain, pass, { iterations = 100_000, salt = randomBytes(16)
   });
 }
 
-const text = async (page, selector) => ((await page.locator(selector).first().textContent({ timeout: 2000 }).catch(() => '')) || '').trim();
 const shown = (page) => page.$$eval('[data-testid=address-row]', (rows) => rows.map((r) => r.dataset.address));
 
 test('crafted backups and page calls to importKeys are refused in plain words and change nothing', { timeout: 300_000 }, async () => {

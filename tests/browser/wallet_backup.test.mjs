@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { Relay, freePort, launchBrowser, openTab, screenshot, waitFor } from './harness.mjs';
+import { Relay, freePort, launchBrowser, openTab, screenshot, waitFor, text } from './harness.mjs';
 
 const relay = new Relay('3000');
 let browser;
@@ -17,7 +17,6 @@ after(async () => {
   await relay.stop();
 });
 
-const text = async (page, selector) => ((await page.locator(selector).first().textContent({ timeout: 2000 }).catch(() => '')) || '').trim();
 /** The wallet as shown: [address, balance] per row. */
 const shown = (page) => page.$$eval('[data-testid=address-row]', (rows) => rows.map((r) => [r.dataset.address, r.querySelector('[data-testid=balance]').textContent]));
 

@@ -8,7 +8,7 @@
 // before. Every check reads what the page shows, or the browser's own IndexedDB.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, freePort, launchBrowser, openTab, screenshot, waitFor } from './harness.mjs';
+import { Relay, freePort, launchBrowser, openTab, screenshot, waitFor, text } from './harness.mjs';
 
 const relay = new Relay('3000');
 let browser;
@@ -18,7 +18,6 @@ after(async () => {
 });
 
 const PASS = 'orange kettle 42';
-const text = async (page, selector) => ((await page.locator(selector).first().textContent({ timeout: 2000 }).catch(() => '')) || '').trim();
 /** The wallet as shown: [address, balance] per row. */
 const shown = (page) => page.$$eval('[data-testid=address-row]', (rows) => rows.map((r) => [r.dataset.address, r.querySelector('[data-testid=balance]').textContent]));
 
