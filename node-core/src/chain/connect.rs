@@ -2,6 +2,7 @@
 //! disconnecting one with its undo data, and reorganising to a heavier branch, restoring the
 //! old chain when a branch block turns out invalid.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 use super::assumed::block_has_signatures;
@@ -128,24 +129,17 @@ impl Chain {
             .bodies
             .block(&hash)
             .ok_or(ValidationError::NoTransactions)?;
-        let computed;
-        let txids = match txids {
-            Some(txids) => txids,
-            None => {
-                computed = block.txids();
-                &computed
-            }
-        };
+        let txids = txids_of(&block, txids);
         validation::check_block_spends(
             &block,
-            txids,
+            &txids,
             &self.utxo,
             !skip_signatures && !presigned,
             self.params.subsidy,
         )?;
         let unchecked = skip_signatures && !presigned && block_has_signatures(&block);
         // Connecting looks the body up again: a block just checked is among those in memory.
-        self.connect_with_txids(hash, txids);
+        self.connect_with_txids(hash, &txids);
         if unchecked {
             self.assume_valid.unchecked.insert(hash);
             self.changes.unchecked.push((hash, true));
@@ -172,15 +166,8 @@ impl Chain {
             // on it is an orphan until this one is fetched again).
             return;
         };
-        let computed;
-        let txids = match txids {
-            Some(txids) => txids,
-            None => {
-                computed = block.txids();
-                &computed
-            }
-        };
-        let undo = self.utxo.apply_with_txids(&block, height, txids);
+        let txids = txids_of(&block, txids);
+        let undo = self.utxo.apply_with_txids(&block, height, &txids);
         self.changes.utxo.extend(self.utxo.changes_for_apply(&undo));
         self.changes.undo.push((hash, undo.clone()));
         self.bodies.insert_undo(hash, undo);
@@ -232,5 +219,16 @@ impl Chain {
         } else {
             self.bodies.replace_undo(undo);
         }
+    }
+}
+
+/// A block's txids: those the caller just computed, or computed now.
+fn txids_of<'a>(
+    block: &crate::primitives::block::Block,
+    given: Option<&'a [Txid]>,
+) -> Cow<'a, [Txid]> {
+    match given {
+        Some(txids) => Cow::Borrowed(txids),
+        None => Cow::Owned(block.txids()),
     }
 }
