@@ -234,3 +234,60 @@ fn a_heavier_branch_forking_thirty_full_blocks_deep_is_followed_when_downloaded_
         node.height()
     );
 }
+
+// ----- 3. the mempool's signature checks vouch for its own transactions only ------------------
+
+/// A node does not check again the signatures of a block whose payments all sit in its
+/// mempool (they were checked on the way in). A relay tries to ride on that: it mines a block
+/// that carries a payment the tab holds beside a forged spend of the victim's other coin,
+/// hoping the one known payment makes the tab skip the whole block's signatures. The tab
+/// checks them (the forged spend is not in its mempool) and refuses the block.
+#[test]
+fn a_forged_spend_beside_a_payment_the_mempool_holds_is_still_checked() {
+    let victim = key(1);
+    let thief = key(2);
+    let mut chain = new_chain(victim.pubkey_hash());
+    let mut second = chain.template(victim.pubkey_hash(), vec![], 0, next_time(&chain), b"");
+    mine(&mut second);
+    let t = next_time(&chain);
+    chain
+        .accept_block(second.clone(), t)
+        .expect("an honest block");
+    let coins = [
+        coinbase_of(chain.block_at(0).unwrap()),
+        coinbase_of(&second),
+    ];
+    let mut tab = Node::new(tab_config(), Some(chain));
+    tab_dials(&mut tab, 1, "evil");
+
+    // The victim pays someone honestly: the payment is checked and held.
+    let honest = pay(&victim, &[coins[0]], &[(key(3).pubkey_hash(), SUBSIDY)]);
+    tab.handle(NOW, frame(1, &Message::Tx(honest.clone())));
+    tab.drain_actions();
+    assert!(
+        tab.mempool().contains(&honest.txid()),
+        "the honest payment is held"
+    );
+
+    // The relay's block: that payment, and a forged spend of the victim's other coin.
+    let forged = forged_spend(&victim, &thief, coins[1]);
+    let tip = tab.chain().unwrap().tip();
+    let mut block = tab.chain().unwrap().template(
+        thief.pubkey_hash(),
+        vec![honest, forged],
+        0,
+        next_time(tab.chain().unwrap()),
+        b"",
+    );
+    mine(&mut block);
+    tab.handle(NOW, frame(1, &Message::Block(block.clone())));
+    tab.drain_actions();
+
+    assert_eq!(
+        tab.balance(&thief.pubkey_hash()),
+        0,
+        "the forged spend reached the tab's UTXO set"
+    );
+    assert_eq!(tab.chain().unwrap().tip(), tip, "the block was refused");
+    assert_ne!(tab.chain().unwrap().tip(), block.hash());
+}
