@@ -137,14 +137,25 @@ fn a_reorganisation_deeper_than_memory_reads_bodies_and_undo_from_the_store() {
     );
     assert_eq!(chain.utxo().digest(), rival.utxo().digest());
 
-    // A restart loads headers and the UTXO set only, and agrees.
+    // A restart loads the block index (stored beside each header by the shell) and the
+    // UTXO set only, and agrees.
     let stored = store.0.lock().expect("not poisoned").clone();
-    let headers = stored.blocks.iter().map(|(h, b)| (*h, b.header)).collect();
+    let index = chain
+        .entries()
+        .filter(|(h, _)| stored.blocks.contains_key(h))
+        .map(|(h, e)| (*h, *e))
+        .collect();
     let utxo = node_core::UtxoSet::from_entries(stored.utxo.clone());
     let tip = stored.tip.expect("a tip");
-    let reloaded =
-        Chain::from_stored_headers(ChainParams::default(), headers, tip, utxo, store.clone())
-            .expect("loads");
+    let reloaded = Chain::from_stored_index(
+        ChainParams::default(),
+        chain.bits(),
+        index,
+        tip,
+        utxo,
+        store.clone(),
+    )
+    .expect("loads");
     assert_eq!(reloaded.tip(), rival.tip());
     assert_eq!(in_memory(&reloaded), 0, "no body was read at start");
     assert_eq!(

@@ -15,6 +15,8 @@ use crate::consensus::pow;
 use crate::primitives::block::{Block, BlockHeader};
 use crate::primitives::hash::BlockHash;
 use crate::util::keyed_map::KeyedMap;
+#[cfg(feature = "body-source")]
+use crate::util::keyed_map::KeyedSet;
 use crate::utxo::{BlockUndo, UtxoSet};
 
 impl Chain {
@@ -42,26 +44,24 @@ impl Chain {
         Ok(Chain::loaded(params, bits, index, bodies, active, utxo))
     }
 
-    /// Restores a chain from storage without revalidating it or reading any body: the stored
-    /// headers (any order, each with its hash), the active tip and the stored UTXO set.
-    /// Bodies and undo data stay in `source` and are read when needed; only recent ones are
-    /// kept in memory ([`super::RECENT_BODIES`]), so memory does not grow with the chain's history.
+    /// Restores a chain from a stored block index without revalidating it, reading any
+    /// body or replaying: `index` holds every stored block's height and cumulative work
+    /// (as the shell stored them beside its header), `bits` is genesis's. Every link is
+    /// checked (each entry one above its parent, with its parent's work plus one block's);
+    /// side entries not linked to the active chain are dropped, and a tip not linked to
+    /// genesis is refused. Bodies and undo data stay in `source` and are read when needed;
+    /// only recent ones are kept in memory ([`super::RECENT_BODIES`]), so memory does not grow
+    /// with the chain's history, and nothing but the index itself is built on the way.
     #[cfg(feature = "body-source")]
-    pub fn from_stored_headers(
+    pub fn from_stored_index(
         params: ChainParams,
-        headers: Vec<(BlockHash, BlockHeader)>,
+        bits: u32,
+        mut index: KeyedMap<BlockHash, BlockEntry>,
         tip: BlockHash,
         utxo: UtxoSet,
         source: Arc<dyn BodySource>,
     ) -> Result<Self, ChainError> {
-        let (
-            LoadedIndex {
-                index,
-                active,
-                bits,
-            },
-            _,
-        ) = index_stored(headers, |(h, _)| *h, |(_, header)| header, tip)?;
+        let active = linked_index(&mut index, bits, tip)?;
         let bodies = Bodies::over(source);
         Ok(Chain::loaded(params, bits, index, bodies, active, utxo))
     }
@@ -158,4 +158,94 @@ pub(super) fn index_stored<T>(
         },
         by_hash,
     ))
+}
+
+/// Checks the links of a stored index and returns its active chain ending at `tip`, genesis
+/// first: every active entry one above its parent and holding its parent's work plus one
+/// block's of `bits` (else the file is corrupt), then every side entry linked the same way
+/// down to the active chain (else it is dropped, as a block not reachable from genesis
+/// was before the index was stored). Each side entry is walked once: O(n log n).
+#[cfg(feature = "body-source")]
+fn linked_index(
+    index: &mut KeyedMap<BlockHash, BlockEntry>,
+    bits: u32,
+    tip: BlockHash,
+) -> Result<Vec<BlockHash>, ChainError> {
+    let block_work = pow::work(bits);
+    let linked = |e: &BlockEntry, parent: Option<&BlockEntry>| match parent {
+        Some(p) => {
+            e.height > 0
+                && p.height + 1 == e.height
+                && p.chain_work.saturating_add(block_work) == e.chain_work
+        }
+        None => e.height == 0 && e.prev == BlockHash::ZERO && e.chain_work == block_work,
+    };
+    let tip_entry = index
+        .get(&tip)
+        .ok_or(ChainError::Corrupt("tip block missing"))?;
+    // A height is only believed once linked; this bounds the allocation by the index.
+    if tip_entry.height >= index.len() as u64 {
+        return Err(ChainError::Corrupt(
+            "tip block's height exceeds the stored blocks",
+        ));
+    }
+    let mut active = alloc::vec![BlockHash::ZERO; tip_entry.height as usize + 1];
+    let mut cursor = tip;
+    loop {
+        let e = index[&cursor];
+        let parent = (e.prev != BlockHash::ZERO)
+            .then(|| index.get(&e.prev))
+            .flatten();
+        if !linked(&e, parent) {
+            return Err(ChainError::Corrupt("tip block is not linked to genesis"));
+        }
+        active[e.height as usize] = cursor;
+        if e.height == 0 {
+            break;
+        }
+        cursor = e.prev;
+    }
+    let is_active = |h: &BlockHash, e: &BlockEntry| active.get(e.height as usize) == Some(h);
+    let mut good: KeyedSet<BlockHash> = KeyedSet::new();
+    let mut bad: KeyedSet<BlockHash> = KeyedSet::new();
+    let side: Vec<BlockHash> = index
+        .iter()
+        .filter(|(h, e)| !is_active(h, e))
+        .map(|(h, _)| *h)
+        .collect();
+    for start in side {
+        let mut path = Vec::new();
+        let mut cursor = start;
+        let ok = loop {
+            if good.contains(&cursor) {
+                break true;
+            }
+            if bad.contains(&cursor) {
+                break false;
+            }
+            let Some(e) = index.get(&cursor).copied() else {
+                break false;
+            };
+            if is_active(&cursor, &e) {
+                break true;
+            }
+            if e.height == 0 {
+                return Err(ChainError::Corrupt("two genesis blocks"));
+            }
+            path.push(cursor);
+            if !linked(&e, index.get(&e.prev)) {
+                break false;
+            }
+            cursor = e.prev;
+        };
+        for h in path {
+            if ok {
+                good.insert(h);
+            } else {
+                bad.insert(h);
+            }
+        }
+    }
+    index.retain(|h, _| !bad.contains(h));
+    Ok(active)
 }

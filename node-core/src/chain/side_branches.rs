@@ -144,12 +144,17 @@ impl Chain {
     /// Puts every indexed block that neither is active nor leads to the best block on the
     /// side-branch list (after a load), and trims it to the budget.
     pub(super) fn classify_side_blocks(&mut self) {
-        let best = self.best_block();
-        let on_best: KeyedSet<BlockHash> = {
-            let mut s = KeyedSet::new();
-            s.extend(self.ancestry(best));
-            s
-        };
+        // Only the best block's ancestors off the active chain: active ones are skipped
+        // anyway, and a set of the whole ancestry would cost memory for every block.
+        let mut on_best: KeyedSet<BlockHash> = KeyedSet::new();
+        let mut cursor = self.best_block();
+        while !self.is_active(&cursor) {
+            let Some(e) = self.index.get(&cursor) else {
+                break;
+            };
+            on_best.insert(cursor);
+            cursor = e.prev;
+        }
         let side: Vec<(BlockHash, usize)> = self
             .index
             .keys()

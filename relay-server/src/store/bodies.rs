@@ -1,19 +1,21 @@
 //! Block bodies and undo records read from the chain file when the chain asks: the relay's
 //! [`BodySource`], so its memory holds the header index and the UTXO set, not its history.
 //!
-//! Each read is its own read transaction (redb's are snapshots, cheap to begin), so it sees
-//! every batch the hub committed. A read that fails (a damaged row, an I/O error) answers
+//! Reads share one read transaction until the store commits the next write ([`Snapshot`]):
+//! a `getdata` round of many blocks, or the chain's checks that what it evicts is stored,
+//! open one transaction between two commits instead of one (or two) per body, and every
+//! read still sees every batch the hub committed. A read that fails (a damaged row, an I/O error) answers
 //! "not stored" with a warning: the peer asking gets `notfound`, and a reorganisation that
 //! needed the body forgets the block so it can be fetched again.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use node_core::chain::BodySource;
 use node_core::primitives::codec;
 use node_core::utxo::BlockUndo;
 use node_core::{Block, BlockHash};
-use redb::{Database, TableDefinition};
+use redb::{Database, ReadOnlyTable};
 
 use super::{BLOCKS, UNDO};
 use crate::util::panic_barrier::barrier;
@@ -22,11 +24,46 @@ use crate::util::panic_barrier::barrier;
 /// many bytes' worth of outputs.
 const UNDO_ROW_LIMIT: usize = node_core::primitives::block::MAX_BLOCK_SIZE * 4;
 
+/// The tables bodies are read from, opened in one read transaction and kept until the
+/// store's next commit ([`Snapshot::forget`]): reads between two commits see the same
+/// state, the newest committed, and share one transaction.
+#[derive(Default)]
+pub(super) struct Snapshot(Mutex<Option<Tables>>);
+
+/// The two tables of one read transaction (each keeps the transaction alive).
+struct Tables {
+    blocks: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    undo: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+/// Which table a read looks in.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Block,
+    Undo,
+}
+
+impl Snapshot {
+    /// The tables, whatever a panic left (the next read reopens them if it was mid-read).
+    fn lock(&self) -> MutexGuard<'_, Option<Tables>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Called after each commit: the next read opens a transaction that sees it. Held
+    /// no longer than that, a snapshot keeps few freed pages from reuse.
+    pub(super) fn forget(&self) {
+        *self.lock() = None;
+    }
+}
+
 /// Reads bodies and undo records from one chain file.
 #[derive(Clone)]
 pub struct StoredBodies {
     db: Arc<Database>,
     path: PathBuf,
+    snapshot: Arc<Snapshot>,
 }
 
 impl std::fmt::Debug for StoredBodies {
@@ -38,34 +75,45 @@ impl std::fmt::Debug for StoredBodies {
 }
 
 impl StoredBodies {
-    pub(super) fn new(db: Arc<Database>, path: PathBuf) -> Self {
-        StoredBodies { db, path }
+    pub(super) fn new(db: Arc<Database>, path: PathBuf, snapshot: Arc<Snapshot>) -> Self {
+        StoredBodies { db, path, snapshot }
     }
 
-    /// The raw row of `hash` in `table`, if stored and readable.
-    fn row(&self, table: TableDefinition<&[u8], &[u8]>, hash: &BlockHash) -> Option<Vec<u8>> {
-        self.look(table, hash, |v| v.to_vec())
+    /// The raw row of `hash` in `kind`'s table, if stored and readable.
+    fn row(&self, kind: Kind, hash: &BlockHash) -> Option<Vec<u8>> {
+        self.look(kind, hash, |v| v.to_vec())
     }
 
-    /// Whether `table` holds a row for `hash` (without copying it).
-    fn holds(&self, table: TableDefinition<&[u8], &[u8]>, hash: &BlockHash) -> bool {
-        self.look(table, hash, |_| ()).is_some()
+    /// Whether `kind`'s table holds a row for `hash` (without copying it).
+    fn holds(&self, kind: Kind, hash: &BlockHash) -> bool {
+        self.look(kind, hash, |_| ()).is_some()
     }
 
-    /// `f` of the row of `hash` in `table`, if stored and readable.
-    fn look<T>(
-        &self,
-        table: TableDefinition<&[u8], &[u8]>,
-        hash: &BlockHash,
-        f: impl FnOnce(&[u8]) -> T,
-    ) -> Option<T> {
+    /// `f` of the row of `hash` in `kind`'s table, if stored and readable.
+    fn look<T>(&self, kind: Kind, hash: &BlockHash, f: impl FnOnce(&[u8]) -> T) -> Option<T> {
         let read = || -> Result<Option<T>, Box<redb::Error>> {
-            let txn = self.db.begin_read().map_err(|e| Box::new(e.into()))?;
-            let t = txn.open_table(table).map_err(|e| Box::new(e.into()))?;
-            let row = t
+            let mut snapshot = self.snapshot.lock();
+            let tables = match snapshot.take() {
+                Some(t) => t,
+                None => {
+                    let txn = self.db.begin_read().map_err(|e| Box::new(e.into()))?;
+                    Tables {
+                        blocks: txn.open_table(BLOCKS).map_err(|e| Box::new(e.into()))?,
+                        undo: txn.open_table(UNDO).map_err(|e| Box::new(e.into()))?,
+                    }
+                }
+            };
+            let table = match kind {
+                Kind::Block => &tables.blocks,
+                Kind::Undo => &tables.undo,
+            };
+            let row = table
                 .get(hash.as_bytes().as_slice())
-                .map_err(|e| Box::new(e.into()))?;
-            Ok(row.map(|v| f(v.value())))
+                .map_err(|e| Box::new(e.into()))?
+                .map(|v| f(v.value()));
+            // Kept only after a read that worked: a failed one reopens next time.
+            *snapshot = Some(tables);
+            Ok(row)
         };
         match barrier(read) {
             Ok(Ok(row)) => row,
@@ -83,7 +131,7 @@ impl StoredBodies {
 
 impl BodySource for StoredBodies {
     fn block(&self, hash: &BlockHash) -> Option<Block> {
-        let bytes = self.row(BLOCKS, hash)?;
+        let bytes = self.row(Kind::Block, hash)?;
         match Block::decode(&bytes) {
             Ok(b) if b.hash() == *hash => Some(b),
             _ => {
@@ -95,7 +143,7 @@ impl BodySource for StoredBodies {
     }
 
     fn undo(&self, hash: &BlockHash) -> Option<BlockUndo> {
-        let bytes = self.row(UNDO, hash)?;
+        let bytes = self.row(Kind::Undo, hash)?;
         match codec::decode(&bytes, UNDO_ROW_LIMIT) {
             Ok(u) => Some(u),
             Err(e) => {
@@ -107,10 +155,10 @@ impl BodySource for StoredBodies {
     }
 
     fn has_block(&self, hash: &BlockHash) -> bool {
-        self.holds(BLOCKS, hash)
+        self.holds(Kind::Block, hash)
     }
 
     fn has_undo(&self, hash: &BlockHash) -> bool {
-        self.holds(UNDO, hash)
+        self.holds(Kind::Undo, hash)
     }
 }

@@ -12,18 +12,20 @@
 //! May depend on: `util`.
 
 mod bodies;
+mod headers;
 pub mod reindex;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use node_core::chain::BlockEntry;
 use node_core::chain::ChainChanges;
-use node_core::primitives::block::BlockHeader;
 use node_core::primitives::codec;
+use node_core::util::keyed_map::KeyedMap;
 use node_core::{
     Block, BlockHash, Chain, ChainError, ChainParams, OutPoint, Txid, UtxoEntry, UtxoSet,
 };
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 
 pub use bodies::StoredBodies;
 
@@ -31,8 +33,9 @@ use crate::util::panic_barrier::barrier;
 
 /// Block hash → `Block::encode()`.
 const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
-/// Block hash → postcard `BlockHeader`: the header index loads from it alone at start,
-/// without reading a body. Written and removed in the same transactions as `BLOCKS`.
+/// Block hash → postcard [`headers::HeaderRow`] (header, height, cumulative work): the block
+/// index loads from it alone at start, without reading a body or replaying. Written and
+/// removed in the same transactions as `BLOCKS`.
 const HEADERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("headers");
 /// Block hash → postcard `BlockUndo`.
 const UNDO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("undo");
@@ -42,14 +45,16 @@ const UTXO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("utxo");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const META_TIP: &str = "tip";
-/// Bytes a stored header may decode from (a header is 88 bytes; postcard's varints make
-/// it a little less or more).
-const HEADER_ROW_LIMIT: usize = 256;
 const META_SCHEMA: &str = "schema";
 /// Bumped whenever the layout above changes incompatibly.
-const SCHEMA_VERSION: u8 = 2;
+const SCHEMA_VERSION: u8 = 3;
 /// The layout before `HEADERS`: opened files of it gain the table (built from `BLOCKS`).
 const SCHEMA_WITHOUT_HEADERS: u8 = 1;
+/// The layout whose `HEADERS` rows are bare headers: opened files of it gain each row's
+/// height and work (from the headers alone, no body read).
+const SCHEMA_BARE_HEADERS: u8 = 2;
+/// Bytes a stored UTXO entry may decode from.
+const UTXO_ROW_LIMIT: usize = 1024;
 
 /// Bytes of file pages redb keeps in memory (its default is 1 GiB, which a relay serving a
 /// long chain to syncing peers would fill with pages it read once). Bodies are read from
@@ -113,6 +118,8 @@ pub struct StoredBlocks {
 pub struct Store {
     db: Arc<Database>,
     path: PathBuf,
+    /// What [`StoredBodies`] read from; forgotten after each commit.
+    snapshot: Arc<bodies::Snapshot>,
 }
 
 /// The key of an outpoint: txid then vout, big-endian so keys sort by (txid, vout).
@@ -156,6 +163,7 @@ impl Store {
             let store = Store {
                 db: Arc::new(db),
                 path: path.to_path_buf(),
+                snapshot: Arc::default(),
             };
             store.init_tables()?;
             Ok(store)
@@ -200,9 +208,12 @@ impl Store {
             let store = Store {
                 db: Arc::new(db),
                 path: path.to_path_buf(),
+                snapshot: Arc::default(),
             };
-            if store.check_schema()? == SCHEMA_WITHOUT_HEADERS {
-                store.add_headers()?;
+            match store.check_schema()? {
+                SCHEMA_WITHOUT_HEADERS => store.upgrade(headers::HeaderSource::Blocks)?,
+                SCHEMA_BARE_HEADERS => store.upgrade(headers::HeaderSource::BareHeaders)?,
+                _ => {}
             }
             Ok(store)
         })
@@ -257,38 +268,34 @@ impl Store {
         match version.as_ref().map(|v| v.value().to_vec()).as_deref() {
             Some([SCHEMA_VERSION]) => Ok(SCHEMA_VERSION),
             Some([SCHEMA_WITHOUT_HEADERS]) => Ok(SCHEMA_WITHOUT_HEADERS),
+            Some([SCHEMA_BARE_HEADERS]) => Ok(SCHEMA_BARE_HEADERS),
             Some(other) => Err(damaged(format!("unknown schema version {other:?}"))),
             None => Err(damaged("no schema version".into())),
         }
     }
 
-    /// Upgrades a file of the layout without `HEADERS`: one transaction writes every stored
-    /// block's header and the new version (a crash leaves the old layout, upgraded again
-    /// at the next start). Rows that do not decode are left to `reindexutxo`.
-    fn add_headers(&self) -> Result<(), StoreError> {
+    /// Upgrades a file of an older layout: one transaction rewrites the `headers` table
+    /// with every row positioned (from `source`) and the new version (a crash leaves the old
+    /// layout, upgraded again at the next start). Rows that do not decode are left to
+    /// `reindexutxo`.
+    fn upgrade(&self, source: headers::HeaderSource) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(self.err())?;
+        let rows = headers::rebuild(&txn, source).map_err(|e| Self::db_err(&self.path, *e))?;
         {
-            let blocks = txn.open_table(BLOCKS).map_err(self.err())?;
-            let mut headers = txn.open_table(HEADERS).map_err(self.err())?;
-            for row in blocks.iter().map_err(self.err())? {
-                let (k, v) = row.map_err(self.err())?;
-                if let Ok(b) = Block::decode(v.value()) {
-                    headers
-                        .insert(k.value(), codec::encode(&b.header).as_slice())
-                        .map_err(self.err())?;
-                }
-            }
             let mut meta = txn.open_table(META).map_err(self.err())?;
             meta.insert(META_SCHEMA, [SCHEMA_VERSION].as_slice())
                 .map_err(self.err())?;
         }
-        txn.commit().map_err(self.err())
+        txn.commit().map_err(self.err())?;
+        tracing::info!(path = %self.path.display(), rows, ?source,
+            "upgraded the chain file: each header row holds its height and work");
+        Ok(())
     }
 
     /// What reads bodies and undo records from this file for a chain loaded with
     /// [`Store::load_chain`].
     pub fn bodies(&self) -> StoredBodies {
-        StoredBodies::new(self.db.clone(), self.path.clone())
+        StoredBodies::new(self.db.clone(), self.path.clone(), self.snapshot.clone())
     }
 
     /// Writes change sets in order as ONE durable transaction: all of them or none.
@@ -325,6 +332,8 @@ impl Store {
                 headers.remove(key.as_slice()).map_err(self.err())?;
             }
         }
+        // Header rows are positioned once every block of the transaction is in.
+        let mut new_headers = Vec::new();
         {
             let mut blocks = txn.open_table(BLOCKS).map_err(self.err())?;
             let mut headers = txn.open_table(HEADERS).map_err(self.err())?;
@@ -336,12 +345,7 @@ impl Store {
                     blocks
                         .insert(key.as_bytes().as_slice(), b.encode().as_slice())
                         .map_err(self.err())?;
-                    headers
-                        .insert(
-                            key.as_bytes().as_slice(),
-                            codec::encode(&b.header).as_slice(),
-                        )
-                        .map_err(self.err())?;
+                    new_headers.push((key, b.header));
                 }
                 for h in &c.removed {
                     blocks.remove(h.as_bytes().as_slice()).map_err(self.err())?;
@@ -377,7 +381,16 @@ impl Store {
                 }
             }
         }
-        txn.commit().map_err(self.err())
+        if rebuild.is_some() {
+            // `reindexutxo` trusts only the bodies: every row is rewritten from them.
+            headers::rebuild(&txn, headers::HeaderSource::Blocks)
+                .map_err(|e| Self::db_err(&self.path, *e))?;
+        } else {
+            headers::position(&txn, new_headers).map_err(|e| Self::db_err(&self.path, *e))?;
+        }
+        let committed = txn.commit().map_err(self.err());
+        self.snapshot.forget();
+        committed
     }
 
     /// Reads the blocks and the tip, tolerating rows that do not decode (see
@@ -427,40 +440,66 @@ impl Store {
         };
         let tip = hash_from_key(tip.value()).ok_or_else(|| self.corrupt("tip is not 32 bytes"))?;
 
-        // The header index only: bodies and undo data stay in the file, read when needed.
+        // The block index only, straight from the rows: bodies and undo data stay in the
+        // file, read when needed.
         let table = txn.open_table(HEADERS).map_err(self.err())?;
-        let mut headers = Vec::with_capacity(table.len().map_err(self.err())? as usize);
+        let mut index: KeyedMap<BlockHash, BlockEntry> = KeyedMap::new();
+        let mut bits = None;
         for row in table.iter().map_err(self.err())? {
             let (k, v) = row.map_err(self.err())?;
-            let header: BlockHeader = codec::decode(v.value(), HEADER_ROW_LIMIT)
+            let row: headers::HeaderRow = codec::decode(v.value(), headers::HEADER_ROW_LIMIT)
                 .map_err(|e| self.corrupt(format!("block header does not decode: {e}")))?;
-            let hash = header.hash();
+            let hash = row.header.hash();
             if hash.as_bytes().as_slice() != k.value() {
                 return Err(self.corrupt("a block header is stored under another hash"));
             }
-            headers.push((hash, header));
+            if row.height == 0 {
+                bits = Some(row.header.bits);
+            }
+            index.insert(
+                hash,
+                BlockEntry {
+                    height: row.height,
+                    chain_work: row.chain_work,
+                    prev: row.header.prev,
+                    timestamp: row.header.timestamp,
+                },
+            );
         }
-
-        let table = txn.open_table(UTXO).map_err(self.err())?;
-        let mut entries = Vec::new();
-        for row in table.iter().map_err(self.err())? {
-            let (k, v) = row.map_err(self.err())?;
-            let op =
-                outpoint_from_key(k.value()).ok_or_else(|| self.corrupt("bad outpoint key"))?;
-            let e: UtxoEntry = codec::decode(v.value(), 1024)
-                .map_err(|e| self.corrupt(format!("UTXO entry does not decode: {e}")))?;
-            entries.push((op, e));
-        }
+        let bits = bits.ok_or_else(|| self.corrupt("no genesis block"))?;
 
         // Coins cannot be minted by editing the set: it may hold at most what the coinbases
         // up to the tip created (fees only move coins).
-        let held = entries
-            .iter()
-            .try_fold(0u64, |sum, (_, e)| sum.checked_add(e.output.value));
-        let subsidy = params.subsidy;
+        let table = txn.open_table(UTXO).map_err(self.err())?;
+        let mut held = Some(0u64);
+        let mut failure = None;
+        let entries = table.iter().map_err(self.err())?.map_while(|row| {
+            let entry = row.map_err(self.err()).and_then(|(k, v)| {
+                let op =
+                    outpoint_from_key(k.value()).ok_or_else(|| self.corrupt("bad outpoint key"))?;
+                let e: UtxoEntry = codec::decode(v.value(), UTXO_ROW_LIMIT)
+                    .map_err(|e| self.corrupt(format!("UTXO entry does not decode: {e}")))?;
+                Ok((op, e))
+            });
+            match entry {
+                Ok((op, e)) => {
+                    held = held.and_then(|sum: u64| sum.checked_add(e.output.value));
+                    Some((op, e))
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            }
+        });
+        // Streamed into the set: no list of every coin beside it.
         let utxo = UtxoSet::from_entries(entries);
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let subsidy = params.subsidy;
         let source = Arc::new(self.bodies());
-        let chain = Chain::from_stored_headers(params, headers, tip, utxo, source)
+        let chain = Chain::from_stored_index(params, bits, index, tip, utxo, source)
             .map_err(|e: ChainError| self.corrupt(e.to_string()))?;
         let minted = subsidy.checked_mul(chain.height().saturating_add(1));
         match (held, minted) {
