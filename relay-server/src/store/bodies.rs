@@ -162,3 +162,44 @@ impl BodySource for StoredBodies {
         self.holds(Kind::Undo, hash)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Store;
+    use super::*;
+    use node_core::chain::mine_genesis;
+    use node_core::consensus::pow;
+    use node_core::{Chain, ChainParams, PubKeyHash};
+
+    /// Test outcome: a failed step is an error naming it, not a panic.
+    type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+    #[test]
+    fn reads_share_a_snapshot_until_the_next_commit_and_then_see_it() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = Store::create(&dir.path().join("c.db"))?;
+        let genesis = mine_genesis(PubKeyHash([1; 20]), 10, 1_700_000_000_000, 4, b"g");
+        let mut c = Chain::new(ChainParams::default(), genesis, 1_700_000_000_000)?;
+        store.apply(&[c.take_changes()])?;
+        let bodies = store.bodies();
+        let genesis = c.tip();
+        assert!(bodies.has_block(&genesis));
+        let now = c.entry(&genesis).map_or(0, |e| e.timestamp) + 1000;
+        let mut b = c.template(PubKeyHash([2; 20]), vec![], 0, now, b"");
+        pow::mine(&mut b.header);
+        let hash = b.hash();
+        c.accept_block(b, now)?;
+        assert!(!bodies.has_block(&hash), "not committed yet");
+        assert!(
+            bodies.snapshot.lock().is_some(),
+            "the read kept its transaction for the next one"
+        );
+        store.apply(&[c.take_changes()])?;
+        // A snapshot kept across the commit would still say "not stored", and the chain
+        // would never let the body leave memory.
+        assert!(bodies.has_block(&hash), "a commit is seen by the next read");
+        assert!(bodies.has_undo(&hash));
+        assert_eq!(bodies.block(&hash).map(|b| b.hash()), Some(hash));
+        Ok(())
+    }
+}

@@ -59,7 +59,10 @@ const UTXO_ROW_LIMIT: usize = 1024;
 /// Bytes of file pages redb keeps in memory (its default is 1 GiB, which a relay serving a
 /// long chain to syncing peers would fill with pages it read once). Bodies are read from
 /// the file as peers ask; the operating system's page cache, not the process, holds them.
-const DB_CACHE_BYTES: usize = 16 << 20;
+/// 4 MiB, not 16: start-up reads every header and coin row once, which filled 16 MiB at
+/// 100,000 blocks (11 MB of the relay's resident memory) for pages not read again, and a
+/// 10,000-block download served and written at 4 MiB took as long (BENCHMARKS.md, session 8).
+const DB_CACHE_BYTES: usize = 4 << 20;
 
 /// Why the store could not be used.
 #[derive(Debug, thiserror::Error)]
