@@ -35,8 +35,10 @@ pub struct TxIn {
     /// The output spent.
     pub prev: OutPoint,
     /// Low-S ECDSA `r ‖ s` over [`Transaction::signature_message`].
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "codec::bytes"))]
     pub signature: Vec<u8>,
     /// Uncompressed SEC1 public key whose hash the spent output is locked to.
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "codec::bytes"))]
     pub public_key: Vec<u8>,
 }
 
