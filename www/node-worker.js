@@ -38,6 +38,8 @@ const WAKE_GAP_MS = 3 * WAKE_CHECK_MS;
 let node = null;
 /** @type {Promise<any> | null} the node starting */
 let starting = null;
+/** The options the node was started with (a restart uses them again). */
+let startOptions = {};
 /** The user asked to be offline (`disconnect`): wakes do not reconnect. */
 let userDisconnected = false;
 /** This worker's tab, as the views are told: {id, opened}. */
@@ -98,6 +100,7 @@ function listenOnce(name) {
 }
 
 /** Runs calls on the node, remembering whether the user chose to be offline.
+ *  `verifyChain` is this worker's own (see verifyChain below), run after the others.
  *  @param {{id: number, method: string, args: unknown[]}[]} calls */
 async function run(calls) {
   const n = await starting;
@@ -105,7 +108,47 @@ async function run(calls) {
     if (c.method === 'disconnect') userDisconnected = true;
     if (c.method === 'connect') userDisconnected = false;
   }
-  return runCalls(n, calls);
+  const results = await runCalls(n, calls.filter((c) => c.method !== VERIFY));
+  for (const c of calls.filter((c) => c.method === VERIFY)) {
+    results.push(await verifyChain().then((value) => ({ id: c.id, value }), (e) => ({ id: c.id, error: String(e?.message ?? e) })));
+  }
+  return results;
+}
+
+const VERIFY = 'verifyChain';
+/** What a start says when the stored chain failed its check (node-wasm driver::start). */
+const NOT_USED = /^the stored chain was not used \((.*)\); it is downloaded again$/;
+
+/** "Verify my chain": the node stops and starts again from its storage, so the stored
+ *  journal is checked exactly as after a reload (node-wasm/src/journal_audit.rs replays it
+ *  from genesis: proof of work, Merkle roots, every spend, undo data, the UTXO set). The
+ *  chain in memory was checked when it arrived; what a restart trusts is storage, which the
+ *  browser's developer tools or a disk fault can change under a running node. A store that
+ *  fails is not used: the node never serves or builds on its blocks, clears it and
+ *  downloads the chain again from peers.
+ *  @returns {Promise<{ok: true, height: number} | {ok: false, height: number, fault: string}>} */
+async function verifyChain() {
+  const old = await starting;
+  const restarted = (async () => {
+    const { mining, miningTo } = await old.status();
+    await old.flush();
+    old.close();
+    node = null;
+    subscribed.clear();
+    const fresh = await BrowserNode.start(startOptions);
+    node = fresh;
+    if (userDisconnected) await fresh.disconnect();
+    if (mining && miningTo) await fresh.startMining(miningTo).catch(() => {});
+    for (const name of new Set([...pageEvents, ...channelEvents])) listenOnce(name);
+    return fresh;
+  })();
+  restarted.catch((/** @type {unknown} */ e) => toPageNow({ type: 'failed', message: e instanceof Error ? e.message : String(e) }));
+  starting = restarted;
+  const status = await (await restarted).status();
+  const fault = /** @type {string[]} */ (status.storageWarnings).map((w) => NOT_USED.exec(w)?.[1]).find(Boolean);
+  if (!fault) return { ok: true, height: status.height };
+  const bad = /^block #(\d+)/.exec(fault);
+  return { ok: false, height: bad ? Number(bad[1]) : -1, fault };
 }
 
 /** Reconnects at once if the connection is down (after sleep, a freeze or coming online):
@@ -140,6 +183,7 @@ function serveViews(id) {
 /** Owns the node from here on: starts it and serves the page and the views.
  *  @param {any} options */
 async function own(options) {
+  startOptions = options;
   serveViews(options.nodeId);
   starting = wasm.then(() => BrowserNode.start(options));
   try {

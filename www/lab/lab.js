@@ -14,6 +14,7 @@ import { Runner } from './runner.js';
 import { seedScenario } from './scenario.js';
 import { raceScenario, doubleSpendScenario } from './faults.js';
 import { hostileScenario } from './hostile.js';
+import { tamperScenario } from './tamper.js';
 import { Recorder, readRecording, saveRecording } from './replay.js';
 import { Player } from './player.js';
 import { until } from './runner.js';
@@ -313,6 +314,7 @@ async function main() {
   lab.linked = await lab.relay.fetchKey().then(() => true, (e) => { $('lab-note').textContent = String(e.message); return false; });
   $('relay-out').hidden = !lab.linked;
   $('play-hostile').hidden = !lab.linked;
+  $('play-tamper').hidden = !lab.linked;
   $('relay-out').addEventListener('click', async () => {
     const b = /** @type {HTMLButtonElement} */ ($('relay-out'));
     b.disabled = true;
@@ -328,7 +330,8 @@ async function main() {
 
   const buttons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('[data-run]')]);
   const runs = { seed: ['The seed\'s scenario', seedScenario], race: ['Two miners race', raceScenario], 'double-spend': ['A double spend across a partition', doubleSpendScenario],
-    hostile: ['A hostile relay forges a block', hostileScenario] };
+    hostile: ['A hostile relay forges a block', hostileScenario],
+    tamper: ['A block rewritten in a node\'s storage', tamperScenario] };
   lab.runner.onState = (state) => {
     $('run-state').textContent = state;
     document.body.dataset.run = state;

@@ -16,11 +16,13 @@
 export const CHANNEL_PREFIX = 'blockchain-node-';
 
 /** The node's methods that a page may call (BrowserNode in node-wasm/src/facade.rs, all of
- *  which resolve to plain data, or nothing); `on`, `off` and `id` the proxy handles itself. */
+ *  which resolve to plain data, or nothing; `verifyChain` is the worker's own: a restart of
+ *  the node from storage); `on`, `off` and `id` the proxy handles itself. */
 export const METHODS = [
   'createWallet', 'exportKeys', 'importKeys', 'sealKeys', 'listAddresses', 'balances', 'getBalance', 'send',
   'startMining', 'stopMining', 'setWorkers', 'status', 'printChain', 'getBlock', 'blockTree',
   'getTransaction', 'addressHistory', 'peers', 'knownNodes', 'mempool', 'connect', 'disconnect', 'flush', 'close',
+  'verifyChain',
 ];
 const ALLOWED = new Set(METHODS);
 

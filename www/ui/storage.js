@@ -63,9 +63,34 @@ export function mountStorage(page) {
   };
   // Only the tab whose worker opened the databases knows what they held; a view does not.
   const node = /** @type {any} */ (page.node);
+  mountVerify(node);
   if (node.stored) check(node.stored);
   page.onSnapshot(({ status, wallet }) => {
     const held = { height: Math.max(status.height, 0), keys: wallet.length };
     try { localStorage.setItem(markKey(id), JSON.stringify(held)); } catch { /* private mode: no mark */ }
   });
+}
+
+/** "Verify my chain": the node restarts from its storage, which checks every stored block
+ *  as a reload does (www/node-worker.js verifyChain); a block that fails is named, and the
+ *  node downloads its chain again instead of serving it. @param {any} node */
+function mountVerify(node) {
+  const button = /** @type {HTMLButtonElement} */ ($('verify-chain'));
+  const out = $('verify-result');
+  button.onclick = async () => {
+    button.disabled = true;
+    out.textContent = 'Checking: the node restarts from its storage and replays it from the first block…';
+    try {
+      const r = await node.verifyChain();
+      out.textContent = r.ok
+        ? `The stored chain holds: blocks #0–#${r.height} match their headers, and the coins are exactly what they create.`
+        : `Stored ${/^block #\d+ /.test(r.fault) ? r.fault : `chain: ${r.fault}`}. This node will not serve it: `
+          + 'it dropped its stored chain and downloads it again from the relay.';
+      out.classList.toggle('bad', !r.ok);
+    } catch (e) {
+      out.textContent = `Could not check: ${e instanceof Error ? e.message : String(e)}`;
+    } finally {
+      button.disabled = false;
+    }
+  };
 }
