@@ -125,17 +125,27 @@ const NOT_USED = /^the stored chain was not used \((.*)\); it is downloaded agai
  *  chain in memory was checked when it arrived; what a restart trusts is storage, which the
  *  browser's developer tools or a disk fault can change under a running node. A store that
  *  fails is not used: the node never serves or builds on its blocks, clears it and
- *  downloads the chain again from peers.
- *  @returns {Promise<{ok: true, height: number} | {ok: false, height: number, fault: string}>} */
+ *  downloads the chain again from peers. A store that passes but does not end at the tip
+ *  the node had when it stopped (every write awaited first) lost blocks: that is a fault
+ *  too (`lost`), though what it kept is used and only the rest downloads again.
+ *  @returns {Promise<{ok: true, height: number} | {ok: false, height: number, fault: string, lost?: true}>} */
 async function verifyChain() {
   const old = await starting;
+  /** @type {any} what the node held once every write was done; what storage held at start */
+  let had = null;
+  /** @type {any} */
+  let held = null;
   const restarted = (async () => {
     const { mining, miningTo } = await old.status();
     await old.flush();
+    // Read in the task the flush ended in: no frame can change the chain before the close.
+    had = await old.status();
     old.close();
     node = null;
     subscribed.clear();
     const fresh = await BrowserNode.start(startOptions);
+    // Read before any frame from the relay is handled (the reads settle in this task).
+    held = await fresh.status();
     node = fresh;
     if (userDisconnected) await fresh.disconnect();
     if (mining && miningTo) await fresh.startMining(miningTo).catch(() => {});
@@ -144,11 +154,28 @@ async function verifyChain() {
   })();
   restarted.catch((/** @type {unknown} */ e) => toPageNow({ type: 'failed', message: e instanceof Error ? e.message : String(e) }));
   starting = restarted;
-  const status = await (await restarted).status();
-  const fault = /** @type {string[]} */ (status.storageWarnings).map((w) => NOT_USED.exec(w)?.[1]).find(Boolean);
-  if (!fault) return { ok: true, height: status.height };
-  const bad = /^block #(\d+)/.exec(fault);
-  return { ok: false, height: bad ? Number(bad[1]) : -1, fault };
+  await restarted;
+  const fault = /** @type {string[]} */ (held.storageWarnings).map((w) => NOT_USED.exec(w)?.[1]).find(Boolean);
+  if (fault) {
+    const bad = /^block #(\d+)/.exec(fault);
+    return { ok: false, height: bad ? Number(bad[1]) : -1, fault };
+  }
+  if (had.tip && held.tip !== had.tip) return { ok: false, ...storageLoss(had, held), lost: true };
+  return { ok: true, height: held.height };
+}
+
+/** What storage lost, when it passed its check but does not hold the chain the node had:
+ *  the first block missing and one line saying so.
+ *  @param {{height: number, tip: string}} had @param {{height: number, tip: string | null}} held */
+function storageLoss(had, held) {
+  if (!held.tip) return { height: 0, fault: `storage holds no chain: the node had blocks #0–#${had.height}` };
+  if (held.height < had.height) {
+    return {
+      height: held.height + 1,
+      fault: `block #${held.height + 1} is missing from storage: it holds blocks #0–#${held.height}, the node had #0–#${had.height}`,
+    };
+  }
+  return { height: held.height, fault: `block #${held.height} is not the tip the node had: storage holds another chain (the node's tip was block #${had.height})` };
 }
 
 /** Reconnects at once if the connection is down (after sleep, a freeze or coming online):

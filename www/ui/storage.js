@@ -84,7 +84,9 @@ function mountVerify(node) {
       const r = await node.verifyChain();
       out.textContent = r.ok
         ? `The stored chain holds: blocks #0–#${r.height} match their headers, and the coins are exactly what they create.`
-        : `Stored ${/^block #\d+ /.test(r.fault) ? r.fault : `chain: ${r.fault}`}. This node will not serve it: `
+        : r.lost
+          ? `Storage lost part of the chain: ${r.fault}. What it kept holds and is used; the node downloads the rest again from the relay.`
+          : `Stored ${/^block #\d+ /.test(r.fault) ? r.fault : `chain: ${r.fault}`}. This node will not serve it: `
           + 'it dropped its stored chain and downloads it again from the relay.';
       out.classList.toggle('bad', !r.ok);
     } catch (e) {

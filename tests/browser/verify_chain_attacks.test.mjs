@@ -1,0 +1,285 @@
+// Storage changed under a running node, and "Verify my chain". Each story: a tab (its own
+// node id) follows a relay while it mines blocks that pay the tab, one block per journal
+// record; then someone with the browser's developer tools (this page's own origin) edits the
+// node's IndexedDB journal (`chain-<id>`, store `journal`, node-wasm/src/storage.rs) and
+// presses "Verify my chain". Damage must be named (what, and at which block when a block),
+// the damaged store never used: the node downloads the chain again and ends equal to the
+// relay (height, tip, the tab's balance), and a second verify passes. A change that is not
+// damage (an appended empty batch) passes. Verifying twice at once, or while mining, leaves
+// the node running, in sync and (still) mining.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Relay, freePort, launchBrowser, openTab, waitFor } from './harness.mjs';
+
+const relay = new Relay('3000');
+let browser;
+let context;
+let central = '';
+/** Every page opened, for their errors. */
+const tabs = [];
+
+before(async () => {
+  central = (await relay.cli('createwallet')).split(/\s+/).pop();
+  await relay.cli('createblockchain', '--address', central, '--bits', '8');
+  await relay.start(await freePort());
+  browser = await launchBrowser();
+  context = await browser.newContext();
+});
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  await relay.stop();
+});
+
+/** Runs `window.node[method](...args)` in the tab. */
+const call = (tab, method, ...args) => tab.page.evaluate(([m, a]) => window.node[m](...a), [method, args]);
+const lastNumber = (s) => Number(s.trim().split(/\s+/).pop());
+
+/** The tab's node is where the relay is: same tip, and the tab's balance is the relay's. */
+async function inSync(tab, address) {
+  const relayed = await relay.status();
+  await waitFor(`node ${tab.id} at the relay's tip #${relayed.height}`, async () => {
+    const s = await call(tab, 'status');
+    return s.tip === relayed.tip && s.height === relayed.height && s.connection === 'open';
+  }, 120_000);
+  assert.equal(await call(tab, 'getBalance', address), lastNumber(await relay.cli('getbalance', '--address', address)));
+}
+
+/** A tab with a fresh node whose journal ends with `blocks` records of one block each, the
+ *  last paying its address `PAID` coins. */
+const PAID = 3;
+async function victim(id, blocks = 3) {
+  const tab = await openTab(browser, relay.url, id, { context });
+  tabs.push(tab);
+  const address = await call(tab, 'createWallet');
+  await inSync(tab, address);
+  for (let i = 0; i < blocks; i++) {
+    assert.equal(await relay.cli('send', '--from', central, '--to', address, '--amount', String(PAID), '--mine'), 'Success!');
+    await inSync(tab, address);
+  }
+  await call(tab, 'flush');
+  return { tab, address };
+}
+
+/** Opens node `id`'s journal in the page (same origin as the node, another connection) and
+ *  runs `edit(store, keys, values, arg)` in one readwrite transaction; returns its result.
+ *  `edit` runs in the page, so it may use only its arguments. */
+async function editJournal(tab, edit, arg = null) {
+  const script = `(async (id, edit, arg) => {
+    const done = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+    const db = await done(indexedDB.open('chain-' + id));
+    try {
+      const tx = db.transaction('journal', 'readwrite');
+      const store = tx.objectStore('journal');
+      const [keys, values] = await Promise.all([done(store.getAllKeys()), done(store.getAll())]);
+      const result = await edit(store, keys, values, arg);
+      await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onabort = () => reject(tx.error); tx.onerror = () => reject(tx.error); });
+      return result;
+    } finally {
+      db.close();
+    }
+  })(${JSON.stringify(tab.id)}, ${edit.toString()}, ${JSON.stringify(arg)})`;
+  return tab.page.evaluate(script);
+}
+
+/** Verifies: refused with a fault matching `fault` (and at `height` when given); then the
+ *  node downloads again, ends equal to the relay, and verifies clean. */
+async function refusedThenRepaired(tab, address, fault, height) {
+  const v = await call(tab, 'verifyChain');
+  assert.equal(v.ok, false, `damaged storage passed: ${JSON.stringify(v)}`);
+  assert.match(v.fault, fault);
+  if (height !== undefined) assert.equal(v.height, height, v.fault);
+  await inSync(tab, address);
+  await call(tab, 'flush');
+  const again = await call(tab, 'verifyChain');
+  assert.deepEqual(again, { ok: true, height: (await relay.status()).height });
+  await inSync(tab, address);
+  return v;
+}
+
+/** The hex's bytes. */
+const hexBytes = (hex) => (hex.match(/../g) ?? []).map((b) => parseInt(b, 16));
+
+/** The tab's address as its 20-byte key hash (the page decodes it). */
+const keyHash = (tab, address) => tab.page.evaluate(async (a) => {
+  const { base58Bytes } = await import('/ui/links.js');
+  return [...base58Bytes(a).slice(1, 21)];
+}, address);
+
+test('a record replaced by bytes that do not decode is named and not used', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5001');
+  const replaced = await editJournal(tab, (store, keys) => {
+    store.put(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), keys[keys.length - 2]);
+    return keys.length;
+  });
+  assert.ok(replaced >= 3, `the journal holds a record per mined block (${replaced})`);
+  await refusedThenRepaired(tab, address, /^journal record: /);
+});
+
+test('a record that is not bytes (a string, an object) is named and not used', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5002');
+  await editJournal(tab, (store, keys) => { store.put('not a batch of changes', keys[keys.length - 1]); });
+  await refusedThenRepaired(tab, address, /^a value in journal is not bytes$/);
+  await relay.cli('send', '--from', central, '--to', address, '--amount', '1', '--mine');
+  await inSync(tab, address);
+  await call(tab, 'flush');
+  await editJournal(tab, (store, keys, values) => { store.put({ bytes: Array.from(values[0]) }, keys[0]); });
+  await refusedThenRepaired(tab, address, /^a value in journal is not bytes$/);
+});
+
+test('a record under a key that is not a record number is named and not used', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5003');
+  await editJournal(tab, (store, keys, values) => { store.put(values[values.length - 1], 'last'); });
+  await refusedThenRepaired(tab, address, /^a journal key is not a record number$/);
+});
+
+test('a record deleted from the middle of the journal: a block below the tip is missing', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5004');
+  const { height } = await relay.status();
+  await editJournal(tab, (store, keys) => { store.delete(keys[keys.length - 2]); });
+  // Block #height-1 is gone; block #height names it as its parent.
+  await refusedThenRepaired(tab, address, /^a block 1 below the tip is missing$/);
+  assert.equal(height, (await relay.status()).height);
+});
+
+test('the newest record deleted: storage lost the newest block, keeps the rest, and catches up', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5011', 2);
+  const { height } = await relay.status();
+  await editJournal(tab, (store, keys) => { store.delete(keys[keys.length - 1]); });
+  // What is left is a whole, valid chain to #height-1: nothing forged, but not what the
+  // node had. Saying "the stored chain holds" would hide that storage dropped a block.
+  const v = await refusedThenRepaired(tab, address,
+    new RegExp(`^block #${height} is missing from storage: it holds blocks #0–#${height - 1}, the node had #0–#${height}$`), height);
+  assert.equal(v.lost, true);
+});
+
+test('the last two records swapped: the tip goes back a block, over a UTXO set that is ahead of it', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5005');
+  const { height } = await relay.status();
+  await editJournal(tab, (store, keys, values) => {
+    const [a, b] = keys.slice(-2);
+    store.put(values[values.length - 1], a);
+    store.put(values[values.length - 2], b);
+  });
+  await refusedThenRepaired(tab, address,
+    new RegExp(`^block #${height - 1} is the tip, and the stored UTXO set is not the one the blocks up to it create$`), height - 1);
+});
+
+test('a UTXO entry made to hold more coins than its block created is named at the tip', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5006');
+  const { height } = await relay.status();
+  const hash = await keyHash(tab, address);
+  // The newest record: the block paying PAID coins, its undo data, then its UTXO writes;
+  // the last time the key hash occurs is the tab's new UTXO entry, its value the byte before.
+  const forged = await editJournal(tab, (store, keys, values, [needle, paid]) => {
+    const bytes = new Uint8Array(values[values.length - 1]);
+    let at = -1;
+    outer: for (let i = bytes.length - needle.length; i > 0; i--) {
+      for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
+      at = i;
+      break;
+    }
+    if (at < 0 || bytes[at - 1] !== paid) return false;
+    bytes[at - 1] = 100;
+    store.put(bytes, keys[keys.length - 1]);
+    return true;
+  }, [hash, PAID]);
+  assert.equal(forged, true, 'the UTXO entry paying the tab was found in the newest record');
+  await refusedThenRepaired(tab, address,
+    new RegExp(`^block #${height} is the tip, and the stored UTXO set is not the one the blocks up to it create$`), height);
+  assert.equal(await call(tab, 'getBalance', address), PAID * 3);
+});
+
+test('a block\'s undo data changed (the output it spent) is named at that block', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5007');
+  const [block] = await call(tab, 'printChain', 1);
+  // The newest record holds the block, then its undo data keyed by the block's hash: the
+  // first spent output's txid follows the hash and the spent list's length.
+  const changed = await editJournal(tab, (store, keys, values, [header, hash]) => {
+    const bytes = new Uint8Array(values[values.length - 1]);
+    const find = (needle, from) => {
+      outer: for (let i = from; i + needle.length <= bytes.length; i++) {
+        for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
+        return i;
+      }
+      return -1;
+    };
+    const h = find(header, 0);
+    const u = h < 0 ? -1 : find(hash, h);
+    if (u < 0 || bytes[u + 32] < 1) return false;
+    bytes[u + 33] ^= 0x01;
+    store.put(bytes, keys[keys.length - 1]);
+    return true;
+  }, [[...hexBytes(block.prev), ...hexBytes(block.merkleRoot)], hexBytes(block.hash)]);
+  assert.equal(changed, true, 'the undo data of the newest block was found');
+  await refusedThenRepaired(tab, address, new RegExp(`^block #${block.height} has undo data that does not match it$`), block.height);
+});
+
+test('an appended record holding an empty batch is not damage: verify passes', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5008', 1);
+  const { height, tip } = await relay.status();
+  // postcard: a Vec of one ChainChanges whose five lists are empty, no UTXO reset, no tip.
+  await editJournal(tab, (store, keys) => { store.put(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]), keys[keys.length - 1] + 1); });
+  assert.deepEqual(await call(tab, 'verifyChain'), { ok: true, height });
+  assert.equal((await call(tab, 'status')).tip, tip);
+  await inSync(tab, address);
+  // An empty list of batches (zero changes) is no damage either.
+  await editJournal(tab, (store, keys) => { store.put(new Uint8Array([0]), keys[keys.length - 1] + 1); });
+  assert.deepEqual(await call(tab, 'verifyChain'), { ok: true, height });
+  await inSync(tab, address);
+});
+
+test('the whole journal emptied: storage lost the chain, and the node downloads it again', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5009', 1);
+  const { height } = await relay.status();
+  await editJournal(tab, (store) => { store.clear(); });
+  // Nothing forged is used, but "the stored chain holds" would be false: it holds nothing.
+  const v = await call(tab, 'verifyChain');
+  assert.equal(v.ok, false, JSON.stringify(v));
+  assert.equal(v.height, 0);
+  assert.match(v.fault, new RegExp(`^storage holds no chain: the node had blocks #0–#${height}$`));
+  assert.equal(v.lost, true);
+  await inSync(tab, address);
+  await call(tab, 'flush');
+  assert.deepEqual(await call(tab, 'verifyChain'), { ok: true, height });
+});
+
+test('verify twice at once, and while mining: both settle, the node runs, in sync, still mining', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5010', 1);
+  const both = await tab.page.evaluate(() => Promise.allSettled([window.node.verifyChain(), window.node.verifyChain()]));
+  assert.deepEqual(both.map((r) => r.status), ['fulfilled', 'fulfilled'], JSON.stringify(both));
+  for (const r of both) assert.equal(r.value.ok, true, JSON.stringify(r));
+  await inSync(tab, address);
+  // Two calls from two tasks, not one batch.
+  const apart = await tab.page.evaluate(async () => {
+    const first = window.node.verifyChain();
+    await new Promise((r) => setTimeout(r, 0));
+    return Promise.allSettled([first, window.node.verifyChain()]);
+  });
+  assert.deepEqual(apart.map((r) => r.status), ['fulfilled', 'fulfilled'], JSON.stringify(apart));
+  await inSync(tab, address);
+
+  // Mining on (waiting for two payments, the seed's rule), then verify: the restarted node
+  // mines on, and does mine the next two payments.
+  const b = await call(tab, 'createWallet');
+  const c = await call(tab, 'createWallet');
+  assert.equal(await relay.cli('send', '--from', central, '--to', b, '--amount', String(PAID), '--mine'), 'Success!');
+  await inSync(tab, address);
+  await call(tab, 'startMining', c);
+  const v = await call(tab, 'verifyChain');
+  assert.equal(v.ok, true, JSON.stringify(v));
+  const s = await call(tab, 'status');
+  assert.equal(s.mining, true);
+  assert.equal(s.miningTo, c);
+  const before = (await relay.status()).height;
+  await call(tab, 'send', address, c, '1');
+  await call(tab, 'send', b, c, '1');
+  await waitFor('the tab mined the two payments after the verify', async () => (await relay.status()).height === before + 1, 120_000);
+  await call(tab, 'stopMining');
+  await inSync(tab, c);
+  assert.ok(await call(tab, 'getBalance', c) > 2, 'the block paid its reward to the mining address');
+});
+
+test('no page error in any tab', () => {
+  for (const t of tabs) assert.deepEqual(t.errors, [], `node ${t.id}`);
+});
