@@ -52,6 +52,24 @@ const channelEvents = new Set();
 let channel = null;
 const wasm = init();
 
+/** The IndexedDB connections the node opened (www/pkg opens each database through
+ *  `indexedDB.open`). The node never closes them itself, so a restart (verifyChain) does:
+ *  a `deleteDatabase` waiting on them (developer tools, another page of the origin) would
+ *  otherwise also hold back the restarted node's own open, and it would never start.
+ *  @type {Set<IDBDatabase>} */
+const connections = new Set();
+const openDatabase = indexedDB.open.bind(indexedDB);
+indexedDB.open = (/** @type {string} */ name, /** @type {number | undefined} */ version) => {
+  const request = version === undefined ? openDatabase(name) : openDatabase(name, version);
+  request.addEventListener('success', () => connections.add(request.result));
+  return request;
+};
+/** Closes every connection the node opened so far (once it is closed itself). */
+function closeConnections() {
+  for (const db of connections) db.close();
+  connections.clear();
+}
+
 /** @param {string} name @param {boolean} toPage */
 function forward(name, toPage) {
   const set = toPage ? pageEvents : channelEvents;
@@ -141,6 +159,7 @@ async function verifyChain() {
     // Read in the task the flush ended in: no frame can change the chain before the close.
     had = await old.status();
     old.close();
+    closeConnections();
     node = null;
     subscribed.clear();
     const fresh = await BrowserNode.start(startOptions);

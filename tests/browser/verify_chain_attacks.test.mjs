@@ -244,6 +244,32 @@ test('the whole journal emptied: storage lost the chain, and the node downloads 
   assert.deepEqual(await call(tab, 'verifyChain'), { ok: true, height });
 });
 
+test('the database deleted from the page while the node holds it: verify settles and the node downloads again', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5012', 1);
+  const { height } = await relay.status();
+  // The delete waits ("blocked") while the node's worker has the database open; it is left
+  // pending, as developer tools' "delete database" leaves it.
+  const blocked = await tab.page.evaluate((id) => new Promise((resolve, reject) => {
+    const req = indexedDB.deleteDatabase(`chain-${id}`);
+    window.__deleted = new Promise((done) => req.addEventListener('success', () => done('deleted')));
+    req.onblocked = () => resolve('blocked');
+    req.onsuccess = () => resolve('deleted');
+    req.onerror = () => reject(req.error);
+  }), tab.id);
+  assert.equal(blocked, 'blocked');
+  const v = await tab.page.evaluate(() => Promise.race([
+    window.node.verifyChain(),
+    new Promise((resolve) => setTimeout(() => resolve('no answer within 60 s'), 60_000)),
+  ]));
+  assert.notEqual(v, 'no answer within 60 s', 'verify settles');
+  assert.equal(v.ok, false, JSON.stringify(v));
+  assert.match(v.fault, new RegExp(`^storage holds no chain: the node had blocks #0–#${height}$`));
+  assert.equal(await tab.page.evaluate(() => window.__deleted), 'deleted');
+  await inSync(tab, address);
+  await call(tab, 'flush');
+  assert.deepEqual(await call(tab, 'verifyChain'), { ok: true, height });
+});
+
 test('verify twice at once, and while mining: both settle, the node runs, in sync, still mining', { timeout: 300_000 }, async () => {
   const { tab, address } = await victim('5010', 1);
   const both = await tab.page.evaluate(() => Promise.allSettled([window.node.verifyChain(), window.node.verifyChain()]));
