@@ -306,6 +306,28 @@ test('verify twice at once, and while mining: both settle, the node runs, in syn
   assert.ok(await call(tab, 'getBalance', c) > 2, 'the block paid its reward to the mining address');
 });
 
+test('a tampered store verified from the owner tab and a view tab at once: one restart finds it, the other passes', { timeout: 300_000 }, async () => {
+  const { tab, address } = await victim('5013', 2);
+  // A second tab of the same node: the first tab's worker owns the node, this one views it.
+  const view = await openTab(browser, relay.url, tab.id, { context });
+  tabs.push(view);
+  await waitFor('the second tab views the first', async () => (await call(view, 'status')).tip === (await relay.status()).tip, 60_000);
+  const { height } = await relay.status();
+  await editJournal(view, (store, keys) => { store.put(new Uint8Array([0xff, 0xff, 0xff]), keys[keys.length - 1]); });
+  const [a, b] = await Promise.all([call(tab, 'verifyChain'), call(view, 'verifyChain')]);
+  // The restarts run one after the other: one finds the damage and clears the store, the
+  // next one restarts from what the first left, which holds. Two found it: they shared one
+  // restart of the damaged store, and two nodes would be running.
+  const refused = [a, b].filter((r) => !r.ok);
+  assert.equal(refused.length, 1, JSON.stringify([a, b]));
+  assert.match(refused[0].fault, /^journal record: /);
+  await inSync(tab, address);
+  await inSync(view, address);
+  await call(tab, 'flush');
+  assert.deepEqual(await call(view, 'verifyChain'), { ok: true, height });
+  await inSync(tab, address);
+});
+
 test('no page error in any tab', () => {
   for (const t of tabs) assert.deepEqual(t.errors, [], `node ${t.id}`);
 });
