@@ -121,7 +121,14 @@ function listenOnce(name) {
  *  `verifyChain` is this worker's own (see verifyChain below), run after the others.
  *  @param {{id: number, method: string, args: unknown[]}[]} calls */
 async function run(calls) {
-  const n = await starting;
+  let n;
+  try {
+    n = await starting;
+  } catch (e) {
+    // The node could not start (again): each call says so, rather than never being answered.
+    const error = `the node is not running: ${e instanceof Error ? e.message : String(e)}`;
+    return calls.map((c) => ({ id: c.id, error }));
+  }
   for (const c of calls) {
     if (c.method === 'disconnect') userDisconnected = true;
     if (c.method === 'connect') userDisconnected = false;

@@ -328,6 +328,34 @@ test('a tampered store verified from the owner tab and a view tab at once: one r
   await inSync(tab, address);
 });
 
+test('the database upgraded under the node to a schema it does not know: verify says why, and later calls fail instead of hanging', { timeout: 300_000 }, async () => {
+  // Another page of the origin (a newer version of the site, say) opens the chain database
+  // at schema 3 and drops the journal; the upgrade waits until verify closes the node's
+  // connections. The restarted node cannot open a database newer than its own schema 2.
+  const tab = await openTab(browser, relay.url, '5014', { context });
+  await call(tab, 'createWallet');
+  await call(tab, 'flush');
+  await tab.page.evaluate((id) => {
+    const req = indexedDB.open(`chain-${id}`, 3);
+    req.onupgradeneeded = () => req.result.deleteObjectStore('journal');
+    window.__upgraded = new Promise((resolve) => { req.onsuccess = () => { req.result.close(); resolve('upgraded'); }; req.onerror = () => resolve(String(req.error)); });
+  }, tab.id);
+  const why = /opening chain-5014: The requested version \(2\) is less than the existing version \(3\)\.$/;
+  const verified = await tab.page.evaluate(() => window.node.verifyChain().then((v) => JSON.stringify(v), (e) => `rejected: ${e.message}`));
+  assert.match(verified, /^rejected: /);
+  assert.match(verified, why);
+  assert.equal(await tab.page.evaluate(() => window.__upgraded), 'upgraded');
+  const status = await tab.page.evaluate(() => Promise.race([
+    window.node.status().then(() => 'answered', (e) => `rejected: ${e.message}`),
+    new Promise((resolve) => setTimeout(() => resolve('no answer within 30 s'), 30_000)),
+  ]));
+  assert.match(status, /^rejected: the node is not running: storage error: /);
+  assert.match(status, why);
+  // What the page logged is that failure, nothing else.
+  assert.ok(tab.errors.length > 0);
+  for (const e of tab.errors) assert.match(e, why);
+});
+
 test('no page error in any tab', () => {
   for (const t of tabs) assert.deepEqual(t.errors, [], `node ${t.id}`);
 });
