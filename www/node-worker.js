@@ -161,10 +161,10 @@ async function verifyChain() {
   /** @type {any} */
   let held = null;
   const restarted = (async () => {
-    const { mining, miningTo } = await old.status();
     await old.flush();
     // Read in the task the flush ended in: no frame can change the chain before the close.
     had = await old.status();
+    const { mining, miningTo } = had;
     old.close();
     closeConnections();
     node = null;

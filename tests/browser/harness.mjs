@@ -140,6 +140,18 @@ export async function screenshot(tab, name) {
   await tab.page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
+/** Plays the lab run behind `button` and waits until it ends; resolves to its final state
+ *  ('passed' or 'failed') and the narration's text, a line per item. */
+export async function playLabRun(page, button, what) {
+  await page.click(button);
+  const state = await waitFor(`${what} to end`, async () => {
+    const s = await page.getAttribute('#narration', 'data-state');
+    return (s === 'passed' || s === 'failed') && (await page.textContent('#run-state')) === s && s;
+  }, 300_000, 300);
+  const narration = await page.$$eval('#narration li', (lis) => lis.map((li) => li.textContent).join('\n'));
+  return { state, narration };
+}
+
 /** A screenshot of a page (the lab's, say) that is not a node tab. */
 export async function labScreenshot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });

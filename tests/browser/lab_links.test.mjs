@@ -6,7 +6,7 @@
 // relay, then fetches the real block.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, waitFor, labScreenshot, openLab, closeLab } from './harness.mjs';
+import { Relay, waitFor, labScreenshot, openLab, closeLab, playLabRun } from './harness.mjs';
 
 const relay = new Relay('3000');
 /** @type {Awaited<ReturnType<typeof openLab>> | undefined} */
@@ -61,12 +61,7 @@ test('the relay slows, loses and takes down the lab nodes\' links, and each is u
   assert.equal(await page.getAttribute('#map', 'data-relay'), 'up');
 
   // The hostile relay: a forged block to 4002 only.
-  await page.click('#play-hostile');
-  const state = await waitFor('the hostile run to end', async () => {
-    const s = await page.getAttribute('#narration', 'data-state');
-    return (s === 'passed' || s === 'failed') && (await page.textContent('#run-state')) === s && s;
-  }, 300_000, 300);
-  const narration = await page.$$eval('#narration li', (lis) => lis.map((li) => li.textContent).join('\n'));
+  const { state, narration } = await playLabRun(page, '#play-hostile', 'the hostile run');
   assert.equal(state, 'passed', narration);
   assert.match(narration, /Node 4002 refused the block: .*proof.of.work/i);
   assert.match(narration, /It scored the peer that sent it: .*\(score -?\d+\)/);

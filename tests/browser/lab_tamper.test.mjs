@@ -7,7 +7,7 @@
 // and by hand through the node page's own "Verify my chain" button, with screenshots.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, waitFor, labScreenshot, openLab, closeLab } from './harness.mjs';
+import { Relay, waitFor, labScreenshot, openLab, closeLab, playLabRun } from './harness.mjs';
 
 const relay = new Relay('3000');
 /** @type {Awaited<ReturnType<typeof openLab>> | undefined} */
@@ -23,12 +23,7 @@ test('a block rewritten in a node\'s storage is found by "verify my chain" and n
   const { page, errors } = lab;
 
   // The lab's narrated fault, end to end.
-  await page.click('#play-tamper');
-  const state = await waitFor('the tamper run to end', async () => {
-    const s = await page.getAttribute('#narration', 'data-state');
-    return (s === 'passed' || s === 'failed') && (await page.textContent('#run-state')) === s && s;
-  }, 300_000, 300);
-  const narration = await page.$$eval('#narration li', (lis) => lis.map((li) => li.textContent).join('\n'));
+  const { state, narration } = await playLabRun(page, '#play-tamper', 'the tamper run');
   assert.equal(state, 'passed', narration);
   const k = Number(/in block #(\d+)/.exec(narration)?.[1]);
   assert.ok(k >= 1, narration);

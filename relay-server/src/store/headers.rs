@@ -64,20 +64,25 @@ pub(super) fn position(
     let blocks = txn.open_table(BLOCKS).map_err(db)?;
     let mut headers = txn.open_table(HEADERS).map_err(db)?;
     let mut children: HashMap<BlockHash, Vec<(BlockHash, BlockHeader)>> = HashMap::new();
+    // Each queued block carries its height and its parent's work: read from the parent's
+    // row once here, or taken from the row just written for a parent in this batch.
     let mut queue = VecDeque::new();
     for (hash, header) in pending {
-        let ready = header.prev == BlockHash::ZERO || row_of(&headers, &header.prev)?.is_some();
-        if ready {
-            queue.push_back((hash, header));
+        let placed = if header.prev == BlockHash::ZERO {
+            Some((0, 0))
         } else {
-            children
+            row_of(&headers, &header.prev)?.map(|p| (p.height + 1, p.chain_work))
+        };
+        match placed {
+            Some(at) => queue.push_back((hash, header, at)),
+            None => children
                 .entry(header.prev)
                 .or_default()
-                .push((hash, header));
+                .push((hash, header)),
         }
     }
     let mut written = 0;
-    while let Some((hash, header)) = queue.pop_front() {
+    while let Some((hash, header, (height, parent_work))) = queue.pop_front() {
         if blocks
             .get(hash.as_bytes().as_slice())
             .map_err(db)?
@@ -85,14 +90,6 @@ pub(super) fn position(
         {
             continue;
         }
-        let (height, parent_work) = if header.prev == BlockHash::ZERO {
-            (0, 0)
-        } else {
-            match row_of(&headers, &header.prev)? {
-                Some(p) => (p.height + 1, p.chain_work),
-                None => continue,
-            }
-        };
         let row = HeaderRow {
             header,
             height,
@@ -102,7 +99,10 @@ pub(super) fn position(
             .insert(hash.as_bytes().as_slice(), codec::encode(&row).as_slice())
             .map_err(db)?;
         written += 1;
-        queue.extend(children.remove(&hash).unwrap_or_default());
+        let at = (height + 1, row.chain_work);
+        for (child, child_header) in children.remove(&hash).unwrap_or_default() {
+            queue.push_back((child, child_header, at));
+        }
     }
     Ok(written)
 }

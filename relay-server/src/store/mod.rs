@@ -328,11 +328,10 @@ impl Store {
         let txn = self.db.begin_write().map_err(self.err())?;
         if let Some(bad_keys) = rebuild {
             txn.delete_table(UNDO).map_err(self.err())?;
+            // Their header rows go with the whole table, rebuilt from the bodies below.
             let mut blocks = txn.open_table(BLOCKS).map_err(self.err())?;
-            let mut headers = txn.open_table(HEADERS).map_err(self.err())?;
             for key in bad_keys {
                 blocks.remove(key.as_slice()).map_err(self.err())?;
-                headers.remove(key.as_slice()).map_err(self.err())?;
             }
         }
         // Header rows are positioned once every block of the transaction is in.
