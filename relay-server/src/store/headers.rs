@@ -337,4 +337,136 @@ mod tests {
         ));
         Ok(())
     }
+
+    /// Writes `value` under `key` in the headers table, as an editor of the file would.
+    fn put_row(store: &Store, key: &[u8], value: &[u8]) -> TestResult {
+        let txn = store.db.begin_write()?;
+        txn.open_table(HEADERS)?.insert(key, value)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn is_corrupt(store: &Store) -> bool {
+        matches!(
+            store.load_chain(ChainParams::default()),
+            Err(StoreError::Corrupt { .. })
+        )
+    }
+
+    /// The side block of [`stored_chain`] (height 2, off the active chain).
+    fn side_block(c: &Chain) -> TestResult<BlockHash> {
+        c.entries()
+            .find(|(h, e)| e.height == 2 && c.hash_at(2) != Some(**h))
+            .map(|(h, _)| *h)
+            .ok_or_else(|| "no side block".into())
+    }
+
+    #[test]
+    fn a_row_copied_under_another_blocks_key_is_refused() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (store, c) = stored_chain(&dir.path().join("c.db"), 6)?;
+        // The editor moves the tip's row under the side block's key, hoping the side
+        // block inherits the tip's height and work.
+        let tip_row = *rows(&store)?.get(&c.tip()).ok_or("no tip row")?;
+        let side = side_block(&c)?;
+        put_row(&store, side.as_bytes(), &codec::encode(&tip_row))?;
+        assert!(is_corrupt(&store));
+        Ok(())
+    }
+
+    #[test]
+    fn a_deleted_mid_chain_row_leaves_the_tip_unlinked_and_is_refused() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (store, c) = stored_chain(&dir.path().join("c.db"), 6)?;
+        let middle = c.hash_at(3).ok_or("no block 3")?;
+        let txn = store.db.begin_write()?;
+        txn.open_table(HEADERS)?
+            .remove(middle.as_bytes().as_slice())?;
+        txn.commit()?;
+        assert!(is_corrupt(&store), "the tip no longer reaches genesis");
+        Ok(())
+    }
+
+    #[test]
+    fn rows_that_are_empty_garbage_or_a_megabyte_are_refused() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (store, c) = stored_chain(&dir.path().join("c.db"), 3)?;
+        let key = [0xAB; 32];
+        for value in [vec![], vec![0xFF; 7], vec![0x01; 1 << 20]] {
+            put_row(&store, &key, &value)?;
+            assert!(is_corrupt(&store), "a {}-byte row", value.len());
+        }
+        // Removing the bad row brings the honest chain back.
+        let txn = store.db.begin_write()?;
+        txn.open_table(HEADERS)?.remove(key.as_slice())?;
+        txn.commit()?;
+        assert_loads_as(&store, &c)
+    }
+
+    #[test]
+    fn a_second_genesis_row_is_refused() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (store, _) = stored_chain(&dir.path().join("c.db"), 3)?;
+        let other = mine_genesis(PubKeyHash([7; 20]), 10, 1_700_000_000_001, 4, b"other");
+        let row = HeaderRow {
+            header: other.header,
+            height: 0,
+            chain_work: pow::work(other.header.bits),
+        };
+        put_row(&store, other.hash().as_bytes(), &codec::encode(&row))?;
+        assert!(is_corrupt(&store));
+        Ok(())
+    }
+
+    #[test]
+    fn a_side_row_with_easier_bits_and_matching_work_is_dropped() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (store, c) = stored_chain(&dir.path().join("c.db"), 6)?;
+        let side = side_block(&c)?;
+        let all = rows(&store)?;
+        let side_row = *all.get(&side).ok_or("no side row")?;
+        let parent = all.get(&side_row.header.prev).ok_or("no parent row")?;
+        // The editor lowers the side block's difficulty and states the work those bits
+        // would prove, so that the row is consistent with itself.
+        let mut header = side_row.header;
+        header.bits = 1;
+        let forged = HeaderRow {
+            header,
+            height: side_row.height,
+            chain_work: parent.chain_work + pow::work(header.bits),
+        };
+        put_row(&store, header.hash().as_bytes(), &codec::encode(&forged))?;
+        let loaded = store.load_chain(ChainParams::default())?.ok_or("no tip")?;
+        assert_eq!(loaded.tip(), c.tip());
+        assert!(!loaded.contains(&header.hash()), "not genesis's bits");
+        assert!(loaded.contains(&side), "the honest side row stays");
+        Ok(())
+    }
+
+    #[test]
+    fn an_unmined_bodiless_row_above_the_tip_is_not_made_the_tip() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (store, c) = stored_chain(&dir.path().join("c.db"), 6)?;
+        let tip_row = *rows(&store)?.get(&c.tip()).ok_or("no tip row")?;
+        // A child of the tip with the right height and work, but no proof of work and no
+        // body: it outweighs the stored tip if its row is believed.
+        let mut header = tip_row.header;
+        header.prev = c.tip();
+        header.timestamp += 1000;
+        let forged = HeaderRow {
+            header,
+            height: tip_row.height + 1,
+            chain_work: tip_row.chain_work + pow::work(header.bits),
+        };
+        put_row(&store, header.hash().as_bytes(), &codec::encode(&forged))?;
+        match store.load_chain(ChainParams::default()) {
+            Ok(Some(loaded)) => {
+                assert_eq!(loaded.tip(), c.tip());
+                assert_eq!(loaded.utxo().digest(), c.utxo().digest());
+            }
+            Ok(None) => return Err("the tip was lost".into()),
+            Err(e) => assert!(matches!(e, StoreError::Corrupt { .. }), "{e}"),
+        }
+        Ok(())
+    }
 }
