@@ -175,7 +175,7 @@ fn linked_index(
     let linked = |e: &BlockEntry, parent: Option<&BlockEntry>| match parent {
         Some(p) => {
             e.height > 0
-                && p.height + 1 == e.height
+                && p.height.checked_add(1) == Some(e.height)
                 && p.chain_work.saturating_add(block_work) == e.chain_work
         }
         None => e.height == 0 && e.prev == BlockHash::ZERO && e.chain_work == block_work,

@@ -388,6 +388,22 @@ mod tests {
     }
 
     #[test]
+    fn a_parent_row_claiming_the_last_height_is_refused() -> TestResult {
+        // One above u64::MAX overflows: the link check must say "corrupt", not panic.
+        let dir = tempfile::tempdir()?;
+        let (store, c) = stored_chain(&dir.path().join("c.db"), 6)?;
+        let parent = c.hash_at(5).ok_or("no block 5")?;
+        let mut row = *rows(&store)?.get(&parent).ok_or("no row")?;
+        row.height = u64::MAX;
+        put_row(&store, parent.as_bytes(), &codec::encode(&row))?;
+        assert!(matches!(
+            store.load_chain(ChainParams::default()),
+            Err(StoreError::Corrupt { .. })
+        ));
+        Ok(())
+    }
+
+    #[test]
     fn rows_that_are_empty_garbage_or_a_megabyte_are_refused() -> TestResult {
         let dir = tempfile::tempdir()?;
         let (store, c) = stored_chain(&dir.path().join("c.db"), 3)?;
