@@ -48,6 +48,7 @@ impl std::error::Error for WalletError {}
 pub fn spendable(owner: &PubKeyHash, utxo: &UtxoSet, mempool: &Mempool) -> Vec<(OutPoint, u64)> {
     let mut coins: Vec<(OutPoint, u64)> = utxo
         .outputs_of(owner)
+        .into_iter()
         .filter(|(op, _)| mempool.spender_of(op).is_none())
         .map(|(op, e)| (op, e.output.value))
         .collect();

@@ -390,7 +390,7 @@ fn write(store: &mut BTreeMap<OutPoint, UtxoEntry>, changes: Vec<(OutPoint, Opti
 }
 
 fn entries(set: &UtxoSet) -> BTreeMap<OutPoint, UtxoEntry> {
-    set.iter().map(|(op, e)| (*op, *e)).collect()
+    set.entries().into_iter().collect()
 }
 
 proptest! {
@@ -407,7 +407,7 @@ proptest! {
         let mut prev = BlockHash::ZERO;
         for (height, plan) in plans.iter().enumerate() {
             let height = height as u64;
-            let mut available: Vec<OutPoint> = set.iter().map(|(op, _)| *op).collect();
+            let mut available: Vec<OutPoint> = set.entries().into_iter().map(|(op, _)| op).collect();
             let mut txs = vec![Transaction::new_coinbase(height, owners[0], 10, b"")];
             for (picks, outs) in plan {
                 let mut inputs = Vec::new();
@@ -444,7 +444,7 @@ proptest! {
             // Every spent output was in the set before; every created one that survives is new.
             for (op, e) in &undo.spent {
                 // Spent from the set as it was, or created and spent inside this block.
-                prop_assert!(before.get(op) == Some(e) || undo.created.contains(op));
+                prop_assert!(before.get(op) == Some(*e) || undo.created.contains(op));
             }
             history.push((before, undo));
         }
@@ -476,8 +476,12 @@ type SpendPlan = Vec<(Index, Option<Index>, Index, bool)>;
 /// among the outputs unspent at that point (this block's earlier outputs included).
 fn mine_plan(chain: &mut Chain, keys: &[KeyPair], miner: PubKeyHash, plan: &SpendPlan) -> Block {
     let owner = |h: &PubKeyHash| keys.iter().find(|k| k.pubkey_hash() == *h);
-    let mut available: Vec<(OutPoint, TxOut)> =
-        chain.utxo().iter().map(|(op, e)| (*op, e.output)).collect();
+    let mut available: Vec<(OutPoint, TxOut)> = chain
+        .utxo()
+        .entries()
+        .into_iter()
+        .map(|(op, e)| (op, e.output))
+        .collect();
     let mut txs = Vec::new();
     for (first, second, payee, fee) in plan {
         if available.is_empty() {

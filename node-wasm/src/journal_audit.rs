@@ -69,8 +69,9 @@ pub fn audit(stored: &StoredChain, params: &ChainParams) -> Result<(), String> {
             return Err(fault(height, "has undo data that does not match it", &""));
         }
     }
-    if utxo.len() != stored.utxo.len() || utxo.iter().any(|(op, e)| stored.utxo.get(op) != Some(e))
-    {
+    let mut differs = utxo.len() != stored.utxo.len();
+    utxo.for_each(|op, e| differs |= stored.utxo.get(&op) != Some(&e));
+    if differs {
         return Err(fault(
             active.len() as u64 - 1,
             "is the tip, and the stored UTXO set is not the one the blocks up to it create",

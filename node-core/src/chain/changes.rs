@@ -31,6 +31,12 @@ pub struct ChainChanges {
     pub utxo_reset: bool,
     /// The new active tip, if it moved.
     pub tip: Option<BlockHash>,
+    /// Which batch of the chain's changes this is: the shell reports it to
+    /// [`super::Chain::stored`] once written, so a UTXO set over stored coins can forget
+    /// what it no longer needs to hold. Not stored.
+    #[cfg(feature = "body-source")]
+    #[serde(skip)]
+    pub batch: u64,
 }
 
 impl ChainChanges {

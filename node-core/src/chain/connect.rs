@@ -211,7 +211,12 @@ impl Chain {
         }
         self.utxo = utxo;
         self.changes.utxo_reset = true;
-        self.changes.utxo = self.utxo.iter().map(|(op, e)| (*op, Some(*e))).collect();
+        self.changes.utxo = self
+            .utxo
+            .entries()
+            .into_iter()
+            .map(|(op, e)| (op, Some(e)))
+            .collect();
         self.changes.undo = undo.iter().map(|(h, u)| (*h, u.clone())).collect();
         if self.bodies.is_backed() {
             // The rewritten records are stored by the changes; memory keeps none of them.

@@ -288,7 +288,7 @@ impl Chain {
         snapshot(
             self.bodies.memory_blocks(),
             |h| self.bodies.in_memory_undo(h),
-            self.utxo.iter().map(|(op, e)| (*op, *e)),
+            self.utxo.entries().into_iter(),
             self.assume_valid.unchecked.iter().copied(),
             Some(self.tip()),
             blocks_per_batch,
@@ -310,7 +310,7 @@ impl Chain {
         snapshot(
             blocks.iter().map(|(h, b)| (h, b)),
             |h| undo.get(h),
-            self.utxo.iter().map(|(op, e)| (*op, *e)),
+            self.utxo.entries().into_iter(),
             self.assume_valid.unchecked.iter().copied(),
             Some(self.tip()),
             blocks_per_batch,
@@ -440,7 +440,18 @@ impl Chain {
 
     /// Takes the changes to persist since the last call.
     pub fn take_changes(&mut self) -> ChainChanges {
+        #[cfg(feature = "body-source")]
+        {
+            self.changes.batch = self.utxo.seal_batch();
+        }
         core::mem::take(&mut self.changes)
+    }
+
+    /// The shell wrote the changes of batch `batch` (and every earlier one, in order): a
+    /// UTXO set over stored coins reads what they changed from the store from now on.
+    #[cfg(feature = "body-source")]
+    pub fn stored(&mut self, batch: u64) {
+        self.utxo.stored(batch);
     }
 
     /// A block locator: the tip, then back 1 at a time for 10 blocks

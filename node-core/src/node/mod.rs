@@ -266,6 +266,15 @@ impl Node {
         self.chain.as_ref()
     }
 
+    /// The shell wrote the chain's changes up to batch `batch` ([`ChainChanges::batch`]):
+    /// a UTXO set over stored coins lets go of what they changed.
+    #[cfg(feature = "body-source")]
+    pub fn changes_stored(&mut self, batch: u64) {
+        if let Some(chain) = &mut self.chain {
+            chain.stored(batch);
+        }
+    }
+
     /// The mempool.
     pub fn mempool(&self) -> &Mempool {
         &self.mempool

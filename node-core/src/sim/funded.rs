@@ -91,6 +91,7 @@ impl FundedNetwork {
         let coins: Vec<OutPoint> = chain
             .utxo()
             .outputs_of(&faucet.pubkey_hash())
+            .into_iter()
             .map(|(op, _)| op)
             .collect();
         let funding: Vec<Transaction> = chunks

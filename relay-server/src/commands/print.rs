@@ -8,7 +8,10 @@ use node_core::{Chain, Transaction};
 
 /// The seed's answer to `reindexutxo`.
 pub fn reindexed(chain: &Chain) -> String {
-    let txids: BTreeSet<_> = chain.utxo().iter().map(|(op, _)| op.txid).collect();
+    let mut txids = BTreeSet::new();
+    chain.utxo().for_each(|op, _| {
+        txids.insert(op.txid);
+    });
     format!(
         "Done! There are {} transactions in the UTXO set.\n",
         txids.len()

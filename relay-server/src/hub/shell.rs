@@ -41,7 +41,9 @@ impl Shell for Hub {
     }
 
     fn persist(&mut self, changes: ChainChanges) -> Result<(), Self::Error> {
-        self.commit(&changes)
+        self.commit(&changes)?;
+        self.node.changes_stored(changes.batch);
+        Ok(())
     }
 
     fn dial(&mut self, url: String) {

@@ -9,54 +9,19 @@
 //! needed the body forgets the block so it can be fetched again.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use node_core::chain::BodySource;
 use node_core::primitives::codec;
 use node_core::utxo::BlockUndo;
 use node_core::{Block, BlockHash};
-use redb::{Database, ReadOnlyTable};
+use redb::Database;
 
-use super::{BLOCKS, UNDO};
-use crate::util::panic_barrier::barrier;
+use super::snapshot::{Kind, Snapshot};
 
 /// Bytes an undo record may decode from: a block of the largest size spends at most this
 /// many bytes' worth of outputs.
 const UNDO_ROW_LIMIT: usize = node_core::primitives::block::MAX_BLOCK_SIZE * 4;
-
-/// The tables bodies are read from, opened in one read transaction and kept until the
-/// store's next commit ([`Snapshot::forget`]): reads between two commits see the same
-/// state, the newest committed, and share one transaction.
-#[derive(Default)]
-pub(super) struct Snapshot(Mutex<Option<Tables>>);
-
-/// The two tables of one read transaction (each keeps the transaction alive).
-struct Tables {
-    blocks: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    undo: ReadOnlyTable<&'static [u8], &'static [u8]>,
-}
-
-/// Which table a read looks in.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Block,
-    Undo,
-}
-
-impl Snapshot {
-    /// The tables, whatever a panic left (the next read reopens them if it was mid-read).
-    fn lock(&self) -> MutexGuard<'_, Option<Tables>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Called after each commit: the next read opens a transaction that sees it. Held
-    /// no longer than that, a snapshot keeps few freed pages from reuse.
-    pub(super) fn forget(&self) {
-        *self.lock() = None;
-    }
-}
 
 /// Reads bodies and undo records from one chain file.
 #[derive(Clone)]
@@ -89,40 +54,13 @@ impl StoredBodies {
         self.look(kind, hash, |_| ()).is_some()
     }
 
-    /// `f` of the row of `hash` in `kind`'s table, if stored and readable.
+    /// `f` of the row of `hash` in `kind`'s table, if stored and readable (a failed read
+    /// is logged and answers "not stored").
     fn look<T>(&self, kind: Kind, hash: &BlockHash, f: impl FnOnce(&[u8]) -> T) -> Option<T> {
-        let read = || -> Result<Option<T>, Box<redb::Error>> {
-            let mut snapshot = self.snapshot.lock();
-            let tables = match snapshot.take() {
-                Some(t) => t,
-                None => {
-                    let txn = self.db.begin_read().map_err(|e| Box::new(e.into()))?;
-                    Tables {
-                        blocks: txn.open_table(BLOCKS).map_err(|e| Box::new(e.into()))?,
-                        undo: txn.open_table(UNDO).map_err(|e| Box::new(e.into()))?,
-                    }
-                }
-            };
-            let table = match kind {
-                Kind::Block => &tables.blocks,
-                Kind::Undo => &tables.undo,
-            };
-            let row = table
-                .get(hash.as_bytes().as_slice())
-                .map_err(|e| Box::new(e.into()))?
-                .map(|v| f(v.value()));
-            // Kept only after a read that worked: a failed one reopens next time.
-            *snapshot = Some(tables);
-            Ok(row)
-        };
-        match barrier(read) {
-            Ok(Ok(row)) => row,
-            Ok(Err(e)) => {
+        match self.snapshot.look(&self.db, kind, hash.as_bytes(), f) {
+            Ok(row) => row,
+            Err(e) => {
                 tracing::warn!(path = %self.path.display(), %hash, "cannot read a stored row: {e}");
-                None
-            }
-            Err(panic) => {
-                tracing::warn!(path = %self.path.display(), %hash, "cannot read a stored row: {panic}");
                 None
             }
         }
@@ -191,7 +129,7 @@ mod tests {
         c.accept_block(b, now)?;
         assert!(!bodies.has_block(&hash), "not committed yet");
         assert!(
-            bodies.snapshot.lock().is_some(),
+            bodies.snapshot.is_open(),
             "the read kept its transaction for the next one"
         );
         store.apply(&[c.take_changes()])?;

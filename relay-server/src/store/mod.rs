@@ -12,8 +12,10 @@
 //! May depend on: `util`.
 
 mod bodies;
+mod coins;
 mod headers;
 pub mod reindex;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use node_core::{
 use redb::{Database, ReadableTable, TableDefinition};
 
 pub use bodies::StoredBodies;
+pub use coins::StoredCoins;
 
 use crate::util::panic_barrier::barrier;
 
@@ -103,6 +106,14 @@ pub enum StoreError {
         /// What failed.
         what: String,
     },
+    /// A coin could not be read while the node ran: nothing decided since is written.
+    #[error("the blockchain file {path} could not be read while the node ran ({what}); nothing decided since was written. Restart the node; if this repeats, run `reindexutxo` or move the file aside and download the chain again")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The first read that failed.
+        what: String,
+    },
 }
 
 /// What `reindexutxo` reads from a store it does not trust: the blocks that decode, the keys
@@ -121,8 +132,10 @@ pub struct StoredBlocks {
 pub struct Store {
     db: Arc<Database>,
     path: PathBuf,
-    /// What [`StoredBodies`] read from; forgotten after each commit.
-    snapshot: Arc<bodies::Snapshot>,
+    /// What [`StoredBodies`] and [`StoredCoins`] read from; forgotten after each commit.
+    snapshot: Arc<snapshot::Snapshot>,
+    /// Set when a coin could not be read: no write is made after it.
+    unreadable: Arc<coins::Unreadable>,
 }
 
 /// The key of an outpoint: txid then vout, big-endian so keys sort by (txid, vout).
@@ -167,6 +180,7 @@ impl Store {
                 db: Arc::new(db),
                 path: path.to_path_buf(),
                 snapshot: Arc::default(),
+                unreadable: Arc::default(),
             };
             store.init_tables()?;
             Ok(store)
@@ -212,6 +226,7 @@ impl Store {
                 db: Arc::new(db),
                 path: path.to_path_buf(),
                 snapshot: Arc::default(),
+                unreadable: Arc::default(),
             };
             match store.check_schema()? {
                 SCHEMA_WITHOUT_HEADERS => store.upgrade(headers::HeaderSource::Blocks)?,
@@ -301,9 +316,29 @@ impl Store {
         StoredBodies::new(self.db.clone(), self.path.clone(), self.snapshot.clone())
     }
 
-    /// Writes change sets in order as ONE durable transaction: all of them or none.
+    /// What reads coins from this file for a chain loaded with [`Store::load_chain`].
+    pub fn coins(&self) -> StoredCoins {
+        StoredCoins::new(
+            self.db.clone(),
+            self.path.clone(),
+            self.snapshot.clone(),
+            self.unreadable.clone(),
+        )
+    }
+
+    /// Writes change sets in order as ONE durable transaction: all of them or none. A
+    /// chain loaded from this store must then be told ([`Store::persist`] does both).
     pub fn apply(&self, batches: &[ChainChanges]) -> Result<(), StoreError> {
         Self::contain(&self.path, || self.write(batches, None))
+    }
+
+    /// Writes `chain`'s changes as one durable transaction, then tells the chain they are
+    /// stored, so its UTXO set reads what they changed from the file from now on.
+    pub fn persist(&self, chain: &mut Chain) -> Result<(), StoreError> {
+        let changes = chain.take_changes();
+        self.apply(std::slice::from_ref(&changes))?;
+        chain.stored(changes.batch);
+        Ok(())
     }
 
     /// Replaces what `reindexutxo` rebuilt, as one durable transaction: every undo record
@@ -325,6 +360,12 @@ impl Store {
         batches: &[ChainChanges],
         rebuild: Option<&[Vec<u8>]>,
     ) -> Result<(), StoreError> {
+        if let Some(what) = self.unreadable.get() {
+            return Err(StoreError::Unreadable {
+                path: self.path.clone(),
+                what,
+            });
+        }
         let txn = self.db.begin_write().map_err(self.err())?;
         if let Some(bad_keys) = rebuild {
             txn.delete_table(UNDO).map_err(self.err())?;
@@ -471,34 +512,18 @@ impl Store {
         let bits = bits.ok_or_else(|| self.corrupt("no genesis block"))?;
 
         // Coins cannot be minted by editing the set: it may hold at most what the coinbases
-        // up to the tip created (fees only move coins).
+        // up to the tip created (fees only move coins). Every row is read (and must decode)
+        // once here; the set itself stays in the file, read coin by coin when spent.
         let table = txn.open_table(UTXO).map_err(self.err())?;
         let mut held = Some(0u64);
-        let mut failure = None;
-        let entries = table.iter().map_err(self.err())?.map_while(|row| {
-            let entry = row.map_err(self.err()).and_then(|(k, v)| {
-                let op =
-                    outpoint_from_key(k.value()).ok_or_else(|| self.corrupt("bad outpoint key"))?;
-                let e: UtxoEntry = codec::decode(v.value(), UTXO_ROW_LIMIT)
-                    .map_err(|e| self.corrupt(format!("UTXO entry does not decode: {e}")))?;
-                Ok((op, e))
-            });
-            match entry {
-                Ok((op, e)) => {
-                    held = held.and_then(|sum: u64| sum.checked_add(e.output.value));
-                    Some((op, e))
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    None
-                }
-            }
-        });
-        // Streamed into the set: no list of every coin beside it.
-        let utxo = UtxoSet::from_entries(entries);
-        if let Some(e) = failure {
-            return Err(e);
+        for row in table.iter().map_err(self.err())? {
+            let (k, v) = row.map_err(self.err())?;
+            outpoint_from_key(k.value()).ok_or_else(|| self.corrupt("bad outpoint key"))?;
+            let e: UtxoEntry = codec::decode(v.value(), UTXO_ROW_LIMIT)
+                .map_err(|e| self.corrupt(format!("UTXO entry does not decode: {e}")))?;
+            held = held.and_then(|sum: u64| sum.checked_add(e.output.value));
         }
+        let utxo = UtxoSet::over(Arc::new(self.coins()));
         let subsidy = params.subsidy;
         let source = Arc::new(self.bodies());
         let chain = Chain::from_stored_index(params, bits, index, tip, utxo, source)

@@ -2,7 +2,11 @@
 //!
 //! [`UtxoSet::apply`] connects a block and returns the [`BlockUndo`] that
 //! [`UtxoSet::undo`] needs to disconnect it again; the seed's reindex after every block is
-//! gone. An index by owner makes balance queries proportional to one address's coins.
+//! gone.
+//!
+//! A set holds every coin in memory, or (the relay, `body-source`) only the coins changed
+//! since its shell last stored them, over a [`CoinSource`] that reads the rest from disk: its
+//! memory then holds the changes not yet written, not the history's coins.
 
 use alloc::vec::Vec;
 
@@ -13,6 +17,13 @@ use crate::primitives::block::Block;
 use crate::primitives::hash::{Hash256, PubKeyHash, Txid};
 use crate::primitives::tx::{OutPoint, TxOut};
 use crate::util::keyed_map::KeyedMap;
+
+#[cfg(feature = "body-source")]
+mod stored;
+#[cfg(feature = "body-source")]
+use stored::Backing;
+#[cfg(feature = "body-source")]
+pub use stored::CoinSource;
 
 /// An unspent output and where it was created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,15 +54,63 @@ pub type UtxoChange = (OutPoint, Option<UtxoEntry>);
 /// `FindUTXO` does. Keeping such an index up to date was half of every block's UTXO update
 /// during a sync, while balances are asked for a few times a second at most and a scan of
 /// tens of thousands of entries takes a millisecond.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct UtxoSet {
+    /// Every coin; over a source, the coins created since the last store.
     entries: KeyedMap<OutPoint, UtxoEntry>,
+    /// The stored coins and what memory changed of them.
+    #[cfg(feature = "body-source")]
+    backing: Option<alloc::boxed::Box<Backing>>,
 }
+
+/// Two sets are equal when they hold the same coins.
+impl PartialEq for UtxoSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.digest() == other.digest()
+    }
+}
+
+impl Eq for UtxoSet {}
 
 impl UtxoSet {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A set over the coins `source` stores: memory holds only what changes until the shell
+    /// reports it stored ([`UtxoSet::stored`]).
+    #[cfg(feature = "body-source")]
+    pub fn over(source: alloc::sync::Arc<dyn CoinSource>) -> Self {
+        UtxoSet {
+            entries: KeyedMap::new(),
+            backing: Some(alloc::boxed::Box::new(Backing::over(source))),
+        }
+    }
+
+    /// Closes the batch of changes being handed to the shell; its number is what the shell
+    /// reports to [`UtxoSet::stored`] once it is written.
+    #[cfg(feature = "body-source")]
+    pub(crate) fn seal_batch(&mut self) -> u64 {
+        self.backing.as_mut().map_or(0, |b| b.seal())
+    }
+
+    /// Batches up to `batch` are written: the coins they changed are read from the source
+    /// from now on.
+    #[cfg(feature = "body-source")]
+    pub fn stored(&mut self, batch: u64) {
+        if let Some(b) = &mut self.backing {
+            b.settle(batch, &mut self.entries);
+        }
+    }
+
+    /// Coins held in memory: all of them, or over a source the changes not stored yet.
+    pub fn held_in_memory(&self) -> usize {
+        #[cfg(feature = "body-source")]
+        if let Some(b) = &self.backing {
+            return b.changes_held();
+        }
+        self.entries.len()
     }
 
     /// Builds a set from stored entries.
@@ -64,31 +123,67 @@ impl UtxoSet {
     }
 
     /// The entry for `outpoint`, if unspent.
-    pub fn get(&self, outpoint: &OutPoint) -> Option<&UtxoEntry> {
-        self.entries.get(outpoint)
+    pub fn get(&self, outpoint: &OutPoint) -> Option<UtxoEntry> {
+        if let Some(e) = self.entries.get(outpoint) {
+            return Some(*e);
+        }
+        #[cfg(feature = "body-source")]
+        if let Some(b) = &self.backing {
+            return b.stored(outpoint);
+        }
+        None
     }
 
-    /// Number of unspent outputs.
+    /// Number of unspent outputs (over a source, counted by reading every stored coin).
     pub fn len(&self) -> usize {
+        #[cfg(feature = "body-source")]
+        if self.backing.is_some() {
+            let mut n = 0;
+            self.for_each(|_, _| n += 1);
+            return n;
+        }
         self.entries.len()
     }
 
     /// Whether no output is unspent.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
-    /// Every entry, in outpoint order.
-    pub fn iter(&self) -> impl Iterator<Item = (&OutPoint, &UtxoEntry)> {
-        self.entries.iter()
+    /// Calls `f` with every entry, in outpoint order.
+    pub fn for_each(&self, mut f: impl FnMut(OutPoint, UtxoEntry)) {
+        #[cfg(feature = "body-source")]
+        if let Some(b) = &self.backing {
+            b.merged(&self.entries, &mut f);
+            return;
+        }
+        for (op, e) in self.entries.iter() {
+            f(*op, *e);
+        }
+    }
+
+    /// Every entry, in outpoint order, as a list.
+    pub fn entries(&self) -> Vec<(OutPoint, UtxoEntry)> {
+        let mut out = Vec::new();
+        self.for_each(|op, e| out.push((op, e)));
+        out
     }
 
     fn insert(&mut self, op: OutPoint, e: UtxoEntry) {
         self.entries.insert(op, e);
+        #[cfg(feature = "body-source")]
+        if let Some(b) = &mut self.backing {
+            b.created(op);
+        }
     }
 
     fn remove(&mut self, op: &OutPoint) -> Option<UtxoEntry> {
-        self.entries.remove(op)
+        let held = self.entries.remove(op);
+        #[cfg(feature = "body-source")]
+        if let Some(b) = &mut self.backing {
+            return b.spent(op, held);
+        }
+        held
     }
 
     /// Connects a block whose inputs were validated: spends its inputs and adds its outputs.
@@ -143,7 +238,7 @@ impl UtxoSet {
     /// Changes to store after `apply` produced `undo`.
     pub fn changes_for_apply(&self, undo: &BlockUndo) -> Vec<UtxoChange> {
         let mut out: Vec<UtxoChange> = undo.spent.iter().map(|(op, _)| (*op, None)).collect();
-        out.extend(undo.created.iter().map(|op| (*op, self.get(op).copied())));
+        out.extend(undo.created.iter().map(|op| (*op, self.get(op))));
         out
     }
 
@@ -157,33 +252,33 @@ impl UtxoSet {
     /// Sum of the unspent outputs locked to `owner`.
     pub fn balance(&self, owner: &PubKeyHash) -> u64 {
         self.outputs_of(owner)
+            .iter()
             .map(|(_, e)| e.output.value)
             .fold(0u64, u64::saturating_add)
     }
 
     /// The unspent outputs locked to `owner`, in outpoint order.
-    pub fn outputs_of<'a>(
-        &'a self,
-        owner: &PubKeyHash,
-    ) -> impl Iterator<Item = (OutPoint, &'a UtxoEntry)> + 'a {
-        let owner = *owner;
-        self.entries
-            .iter()
-            .filter(move |(_, e)| e.output.pubkey_hash == owner)
-            .map(|(op, e)| (*op, e))
+    pub fn outputs_of(&self, owner: &PubKeyHash) -> Vec<(OutPoint, UtxoEntry)> {
+        let mut out = Vec::new();
+        self.for_each(|op, e| {
+            if e.output.pubkey_hash == *owner {
+                out.push((op, e));
+            }
+        });
+        out
     }
 
     /// A digest of the whole set, to compare two nodes' sets cheaply.
     pub fn digest(&self) -> Hash256 {
         let mut h = Sha256::new();
-        for (op, e) in &self.entries {
+        self.for_each(|op, e| {
             h.update(op.txid.as_bytes());
             h.update(op.vout.to_le_bytes());
             h.update(e.output.value.to_le_bytes());
             h.update(e.output.pubkey_hash.0);
             h.update(e.height.to_le_bytes());
             h.update([e.coinbase as u8]);
-        }
+        });
         Hash256(h.finalize().into())
     }
 }

@@ -1,0 +1,129 @@
+//! Coins read from the chain file when a block or a payment spends them: the relay's
+//! [`CoinSource`], so its memory holds the coins changed since the last commit, not the UTXO
+//! set its history created.
+//!
+//! # A read that fails
+//! A coin the file cannot give back (an I/O error, a damaged page, a row that does not
+//! decode) must not be taken for a spent one: the chain would refuse a valid block and
+//! score the peer that sent it. It answers "absent", as the trait asks for an answer, and
+//! marks the store unreadable; the store then refuses every later write
+//! ([`super::StoreError::Unreadable`]), so nothing the chain decided on it reaches the file,
+//! and the hub stops with that error. A restart on a healthy file judges the block again.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use node_core::primitives::codec;
+use node_core::utxo::CoinSource;
+use node_core::{OutPoint, UtxoEntry};
+use redb::{Database, ReadableTable};
+
+use super::snapshot::{Kind, Snapshot};
+use super::{outpoint_from_key, outpoint_key, UTXO, UTXO_ROW_LIMIT};
+use crate::util::panic_barrier::barrier;
+
+/// The first read failure, if any: once set, the store writes nothing more.
+#[derive(Debug, Default)]
+pub(super) struct Unreadable(Mutex<Option<String>>);
+
+impl Unreadable {
+    fn lock(&self) -> MutexGuard<'_, Option<String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records `what` unless an earlier failure is recorded.
+    fn note(&self, what: String) {
+        self.lock().get_or_insert(what);
+    }
+
+    /// The first failure recorded.
+    pub(super) fn get(&self) -> Option<String> {
+        self.lock().clone()
+    }
+}
+
+/// Reads coins from one chain file.
+#[derive(Clone)]
+pub struct StoredCoins {
+    db: Arc<Database>,
+    path: PathBuf,
+    snapshot: Arc<Snapshot>,
+    unreadable: Arc<Unreadable>,
+}
+
+impl std::fmt::Debug for StoredCoins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCoins")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl StoredCoins {
+    pub(super) fn new(
+        db: Arc<Database>,
+        path: PathBuf,
+        snapshot: Arc<Snapshot>,
+        unreadable: Arc<Unreadable>,
+    ) -> Self {
+        StoredCoins {
+            db,
+            path,
+            snapshot,
+            unreadable,
+        }
+    }
+
+    /// Logs and records a failed read; the store refuses writes from now on.
+    fn failed(&self, what: String) {
+        tracing::error!(path = %self.path.display(), "cannot read a stored coin: {what}");
+        self.unreadable.note(what);
+    }
+}
+
+impl CoinSource for StoredCoins {
+    fn coin(&self, outpoint: &OutPoint) -> Option<UtxoEntry> {
+        let row = self
+            .snapshot
+            .look(&self.db, Kind::Coin, &outpoint_key(outpoint), |v| {
+                codec::decode::<UtxoEntry>(v, UTXO_ROW_LIMIT)
+            });
+        match row {
+            Ok(None) => None,
+            Ok(Some(Ok(e))) => Some(e),
+            Ok(Some(Err(e))) => {
+                self.failed(format!(
+                    "the coin {}:{} does not decode: {e}",
+                    outpoint.txid, outpoint.vout
+                ));
+                None
+            }
+            Err(e) => {
+                self.failed(e);
+                None
+            }
+        }
+    }
+
+    /// Reads in a transaction of its own, so `f` may run long without holding the snapshot.
+    fn for_each_coin(&self, f: &mut dyn FnMut(OutPoint, UtxoEntry)) {
+        let read = || -> Result<(), String> {
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let table = txn.open_table(UTXO).map_err(|e| e.to_string())?;
+            for row in table.iter().map_err(|e| e.to_string())? {
+                let (k, v) = row.map_err(|e| e.to_string())?;
+                let op = outpoint_from_key(k.value()).ok_or("a coin's key is not an outpoint")?;
+                let e: UtxoEntry = codec::decode(v.value(), UTXO_ROW_LIMIT)
+                    .map_err(|e| format!("a coin does not decode: {e}"))?;
+                f(op, e);
+            }
+            Ok(())
+        };
+        match barrier(read) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) | Err(e) => self.failed(e),
+        }
+    }
+}
