@@ -143,3 +143,169 @@ impl Backing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::collections::BTreeMap;
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+    use core::cell::RefCell;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::primitives::hash::{Hash256, PubKeyHash, Txid};
+    use crate::primitives::tx::TxOut;
+    use crate::utxo::{UtxoChange, UtxoSet};
+
+    /// A disk that holds what the test writes to it, nothing else.
+    #[derive(Debug, Default)]
+    struct Disk(Mutex<BTreeMap<OutPoint, UtxoEntry>>);
+
+    impl Disk {
+        fn write(&self, changes: &[UtxoChange]) {
+            let mut rows = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            for (op, e) in changes {
+                match e {
+                    Some(e) => rows.insert(*op, *e),
+                    None => rows.remove(op),
+                };
+            }
+        }
+    }
+
+    impl CoinSource for Disk {
+        fn coin(&self, outpoint: &OutPoint) -> Option<UtxoEntry> {
+            self.0.lock().ok()?.get(outpoint).copied()
+        }
+        fn for_each_coin(&self, f: &mut dyn FnMut(OutPoint, UtxoEntry)) {
+            let rows = self.0.lock().map(|r| r.clone()).unwrap_or_default();
+            for (op, e) in rows {
+                f(op, e);
+            }
+        }
+    }
+
+    fn op(n: u8) -> OutPoint {
+        OutPoint {
+            txid: Txid::from_hash(Hash256([n; 32])),
+            vout: 0,
+        }
+    }
+
+    fn coin(value: u64) -> UtxoEntry {
+        UtxoEntry {
+            output: TxOut {
+                value,
+                pubkey_hash: PubKeyHash([1; 20]),
+            },
+            height: 1,
+            coinbase: false,
+        }
+    }
+
+    /// The set over a fresh disk, and the changes of each batch as the shell would write
+    /// them (what the set did, in order).
+    struct Shell {
+        disk: Arc<Disk>,
+        set: UtxoSet,
+        pending: RefCell<Vec<UtxoChange>>,
+    }
+
+    impl Shell {
+        fn new() -> Self {
+            let disk = Arc::new(Disk::default());
+            Shell {
+                set: UtxoSet::over(disk.clone()),
+                disk,
+                pending: RefCell::new(Vec::new()),
+            }
+        }
+        fn create(&mut self, n: u8, value: u64) {
+            self.set.insert(op(n), coin(value));
+            self.pending.borrow_mut().push((op(n), Some(coin(value))));
+        }
+        fn spend(&mut self, n: u8) -> Option<UtxoEntry> {
+            self.pending.borrow_mut().push((op(n), None));
+            self.set.remove(&op(n))
+        }
+        /// Takes the batch's changes (the shell writes them later) and its number.
+        fn take(&mut self) -> (u64, Vec<UtxoChange>) {
+            (self.set.seal_batch(), self.pending.take())
+        }
+    }
+
+    #[test]
+    fn a_coin_created_then_spent_reads_spent_while_only_its_creation_is_written() {
+        let mut s = Shell::new();
+        s.create(1, 5);
+        let (first, created) = s.take();
+        assert_eq!(s.spend(1), Some(coin(5)));
+        let (second, spent) = s.take();
+        // The shell writes the first batch, and says so, before it writes the second.
+        s.disk.write(&created);
+        s.set.stored(first);
+        assert_eq!(s.set.get(&op(1)), None, "the spend is not written yet");
+        assert_eq!(s.set.len(), 0);
+        s.disk.write(&spent);
+        s.set.stored(second);
+        assert_eq!(s.set.get(&op(1)), None);
+        assert_eq!(s.set.held_in_memory(), 0, "everything is on disk now");
+    }
+
+    #[test]
+    fn a_spend_read_before_the_creation_is_written_is_still_a_spend_after() {
+        let mut s = Shell::new();
+        s.create(2, 7);
+        assert_eq!(s.spend(2), Some(coin(7)));
+        let (batch, changes) = s.take();
+        // Written without the set being told: the spent mark must hold.
+        s.disk.write(&changes[..1]);
+        assert_eq!(s.set.get(&op(2)), None);
+        s.disk.write(&changes[1..]);
+        s.set.stored(batch);
+        assert_eq!(s.set.get(&op(2)), None);
+        assert_eq!(s.set.held_in_memory(), 0);
+    }
+
+    #[test]
+    fn stored_coins_are_read_from_disk_and_spent_ones_hidden_until_written() {
+        let mut s = Shell::new();
+        for n in 1..=4 {
+            s.create(n, n as u64);
+        }
+        let (b, c) = s.take();
+        s.disk.write(&c);
+        s.set.stored(b);
+        assert_eq!(s.set.held_in_memory(), 0);
+        assert_eq!(s.set.get(&op(3)), Some(coin(3)), "read from disk");
+        assert_eq!(s.spend(3), Some(coin(3)));
+        assert_eq!(s.spend(3), None, "a coin is spent once");
+        s.create(5, 50);
+        let listed: Vec<u64> = s
+            .set
+            .entries()
+            .iter()
+            .map(|(_, e)| e.output.value)
+            .collect();
+        assert_eq!(listed, [1, 2, 4, 50], "disk and memory merged in order");
+        assert_eq!(s.set.balance(&PubKeyHash([1; 20])), 57);
+        let (b, c) = s.take();
+        s.disk.write(&c);
+        s.set.stored(b);
+        assert_eq!(s.set.held_in_memory(), 0);
+        assert_eq!(s.set.len(), 4);
+    }
+
+    #[test]
+    fn a_batch_never_reported_stored_keeps_its_changes_in_memory() {
+        let mut s = Shell::new();
+        s.create(9, 9);
+        let (_, c) = s.take();
+        // Written, but the shell never says so: memory keeps the coin, which is never
+        // wrong, only larger.
+        s.disk.write(&c);
+        assert_eq!(s.set.held_in_memory(), 1);
+        assert_eq!(s.set.get(&op(9)), Some(coin(9)));
+        assert_eq!(s.set.len(), 1, "a coin on disk and in memory counts once");
+    }
+}

@@ -127,3 +127,79 @@ impl CoinSource for StoredCoins {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{outpoint_key, Store, StoreError, UTXO};
+    use node_core::chain::mine_genesis;
+    use node_core::consensus::pow;
+    use node_core::{Chain, ChainParams, PubKeyHash};
+
+    /// Test outcome: a failed step is an error naming it, not a panic.
+    type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+    fn mine_next(c: &mut Chain, to: PubKeyHash) -> TestResult {
+        let now = c.entry(&c.tip()).map_or(0, |e| e.timestamp) + 1000;
+        let mut b = c.template(to, vec![], 0, now, b"");
+        pow::mine(&mut b.header);
+        c.accept_block(b, now)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_loaded_chain_holds_no_coin_in_memory_once_its_changes_are_written() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = Store::create(&dir.path().join("c.db"))?;
+        let genesis = mine_genesis(PubKeyHash([1; 20]), 10, 1_700_000_000_000, 4, b"g");
+        let mut c = Chain::new(ChainParams::default(), genesis, 1_700_000_000_000)?;
+        store.persist(&mut c)?;
+        let mut loaded = store.load_chain(ChainParams::default())?.ok_or("no tip")?;
+        for i in 0..5u8 {
+            mine_next(&mut loaded, PubKeyHash([i; 20]))?;
+            assert!(
+                loaded.utxo().held_in_memory() > 0,
+                "a new coinbase waits in memory"
+            );
+            store.persist(&mut loaded)?;
+            assert_eq!(
+                loaded.utxo().held_in_memory(),
+                0,
+                "written, so read from the file"
+            );
+        }
+        assert_eq!(loaded.utxo().len(), 6);
+        assert_eq!(loaded.utxo().balance(&PubKeyHash([3; 20])), 10);
+        Ok(())
+    }
+
+    #[test]
+    fn a_coin_row_damaged_while_the_node_runs_stops_every_later_write() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = Store::create(&dir.path().join("c.db"))?;
+        let genesis = mine_genesis(PubKeyHash([1; 20]), 10, 1_700_000_000_000, 4, b"g");
+        let mut c = Chain::new(ChainParams::default(), genesis, 1_700_000_000_000)?;
+        store.persist(&mut c)?;
+        let mut loaded = store.load_chain(ChainParams::default())?.ok_or("no tip")?;
+        let (genesis_coin, _) = loaded.utxo().entries()[0];
+        // The disk garbles the genesis coin's row after the load checked every row.
+        let txn = store.db.begin_write()?;
+        txn.open_table(UTXO)?
+            .insert(outpoint_key(&genesis_coin).as_slice(), [0xff; 3].as_slice())?;
+        txn.commit()?;
+        store.snapshot.forget();
+        // A block spending it would read "no such coin"; the read is remembered.
+        assert_eq!(loaded.utxo().get(&genesis_coin), None);
+        mine_next(&mut loaded, PubKeyHash([2; 20]))?;
+        let refused = store.persist(&mut loaded);
+        assert!(
+            matches!(refused, Err(StoreError::Unreadable { ref what, .. }) if what.contains("does not decode")),
+            "nothing decided after a failed read is written: {refused:?}"
+        );
+        let reopened = store.load_chain(ChainParams::default());
+        assert!(
+            matches!(reopened, Err(StoreError::Corrupt { .. })),
+            "a restart names the damage"
+        );
+        Ok(())
+    }
+}
