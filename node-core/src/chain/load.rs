@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use super::bodies::Bodies;
 #[cfg(feature = "body-source")]
 use super::bodies::BodySource;
-use super::{BlockEntry, Chain, ChainError};
+use super::{BlockEntry, BlockIndex, Chain, ChainError};
 use crate::consensus::params::ChainParams;
 use crate::consensus::pow;
 use crate::primitives::block::{Block, BlockHeader};
@@ -56,7 +56,7 @@ impl Chain {
     pub fn from_stored_index(
         params: ChainParams,
         bits: u32,
-        mut index: KeyedMap<BlockHash, BlockEntry>,
+        mut index: BlockIndex,
         tip: BlockHash,
         utxo: UtxoSet,
         source: Arc<dyn BodySource>,
@@ -70,7 +70,7 @@ impl Chain {
     fn loaded(
         params: ChainParams,
         bits: u32,
-        index: KeyedMap<BlockHash, BlockEntry>,
+        index: BlockIndex,
         bodies: Bodies,
         active: Vec<BlockHash>,
         utxo: UtxoSet,
@@ -85,7 +85,7 @@ impl Chain {
 /// What stored headers rebuild.
 pub(super) struct LoadedIndex {
     /// Every block reachable from genesis.
-    pub(super) index: KeyedMap<BlockHash, BlockEntry>,
+    pub(super) index: BlockIndex,
     /// The active chain, genesis first.
     pub(super) active: Vec<BlockHash>,
     /// The network's bits (genesis's).
@@ -119,7 +119,7 @@ pub(super) fn index_stored<T>(
     }
     let genesis = genesis.ok_or(ChainError::Corrupt("no genesis block"))?;
     let bits = header(&by_hash[&genesis]).bits;
-    let mut index = KeyedMap::new();
+    let mut index = BlockIndex::new();
     let mut queue = VecDeque::from([(genesis, 0u64, 0u128)]);
     while let Some((h, height, parent_work)) = queue.pop_front() {
         let entry_header = header(&by_hash[&h]);
@@ -167,7 +167,7 @@ pub(super) fn index_stored<T>(
 /// was before the index was stored). Each side entry is walked once: O(n log n).
 #[cfg(feature = "body-source")]
 fn linked_index(
-    index: &mut KeyedMap<BlockHash, BlockEntry>,
+    index: &mut BlockIndex,
     bits: u32,
     tip: BlockHash,
 ) -> Result<Vec<BlockHash>, ChainError> {

@@ -56,13 +56,16 @@ use crate::consensus::validation::{check_block, CheckedBlock, ValidationError, M
 use crate::primitives::block::{Block, BlockHeader};
 use crate::primitives::hash::{BlockHash, PubKeyHash};
 use crate::primitives::tx::Transaction;
-use crate::util::keyed_map::{KeyedMap, KeyedSet};
+#[cfg(feature = "body-source")]
+use crate::util::keyed_map::KeyedMap;
+use crate::util::keyed_map::KeyedSet;
 use crate::util::ordering;
 #[cfg(feature = "body-source")]
 use crate::utxo::BlockUndo;
 use crate::utxo::UtxoSet;
 
 mod assumed;
+mod block_index;
 mod bodies;
 mod changes;
 mod connect;
@@ -79,6 +82,7 @@ use presigned::PresignedHints;
 use side_branches::SideBranches;
 
 pub use assumed::ASSUMED_BLOCK_PATIENCE_MS;
+pub use block_index::BlockIndex;
 pub use bodies::{owned as owned_body, BodyRef};
 #[cfg(feature = "body-source")]
 pub use bodies::{BodySource, RECENT_BODIES};
@@ -166,7 +170,7 @@ impl std::error::Error for ChainError {}
 pub struct Chain {
     params: ChainParams,
     bits: u32,
-    index: KeyedMap<BlockHash, BlockEntry>,
+    index: BlockIndex,
     /// Block bodies and undo data: all in memory, or recent ones over a body source.
     bodies: Bodies,
     active: Vec<BlockHash>,
@@ -229,7 +233,7 @@ impl Chain {
         let mut chain = Chain::from_parts(
             params,
             bits,
-            KeyedMap::new(),
+            BlockIndex::new(),
             Bodies::default(),
             Vec::new(),
             UtxoSet::new(),
@@ -248,7 +252,7 @@ impl Chain {
     fn from_parts(
         params: ChainParams,
         bits: u32,
-        index: KeyedMap<BlockHash, BlockEntry>,
+        index: BlockIndex,
         bodies: Bodies,
         active: Vec<BlockHash>,
         utxo: UtxoSet,
@@ -761,7 +765,7 @@ impl Chain {
 /// Whether block `a` beats block `b` (both in `index`) in fork choice: most work, and
 /// between equal work the lower hash, so a network whose miners found two blocks at once
 /// agrees without waiting for the next block.
-fn heavier(index: &KeyedMap<BlockHash, BlockEntry>, a: &BlockHash, b: &BlockHash) -> bool {
+fn heavier(index: &BlockIndex, a: &BlockHash, b: &BlockHash) -> bool {
     let work = |h: &BlockHash| index.get(h).map_or(0, |e| e.chain_work);
     work(a) > work(b) || (work(a) == work(b) && a < b)
 }

@@ -7,7 +7,7 @@
 
 use alloc::vec::Vec;
 
-use super::{heavier, BlockEntry, Chain};
+use super::{heavier, BlockIndex, Chain};
 use crate::primitives::hash::BlockHash;
 use crate::util::keyed_map::{KeyedMap, KeyedSet};
 use crate::util::ordering;
@@ -77,7 +77,7 @@ impl SideBranches {
     /// a heavier chain arriving in order is a side branch until its last block. Forgetting
     /// its first blocks under the common budget would drop all of it, every time it came:
     /// two sides of a healed partition deeper than the budget would never agree.
-    fn next_to_forget(&self, index: &KeyedMap<BlockHash, BlockEntry>) -> Option<BlockHash> {
+    fn next_to_forget(&self, index: &BlockIndex) -> Option<BlockHash> {
         if self.bytes <= MAX_SIDE_BRANCH_BYTES && self.sizes.len() <= MAX_SIDE_BRANCH_BLOCKS {
             return None;
         }
@@ -97,7 +97,7 @@ impl SideBranches {
     }
 
     /// The side blocks on the way to the heaviest side block (its side ancestors).
-    fn best_branch(&self, index: &KeyedMap<BlockHash, BlockEntry>) -> KeyedSet<BlockHash> {
+    fn best_branch(&self, index: &BlockIndex) -> KeyedSet<BlockHash> {
         let mut out = KeyedSet::new();
         let mut best: Option<BlockHash> = None;
         for h in self.sizes.keys() {
@@ -116,7 +116,7 @@ impl SideBranches {
     /// The side block with the least work among those `eligible` (ties: the higher hash).
     fn lowest_block(
         &self,
-        index: &KeyedMap<BlockHash, BlockEntry>,
+        index: &BlockIndex,
         eligible: impl Fn(&BlockHash) -> bool,
     ) -> Option<BlockHash> {
         self.sizes

@@ -5,7 +5,7 @@
 //! gone.
 //!
 //! A set holds every coin in memory, or (the relay, `body-source`) only the coins changed
-//! since its shell last stored them, over a [`CoinSource`] that reads the rest from disk: its
+//! since its shell last stored them, over a `CoinSource` that reads the rest from disk: its
 //! memory then holds the changes not yet written, not the history's coins.
 
 use alloc::vec::Vec;

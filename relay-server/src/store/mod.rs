@@ -20,10 +20,9 @@ mod snapshot;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use node_core::chain::BlockEntry;
 use node_core::chain::ChainChanges;
+use node_core::chain::{BlockEntry, BlockIndex};
 use node_core::primitives::codec;
-use node_core::util::keyed_map::KeyedMap;
 use node_core::{
     Block, BlockHash, Chain, ChainError, ChainParams, OutPoint, Txid, UtxoEntry, UtxoSet,
 };
@@ -486,7 +485,7 @@ impl Store {
         // The block index only, straight from the rows: bodies and undo data stay in the
         // file, read when needed.
         let table = txn.open_table(HEADERS).map_err(self.err())?;
-        let mut index: KeyedMap<BlockHash, BlockEntry> = KeyedMap::new();
+        let mut index = BlockIndex::new();
         let mut bits = None;
         for row in table.iter().map_err(self.err())? {
             let (k, v) = row.map_err(self.err())?;
