@@ -4,7 +4,8 @@
 //! - [`chain`]: a low-difficulty chain built by hand: mining on it, paying from it, and a
 //!   simulated store fed by `take_changes`;
 //! - [`net`]: nodes and simulated networks: configurations, handshakes, frames and what a
-//!   node's actions say.
+//!   node's actions say;
+//! - [`spends`]: blocks spending random outputs of their history, for proptest.
 //!
 //! Every helper is deterministic: keys come from seeded ChaCha20, timestamps from [`T0`] or
 //! the chain itself, and the clocks handed to the node are fixed.
@@ -14,6 +15,7 @@
 
 pub mod chain;
 pub mod net;
+pub mod spends;
 
 use node_core::consensus::pow;
 use node_core::{Block, KeyPair};
