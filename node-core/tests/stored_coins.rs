@@ -191,22 +191,9 @@ proptest! {
     ) {
         let keys = wallet_keys();
         let genesis = genesis_paying(keys[0].pubkey_hash());
-        let mut chain = chain_with(ChainParams::default(), genesis.clone());
-        let mut blocks = Vec::new();
-        for plan in &prefix {
-            blocks.push(mine_plan(&mut chain, &keys, keys[1].pubkey_hash(), plan));
-        }
-        let mut branch_a = chain.clone();
-        let mut branch_b = chain;
-        for plan in &a {
-            blocks.push(mine_plan(&mut branch_a, &keys, keys[2].pubkey_hash(), plan));
-        }
-        for plan in &b[..a.len() + b_extra] {
-            blocks.push(mine_plan(&mut branch_b, &keys, keys[3].pubkey_hash(), plan));
-        }
-        if shuffled {
-            shuffle(&mut blocks, seed);
-        }
+        let order = shuffled.then_some(seed);
+        // B is longer than A by 1 or 2 blocks.
+        let (blocks, branch_b) = two_branches(&keys, &genesis, &prefix, &a, &b[..a.len() + b_extra], order);
 
         let disk = Arc::new(Disk::default());
         let mut on_disk = chain_on_disk(genesis.clone(), &disk);

@@ -2,7 +2,7 @@
 //! reorganisations: which outputs a block spends and to whom is a [`SpendPlan`] proptest
 //! draws.
 
-use node_core::{Block, Chain, KeyPair, OutPoint, PubKeyHash, TxOut};
+use node_core::{Block, Chain, ChainParams, KeyPair, OutPoint, PubKeyHash, TxOut};
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
@@ -10,7 +10,7 @@ use proptest::sample::Index;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use super::chain::{mine_on, outpoint, pay};
+use super::chain::{chain_with, mine_on, outpoint, pay};
 use super::key;
 
 /// Keys that own every output in the reorganisation property.
@@ -97,4 +97,35 @@ pub fn arb_spends(blocks: std::ops::Range<usize>) -> impl Strategy<Value = Vec<S
         ),
         blocks,
     )
+}
+
+/// Blocks of a shared prefix, then a branch A and a branch B (give B more plans than A to
+/// make it win), each spending random outputs of its own history: the prefix pays
+/// `keys[1]`'s miner, A `keys[2]`'s, B `keys[3]`'s. Returns every block (in mining order, or
+/// shuffled with `shuffle_seed`) and the chain of branch B.
+pub fn two_branches(
+    keys: &[KeyPair],
+    genesis: &Block,
+    prefix: &[SpendPlan],
+    a: &[SpendPlan],
+    b: &[SpendPlan],
+    shuffle_seed: Option<u64>,
+) -> (Vec<Block>, Chain) {
+    let mut chain = chain_with(ChainParams::default(), genesis.clone());
+    let mut blocks = Vec::new();
+    for plan in prefix {
+        blocks.push(mine_plan(&mut chain, keys, keys[1].pubkey_hash(), plan));
+    }
+    let mut branch_a = chain.clone();
+    let mut branch_b = chain;
+    for plan in a {
+        blocks.push(mine_plan(&mut branch_a, keys, keys[2].pubkey_hash(), plan));
+    }
+    for plan in b {
+        blocks.push(mine_plan(&mut branch_b, keys, keys[3].pubkey_hash(), plan));
+    }
+    if let Some(seed) = shuffle_seed {
+        shuffle(&mut blocks, seed);
+    }
+    (blocks, branch_b)
 }

@@ -130,30 +130,22 @@ impl CoinSource for StoredCoins {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{chain, mine_next, TestResult};
     use super::super::{outpoint_key, Store, StoreError, UTXO};
-    use node_core::chain::mine_genesis;
-    use node_core::consensus::pow;
-    use node_core::{Chain, ChainParams, PubKeyHash};
+    use node_core::{ChainParams, PubKeyHash};
 
-    /// Test outcome: a failed step is an error naming it, not a panic.
-    type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-    fn mine_next(c: &mut Chain, to: PubKeyHash) -> TestResult {
-        let now = c.entry(&c.tip()).map_or(0, |e| e.timestamp) + 1000;
-        let mut b = c.template(to, vec![], 0, now, b"");
-        pow::mine(&mut b.header);
-        c.accept_block(b, now)?;
-        Ok(())
+    /// A store holding a chain of its genesis, and that chain loaded from it.
+    fn stored_genesis(dir: &tempfile::TempDir) -> TestResult<(Store, node_core::Chain)> {
+        let store = Store::create(&dir.path().join("c.db"))?;
+        store.persist(&mut chain()?)?;
+        let loaded = store.load_chain(ChainParams::default())?.ok_or("no tip")?;
+        Ok((store, loaded))
     }
 
     #[test]
     fn a_loaded_chain_holds_no_coin_in_memory_once_its_changes_are_written() -> TestResult {
         let dir = tempfile::tempdir()?;
-        let store = Store::create(&dir.path().join("c.db"))?;
-        let genesis = mine_genesis(PubKeyHash([1; 20]), 10, 1_700_000_000_000, 4, b"g");
-        let mut c = Chain::new(ChainParams::default(), genesis, 1_700_000_000_000)?;
-        store.persist(&mut c)?;
-        let mut loaded = store.load_chain(ChainParams::default())?.ok_or("no tip")?;
+        let (store, mut loaded) = stored_genesis(&dir)?;
         for i in 0..5u8 {
             mine_next(&mut loaded, PubKeyHash([i; 20]))?;
             assert!(
@@ -175,11 +167,7 @@ mod tests {
     #[test]
     fn a_coin_row_damaged_while_the_node_runs_stops_every_later_write() -> TestResult {
         let dir = tempfile::tempdir()?;
-        let store = Store::create(&dir.path().join("c.db"))?;
-        let genesis = mine_genesis(PubKeyHash([1; 20]), 10, 1_700_000_000_000, 4, b"g");
-        let mut c = Chain::new(ChainParams::default(), genesis, 1_700_000_000_000)?;
-        store.persist(&mut c)?;
-        let mut loaded = store.load_chain(ChainParams::default())?.ok_or("no tip")?;
+        let (store, mut loaded) = stored_genesis(&dir)?;
         let (genesis_coin, _) = loaded.utxo().entries()[0];
         // The disk garbles the genesis coin's row after the load checked every row.
         let txn = store.db.begin_write()?;

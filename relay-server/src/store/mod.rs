@@ -545,11 +545,12 @@ mod tests {
     use super::*;
 
     /// Test outcome: a failed step is an error naming it, not a panic.
-    type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+    pub(super) type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
     use node_core::chain::mine_genesis;
     use node_core::{consensus::pow, PubKeyHash};
 
-    fn chain() -> TestResult<Chain> {
+    /// A chain of its genesis only (bits 4), paying `PubKeyHash([1; 20])`.
+    pub(super) fn chain() -> TestResult<Chain> {
         let genesis = mine_genesis(PubKeyHash([1; 20]), 10, 1_700_000_000_000, 4, b"g");
         Ok(Chain::new(
             ChainParams::default(),
@@ -558,7 +559,8 @@ mod tests {
         )?)
     }
 
-    fn mine_next(c: &mut Chain, to: PubKeyHash) -> TestResult {
+    /// Mines an empty block paying `to` on `c`'s tip.
+    pub(super) fn mine_next(c: &mut Chain, to: PubKeyHash) -> TestResult {
         let now = c.entry(&c.tip()).map_or(0, |e| e.timestamp) + 1000;
         let mut b = c.template(to, vec![], 0, now, b"");
         pow::mine(&mut b.header);
