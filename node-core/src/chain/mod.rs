@@ -451,6 +451,13 @@ impl Chain {
         core::mem::take(&mut self.changes)
     }
 
+    /// Reads stored coins from `source` from now on: memory keeps only the coins changed and
+    /// not yet reported stored ([`Chain::stored`]).
+    #[cfg(feature = "body-source")]
+    pub fn keep_coins_in(&mut self, source: Arc<dyn crate::utxo::CoinSource>) {
+        self.utxo.back_with(source);
+    }
+
     /// The shell wrote the changes of batch `batch` (and every earlier one, in order): a
     /// UTXO set over stored coins reads what they changed from the store from now on.
     #[cfg(feature = "body-source")]

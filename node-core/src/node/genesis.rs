@@ -137,6 +137,10 @@ impl Node {
                 if let Some(source) = &self.body_source {
                     chain.keep_bodies_in(source.clone());
                 }
+                #[cfg(feature = "body-source")]
+                if let Some(source) = &self.coin_source {
+                    chain.keep_coins_in(source.clone());
+                }
                 let changes = chain.take_changes();
                 let bits = chain.bits();
                 self.chain = Some(chain);

@@ -203,6 +203,9 @@ pub struct Node {
     /// Where the shell stores bodies, for a chain downloaded from its genesis later.
     #[cfg(feature = "body-source")]
     body_source: Option<alloc::sync::Arc<dyn crate::chain::BodySource>>,
+    /// Where the shell stores coins, for a chain downloaded from its genesis later.
+    #[cfg(feature = "body-source")]
+    coin_source: Option<alloc::sync::Arc<dyn crate::utxo::CoinSource>>,
     out: Outbox,
 }
 
@@ -232,6 +235,8 @@ impl Node {
             next_block_verified: None,
             #[cfg(feature = "body-source")]
             body_source: None,
+            #[cfg(feature = "body-source")]
+            coin_source: None,
             out,
         }
     }
@@ -244,6 +249,17 @@ impl Node {
             chain.keep_bodies_in(source.clone());
         }
         self.body_source = Some(source);
+    }
+
+    /// Keeps the chain's coins in `source` (the shell's store), with only the changes not yet
+    /// reported stored ([`Node::changes_stored`]) in memory: for the chain held now and one
+    /// downloaded later.
+    #[cfg(feature = "body-source")]
+    pub fn keep_coins_in(&mut self, source: alloc::sync::Arc<dyn crate::utxo::CoinSource>) {
+        if let Some(chain) = self.chain.as_mut() {
+            chain.keep_coins_in(source.clone());
+        }
+        self.coin_source = Some(source);
     }
 
     /// The next action to carry out, if any.

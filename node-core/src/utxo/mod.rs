@@ -88,6 +88,22 @@ impl UtxoSet {
         }
     }
 
+    /// Reads stored coins from `source` from now on (a chain created in memory, then handed
+    /// to a shell that stores it). The coins held now stay in memory until the next batch the
+    /// shell reports stored: by then everything they came from is written. A set already
+    /// over a source keeps it.
+    #[cfg(feature = "body-source")]
+    pub fn back_with(&mut self, source: alloc::sync::Arc<dyn CoinSource>) {
+        if self.backing.is_some() {
+            return;
+        }
+        let mut backing = Backing::over(source);
+        for (op, _) in self.entries.iter() {
+            backing.created(*op);
+        }
+        self.backing = Some(alloc::boxed::Box::new(backing));
+    }
+
     /// Closes the batch of changes being handed to the shell; its number is what the shell
     /// reports to [`UtxoSet::stored`] once it is written.
     #[cfg(feature = "body-source")]

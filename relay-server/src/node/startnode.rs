@@ -358,6 +358,7 @@ pub async fn run(paths: DataPaths, opts: StartOptions) -> Result<(), CliError> {
     // Bodies and undo data stay in the file: memory holds the header index, the UTXO set
     // and recent bodies, whatever the chain's length (also for a chain downloaded now).
     node.keep_bodies_in(Arc::new(store.bodies()));
+    node.keep_coins_in(Arc::new(store.coins()));
     if let Some(m) = miner {
         node.start_mining(now_ms(), m.0);
     }

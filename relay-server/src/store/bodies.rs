@@ -15,8 +15,8 @@ use node_core::chain::BodySource;
 use node_core::primitives::codec;
 use node_core::utxo::BlockUndo;
 use node_core::{Block, BlockHash};
-use redb::Database;
 
+use super::closing::Db;
 use super::snapshot::{Kind, Snapshot};
 
 /// Bytes an undo record may decode from: a block of the largest size spends at most this
@@ -26,7 +26,7 @@ const UNDO_ROW_LIMIT: usize = node_core::primitives::block::MAX_BLOCK_SIZE * 4;
 /// Reads bodies and undo records from one chain file.
 #[derive(Clone)]
 pub struct StoredBodies {
-    db: Arc<Database>,
+    db: Arc<Db>,
     path: PathBuf,
     snapshot: Arc<Snapshot>,
 }
@@ -40,7 +40,7 @@ impl std::fmt::Debug for StoredBodies {
 }
 
 impl StoredBodies {
-    pub(super) fn new(db: Arc<Database>, path: PathBuf, snapshot: Arc<Snapshot>) -> Self {
+    pub(super) fn new(db: Arc<Db>, path: PathBuf, snapshot: Arc<Snapshot>) -> Self {
         StoredBodies { db, path, snapshot }
     }
 

@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use node_core::primitives::codec;
 use node_core::utxo::CoinSource;
 use node_core::{OutPoint, UtxoEntry};
-use redb::{Database, ReadableTable};
+use redb::ReadableTable;
 
+use super::closing::Db;
 use super::snapshot::{Kind, Snapshot};
 use super::{outpoint_from_key, outpoint_key, UTXO, UTXO_ROW_LIMIT};
 use crate::util::panic_barrier::barrier;
@@ -47,7 +48,7 @@ impl Unreadable {
 /// Reads coins from one chain file.
 #[derive(Clone)]
 pub struct StoredCoins {
-    db: Arc<Database>,
+    db: Arc<Db>,
     path: PathBuf,
     snapshot: Arc<Snapshot>,
     unreadable: Arc<Unreadable>,
@@ -63,7 +64,7 @@ impl std::fmt::Debug for StoredCoins {
 
 impl StoredCoins {
     pub(super) fn new(
-        db: Arc<Database>,
+        db: Arc<Db>,
         path: PathBuf,
         snapshot: Arc<Snapshot>,
         unreadable: Arc<Unreadable>,

@@ -12,6 +12,7 @@
 //! May depend on: `util`.
 
 mod bodies;
+mod closing;
 mod coins;
 mod headers;
 pub mod reindex;
@@ -26,7 +27,7 @@ use node_core::primitives::codec;
 use node_core::{
     Block, BlockHash, Chain, ChainError, ChainParams, OutPoint, Txid, UtxoEntry, UtxoSet,
 };
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 
 pub use bodies::StoredBodies;
 pub use coins::StoredCoins;
@@ -129,7 +130,7 @@ pub struct StoredBlocks {
 
 /// An open chain database.
 pub struct Store {
-    db: Arc<Database>,
+    db: Arc<closing::Db>,
     path: PathBuf,
     /// What [`StoredBodies`] and [`StoredCoins`] read from; forgotten after each commit.
     snapshot: Arc<snapshot::Snapshot>,
@@ -176,7 +177,7 @@ impl Store {
                 .create(path)
                 .map_err(|e| Self::db_err(path, e.into()))?;
             let store = Store {
-                db: Arc::new(db),
+                db: Arc::new(closing::Db::new(db)),
                 path: path.to_path_buf(),
                 snapshot: Arc::default(),
                 unreadable: Arc::default(),
@@ -222,7 +223,7 @@ impl Store {
                     other => Self::db_err(path, other.into()),
                 })?;
             let store = Store {
-                db: Arc::new(db),
+                db: Arc::new(closing::Db::new(db)),
                 path: path.to_path_buf(),
                 snapshot: Arc::default(),
                 unreadable: Arc::default(),
