@@ -107,7 +107,10 @@ mod compact {
             if let Some(i) = self.position(&hash) {
                 return Some(core::mem::replace(&mut self.entries[i].1, entry));
             }
-            let at = u32::try_from(self.entries.len()).expect("fewer than 2^32 blocks");
+            // Each entry is 96 bytes: 2^32 of them (400 GB, every one with its proof of work)
+            // cannot be held, so a position always fits.
+            let at = u32::try_from(self.entries.len())
+                .expect("an index of 2^32 blocks (400 GB) cannot be in memory");
             self.entries.push((hash, entry));
             let entries = &self.entries;
             self.positions
@@ -168,7 +171,8 @@ mod compact {
         /// # Panics
         /// If `hash` is not indexed (as a map's index does).
         fn index(&self, hash: &BlockHash) -> &BlockEntry {
-            self.get(hash).expect("indexed block")
+            self.get(hash)
+                .expect("the chain indexes by hashes it found indexed, as with a map's index")
         }
     }
 

@@ -25,8 +25,9 @@ impl Deref for Db {
     type Target = Database;
 
     fn deref(&self) -> &Database {
-        // Only `drop` takes it out.
-        self.0.as_ref().expect("the database is open until dropped")
+        self.0
+            .as_ref()
+            .expect("only drop takes the database out, and nothing derefs after drop")
     }
 }
 
