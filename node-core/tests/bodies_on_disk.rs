@@ -140,11 +140,12 @@ fn a_reorganisation_deeper_than_memory_reads_bodies_and_undo_from_the_store() {
     // A restart loads the block index (stored beside each header by the shell) and the
     // UTXO set only, and agrees.
     let stored = store.0.lock().expect("not poisoned").clone();
-    let index = chain
-        .entries()
-        .filter(|(h, _)| stored.blocks.contains_key(h))
-        .map(|(h, e)| (*h, *e))
-        .collect();
+    let (index, _) = node_core::chain::BlockIndex::linked_from(
+        chain
+            .entries()
+            .filter(|(h, _)| stored.blocks.contains_key(h))
+            .collect(),
+    );
     let utxo = node_core::UtxoSet::from_entries(stored.utxo.clone());
     let tip = stored.tip.expect("a tip");
     let reloaded = Chain::from_stored_index(

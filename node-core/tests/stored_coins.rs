@@ -93,15 +93,17 @@ fn chain_on_disk(genesis: Block, disk: &Arc<Disk>) -> Chain {
     disk.write(&first.take_changes());
     let hash = genesis.hash();
     let mut index = BlockIndex::new();
-    index.insert(
-        hash,
-        BlockEntry {
-            height: 0,
-            chain_work: pow::work(genesis.header.bits),
-            prev: BlockHash::ZERO,
-            timestamp: genesis.header.timestamp,
-        },
-    );
+    index
+        .insert(
+            hash,
+            BlockEntry {
+                height: 0,
+                chain_work: pow::work(genesis.header.bits),
+                prev: BlockHash::ZERO,
+                timestamp: genesis.header.timestamp,
+            },
+        )
+        .expect("a genesis entry links");
     Chain::from_stored_index(
         ChainParams::default(),
         genesis.header.bits,

@@ -199,8 +199,8 @@ pub fn block_tree(chain: &Chain, depth: u64) -> Vec<TreeNodeView> {
             prev: e.prev.to_string(),
             height: e.height,
             time: e.timestamp,
-            active: chain.is_active(h),
-            tip: *h == tip,
+            active: chain.is_active(&h),
+            tip: h == tip,
         })
         .collect();
     // By height, the active block first among blocks at one height.

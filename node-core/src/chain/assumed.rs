@@ -151,16 +151,15 @@ impl Chain {
     /// not connected (held while waiting, or a crash before they were connected): the
     /// heaviest is held, or connected now if nothing holds it back.
     pub(super) fn resume_assumed_after_load(&mut self) {
-        if let Assumed::Waiting { hash, .. } = self.assume_valid.assumed {
-            if let Some(e) = self.index.get(&hash).copied() {
+        // Every block carries genesis's bits, so the heaviest is also the highest.
+        let best = self.heaviest_indexed();
+        if let Assumed::Waiting { hash, height, .. } = self.assume_valid.assumed {
+            if let Some(e) = self.index.get(&hash) {
                 self.note_assumed_indexed(hash, e.height);
-            } else if self.index.values().any(|e| {
-                matches!(self.assume_valid.assumed, Assumed::Waiting { height, .. } if e.height > height)
-            }) {
+            } else if self.index.get(&best).is_some_and(|e| e.height > height) {
                 self.assume_valid.assumed = Assumed::Off;
             }
         }
-        let best = self.heaviest_indexed();
         if best != self.tip() {
             if self.assume_valid.waits() {
                 self.assume_valid.held = Some(best);

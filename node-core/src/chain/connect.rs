@@ -66,11 +66,11 @@ impl Chain {
         let mut cursor = new_tip;
         while !self.is_active(&cursor) {
             branch.push(cursor);
-            cursor = self.index[&cursor].prev;
+            cursor = self.index.entry(&cursor).prev;
         }
         branch.reverse();
-        let fork_height = self.index[&cursor].height;
-        let old: Vec<BlockHash> = self.active[fork_height as usize + 1..].to_vec();
+        let fork_height = self.index.entry(&cursor).height;
+        let old = self.active.hashes_above(&self.index, fork_height as usize);
         let mark = self.changes.utxo.len();
         let unchecked_mark = self.changes.unchecked.len();
         let tip_mark = self.changes.tip;
@@ -120,7 +120,7 @@ impl Chain {
     /// Checks every input of the block at the tip's next height, then connects it. `txids`
     /// are its transactions' ids when the check that admitted it just computed them.
     fn connect(&mut self, hash: BlockHash, txids: Option<&[Txid]>) -> Result<(), ValidationError> {
-        let height = self.index[&hash].height;
+        let height = self.index.entry(&hash).height;
         let skip_signatures = self.assume_valid.is_vouched(&hash, height);
         let presigned = self.presigned.take(&hash);
         // A body the store lost cannot connect; the block is forgotten (not condemned) and
@@ -160,7 +160,7 @@ impl Chain {
     /// Connects a block known to be valid (it was connected before, or is genesis), recording
     /// it as the new tip with its undo data.
     fn connect_known(&mut self, hash: BlockHash, txids: Option<&[Txid]>) {
-        let height = self.index[&hash].height;
+        let height = self.index.entry(&hash).height;
         let Some(block) = self.bodies.block(&hash) else {
             // A body the store lost: the chain stops below it (the next block to arrive
             // on it is an orphan until this one is fetched again).
@@ -171,7 +171,8 @@ impl Chain {
         self.changes.utxo.extend(self.utxo.changes_for_apply(&undo));
         self.changes.undo.push((hash, undo.clone()));
         self.bodies.insert_undo(hash, undo);
-        self.active.push(hash);
+        // Indexed: its entry was just read.
+        self.active.push(&self.index, &hash);
         self.changes.tip = Some(hash);
     }
 
@@ -180,7 +181,7 @@ impl Chain {
         if self.active.len() <= 1 {
             return;
         }
-        let Some(hash) = self.active.pop() else {
+        let Some(hash) = self.active.pop(&self.index) else {
             return;
         };
         if let Some(undo) = self.bodies.undo(&hash) {
@@ -202,7 +203,7 @@ impl Chain {
     pub fn reindex_utxo(&mut self) {
         let mut utxo = UtxoSet::new();
         let mut undo = KeyedMap::new();
-        for (height, h) in self.active.iter().enumerate() {
+        for (height, h) in self.active.hashes_from(&self.index, 0).enumerate() {
             // A body the store lost leaves its outputs out; `reindexutxo` reads bodies
             // itself and drops such blocks first.
             if let Some(b) = self.bodies.block(h) {

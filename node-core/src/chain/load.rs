@@ -6,6 +6,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::active_chain::ActiveChain;
 use super::bodies::Bodies;
 #[cfg(feature = "body-source")]
 use super::bodies::BodySource;
@@ -72,7 +73,7 @@ impl Chain {
         bits: u32,
         index: BlockIndex,
         bodies: Bodies,
-        active: Vec<BlockHash>,
+        active: ActiveChain,
         utxo: UtxoSet,
     ) -> Self {
         let mut chain = Chain::from_parts(params, bits, index, bodies, active, utxo);
@@ -87,7 +88,7 @@ pub(super) struct LoadedIndex {
     /// Every block reachable from genesis.
     pub(super) index: BlockIndex,
     /// The active chain, genesis first.
-    pub(super) active: Vec<BlockHash>,
+    pub(super) active: ActiveChain,
     /// The network's bits (genesis's).
     pub(super) bits: u32,
 }
@@ -124,32 +125,38 @@ pub(super) fn index_stored<T>(
     while let Some((h, height, parent_work)) = queue.pop_front() {
         let entry_header = header(&by_hash[&h]);
         let chain_work = parent_work.saturating_add(pow::work(entry_header.bits));
-        index.insert(
-            h,
-            BlockEntry {
-                height,
-                chain_work,
-                prev: entry_header.prev,
-                timestamp: entry_header.timestamp,
-            },
-        );
-        for c in children.remove(&h).unwrap_or_default() {
+        let entry = BlockEntry {
+            height,
+            chain_work,
+            prev: entry_header.prev,
+            timestamp: entry_header.timestamp,
+        };
+        // A block that cannot be indexed (another block's bits) is not reachable, nor is
+        // anything built on it.
+        let children = children.remove(&h).unwrap_or_default();
+        if index.insert(h, entry).is_err() {
+            continue;
+        }
+        for c in children {
             queue.push_back((c, height + 1, chain_work));
         }
     }
-    let tip_entry = index
-        .get(&tip)
-        .ok_or(ChainError::Corrupt("tip block missing"))?;
-    let mut active = alloc::vec![BlockHash::ZERO; tip_entry.height as usize + 1];
+    // Built down from genesis, every entry is linked: the walk down from the tip needs no
+    // check ([`linked_index`] checks a stored index's links).
+    if !index.contains_key(&tip) {
+        return Err(ChainError::Corrupt("tip block missing"));
+    }
+    let mut positions = Vec::new();
     let mut cursor = tip;
-    loop {
-        let e = index[&cursor];
-        active[e.height as usize] = cursor;
+    while let (Some(at), Some(e)) = (index.position(&cursor), index.get(&cursor)) {
+        positions.push(at);
         if e.height == 0 {
             break;
         }
         cursor = e.prev;
     }
+    positions.reverse();
+    let active = ActiveChain::from_positions(positions);
     Ok((
         LoadedIndex {
             index,
@@ -158,6 +165,45 @@ pub(super) fn index_stored<T>(
         },
         by_hash,
     ))
+}
+
+/// The active chain ending at `tip`, walked down to genesis through `index`, every step
+/// approved by `linked(entry, parent)` (else the file is corrupt).
+#[cfg(feature = "body-source")]
+fn active_ending_at(
+    index: &BlockIndex,
+    tip: BlockHash,
+    linked: impl Fn(&BlockEntry, Option<&BlockEntry>) -> bool,
+) -> Result<ActiveChain, ChainError> {
+    let tip_entry = index
+        .get(&tip)
+        .ok_or(ChainError::Corrupt("tip block missing"))?;
+    // A height is only believed once linked; this bounds the allocation by the index.
+    if tip_entry.height >= index.len() as u64 {
+        return Err(ChainError::Corrupt(
+            "tip block's height exceeds the stored blocks",
+        ));
+    }
+    let mut positions = Vec::with_capacity(tip_entry.height as usize + 1);
+    let mut cursor = tip;
+    loop {
+        let (Some(at), Some(e)) = (index.position(&cursor), index.get(&cursor)) else {
+            return Err(ChainError::Corrupt("tip block is not linked to genesis"));
+        };
+        let parent = (e.prev != BlockHash::ZERO)
+            .then(|| index.get(&e.prev))
+            .flatten();
+        if !linked(&e, parent.as_ref()) || positions.len() > tip_entry.height as usize {
+            return Err(ChainError::Corrupt("tip block is not linked to genesis"));
+        }
+        positions.push(at);
+        if e.height == 0 {
+            break;
+        }
+        cursor = e.prev;
+    }
+    positions.reverse();
+    Ok(ActiveChain::from_positions(positions))
 }
 
 /// Checks the links of a stored index and returns its active chain ending at `tip`, genesis
@@ -170,7 +216,7 @@ fn linked_index(
     index: &mut BlockIndex,
     bits: u32,
     tip: BlockHash,
-) -> Result<Vec<BlockHash>, ChainError> {
+) -> Result<ActiveChain, ChainError> {
     let block_work = pow::work(bits);
     let linked = |e: &BlockEntry, parent: Option<&BlockEntry>| match parent {
         Some(p) => {
@@ -180,38 +226,14 @@ fn linked_index(
         }
         None => e.height == 0 && e.prev == BlockHash::ZERO && e.chain_work == block_work,
     };
-    let tip_entry = index
-        .get(&tip)
-        .ok_or(ChainError::Corrupt("tip block missing"))?;
-    // A height is only believed once linked; this bounds the allocation by the index.
-    if tip_entry.height >= index.len() as u64 {
-        return Err(ChainError::Corrupt(
-            "tip block's height exceeds the stored blocks",
-        ));
-    }
-    let mut active = alloc::vec![BlockHash::ZERO; tip_entry.height as usize + 1];
-    let mut cursor = tip;
-    loop {
-        let e = index[&cursor];
-        let parent = (e.prev != BlockHash::ZERO)
-            .then(|| index.get(&e.prev))
-            .flatten();
-        if !linked(&e, parent) {
-            return Err(ChainError::Corrupt("tip block is not linked to genesis"));
-        }
-        active[e.height as usize] = cursor;
-        if e.height == 0 {
-            break;
-        }
-        cursor = e.prev;
-    }
-    let is_active = |h: &BlockHash, e: &BlockEntry| active.get(e.height as usize) == Some(h);
+    let active = active_ending_at(index, tip, linked)?;
+    let is_active = |h: &BlockHash, e: &BlockEntry| active.has_at(index, h, e.height);
     let mut good: KeyedSet<BlockHash> = KeyedSet::new();
     let mut bad: KeyedSet<BlockHash> = KeyedSet::new();
     let side: Vec<BlockHash> = index
         .iter()
         .filter(|(h, e)| !is_active(h, e))
-        .map(|(h, _)| *h)
+        .map(|(h, _)| h)
         .collect();
     for start in side {
         let mut path = Vec::new();
@@ -223,7 +245,7 @@ fn linked_index(
             if bad.contains(&cursor) {
                 break false;
             }
-            let Some(e) = index.get(&cursor).copied() else {
+            let Some(e) = index.get(&cursor) else {
                 break false;
             };
             if is_active(&cursor, &e) {
@@ -233,7 +255,7 @@ fn linked_index(
                 return Err(ChainError::Corrupt("two genesis blocks"));
             }
             path.push(cursor);
-            if !linked(&e, index.get(&e.prev)) {
+            if !linked(&e, index.get(&e.prev).as_ref()) {
                 break false;
             }
             cursor = e.prev;

@@ -64,6 +64,7 @@ use crate::util::ordering;
 use crate::utxo::BlockUndo;
 use crate::utxo::UtxoSet;
 
+mod active_chain;
 mod assumed;
 mod block_index;
 mod bodies;
@@ -74,6 +75,7 @@ mod orphans;
 mod presigned;
 mod side_branches;
 
+use active_chain::ActiveChain;
 use assumed::{AssumeValid, Assumed};
 use bodies::Bodies;
 use connect::JustChecked;
@@ -82,7 +84,7 @@ use presigned::PresignedHints;
 use side_branches::SideBranches;
 
 pub use assumed::ASSUMED_BLOCK_PATIENCE_MS;
-pub use block_index::BlockIndex;
+pub use block_index::{BlockIndex, Position, Unlinked};
 pub use bodies::{owned as owned_body, BodyRef};
 #[cfg(feature = "body-source")]
 pub use bodies::{BodySource, RECENT_BODIES};
@@ -173,7 +175,7 @@ pub struct Chain {
     index: BlockIndex,
     /// Block bodies and undo data: all in memory, or recent ones over a body source.
     bodies: Bodies,
-    active: Vec<BlockHash>,
+    active: ActiveChain,
     utxo: UtxoSet,
     invalid: KeyedSet<BlockHash>,
     orphans: OrphanPool,
@@ -235,10 +237,11 @@ impl Chain {
             bits,
             BlockIndex::new(),
             Bodies::default(),
-            Vec::new(),
+            ActiveChain::default(),
             UtxoSet::new(),
         );
-        chain.index.insert(hash, entry);
+        // An empty index takes any entry without a parent at height 0.
+        let _ = chain.index.insert(hash, entry);
         let (genesis, txids) = checked.into_parts();
         chain.changes.blocks.push(genesis.clone());
         chain.bodies.insert_block(hash, genesis);
@@ -254,7 +257,7 @@ impl Chain {
         bits: u32,
         index: BlockIndex,
         bodies: Bodies,
-        active: Vec<BlockHash>,
+        active: ActiveChain,
         utxo: UtxoSet,
     ) -> Self {
         Chain {
@@ -331,11 +334,14 @@ impl Chain {
     }
     /// The genesis block's hash: the network's identity.
     pub fn genesis_hash(&self) -> BlockHash {
-        self.active[0]
+        self.active
+            .hash_at(&self.index, 0)
+            .copied()
+            .unwrap_or(BlockHash::ZERO)
     }
     /// The active tip.
     pub fn tip(&self) -> BlockHash {
-        *self.active.last().unwrap_or(&BlockHash::ZERO)
+        self.active.tip(&self.index)
     }
     /// Height of the active tip.
     pub fn height(&self) -> u64 {
@@ -387,7 +393,7 @@ impl Chain {
         &self.utxo
     }
     /// The index entry of a known block.
-    pub fn entry(&self, hash: &BlockHash) -> Option<&BlockEntry> {
+    pub fn entry(&self, hash: &BlockHash) -> Option<BlockEntry> {
         self.index.get(hash)
     }
     /// Whether a block is indexed (active or side branch).
@@ -414,9 +420,10 @@ impl Chain {
     }
     /// The active block at `height`, if held in memory (see [`Chain::block`]).
     pub fn block_at(&self, height: u64) -> Option<&Block> {
-        self.active
-            .get(usize::try_from(height).ok()?)
-            .and_then(|h| self.bodies.in_memory_block(h))
+        let hash = self
+            .active
+            .hash_at(&self.index, usize::try_from(height).ok()?)?;
+        self.bodies.in_memory_block(hash)
     }
     /// Any indexed block's body, by hash: from memory, or read from the body source.
     pub fn body(&self, hash: &BlockHash) -> Option<BodyRef<'_>> {
@@ -424,21 +431,25 @@ impl Chain {
     }
     /// The active block's body at `height` (see [`Chain::body`]).
     pub fn body_at(&self, height: u64) -> Option<BodyRef<'_>> {
-        self.bodies
-            .block(self.active.get(usize::try_from(height).ok()?)?)
+        self.bodies.block(
+            self.active
+                .hash_at(&self.index, usize::try_from(height).ok()?)?,
+        )
     }
     /// The active chain's hash at `height`.
     pub fn hash_at(&self, height: u64) -> Option<BlockHash> {
-        self.active.get(usize::try_from(height).ok()?).copied()
+        self.active
+            .hash_at(&self.index, usize::try_from(height).ok()?)
+            .copied()
     }
     /// Whether `hash` is on the active chain.
     pub fn is_active(&self, hash: &BlockHash) -> bool {
         self.index
             .get(hash)
-            .is_some_and(|e| self.active.get(e.height as usize) == Some(hash))
+            .is_some_and(|e| self.active.has_at(&self.index, hash, e.height))
     }
     /// Every indexed block with its entry, for drawing the block tree.
-    pub fn entries(&self) -> impl Iterator<Item = (&BlockHash, &BlockEntry)> {
+    pub fn entries(&self) -> impl Iterator<Item = (BlockHash, BlockEntry)> + '_ {
         self.index.iter()
     }
 
@@ -489,13 +500,15 @@ impl Chain {
         let mut height = self.height() as i64;
         let mut step = 1i64;
         while height > 0 {
-            out.push(self.active[height as usize]);
+            if let Some(h) = self.active.hash_at(&self.index, height as usize) {
+                out.push(*h);
+            }
             if out.len() >= LOCATOR_DENSE_ENTRIES {
                 step *= 2;
             }
             height -= step;
         }
-        out.push(self.active[0]);
+        out.push(self.genesis_hash());
         out
     }
 
@@ -513,11 +526,16 @@ impl Chain {
             .and_then(|h| self.index.get(h))
             .map_or(0, |e| e.height as usize + 1);
         let mut out = Vec::new();
-        for h in self.active.iter().skip(start).take(max) {
-            out.push(*h);
-            if Some(*h) == stop {
+        let mut height = start;
+        while let Some(&h) = self.active.hash_at(&self.index, height) {
+            if out.len() == max {
                 break;
             }
+            out.push(h);
+            if Some(h) == stop {
+                break;
+            }
+            height += 1;
         }
         out
     }
@@ -657,7 +675,7 @@ impl Chain {
         let hash = block.hash();
         // An orphan's parent may have been dropped while it waited (its branch failed to
         // connect earlier in the same cascade).
-        let Some(parent) = self.index.get(&block.header.prev).copied() else {
+        let Some(parent) = self.index.get(&block.header.prev) else {
             if self.invalid.contains(&block.header.prev) {
                 self.invalid.insert(hash);
                 return Err(ValidationError::InvalidAncestor(block.header.prev));
@@ -680,7 +698,11 @@ impl Chain {
         };
         let size = block.encoded_size();
         let best = self.best_block();
-        self.index.insert(hash, entry);
+        if self.index.insert(hash, entry).is_err() {
+            // Its parent is indexed, its height and work follow from its parent's: only a
+            // height past 2^32 could be refused, which no index in memory reaches.
+            return Err(ValidationError::UnknownParent(block.header.prev));
+        }
         let (block, txids) = checked.into_parts();
         self.changes.blocks.push(block.clone());
         self.bodies.insert_block(hash, block);

@@ -204,7 +204,7 @@ pub fn execute(ctx: Context<'_>, request: &Request) -> Result<Step, CliError> {
             let chain = chain_of(ctx.node)?;
             let blocks: Vec<Block> = chain
                 .entries()
-                .filter_map(|(h, _)| chain.body(h).map(std::borrow::Cow::into_owned))
+                .filter_map(|(h, _)| chain.body(&h).map(std::borrow::Cow::into_owned))
                 .collect();
             let mut rebuilt =
                 reindex::rebuild(chain.params().clone(), blocks, Some(chain.tip()), ctx.now)?;

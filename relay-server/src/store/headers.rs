@@ -218,7 +218,7 @@ mod tests {
         let rows = rows(store)?;
         assert_eq!(rows.len(), c.entries().count(), "one row per indexed block");
         for (h, e) in c.entries() {
-            let r = rows.get(h).ok_or("a block has no row")?;
+            let r = rows.get(&h).ok_or("a block has no row")?;
             assert_eq!((r.height, r.chain_work), (e.height, e.chain_work));
         }
         Ok(())
@@ -313,8 +313,8 @@ mod tests {
         // not made the tip.
         let side = c
             .entries()
-            .find(|(h, e)| e.height == 2 && c.hash_at(2) != Some(**h))
-            .map(|(h, _)| *h)
+            .find(|(h, e)| e.height == 2 && c.hash_at(2) != Some(*h))
+            .map(|(h, _)| h)
             .ok_or("no side block")?;
         edit(side, &|r| r.chain_work = u128::MAX)?;
         let loaded = store.load_chain(ChainParams::default())?.ok_or("no tip")?;
@@ -356,8 +356,8 @@ mod tests {
     /// The side block of [`stored_chain`] (height 2, off the active chain).
     fn side_block(c: &Chain) -> TestResult<BlockHash> {
         c.entries()
-            .find(|(h, e)| e.height == 2 && c.hash_at(2) != Some(**h))
-            .map(|(h, _)| *h)
+            .find(|(h, e)| e.height == 2 && c.hash_at(2) != Some(*h))
+            .map(|(h, _)| h)
             .ok_or_else(|| "no side block".into())
     }
 

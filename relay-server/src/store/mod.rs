@@ -486,7 +486,7 @@ impl Store {
         // The block index only, straight from the rows: bodies and undo data stay in the
         // file, read when needed.
         let table = txn.open_table(HEADERS).map_err(self.err())?;
-        let mut index = BlockIndex::new();
+        let mut rows = Vec::new();
         let mut bits = None;
         for row in table.iter().map_err(self.err())? {
             let (k, v) = row.map_err(self.err())?;
@@ -499,7 +499,7 @@ impl Store {
             if row.height == 0 {
                 bits = Some(row.header.bits);
             }
-            index.insert(
+            rows.push((
                 hash,
                 BlockEntry {
                     height: row.height,
@@ -507,9 +507,12 @@ impl Store {
                     prev: row.header.prev,
                     timestamp: row.header.timestamp,
                 },
-            );
+            ));
         }
         let bits = bits.ok_or_else(|| self.corrupt("no genesis block"))?;
+        // Rows that do not link to genesis are left out, as a block not reachable from it
+        // was never indexed; the tip's own chain must link (checked when the chain loads).
+        let (index, _unlinked) = BlockIndex::linked_from(rows);
 
         // Coins cannot be minted by editing the set: it may hold at most what the coinbases
         // up to the tip created (fees only move coins). Every row is read (and must decode)
