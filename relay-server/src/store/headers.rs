@@ -420,6 +420,27 @@ mod tests {
     }
 
     #[test]
+    fn a_side_row_claiming_to_be_below_its_parent_is_dropped_not_linked_elsewhere() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (store, c) = stored_chain(&dir.path().join("c.db"), 6)?;
+        let side = side_block(&c)?;
+        // The editor claims the side block sits at height 0 (and work to match), hoping
+        // to load it before its parent as a second root, or under whatever block is indexed
+        // where its parent should be.
+        for height in [0, 1] {
+            let mut row = *rows(&store)?.get(&side).ok_or("no side row")?;
+            row.height = height;
+            row.chain_work = pow::work(row.header.bits) * (u128::from(height) + 1);
+            put_row(&store, side.as_bytes(), &codec::encode(&row))?;
+            let loaded = store.load_chain(ChainParams::default())?.ok_or("no tip")?;
+            assert_eq!(loaded.tip(), c.tip(), "claimed height {height}");
+            assert!(!loaded.contains(&side), "claimed height {height}");
+            assert_eq!(loaded.entries().count(), c.entries().count() - 1);
+        }
+        Ok(())
+    }
+
+    #[test]
     fn a_second_genesis_row_is_refused() -> TestResult {
         let dir = tempfile::tempdir()?;
         let (store, _) = stored_chain(&dir.path().join("c.db"), 3)?;
