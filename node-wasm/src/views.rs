@@ -62,6 +62,8 @@ pub struct StatusView {
     pub signatures_vouched: u64,
     /// The block the relay that served the page vouched for, if the tab took its word.
     pub assume_valid: Option<AssumeValidView>,
+    /// Bytes of the node's wasm memory: its chain, coins and caches (it never shrinks).
+    pub memory_bytes: u64,
 }
 
 /// A block vouched for by the relay that served the page.

@@ -23,8 +23,15 @@
 // loads, so that panel is on screen during the sync (by default the top of the page is).
 // --trace FILE records a Chrome trace of the first chosen mode's sync and prints what its
 // long tasks were made of (tests/bench/long-tasks.mjs).
+// Memory, after the sync and again once ready after the reload (the issue-18 figures):
+// wasm_mb (the node's wasm linear memory, from its status: chain, coins, caches),
+// renderer_rss_mb (resident memory of the tab's renderer process, which runs the page, its
+// node worker and their wasm: what the phone pays), page_heap_mb (the page's V8 heap in use,
+// Chrome's JSHeapUsedSize) and idb_mb (navigator.storage.estimate(): the origin's stored
+// bytes). Chrome's performance.measureUserAgentSpecificMemory() needs a cross-origin
+// isolated page, which this one is not.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { freePort, launchBrowser, waitFor, RELAY_BIN } from '../browser/harness.mjs';
 import { busiestTask, report } from './long-tasks.mjs';
 
@@ -71,6 +78,30 @@ const url = `http://127.0.0.1:${port}`;
 const target = await waitFor('relay', async () => (await (await fetch(`${url}/status`)).json()).height, 60_000);
 
 const browser = await launchBrowser();
+const browserCdp = await browser.newBrowserCDPSession();
+/** Resident megabytes of the browser's renderer processes (one tab open at a time here). */
+async function rendererRssMb() {
+  const { processInfo } = await browserCdp.send('SystemInfo.getProcessInfo');
+  let kb = 0;
+  for (const p of processInfo.filter((p) => p.type === 'renderer')) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.id}/status`, 'utf8'))?.[1] ?? 0);
+    } catch { /* gone since listed */ }
+  }
+  return +(kb / 1024).toFixed(1);
+}
+/** The memory figures of a tab (see the header). @param {import('playwright-core').Page} page
+ *  @param {import('playwright-core').CDPSession} cdp */
+async function memoryOf(page, cdp) {
+  await cdp.send('HeapProfiler.collectGarbage').catch(() => {});
+  const metrics = Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+  const { wasm, idb } = await page.evaluate(async () => ({
+    wasm: (await /** @type {any} */ (window).node.status()).memoryBytes,
+    idb: (await navigator.storage.estimate()).usage ?? 0,
+  }));
+  const mb = (/** @type {number} */ b) => +(b / (1 << 20)).toFixed(1);
+  return { wasm_mb: mb(wasm), renderer_rss_mb: await rendererRssMb(), page_heap_mb: mb(metrics.JSHeapUsedSize), idb_mb: mb(idb) };
+}
 const results = {};
 try {
   for (const [mode, query] of chosen) {
@@ -100,7 +131,7 @@ try {
     }
     let synced = false;
     const clicking = clickDuringSync(page, () => synced);
-    await waitFor(`${mode} sync`, async () => (await statusMarked())?.height === target, 600_000, 20);
+    await waitFor(`${mode} sync`, async () => (await statusMarked())?.height === target, 1_800_000, 20);
     const syncMs = Date.now() - t0;
     synced = true;
     await clicking;
@@ -115,10 +146,12 @@ try {
       busiest = busiestTask(events).map(Math.round);
     }
     const clicks = [...seen.clicks].sort((a, b) => a - b);
+    const synced_memory = await memoryOf(page, cdp);
     const t1 = Date.now();
     await page.reload();
-    await waitFor(`${mode} ready after reload`, async () => (await status())?.height === target, 60_000, 20);
+    await waitFor(`${mode} ready after reload`, async () => (await status())?.height === target, 600_000, 20);
     const readyMs = Date.now() - t1;
+    const reloaded_memory = await memoryOf(page, cdp);
     await context.close();
     results[mode] = { mode, blocks: target, initial_sync_ms: syncMs, ms_per_block: syncMs / target,
       page_task_ms: Math.round(cpu.TaskDuration * 1000), page_script_ms: Math.round(cpu.ScriptDuration * 1000),
@@ -129,7 +162,8 @@ try {
       sync_long_tasks: seen.long.filter(([at]) => at >= nodeUpAt).length,
       longest_tasks_at_ms: [...seen.long].sort((a, b) => b[1] - a[1]).slice(0, 5),
       ...(busiest ? { busiest_task_thread_ms: busiest[0], busiest_task_wall_ms: busiest[1] } : {}),
-      clicks: clicks.length, click_p50_ms: Math.round(clicks[clicks.length >> 1] ?? NaN), click_max_ms: Math.round(clicks[clicks.length - 1] ?? NaN) };
+      clicks: clicks.length, click_p50_ms: Math.round(clicks[clicks.length >> 1] ?? NaN), click_max_ms: Math.round(clicks[clicks.length - 1] ?? NaN),
+      synced_memory, reloaded_memory };
     console.log(JSON.stringify(results[mode]));
   }
 } finally {

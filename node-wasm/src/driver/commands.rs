@@ -177,6 +177,7 @@ impl Driver {
                 height,
                 hash: hash.to_string(),
             }),
+            memory_bytes: wasm_memory_bytes(),
         }
     }
 
@@ -319,5 +320,17 @@ impl Driver {
             ("indexedFrom", views::number(index.lowest_height())),
             ("items", items.into()),
         ]))
+    }
+}
+
+/// Bytes of this module's linear memory (64 KiB pages).
+fn wasm_memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (core::arch::wasm32::memory_size::<0>() as u64) << 16
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
     }
 }
