@@ -467,3 +467,76 @@ fn a_miner_that_joins_after_the_payments_still_mines_them() {
     assert_eq!(sim.balance(relay, &miner.pubkey_hash()), 10);
     assert!(sim.nodes[relay].node.mempool().is_empty());
 }
+
+/// A relay answers every `getblocks` at once with a full `inv` of blocks the tab has not
+/// downloaded yet (a long chain, a fast relay, a slow tab). The tab used to ask for the next
+/// batch after every full one, whatever its download queue could take: past
+/// `FetchQueue::CAP` the batch was dropped, the next one asked for after it, and the blocks
+/// of the dropped batch were never fetched — every later block an orphan, the download
+/// stuck (a fresh tab stopped at block 26,782 of the 100,000-block benchmark chain). It
+/// must stop asking while a batch would not fit, and never ask past a hash it dropped.
+#[test]
+fn a_relay_announcing_faster_than_a_tab_downloads_leaves_no_gap() {
+    use node_core::node::peers::FetchQueue;
+    let relay_peer = 1u64;
+    let mut tab = Node::new(
+        config("4001", Role::Wallet, 7),
+        Some(sim_chain(key(9).pubkey_hash())),
+    );
+    let genesis = tab.chain().expect("a chain").genesis_hash();
+    tab.handle(
+        T0,
+        Event::PeerConnected {
+            peer: relay_peer,
+            outbound: true,
+        },
+    );
+    let version = protocol::Version {
+        protocol: protocol::PROTOCOL_VERSION,
+        genesis,
+        best_height: 100_000,
+        tip: BlockHash::from_hash(node_core::Hash256([0xEE; 32])),
+        chain_work: u128::MAX / 2,
+        node_id: "3000".into(),
+        role: Role::Relay,
+        listen_url: None,
+        nonce: 99,
+        user_agent: "test".into(),
+    };
+    for m in [Message::Version(version), Message::Verack] {
+        tab.handle(T0, frame(relay_peer, &m));
+    }
+    // Block hashes of the relay's chain, in order (their bodies never come: the tab is slow).
+    let hash = |n: u32| {
+        let mut b = [0u8; 32];
+        b[..4].copy_from_slice(&n.to_be_bytes());
+        b[31] = 1;
+        BlockHash::from_hash(node_core::Hash256(b))
+    };
+    let batch = protocol::MAX_INV_ITEMS as u32;
+    let mut announced = 0u32;
+    let mut asked_after: Vec<BlockHash> = Vec::new();
+    for _ in 0..100 {
+        let sent = sent_to(&tab.drain_actions(), relay_peer);
+        let Some(Message::GetBlocks { locator, .. }) =
+            sent.iter().find(|m| matches!(m, Message::GetBlocks { .. }))
+        else {
+            break;
+        };
+        asked_after.push(locator[0]);
+        let inv: Vec<InvItem> = (announced..announced + batch)
+            .map(|n| InvItem::Block(hash(n)))
+            .collect();
+        announced += batch;
+        tab.handle(T0, frame(relay_peer, &Message::Inv(inv)));
+    }
+    let queued_at_most = FetchQueue::CAP as u32 + 128;
+    assert!(
+        announced <= queued_at_most,
+        "the tab asked for {announced} announcements, more than it can queue ({queued_at_most})"
+    );
+    // Every `getblocks` after the first continued from the last hash of a batch it took.
+    for (i, from) in asked_after.iter().enumerate().skip(1) {
+        assert_eq!(*from, hash(i as u32 * batch - 1), "getblocks {i}");
+    }
+}

@@ -74,8 +74,9 @@ pub struct FetchQueue {
 }
 
 impl FetchQueue {
-    /// Most blocks queued per peer; later announcements are dropped until it drains (the
-    /// sync asks again with `getblocks` when it is behind).
+    /// Most blocks queued per peer. The sync asks for the next batch of announcements only
+    /// while a whole batch fits (else it asks again once the queue has drained), so an
+    /// announcement dropped here is one a peer sent unasked.
     pub const CAP: usize = 20_000;
 
     /// Queues a hash; false if it was there already or the queue is full.
@@ -102,6 +103,11 @@ impl FetchQueue {
     /// Number queued.
     pub fn len(&self) -> usize {
         self.order.len()
+    }
+
+    /// Whether `more` hashes would still fit.
+    pub fn has_room_for(&self, more: usize) -> bool {
+        self.order.len().saturating_add(more) <= Self::CAP
     }
 }
 

@@ -201,8 +201,13 @@ impl Node {
             p.claim_unbacked = !any_fresh;
         }
         p.getblocks_sent = None;
-        if blocks.len() >= config.inv_batch.min(MAX_INV_ITEMS) {
-            // The peer has more: ask for the next batch now, while this one downloads.
+        let batch = config.inv_batch.min(MAX_INV_ITEMS);
+        // The peer has more: ask for the next batch now, while this one downloads — but
+        // only while a whole batch still fits in the queue. Asking past a batch the queue
+        // could not take would leave a gap of blocks never fetched, every later block an
+        // orphan; once the queue has drained, the stalled-sync check asks again from our
+        // best block.
+        if blocks.len() >= batch && p.to_fetch.has_room_for(batch) {
             if let Some(last) = blocks.last().copied() {
                 self.send_getblocks(id, Some(last));
             }
