@@ -89,6 +89,7 @@ pub use bodies::{owned as owned_body, BodyRef};
 #[cfg(feature = "body-source")]
 pub use bodies::{BodySource, RECENT_BODIES};
 pub use changes::{snapshot, ChainChanges};
+pub use connect::CONNECT_STEP_BLOCKS;
 pub use orphans::MAX_ORPHAN_BYTES;
 pub use side_branches::{
     MAX_BEST_SIDE_BRANCH_BLOCKS, MAX_BEST_SIDE_BRANCH_BYTES, MAX_SIDE_BRANCH_BLOCKS,
@@ -187,6 +188,9 @@ pub struct Chain {
     side: SideBranches,
     /// Blocks whose signatures the shell already verified.
     presigned: PresignedHints,
+    /// The block a step stopped short of ([`CONNECT_STEP_BLOCKS`]), to connect towards
+    /// with [`Chain::connect_next_step`].
+    connect_pending: Option<BlockHash>,
 }
 
 /// Mines a genesis block paying `subsidy` to `to` at difficulty `bits`.
@@ -273,6 +277,7 @@ impl Chain {
             changes: ChainChanges::default(),
             side: SideBranches::default(),
             presigned: PresignedHints::default(),
+            connect_pending: None,
         }
     }
 

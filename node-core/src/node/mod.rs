@@ -405,6 +405,7 @@ impl Node {
     /// Work common to the end of every event (and of every local command that changes the
     /// chain or the mempool).
     fn after_event(&mut self) {
+        self.connect_pending_blocks();
         self.retry_orphans_after_arrivals();
         self.flush_block_announcements();
         self.flush_tx_announcements(false);

@@ -478,6 +478,19 @@ impl Node {
         }
     }
 
+    /// Connects, a step at a time, what an earlier step of a long extension left (see
+    /// [`crate::chain::CONNECT_STEP_BLOCKS`]), handing each step's writes and tip changes
+    /// over before the next: by the end of the event the tip is the heaviest valid block,
+    /// as always.
+    pub(super) fn connect_pending_blocks(&mut self) {
+        while let Some(steps) = self.chain.as_mut().and_then(Chain::connect_next_step) {
+            if let Some(chain) = self.chain.as_mut() {
+                self.out.persist(chain.take_changes());
+            }
+            self.after_tip_change(&steps);
+        }
+    }
+
     /// If we are behind and nothing is being downloaded or asked for (blocks were evicted
     /// from the orphan pool, a peer went away), ask the best peer again.
     pub(super) fn resume_stalled_sync(&mut self) {
