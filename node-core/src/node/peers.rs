@@ -20,6 +20,9 @@ pub const KNOWN_INVENTORY_CAP: usize = 8_192;
 /// Blocks remembered as sent to one peer, to charge it for asking again: a few download
 /// windows' worth.
 pub const SERVED_BLOCKS_CAP: usize = 4_096;
+/// Blocks remembered as ones a peer answered `notfound` for while another peer had
+/// announced them: a few download windows' worth.
+pub const LACKED_BLOCKS_CAP: usize = 4_096;
 
 /// A set that forgets its oldest members past a capacity: what a peer is known to have.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +106,11 @@ impl FetchQueue {
     /// Number queued.
     pub fn len(&self) -> usize {
         self.order.len()
+    }
+
+    /// Whether `h` is queued.
+    pub fn contains(&self, h: &BlockHash) -> bool {
+        self.set.contains(h)
     }
 
     /// Whether `more` hashes would still fit.
@@ -216,6 +224,10 @@ pub struct Peer {
     pub to_serve: ServeQueue,
     /// Blocks sent to it lately on this connection: asking for one again is charged.
     pub served_blocks: RecentSet<BlockHash>,
+    /// Blocks it said it does not have (`notfound`) that another peer announced: asked of
+    /// that peer instead, and no longer taken from this one's announcements on this
+    /// connection.
+    pub lacks: RecentSet<BlockHash>,
     /// Asked for the blocks its `version` claimed, it had none we lacked: its height claim
     /// no longer counts toward our sync target (until it announces a block we lack).
     pub claim_unbacked: bool,
@@ -244,6 +256,7 @@ impl Peer {
             getaddr_answered: false,
             to_serve: ServeQueue::default(),
             served_blocks: RecentSet::new(SERVED_BLOCKS_CAP),
+            lacks: RecentSet::new(LACKED_BLOCKS_CAP),
             claim_unbacked: false,
         }
     }

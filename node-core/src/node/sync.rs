@@ -187,7 +187,7 @@ impl Node {
         let can_take_blocks = chain.is_some() || genesis.expected.is_some();
         let mut any_fresh = false;
         for h in blocks {
-            if sync.block_is_known(chain.as_ref(), h) {
+            if p.lacks.contains(h) || sync.block_is_known(chain.as_ref(), h) {
                 continue;
             }
             any_fresh = true;
@@ -239,7 +239,7 @@ impl Node {
             let Some(h) = p.to_fetch.pop() else {
                 break;
             };
-            if sync.block_is_known(chain.as_ref(), &h) {
+            if p.lacks.contains(&h) || sync.block_is_known(chain.as_ref(), &h) {
                 continue;
             }
             p.in_flight.insert(h, *now);
@@ -251,11 +251,25 @@ impl Node {
         }
     }
 
-    /// A block `id` says it does not have.
+    /// A block `id` says it does not have: the request is over. When another peer
+    /// announced it, that peer is asked instead, and `id`'s announcements of it are no
+    /// longer taken on this connection: else a peer that announced real blocks before an
+    /// honest one did, and answered `notfound` and announced them again over and over,
+    /// would keep them awaited from itself (never long enough to time out) and never
+    /// fetched from anyone.
     pub(super) fn block_not_found(&mut self, id: PeerId, h: BlockHash) {
-        self.sync.settle(&h, id);
-        if let Some(p) = self.peers.get_mut(&id) {
-            p.in_flight.remove(&h);
+        let was_requested = self.sync.settle(&h, id);
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        p.in_flight.remove(&h);
+        if was_requested {
+            p.known.remove(&InvItem::Block(h));
+            if self.refetch_elsewhere(h, id) {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.lacks.insert(h);
+                }
+            }
         }
     }
 
@@ -322,7 +336,10 @@ impl Node {
                     .peers
                     .get(&id)
                     .is_some_and(|p| p.getblocks_sent.is_some());
-                if !waiting && !asked {
+                // While other blocks are downloading, the gap below this one may be among
+                // them: asking now would announce again, and have fetched again, blocks
+                // the orphan pool let go of.
+                if !waiting && !asked && !self.sync.is_downloading() {
                     self.send_getblocks(id, None);
                 }
             }
@@ -362,17 +379,23 @@ impl Node {
         }
     }
 
-    /// Asks another peer that announced block `hash` for it (its body from `from` failed
-    /// checks that do not condemn the header).
-    fn refetch_elsewhere(&mut self, hash: BlockHash, from: PeerId) {
+    /// Asks another peer that announced block `hash` for it (`from` did not deliver it, or
+    /// its body failed checks that do not condemn the header); returns whether one was
+    /// found with room for it in its queue.
+    fn refetch_elsewhere(&mut self, hash: BlockHash, from: PeerId) -> bool {
         let other = self.peers.values_mut().find(|p| {
-            p.id != from && p.handshake.is_complete() && p.known.contains(&InvItem::Block(hash))
+            p.id != from
+                && p.handshake.is_complete()
+                && p.known.contains(&InvItem::Block(hash))
+                && !p.lacks.contains(&hash)
         });
-        if let Some(p) = other {
-            p.to_fetch.push(hash);
-            let other = p.id;
-            self.fill_block_requests(other);
-        }
+        let Some(p) = other else {
+            return false;
+        };
+        let queued = p.to_fetch.push(hash) || p.to_fetch.contains(&hash);
+        let other = p.id;
+        self.fill_block_requests(other);
+        queued
     }
 
     /// Validates a block from a peer or from this node, persists what changed, and updates
