@@ -231,7 +231,10 @@ mod compact {
         /// The index of stored rows in any order: they are indexed parents first (by
         /// height), and a row that does not link ([`Unlinked`]) is left out, with every row
         /// under it — as a block not reachable from genesis would never have been indexed.
-        /// Sized once, so a 100,000-block index carries no growth slack.
+        /// A second row of a block already indexed is left out too: replacing the first
+        /// would move the block under another parent, away from the rows linked under it
+        /// (a cycle, when that parent is one of them). Sized once, so a 100,000-block
+        /// index carries no growth slack.
         pub fn linked_from(mut rows: Vec<(BlockHash, BlockEntry)>) -> (Self, usize) {
             rows.sort_unstable_by_key(|(_, e)| e.height);
             let mut index = BlockIndex {
@@ -241,7 +244,7 @@ mod compact {
             };
             let mut dropped = 0;
             for (hash, entry) in rows {
-                if index.insert(hash, entry).is_err() {
+                if index.contains_key(&hash) || index.insert(hash, entry).is_err() {
                     dropped += 1;
                 }
             }

@@ -144,7 +144,9 @@ pub(super) fn index_stored<T>(
     // Built down from genesis, every entry is linked: the walk down from the tip needs no
     // check ([`linked_index`] checks a stored index's links).
     if !index.contains_key(&tip) {
-        return Err(ChainError::Corrupt("tip block missing"));
+        return Err(ChainError::Corrupt(
+            "tip block is missing or not linked to genesis",
+        ));
     }
     let mut positions = Vec::new();
     let mut cursor = tip;
@@ -175,9 +177,9 @@ fn active_ending_at(
     tip: BlockHash,
     linked: impl Fn(&BlockEntry, Option<&BlockEntry>) -> bool,
 ) -> Result<ActiveChain, ChainError> {
-    let tip_entry = index
-        .get(&tip)
-        .ok_or(ChainError::Corrupt("tip block missing"))?;
+    let tip_entry = index.get(&tip).ok_or(ChainError::Corrupt(
+        "tip block is missing or not linked to genesis",
+    ))?;
     // A height is only believed once linked; this bounds the allocation by the index.
     if tip_entry.height >= index.len() as u64 {
         return Err(ChainError::Corrupt(

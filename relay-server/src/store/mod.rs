@@ -496,7 +496,12 @@ impl Store {
             if hash.as_bytes().as_slice() != k.value() {
                 return Err(self.corrupt("a block header is stored under another hash"));
             }
-            if row.height == 0 {
+            // The network's bits are genesis's: the one row without a parent (a row of
+            // height 0 that names a parent is unlinked, and left out below).
+            if row.header.prev == BlockHash::ZERO {
+                if bits.is_some() {
+                    return Err(self.corrupt("two genesis blocks"));
+                }
                 bits = Some(row.header.bits);
             }
             rows.push((
@@ -510,6 +515,16 @@ impl Store {
             ));
         }
         let bits = bits.ok_or_else(|| self.corrupt("no genesis block"))?;
+        // Every block of the active chain is stored with its body, so a tip row without one
+        // was made up (its row links, but nothing can be served or built on it).
+        let blocks = txn.open_table(BLOCKS).map_err(self.err())?;
+        if blocks
+            .get(tip.as_bytes().as_slice())
+            .map_err(self.err())?
+            .is_none()
+        {
+            return Err(self.corrupt("the tip block's body is not stored"));
+        }
         // Rows that do not link to genesis are left out, as a block not reachable from it
         // was never indexed; the tip's own chain must link (checked when the chain loads).
         let (index, _unlinked) = BlockIndex::linked_from(rows);
