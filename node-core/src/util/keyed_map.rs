@@ -144,6 +144,9 @@ impl<K: MapKey, V> KeyedMap<K, V> {
     /// Removes `key`'s entry; returns its value. The last entry moves into its slot.
     pub fn remove(&mut self, key: &K) -> Option<V> {
         let i = self.index.remove(&key.raw())?;
+        if i as usize >= self.slots.len() {
+            return None;
+        }
         let (_, v) = self.slots.swap_remove(i as usize)?;
         if let Some(Some((moved, _))) = self.slots.get(i as usize) {
             if let Some(slot) = self.index.get_mut(&moved.raw()) {
