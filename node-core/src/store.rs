@@ -120,5 +120,6 @@ impl StoredChain {
             self.tip,
             blocks_per_batch,
         )
+        .collect()
     }
 }

@@ -139,7 +139,7 @@ impl ChainStore {
         for (i, group) in groups.iter().enumerate() {
             requests.push(
                 journal
-                    .put(bytes(&codec::encode(group)))
+                    .put(bytes(&codec::encode(&group)))
                     .with_key(JsValue::from_f64(first_key + i as f64))
                     .primitive()?,
             );
@@ -170,7 +170,7 @@ impl ChainStore {
         &self,
         chain: &Chain,
     ) -> Result<impl Future<Output = Result<(), NodeError>> + '_, NodeError> {
-        self.begin_rewrite(&chain.snapshot(1))
+        self.begin_rewrite(&mut chain.snapshot(1))
     }
 
     /// Reads the journal in one readonly transaction and folds it.
@@ -220,11 +220,12 @@ impl ChainStore {
 
     /// Replaces the whole journal by `batches` (grouped into records of about
     /// [`RECORD_TARGET_BYTES`]), in one transaction created now; the future awaits its commit.
-    fn begin_rewrite(
-        &self,
-        batches: &[ChainChanges],
-    ) -> Result<impl Future<Output = Result<(), NodeError>> + '_, NodeError> {
-        let records = records_of(batches);
+    /// Each record is encoded and handed to IndexedDB before the next batch is taken, so a
+    /// lazy snapshot ([`Chain::snapshot`]) never has the whole chain copied in wasm memory.
+    fn begin_rewrite<'s>(
+        &'s self,
+        batches: &mut dyn Iterator<Item = ChainChanges>,
+    ) -> Result<impl Future<Output = Result<(), NodeError>> + use<'s>, NodeError> {
         let tx = self
             .db
             .transaction(JOURNAL)
@@ -232,21 +233,32 @@ impl ChainStore {
             .build()?;
         let journal = tx.object_store(JOURNAL)?;
         let clear = journal.clear()?;
-        let mut puts = Vec::with_capacity(records.len());
-        for (i, group) in records.iter().enumerate() {
-            let value = bytes(&codec::encode(group));
-            puts.push(
-                journal
-                    .put(value)
-                    .with_key(JsValue::from_f64(i as f64))
-                    .primitive()?,
-            );
+        let put = |group: &[ChainChanges], key: usize| {
+            journal
+                .put(bytes(&codec::encode(&group)))
+                .with_key(JsValue::from_f64(key as f64))
+                .primitive()
+        };
+        let mut puts = Vec::new();
+        let (mut group, mut size) = (Vec::new(), 0usize);
+        for changes in batches {
+            let next = estimated_size(&changes);
+            if !group.is_empty() && size.saturating_add(next) > RECORD_TARGET_BYTES {
+                puts.push(put(&group, puts.len())?);
+                (group, size) = (Vec::new(), 0);
+            }
+            size = size.saturating_add(next);
+            group.push(changes);
         }
+        if !group.is_empty() {
+            puts.push(put(&group, puts.len())?);
+        }
+        drop(group);
+        let records = puts.len();
         // Keys only grow: should this transaction fail, later records must still land after
         // every record it meant to replace.
-        self.next_key
-            .set(self.next_key.get().max(records.len() as f64));
-        self.records.set(records.len());
+        self.next_key.set(self.next_key.get().max(records as f64));
+        self.records.set(records);
         // Polled once now, so the commit is requested before anything else can run (a
         // transaction that finished first could no longer be committed, and one dropped
         // uncommitted is aborted). The waker is a no-op: whoever awaits the returned future
@@ -267,7 +279,7 @@ impl ChainStore {
 
     /// Deletes every record (a corrupt database is cleared so the node can download again).
     pub async fn clear(&self) -> Result<(), NodeError> {
-        self.begin_rewrite(&[])?.await
+        self.begin_rewrite(&mut core::iter::empty())?.await
     }
 
     /// Closes the connection to the database.

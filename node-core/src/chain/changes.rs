@@ -53,33 +53,35 @@ impl ChainChanges {
 
 /// A store's whole state as batches that rebuild it when applied, in order, to an empty
 /// store: first the UTXO set and tip, then the blocks (with their undo data) at most
-/// `blocks_per_batch` to a batch. Used to compact a journal of many small batches.
+/// `blocks_per_batch` to a batch. Used to compact a journal of many small batches. Lazy: a
+/// batch's blocks are copied only when it is taken, so a shell that writes each batch
+/// before taking the next never holds a second copy of the whole chain.
 pub fn snapshot<'a>(
-    blocks: impl Iterator<Item = (&'a BlockHash, &'a Block)>,
-    undo: impl Fn(&BlockHash) -> Option<&'a BlockUndo>,
+    blocks: impl Iterator<Item = (&'a BlockHash, &'a Block)> + 'a,
+    undo: impl Fn(&BlockHash) -> Option<&'a BlockUndo> + 'a,
     utxo: impl Iterator<Item = (OutPoint, UtxoEntry)>,
     unchecked: impl Iterator<Item = BlockHash>,
     tip: Option<BlockHash>,
     blocks_per_batch: usize,
-) -> Vec<ChainChanges> {
-    let mut out = alloc::vec![ChainChanges {
+) -> impl Iterator<Item = ChainChanges> + 'a {
+    let first = ChainChanges {
         utxo: utxo.map(|(op, e)| (op, Some(e))).collect(),
         unchecked: unchecked.map(|h| (h, true)).collect(),
         utxo_reset: true,
         tip,
         ..ChainChanges::default()
-    }];
+    };
     let per_batch = blocks_per_batch.max(1);
-    for (h, b) in blocks {
-        if out.len() == 1 || out.last().is_some_and(|c| c.blocks.len() >= per_batch) {
-            out.push(ChainChanges::default());
-        }
-        if let Some(batch) = out.last_mut() {
+    let mut blocks = blocks.peekable();
+    core::iter::once(first).chain(core::iter::from_fn(move || {
+        blocks.peek()?;
+        let mut batch = ChainChanges::default();
+        for (h, b) in blocks.by_ref().take(per_batch) {
             batch.blocks.push(b.clone());
             if let Some(u) = undo(h) {
                 batch.undo.push((*h, u.clone()));
             }
         }
-    }
-    out
+        Some(batch)
+    }))
 }

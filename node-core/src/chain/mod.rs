@@ -292,19 +292,24 @@ impl Chain {
     /// data, the UTXO set, the tip) as batches for an empty store (see
     /// [`snapshot`]): to rewrite a journal of many small batches. Orphans and
     /// the invalid-block memory are not stored.
-    pub fn snapshot(&self, blocks_per_batch: usize) -> Vec<ChainChanges> {
+    /// Lazy, as [`snapshot`]: each batch's blocks are copied as it is taken.
+    pub fn snapshot(&self, blocks_per_batch: usize) -> impl Iterator<Item = ChainChanges> + '_ {
         #[cfg(feature = "body-source")]
         if self.bodies.is_backed() {
-            return self.snapshot_from_source(blocks_per_batch);
+            return alloc::boxed::Box::new(self.snapshot_from_source(blocks_per_batch).into_iter())
+                as alloc::boxed::Box<dyn Iterator<Item = ChainChanges> + '_>;
         }
-        snapshot(
+        let batches = snapshot(
             self.bodies.memory_blocks(),
             |h| self.bodies.in_memory_undo(h),
             self.utxo.entries().into_iter(),
             self.assume_valid.unchecked.iter().copied(),
             Some(self.tip()),
             blocks_per_batch,
-        )
+        );
+        #[cfg(feature = "body-source")]
+        let batches = alloc::boxed::Box::new(batches);
+        batches
     }
 
     /// [`Chain::snapshot`] of a chain whose bodies are on disk: each read once, to hand over.
@@ -327,6 +332,7 @@ impl Chain {
             Some(self.tip()),
             blocks_per_batch,
         )
+        .collect()
     }
 
     /// The network parameters.
