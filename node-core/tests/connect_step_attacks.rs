@@ -457,11 +457,6 @@ fn a_reload_after_any_step_resumes_to_the_same_tip_and_coins() {
 /// forget it (with the assumed block), which leaves the tab far below the block its relay
 /// vouched for, its journal told to delete the download.
 #[test]
-#[ignore = "open: Chain::loaded (chain/load.rs:79-80) runs classify_side_blocks after \
-            resume_assumed_after_load left a step pending; best_block() is then the tip, so \
-            every pending block is put on the side list and trim_side_branches \
-            (side_branches.rs next_to_forget) forgets the whole pending branch when it holds \
-            more than MAX_BEST_SIDE_BRANCH_BLOCKS blocks / MAX_BEST_SIDE_BRANCH_BYTES"]
 fn a_tab_closed_after_the_first_step_keeps_the_rest_of_a_long_download_on_reload() {
     let n = (MAX_BEST_SIDE_BRANCH_BLOCKS + 2 * CONNECT_STEP_BLOCKS + 500) as u64;
     let blocks = download(n, b"long", None);
@@ -499,10 +494,6 @@ fn a_tab_closed_after_the_first_step_keeps_the_rest_of_a_long_download_on_reload
 /// a peer it greets, its tip: that must be where its stored download leads, not the end of
 /// the step the load connected.
 #[test]
-#[ignore = "open (minor): Node::new (node/mod.rs:214) persists the load's first step but \
-            does not run connect_pending_blocks, so until its first event the node's tip \
-            (status, and the version it sends from peer_connected) is the end of one step \
-            rather than the heaviest stored block"]
 fn a_node_restarted_between_steps_starts_at_its_heaviest_stored_block() {
     let blocks = download(3_500, b"restart", None);
     let params = trusting(3_500, blocks[3_500].hash());
@@ -611,11 +602,6 @@ fn a_heavier_branch_arriving_while_a_step_is_pending_wins_once_the_steps_run() {
 /// longer the best, so its blocks are side blocks, counted against the side-branch budget
 /// (and forgotten first when over it). Every indexed block is active or on the side list.
 #[test]
-#[ignore = "open (latent, Chain API only; a Node drains the steps before its next accept): \
-            Chain::activate (chain/connect.rs) puts only disconnected blocks on the side list; \
-            the blocks of a pending extension (connect_pending) that a heavier branch \
-            overtook are neither active nor side blocks, so trim_side_branches never counts \
-            or forgets them"]
 fn an_overtaken_pending_branch_is_accounted_as_a_side_branch() {
     let held = download(2_500, b"held", None);
     let mut rival = held[..=500].to_vec();
@@ -1034,15 +1020,10 @@ fn removing_the_last_slot_the_only_entry_and_absent_keys_loses_nothing() {
 
 /// A `make` that panics inside `get_or_insert_with` (a native relay whose task survives a
 /// panic, behind `catch_unwind`): the map must stay a map. Here the key was indexed before
-/// `make` ran, so the map counts an entry it cannot return; removing that key then moves
-/// the last entry into its slot and returns early (`swap_remove(..)?` on the empty slot)
-/// without re-pointing the moved key, which then reads as absent and, after one more
-/// insert, reads the newcomer's value.
+/// `make` ran, so the map counts an entry it cannot return; removing that key moves the
+/// last entry into its slot, and the moved key must still be found (it once was not: the
+/// removal returned early on the empty slot without re-pointing it).
 #[test]
-#[ignore = "open (latent, no shipped caller's make can panic): KeyedMap::get_or_insert_with \
-            (util/keyed_map.rs) indexes the key before make() runs, and KeyedMap::remove's \
-            `self.slots.swap_remove(i)?` returns before re-pointing the moved entry when the \
-            removed slot is empty"]
 fn a_panicking_make_leaves_the_map_consistent() {
     let mut m: KeyedMap<BlockHash, u32> = KeyedMap::new();
     m.insert(block_key(1), 1);

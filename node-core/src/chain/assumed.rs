@@ -201,13 +201,19 @@ impl Chain {
     pub(super) fn hold(&mut self, hash: BlockHash) {
         let prev = self.index.get(&hash).map(|e| e.prev);
         if let Some(old) = self.assume_valid.held.filter(|old| Some(*old) != prev) {
-            for h in self.branch_not_leading_to(old, hash) {
-                let size = self.bodies.block(&h).map_or(0, |b| b.encoded_size());
-                self.side.insert(h, size);
-            }
+            self.set_aside(old, hash);
         }
         self.assume_valid.held = Some(hash);
         self.unmark_side_ancestors(hash);
+    }
+
+    /// Puts the branch of `from` that does not lead to `to` on the side list (counted
+    /// against the side-branch budgets, trimmed first when lightest).
+    pub(super) fn set_aside(&mut self, from: BlockHash, to: BlockHash) {
+        for h in self.branch_not_leading_to(from, to) {
+            let size = self.bodies.block(&h).map_or(0, |b| b.encoded_size());
+            self.side.insert(h, size);
+        }
     }
 
     /// The blocks from `from` down to (not including) its common ancestor with `to`.

@@ -74,6 +74,15 @@ impl Chain {
                 }
             }
         }
+        // A heavier branch overtook the extension a step stopped short of: what is left of
+        // it is a side branch like any other.
+        if let Some(pending) = self
+            .connect_pending
+            .filter(|p| !self.is_heavier(p, &self.tip()))
+        {
+            self.connect_pending = None;
+            self.set_aside(pending, self.tip());
+        }
         first_failure
     }
 

@@ -749,9 +749,10 @@ impl Chain {
         heavier(&self.index, a, b)
     }
 
-    /// The best indexed block: the held one while waiting, else the active tip.
+    /// The best indexed block: the held one while waiting, or the one a step of a long
+    /// extension stopped short of (its branch is not a side branch), else the active tip.
     fn best_block(&self) -> BlockHash {
-        match self.assume_valid.held {
+        match self.assume_valid.held.or(self.connect_pending) {
             Some(h) if self.index.contains_key(&h) && self.is_heavier(&h, &self.tip()) => h,
             _ => self.tip(),
         }

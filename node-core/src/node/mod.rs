@@ -219,7 +219,7 @@ impl Node {
         if let Some(changes) = chain.as_mut().map(Chain::take_changes) {
             out.persist(changes);
         }
-        Node {
+        let mut node = Node {
             addrs: AddrExchange::new(config.dial_learned),
             config,
             chain,
@@ -238,7 +238,11 @@ impl Node {
             #[cfg(feature = "body-source")]
             coin_source: None,
             out,
-        }
+        };
+        // A load that left steps of a long extension (a tab closed mid-download) connects
+        // them now, so the node starts at its heaviest stored block.
+        node.connect_pending_blocks();
+        node
     }
 
     /// Keeps block bodies and undo data in the shell's storage (read through `source`)

@@ -147,13 +147,14 @@ impl<K: MapKey, V> KeyedMap<K, V> {
         if i as usize >= self.slots.len() {
             return None;
         }
-        let (_, v) = self.slots.swap_remove(i as usize)?;
+        let entry = self.slots.swap_remove(i as usize);
+        // Re-pointed even when the removed slot was empty (a `make` that panicked).
         if let Some(Some((moved, _))) = self.slots.get(i as usize) {
             if let Some(slot) = self.index.get_mut(&moved.raw()) {
                 *slot = i;
             }
         }
-        Some(v)
+        entry.map(|(_, v)| v)
     }
 
     /// The value of `key`, inserting `make()` first if there is none.
