@@ -28,11 +28,14 @@
 //! store.persist(&[changes]).await?;
 //! ```
 
+use std::borrow::Borrow;
 use std::cell::Cell;
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
 use indexed_db_futures::database::Database;
+use indexed_db_futures::future::BasicRequest;
+use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use js_sys::Uint8Array;
@@ -127,7 +130,6 @@ impl ChainStore {
             return Ok(());
         }
         let first_key = self.next_key.get();
-        let groups = records_of(batch);
         let tx = self
             .db
             .transaction(JOURNAL)
@@ -135,19 +137,12 @@ impl ChainStore {
             .build()?;
         let journal = tx.object_store(JOURNAL)?;
         // A request goes out when built; its future is only kept until the commit resolves.
-        let mut requests = Vec::with_capacity(groups.len());
-        for (i, group) in groups.iter().enumerate() {
-            requests.push(
-                journal
-                    .put(bytes(&codec::encode(&group)))
-                    .with_key(JsValue::from_f64(first_key + i as f64))
-                    .primitive()?,
-            );
-        }
+        let requests = put_records(&journal, first_key, batch.iter())?;
+        let records = requests.len();
         tx.commit().await?;
         drop(requests);
-        self.next_key.set(first_key + groups.len() as f64);
-        self.records.set(self.records.get() + groups.len());
+        self.next_key.set(first_key + records as f64);
+        self.records.set(self.records.get() + records);
         Ok(())
     }
 
@@ -233,27 +228,7 @@ impl ChainStore {
             .build()?;
         let journal = tx.object_store(JOURNAL)?;
         let clear = journal.clear()?;
-        let put = |group: &[ChainChanges], key: usize| {
-            journal
-                .put(bytes(&codec::encode(&group)))
-                .with_key(JsValue::from_f64(key as f64))
-                .primitive()
-        };
-        let mut puts = Vec::new();
-        let (mut group, mut size) = (Vec::new(), 0usize);
-        for changes in batches {
-            let next = estimated_size(&changes);
-            if !group.is_empty() && size.saturating_add(next) > RECORD_TARGET_BYTES {
-                puts.push(put(&group, puts.len())?);
-                (group, size) = (Vec::new(), 0);
-            }
-            size = size.saturating_add(next);
-            group.push(changes);
-        }
-        if !group.is_empty() {
-            puts.push(put(&group, puts.len())?);
-        }
-        drop(group);
+        let puts = put_records(&journal, 0.0, batches)?;
         let records = puts.len();
         // Keys only grow: should this transaction fail, later records must still land after
         // every record it meant to replace.
@@ -288,24 +263,45 @@ impl ChainStore {
     }
 }
 
-/// `batch` cut into runs of consecutive batches whose encoding stays within
-/// [`RECORD_TARGET_BYTES`] by [`estimated_size`] (a batch larger than that alone is a run of
-/// its own). Folding the runs in order is folding `batch`.
-pub fn records_of(batch: &[ChainChanges]) -> Vec<&[ChainChanges]> {
-    let mut runs = Vec::new();
-    let (mut start, mut size) = (0, 0usize);
-    for (i, changes) in batch.iter().enumerate() {
-        let next = estimated_size(changes);
-        if i > start && size.saturating_add(next) > RECORD_TARGET_BYTES {
-            runs.push(&batch[start..i]);
-            (start, size) = (i, 0);
+/// Puts `batches` into `journal` as records keyed from `first_key` up, each a run of
+/// consecutive batches whose encoding stays within [`RECORD_TARGET_BYTES`] by
+/// [`estimated_size`] (a batch larger than that alone is a record of its own); folding the
+/// records in order is folding `batches`. Each record is encoded and handed over before the
+/// next batch is taken, so a lazy snapshot is never all in wasm memory. Returns the requests
+/// (kept until the transaction commits).
+fn put_records<T>(
+    journal: &ObjectStore<'_>,
+    first_key: f64,
+    batches: impl Iterator<Item = T>,
+) -> Result<Vec<BasicRequest<JsValue>>, NodeError>
+where
+    T: Borrow<ChainChanges> + serde::Serialize,
+{
+    let mut requests = Vec::new();
+    let (mut group, mut size) = (Vec::new(), 0usize);
+    let put = |group: &[T], requests: &mut Vec<_>| -> Result<(), NodeError> {
+        let key = first_key + requests.len() as f64;
+        requests.push(
+            journal
+                .put(bytes(&codec::encode(&group)))
+                .with_key(JsValue::from_f64(key))
+                .primitive()?,
+        );
+        Ok(())
+    };
+    for changes in batches {
+        let next = estimated_size(changes.borrow());
+        if !group.is_empty() && size.saturating_add(next) > RECORD_TARGET_BYTES {
+            put(&group, &mut requests)?;
+            (group, size) = (Vec::new(), 0);
         }
         size = size.saturating_add(next);
+        group.push(changes);
     }
-    if start < batch.len() {
-        runs.push(&batch[start..]);
+    if !group.is_empty() {
+        put(&group, &mut requests)?;
     }
-    runs
+    Ok(requests)
 }
 
 /// The encoded size of `c`, or more: blocks exactly, every other entry at its largest.
