@@ -290,7 +290,7 @@ mod tests {
         let (_, c) = stored_chain(&dir.path().join("c.db"), 12)?;
         // A snapshot lists blocks in hash order, children often first.
         let copy = Store::create(&dir.path().join("copy.db"))?;
-        copy.apply(&c.snapshot(3))?;
+        copy.apply(&c.snapshot(3).collect::<Vec<_>>())?;
         assert_rows_match(&copy, &c)?;
         assert_loads_as(&copy, &c)
     }
