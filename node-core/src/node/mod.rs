@@ -201,7 +201,7 @@ pub struct Node {
     /// The block of the next frame whose signatures the shell verified (for that frame only).
     next_block_verified: Option<BlockHash>,
     /// Where the shell stores bodies, for a chain downloaded from its genesis later.
-    #[cfg(feature = "body-source")]
+    #[cfg(feature = "stored-bodies")]
     body_source: Option<alloc::sync::Arc<dyn crate::chain::BodySource>>,
     /// Where the shell stores coins, for a chain downloaded from its genesis later.
     #[cfg(feature = "body-source")]
@@ -233,7 +233,7 @@ impl Node {
             next_ping: 1,
             now: 0,
             next_block_verified: None,
-            #[cfg(feature = "body-source")]
+            #[cfg(feature = "stored-bodies")]
             body_source: None,
             #[cfg(feature = "body-source")]
             coin_source: None,
@@ -247,7 +247,7 @@ impl Node {
 
     /// Keeps block bodies and undo data in the shell's storage (read through `source`)
     /// rather than all in memory: for the chain held now and one downloaded later.
-    #[cfg(feature = "body-source")]
+    #[cfg(feature = "stored-bodies")]
     pub fn keep_bodies_in(&mut self, source: alloc::sync::Arc<dyn crate::chain::BodySource>) {
         if let Some(chain) = self.chain.as_mut() {
             chain.keep_bodies_in(source.clone());

@@ -51,6 +51,7 @@ mod tab_shell;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use gloo_timers::callback::Interval;
 use gloo_timers::future::TimeoutFuture;
@@ -64,7 +65,9 @@ use crate::error::NodeError;
 use crate::inbound::InboundQueue;
 use crate::miner::{MinerPool, WorkerReport};
 use crate::peer_text::console_warn;
+use crate::body_file::BodyFile;
 use crate::storage::ChainStore;
+use crate::stored_bodies::StoredBodies;
 use crate::transport::Backoff;
 use crate::tx_index::TxIndex;
 use crate::verifier::VerifierPool;
@@ -109,6 +112,8 @@ struct Inner {
     node_id: String,
     node: RefCell<Node>,
     store: ChainStore,
+    /// Block bodies and undo records, in the body file.
+    bodies: Arc<StoredBodies>,
     wallet: Wallet,
     queue: RefCell<VecDeque<Action>>,
     /// Actions in `queue` that reach outside (all but writes and notifications).
@@ -158,13 +163,17 @@ impl Driver {
         };
         let mut storage_warnings = Vec::new();
         let store = ChainStore::open(&format!("chain-{}", config.node_id)).await?;
-        let chain = match store.load(params.clone()).await {
+        let (file, in_memory) = BodyFile::open(&format!("bodies-{}", config.node_id)).await?;
+        storage_warnings.extend(in_memory);
+        let bodies = Arc::new(StoredBodies::new(file, Default::default()));
+        let chain = match store.load(params.clone(), &bodies).await {
             Ok(chain) => chain,
             Err(NodeError::Corrupt(why)) => {
                 storage_warnings.push(format!(
                     "the stored chain was not used ({why}); it is downloaded again"
                 ));
                 store.clear().await?;
+                bodies.clear()?;
                 None
             }
             Err(e) => return Err(e),
@@ -186,7 +195,8 @@ impl Driver {
             ..NodeConfig::default()
         };
         let index = chain.as_ref().map(TxIndex::of_chain).unwrap_or_default();
-        let node = Node::new(node_config, chain);
+        let mut node = Node::new(node_config, chain);
+        node.keep_bodies_in(bodies.clone());
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
             let report = {
                 let weak = weak.clone();
@@ -203,6 +213,7 @@ impl Driver {
                 node_id: config.node_id.clone(),
                 node: RefCell::new(node),
                 store,
+                bodies,
                 wallet,
                 queue: RefCell::new(VecDeque::new()),
                 outward_queued: Cell::new(0),
@@ -301,6 +312,8 @@ impl Driver {
             pool.shutdown();
         }
         self.inner.listeners.borrow_mut().clear();
+        // Written bodies are flushed; a node started again in this worker opens the file.
+        self.inner.bodies.file().close();
     }
 
     /// Resolves once every queued action (writes included) has been carried out.
