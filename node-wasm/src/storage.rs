@@ -372,22 +372,22 @@ impl ChainStore {
     }
 
     /// Reads and rebuilds the chain over `bodies`, which learns where every stored body
-    /// lies; `None` on a node that never stored one. A journal that names bytes the body
-    /// file does not hold, or whose UTXO set or undo data is not what its blocks prove
-    /// ([`journal_audit::audit`]), is `Corrupt`, as is one that does not decode: none of it
-    /// is used.
+    /// lies; `None` on a node that never stored one. Nothing is replayed: the index is built
+    /// from the stored headers and the UTXO set is taken as stored, after the checks that
+    /// cost no body read ([`journal_audit::quick_check`]); with `replay`, every stored block
+    /// is also read and replayed from genesis ([`journal_audit::audit`], the page's "verify
+    /// my chain"). A journal that names bytes the body file does not hold, fails a check or
+    /// does not decode is `Corrupt`: none of it is used.
     pub async fn load(
         &self,
         params: ChainParams,
         bodies: &Arc<StoredBodies>,
+        replay: bool,
     ) -> Result<Option<Chain>, NodeError> {
-        let t0 = js_sys::Date::now();
         let stored = self.read().await?.stored;
-        crate::peer_text::console_warn(&format!("TIMING read {}", (js_sys::Date::now() - t0) as u64));
         let Some(tip) = stored.tip else {
             // Nothing stored: whatever the body file holds is named by no one.
-            bodies.replace_located(KeyedMap::new());
-            bodies.file().clear()?;
+            bodies.clear()?;
             return Ok(None);
         };
         let end = stored.file_end();
@@ -414,14 +414,15 @@ impl ChainStore {
             located.iter().map(|(h, l)| (*h, l.header)).collect();
         bodies.replace_located(located);
         let utxo = UtxoSet::from_entries(utxo);
-        let t1 = js_sys::Date::now();
-        journal_audit::audit(bodies, &utxo, tip, &params).map_err(NodeError::Corrupt)?;
-        crate::peer_text::console_warn(&format!("TIMING audit {}", (js_sys::Date::now() - t1) as u64));
+        if replay {
+            journal_audit::audit(bodies, &utxo, tip, &params).map_err(NodeError::Corrupt)?;
+        }
         let source: Arc<dyn node_core::chain::BodySource> = bodies.clone();
+        let subsidy = params.subsidy;
         let mut chain = Chain::from_stored_headers(params, headers, tip, utxo, source)
             .map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        journal_audit::quick_check(&chain, bodies, subsidy).map_err(NodeError::Corrupt)?;
         chain.restore_unchecked(unchecked);
-        crate::peer_text::console_warn(&format!("TIMING total {}", (js_sys::Date::now() - t0) as u64));
         Ok(Some(chain))
     }
 

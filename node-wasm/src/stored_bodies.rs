@@ -6,7 +6,7 @@
 //! every batch of changes the node asks to persist as soon as the node gives it up
 //! ([`StoredBodies::write`]): the bodies and undo records go to the file at once and leave
 //! the batch, which keeps only the blocks' headers on its way to the IndexedDB journal
-//! ([`crate::storage`]), where [`StoredBodies::journal_batch`] names each record's place.
+//! ([`crate::storage`]), where [`crate::storage::JournalBatch::of`] names each record's place.
 //! The chain then lets the bodies go from memory, and reads them back from the file when a
 //! reorganisation, a peer or the explorer needs one.
 //!
@@ -48,10 +48,7 @@ pub struct StoredBodies {
 
 impl std::fmt::Debug for StoredBodies {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredBodies")
-            .field("file", &self.file)
-            .field("blocks", &self.located.borrow().len())
-            .finish()
+        f.write_str("StoredBodies")
     }
 }
 

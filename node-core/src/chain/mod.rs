@@ -248,8 +248,8 @@ impl Chain {
         let _ = chain.index.insert(hash, entry);
         let (genesis, txids) = checked.into_parts();
         chain.changes.blocks.push(genesis.clone());
+        chain.apply_block(hash, &genesis, &txids);
         chain.bodies.insert_block(hash, genesis);
-        chain.connect_with_txids(hash, &txids);
         chain.note_assumed_indexed(hash, 0);
         Ok(chain)
     }

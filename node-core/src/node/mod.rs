@@ -64,6 +64,7 @@ mod liveness;
 mod mining;
 mod orphan_txs;
 mod outbox;
+pub mod peer_table;
 pub mod peers;
 mod report;
 mod score;
@@ -72,7 +73,6 @@ pub mod shell;
 mod sync;
 mod tx_intake;
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -87,6 +87,7 @@ use announce::Announcements;
 use genesis::GenesisWait;
 use mining::Mining;
 use outbox::Outbox;
+use peer_table::PeerTable;
 use peers::{Peer, PeerId};
 use sync::Download;
 use tx_intake::TxIntake;
@@ -187,7 +188,7 @@ pub struct Node {
     config: NodeConfig,
     chain: Option<Chain>,
     mempool: Mempool,
-    peers: BTreeMap<PeerId, Peer>,
+    peers: PeerTable,
     genesis: GenesisWait,
     sync: Download,
     announce: Announcements,
@@ -224,7 +225,7 @@ impl Node {
             config,
             chain,
             mempool,
-            peers: BTreeMap::new(),
+            peers: PeerTable::new(),
             genesis: GenesisWait::default(),
             sync: Download::new(height),
             announce: Announcements::default(),

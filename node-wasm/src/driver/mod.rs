@@ -61,11 +61,11 @@ use node_core::protocol::Role;
 use node_core::{Action, ChainParams, Event, Node, NodeConfig, Notification};
 use wasm_bindgen_futures::spawn_local;
 
+use crate::body_file::BodyFile;
 use crate::error::NodeError;
 use crate::inbound::InboundQueue;
 use crate::miner::{MinerPool, WorkerReport};
 use crate::peer_text::console_warn;
-use crate::body_file::BodyFile;
 use crate::storage::ChainStore;
 use crate::stored_bodies::StoredBodies;
 use crate::transport::Backoff;
@@ -106,6 +106,10 @@ pub struct DriverConfig {
     pub verify_workers: usize,
     /// URL of `verify-worker.js`.
     pub verify_worker_url: String,
+    /// Replay the stored chain from genesis before using it (option `verifyStorage`, the
+    /// page's "verify my chain"); a plain start only checks what needs no body read
+    /// ([`crate::journal_audit`]).
+    pub replay_storage: bool,
 }
 
 struct Inner {
@@ -166,7 +170,10 @@ impl Driver {
         let (file, in_memory) = BodyFile::open(&format!("bodies-{}", config.node_id)).await?;
         storage_warnings.extend(in_memory);
         let bodies = Arc::new(StoredBodies::new(file, Default::default()));
-        let chain = match store.load(params.clone(), &bodies).await {
+        let chain = match store
+            .load(params.clone(), &bodies, config.replay_storage)
+            .await
+        {
             Ok(chain) => chain,
             Err(NodeError::Corrupt(why)) => {
                 storage_warnings.push(format!(

@@ -166,7 +166,12 @@ impl Driver {
             .into_iter()
             .map(|c| JournalBatch::of(c, &self.inner.bodies))
             .collect();
-        if let Err(e) = self.inner.store.persist(&batch).await {
+        // The records the batch names reach the file before the journal names them.
+        let written = match self.inner.bodies.file().write_out() {
+            Ok(()) => self.inner.store.persist(&batch).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             console_error(&format!("node {}: {e}", self.inner.node_id));
             *self.inner.storage_error.borrow_mut() = Some(e.to_string());
         }

@@ -127,5 +127,6 @@ pub fn offline_config(node_id: &str) -> DriverConfig {
         assume_valid: None,
         verify_workers: 1,
         verify_worker_url: "./no-such-verify-worker.js".into(),
+        replay_storage: false,
     }
 }
