@@ -153,9 +153,10 @@ impl BodyFile {
 
     /// Appends are made from `end` on: a load sets it just past the last record its journal
     /// names, so bytes no journal record names are overwritten rather than kept.
-    pub fn set_end(&self, end: u64) {
-        self.pending.borrow_mut().clear();
+    pub fn set_end(&self, end: u64) -> Result<(), NodeError> {
+        self.write_out()?;
         self.on_file.set(end);
+        Ok(())
     }
 
     /// Appends `bytes` as one record. It is readable at once and written to the file with

@@ -403,7 +403,7 @@ impl ChainStore {
             )));
         }
         // Bytes past the last record named were never journaled: the next write reuses them.
-        bodies.file().set_end(end);
+        bodies.file().set_end(end)?;
         let StoredIndex {
             located,
             utxo,

@@ -464,6 +464,35 @@ impl<K: MapKey + fmt::Debug> fmt::Debug for KeyedSet<K> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn raw_keys_order_as_their_keys_do() {
+        use crate::primitives::hash::{Hash256, Txid};
+        use crate::primitives::tx::OutPoint;
+        let hashes = [[0u8; 32], [1; 32], [0xff; 32], {
+            let mut h = [0u8; 32];
+            h[31] = 1;
+            h
+        }];
+        let mut points = Vec::new();
+        for h in hashes {
+            for vout in [0u32, 1, 255, 256, u32::MAX] {
+                points.push(OutPoint {
+                    txid: Txid::from_hash(Hash256(h)),
+                    vout,
+                });
+            }
+        }
+        for a in &points {
+            for b in &points {
+                assert_eq!(a.cmp(b), a.raw().cmp(&b.raw()), "{a:?} {b:?}");
+                assert_eq!(
+                    a.txid.to_hash().cmp(&b.txid.to_hash()),
+                    a.txid.to_hash().raw().cmp(&b.txid.to_hash().raw())
+                );
+            }
+        }
+    }
+
     use super::*;
     use alloc::collections::BTreeSet;
 
