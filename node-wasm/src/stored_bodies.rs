@@ -148,6 +148,11 @@ impl StoredBodies {
     /// The undo record of `hash` as stored, read from the file.
     pub fn stored_undo(&self, hash: &BlockHash) -> Option<BlockUndo> {
         let span = self.locate(hash)?.undo?;
+        // A place the journal gives is not trusted to be small: a damaged one could name
+        // the whole file; nothing larger than a record can be is read.
+        if span.len as usize > MAX_UNDO_BYTES {
+            return None;
+        }
         codec::decode(&self.file.read(span)?, MAX_UNDO_BYTES).ok()
     }
 }
@@ -156,6 +161,9 @@ impl BodySource for StoredBodies {
     /// The body of `hash`, if stored, readable and still the block of that hash.
     fn block(&self, hash: &BlockHash) -> Option<Block> {
         let span = self.locate(hash)?.block;
+        if span.len as usize > MAX_BLOCK_SIZE {
+            return None;
+        }
         let block: Block = codec::decode(&self.file.read(span)?, MAX_BLOCK_SIZE).ok()?;
         (block.header.hash() == *hash).then_some(block)
     }
