@@ -391,18 +391,15 @@ fn the_whole_real_chain_announced_every_step_and_never_delivered_is_taken_from_t
     lab.assert_node_holds_the_honest_chain();
 }
 
-/// Open: the stall above, against a longer chain. While the attacker holds the first 128
-/// blocks for the 30 s stall timeout, the node fetches the relay's later blocks as orphans,
-/// and past the orphan pool (512 blocks) the oldest are let go. Once the attacker is
-/// dropped, the node must fetch those again from the relay, which charges a block asked
-/// for twice on one connection (5 points a `getdata`): with 2,500 blocks the honest relay
-/// drops the node at 100 points, at height 1,280. (With 1,200 blocks it ends at 45.) The
-/// fix is a download window: no more blocks requested than the orphan pool can hold
-/// beside those it holds, with the blocks a dropped peer owed asked first; not made in
-/// this session (the attempt stalled the download, and the sync code is being changed
-/// elsewhere).
+/// The stall above, against a longer chain. While the attacker holds the first 128 blocks
+/// for the 30 s stall timeout, the node fetches the relay's later blocks as orphans. Past
+/// the orphan pool (512 blocks) the oldest used to be let go, and once the attacker was
+/// dropped the node fetched them again from the relay, which charges a block asked for
+/// twice on one connection (5 points a `getdata`): with 2,500 blocks the honest relay
+/// dropped the node at 100 points, at height 1,280. The download window keeps what is in
+/// flight and held within the pool, and the blocks the attacker owed are asked of the relay
+/// first, as all the rest waits on them.
 #[test]
-#[ignore = "open: a 30 s stall overflows the orphan pool and the refetch gets the node dropped"]
 fn a_stall_that_overflows_the_orphan_pool_does_not_get_the_node_dropped_by_the_relay() {
     let first = first_honest_blocks(2_500);
     let mut lab = Lab::with_blocks(
