@@ -124,9 +124,10 @@ impl Download {
             .orphan_roots_since(self.written_off)
             .iter()
             .all(|root| {
-                !self.requested.contains_key(root)
-                    && !(self.owed.contains(root)
-                        && peers.values().any(|p| p.to_fetch.contains(root)))
+                let awaited = self.requested.contains_key(root);
+                let owed_and_queued =
+                    self.owed.contains(root) && peers.values().any(|p| p.to_fetch.contains(root));
+                !awaited && !owed_and_queued
             })
     }
 
