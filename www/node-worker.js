@@ -144,9 +144,10 @@ const VERIFY = 'verifyChain';
 /** What a start says when the stored chain failed its check (node-wasm driver::start). */
 const NOT_USED = /^the stored chain was not used \((.*)\); it is downloaded again$/;
 
-/** "Verify my chain": the node stops and starts again from its storage, so the stored
- *  journal is checked exactly as after a reload (node-wasm/src/journal_audit.rs replays it
- *  from genesis: proof of work, Merkle roots, every spend, undo data, the UTXO set). The
+/** "Verify my chain": the node stops and starts again from its storage with
+ *  `verifyStorage`, so the stored chain is replayed from genesis (node-wasm/src/
+ *  journal_audit.rs: proof of work, Merkle roots, every spend, undo data, the UTXO set; a
+ *  plain start or reload checks only what needs no body read, to start in constant time). The
  *  chain in memory was checked when it arrived; what a restart trusts is storage, which the
  *  browser's developer tools or a disk fault can change under a running node. A store that
  *  fails is not used: the node never serves or builds on its blocks, clears it and
@@ -169,7 +170,8 @@ async function verifyChain() {
     closeConnections();
     node = null;
     subscribed.clear();
-    const fresh = await BrowserNode.start(startOptions);
+    // A plain start checks only what needs no body read; this one replays every block.
+    const fresh = await BrowserNode.start({ ...startOptions, verifyStorage: true });
     // Read before any frame from the relay is handled (the reads settle in this task).
     held = await fresh.status();
     node = fresh;

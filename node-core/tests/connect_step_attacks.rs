@@ -23,7 +23,7 @@ use node_core::consensus::validation::ValidationError;
 use node_core::node::{Action, Event, Node, Notification};
 use node_core::protocol::{InvItem, Role};
 use node_core::store::StoredChain;
-use node_core::util::keyed_map::{KeyedMap, KeyedSet, MapKey};
+use node_core::util::keyed_map::{KeyedMap, KeyedSet, MapKey, RawKey};
 use node_core::{Block, BlockHash, Chain, Hash256, KeyPair, OutPoint, Transaction, Txid, UtxoSet};
 use proptest::prelude::*;
 use support::chain::*;
@@ -771,12 +771,9 @@ fn agrees_with_btree<K: MapKey + std::fmt::Debug>(
     keys: &[K],
     absent: &[K],
     ops: &[Op],
-) -> Result<(), TestCaseError>
-where
-    K::Raw: std::fmt::Debug,
-{
+) -> Result<(), TestCaseError> {
     let mut ours: KeyedMap<K, u32> = KeyedMap::new();
-    let mut model: BTreeMap<K::Raw, (K, u32)> = BTreeMap::new();
+    let mut model: BTreeMap<RawKey, (K, u32)> = BTreeMap::new();
     let mut newest: Option<K> = None;
     let pick = |i: usize| {
         if i < keys.len() {
@@ -786,7 +783,7 @@ where
         }
     };
     let same = |ours: &KeyedMap<K, u32>,
-                model: &BTreeMap<K::Raw, (K, u32)>|
+                model: &BTreeMap<RawKey, (K, u32)>|
      -> Result<(), TestCaseError> {
         prop_assert_eq!(ours.len(), model.len());
         prop_assert_eq!(ours.is_empty(), model.is_empty());

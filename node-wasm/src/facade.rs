@@ -180,6 +180,10 @@ fn config_from(options: &JsValue) -> Result<DriverConfig, NodeError> {
         verify_worker_url: option(options, "verifyWorkerUrl")
             .and_then(|v| v.as_string())
             .unwrap_or_else(|| "./verify-worker.js".into()),
+
+        replay_storage: option(options, "verifyStorage")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
     })
 }
 

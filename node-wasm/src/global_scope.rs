@@ -28,3 +28,9 @@ pub fn hardware_concurrency() -> f64 {
         .and_then(|c| c.as_f64())
         .unwrap_or(2.0)
 }
+
+/// `navigator.storage`, where the browser has it (the origin private file system's door).
+pub fn storage_manager() -> Option<web_sys::StorageManager> {
+    use wasm_bindgen::JsCast;
+    global_property("navigator", "storage")?.dyn_into().ok()
+}

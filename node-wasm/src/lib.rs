@@ -28,6 +28,7 @@
 //! the page (`BrowserNode`, optimised for size), and without it for the mining workers
 //! (`mineChunk` only, optimised for speed).
 
+pub mod body_file;
 pub mod bounded_copy;
 pub mod driver;
 pub mod error;
@@ -40,6 +41,7 @@ pub mod journal_audit;
 pub mod miner;
 pub mod peer_text;
 pub mod storage;
+pub mod stored_bodies;
 pub mod transport;
 pub mod tx_index;
 pub mod verifier;

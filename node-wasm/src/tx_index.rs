@@ -22,8 +22,7 @@
 
 use std::cell::OnceCell;
 
-use node_core::chain::Chain;
-use node_core::primitives::block::Block;
+use node_core::chain::{BodyRef, Chain};
 use node_core::primitives::hash::PubKeyHash;
 use node_core::{BlockHash, Txid};
 
@@ -41,7 +40,7 @@ struct IndexedBlock {
 }
 
 /// The stored block of a hash: the chain's, in the driver; a test's own, in tests.
-pub type BlockOf<'c> = dyn Fn(&BlockHash) -> Option<&'c Block> + 'c;
+pub type BlockOf<'c> = dyn Fn(&BlockHash) -> Option<BodyRef<'c>> + 'c;
 
 impl IndexedBlock {
     /// Its transactions and what each touched, hashed once and kept. (Not at connection:
@@ -87,7 +86,7 @@ impl TxIndex {
     pub fn of_chain(chain: &Chain) -> TxIndex {
         let mut from = chain.height();
         let mut count = 0;
-        while let Some(block) = chain.block_at(from) {
+        while let Some(block) = chain.body_at(from) {
             count += block.transactions.len();
             if from == 0 || count > MAX_INDEXED_TXS {
                 break;
@@ -96,7 +95,7 @@ impl TxIndex {
         }
         let mut index = TxIndex::default();
         for height in from..=chain.height() {
-            if let (Some(hash), Some(block)) = (chain.hash_at(height), chain.block_at(height)) {
+            if let (Some(hash), Some(block)) = (chain.hash_at(height), chain.body_at(height)) {
                 index.connect(height, hash, block.transactions.len());
             }
         }

@@ -21,7 +21,6 @@
 //! workers fail to start loses nothing but speed.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
@@ -52,8 +51,10 @@ pub fn pack_checks(txs: &[Transaction]) -> Option<Vec<u8>> {
 
 struct Slot {
     worker: Worker,
-    /// Requests sent to this worker and not answered yet.
-    outstanding: Rc<RefCell<BTreeSet<u64>>>,
+    /// Requests sent to this worker and not answered yet: a few hundred at most (the
+    /// inbound queue's bound), so a list; a `BTreeSet` cost the page module a B-tree
+    /// instance of its own (~3 KB gzipped).
+    outstanding: Rc<RefCell<Vec<u64>>>,
     _listeners: [EventListener; 2],
 }
 
@@ -100,7 +101,7 @@ impl VerifierPool {
                     return false;
                 }
             };
-            let outstanding = Rc::new(RefCell::new(BTreeSet::new()));
+            let outstanding = Rc::new(RefCell::new(Vec::new()));
             let on_message = {
                 let outstanding = outstanding.clone();
                 let on_result = self.on_result.clone();
@@ -112,7 +113,12 @@ impl VerifierPool {
                     let Some(id) = get("id").as_f64().map(|f| f as u64) else {
                         return;
                     };
-                    if outstanding.borrow_mut().remove(&id) {
+                    let answered = {
+                        let mut outstanding = outstanding.borrow_mut();
+                        let at = outstanding.iter().position(|o| *o == id);
+                        at.map(|at| outstanding.swap_remove(at)).is_some()
+                    };
+                    if answered {
                         on_result(id, get("ok").as_bool() == Some(true));
                     }
                 })
@@ -130,9 +136,7 @@ impl VerifierPool {
                             &format!("{url} failed: signatures are checked in wasm").into(),
                         );
                     }
-                    let ids: Vec<u64> = std::mem::take(&mut *outstanding.borrow_mut())
-                        .into_iter()
-                        .collect();
+                    let ids: Vec<u64> = std::mem::take(&mut *outstanding.borrow_mut());
                     for id in ids {
                         on_result(id, false);
                     }
@@ -170,7 +174,7 @@ impl VerifierPool {
         if !ok || slot.worker.post_message(&msg).is_err() {
             return false;
         }
-        slot.outstanding.borrow_mut().insert(id);
+        slot.outstanding.borrow_mut().push(id);
         true
     }
 

@@ -1,7 +1,10 @@
-//! What a tab reads back from its own IndexedDB may have been damaged, or edited from the
-//! browser's developer tools. Each test writes such records into a real IndexedDB, starts
-//! the node on it, and checks that it never panics, never counts coins no block created,
-//! says in one line what it did, and keeps every key that is still whole.
+//! What a tab reads back from its own IndexedDB and body file may have been damaged, or
+//! edited from the browser's developer tools. Each test writes such records into a real
+//! IndexedDB and body file (in the origin private file system: these tests run in a
+//! dedicated worker, as the node does), starts the node on them, and checks that it never
+//! panics, never counts coins no block created, says in one line what it did, and keeps
+//! every key that is still whole. A plain start checks what needs no body read; a start
+//! that verifies the stored chain (the page's "verify my chain") replays it all.
 #![cfg(target_arch = "wasm32")]
 
 use indexed_db_futures::database::Database;
@@ -12,17 +15,20 @@ use node_core::primitives::hash::sha256;
 use node_core::{
     consensus::pow, primitives::codec, Address, ChainParams, OutPoint, Txid, UtxoEntry,
 };
+use node_wasm::body_file::BodyFile;
 use node_wasm::driver::Driver;
 use node_wasm::error::NodeError;
 use node_wasm::storage::ChainStore;
+use node_wasm::stored_bodies::StoredBodies;
 use node_wasm::wallet::Wallet;
+use std::sync::Arc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 mod common;
-use common::{key, offline_config, small_chain_with_reorg, unique, Net};
+use common::{journaled, key, offline_config, small_chain_with_reorg, store_chain, unique, Net};
 
-wasm_bindgen_test_configure!(run_in_browser);
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 const FORGED: u64 = 1_000_000;
 
@@ -47,18 +53,9 @@ async fn put_raw(db: &str, store: &str, key: JsValue, value: JsValue) {
     db.close();
 }
 
-/// Stores `batches` as node `id`'s chain journal, one record each.
+/// Stores `batches` as node `id`'s chain: bodies in its body file, one journal record each.
 async fn store_journal(id: &str, batches: &[ChainChanges]) {
-    let store = ChainStore::open(&format!("chain-{id}"))
-        .await
-        .expect("open");
-    for b in batches {
-        store
-            .persist(std::slice::from_ref(b))
-            .await
-            .expect("persist");
-    }
-    store.close();
+    store_chain(id, batches).await;
 }
 
 fn address(seed: u8) -> String {
@@ -68,7 +65,20 @@ fn address(seed: u8) -> String {
 /// Starts node `id` offline and checks that it dropped its stored chain and said why in
 /// one line that mentions `why`.
 async fn starts_without_the_stored_chain(id: &str, why: &str) -> Driver {
-    let node = Driver::start(offline_config(id))
+    starts_without(id, why, false).await
+}
+
+/// As [`starts_without_the_stored_chain`], on a start that verifies (replays) the chain.
+async fn verifying_start_drops_the_stored_chain(id: &str, why: &str) -> Driver {
+    starts_without(id, why, true).await
+}
+
+async fn starts_without(id: &str, why: &str, replay: bool) -> Driver {
+    let config = node_wasm::driver::DriverConfig {
+        replay_storage: replay,
+        ..offline_config(id)
+    };
+    let node = Driver::start(config)
         .await
         .expect("a damaged journal never stops the node from starting");
     let status = node.status();
@@ -110,13 +120,14 @@ async fn a_journal_whose_utxo_record_was_raised_gives_no_coins() {
     let id = unique("t");
     store_journal(&id, &batches).await;
 
-    let node = starts_without_the_stored_chain(&id, "UTXO set is not the one").await;
+    // Even a plain start, which reads no body, counts more coins than were ever mined.
+    let node = starts_without_the_stored_chain(&id, "the stored coins add up to").await;
     assert_eq!(node.balance(&address(2)).expect("an address"), 0);
     node.close();
 }
 
 #[wasm_bindgen_test]
-async fn a_journal_whose_undo_data_restores_a_coin_that_never_existed_is_refused() {
+async fn a_journal_whose_undo_data_restores_a_coin_that_never_existed_is_refused_by_verifying() {
     let (chain, mut batches) = small_chain_with_reorg();
     // The undo data of the tip claims it spent a million coins of key 9: disconnecting the
     // tip in the next reorganisation would give them to key 9.
@@ -144,10 +155,15 @@ async fn a_journal_whose_undo_data_restores_a_coin_that_never_existed_is_refused
     let id = unique("t");
     store_journal(&id, &batches).await;
 
+    // A plain start reads no undo record; verifying the stored chain replays every block.
+    let (file, _) = BodyFile::open(&format!("bodies-{id}"))
+        .await
+        .expect("body file");
+    let bodies = Arc::new(StoredBodies::new(file, Default::default()));
     let store = ChainStore::open(&format!("chain-{id}"))
         .await
         .expect("open");
-    match store.load(ChainParams::default()).await {
+    match store.load(ChainParams::default(), &bodies, true).await {
         Err(NodeError::Corrupt(why)) => {
             assert!(why.contains("undo data that does not match"), "{why}")
         }
@@ -155,6 +171,7 @@ async fn a_journal_whose_undo_data_restores_a_coin_that_never_existed_is_refused
         Ok(_) => panic!("a journal with forged undo data was loaded"),
     }
     store.close();
+    bodies.file().close();
 }
 
 #[wasm_bindgen_test]
@@ -184,8 +201,13 @@ async fn a_self_consistent_journal_whose_block_pays_its_miner_a_million_gives_no
     let id = unique("t");
     store_journal(&id, &batches).await;
 
-    let node = starts_without_the_stored_chain(&id, "coinbase pays 1000000").await;
+    // A plain start sees more coins than were mined; verifying names the block.
+    let node = starts_without_the_stored_chain(&id, "more than the 50 the chain mined").await;
     assert_eq!(node.balance(&address(9)).expect("an address"), 0);
+    node.close();
+    let id = unique("t");
+    store_journal(&id, &batches).await;
+    let node = verifying_start_drops_the_stored_chain(&id, "coinbase pays 1000000").await;
     node.close();
 }
 
@@ -218,7 +240,7 @@ async fn a_block_body_swapped_under_its_header_with_matching_utxo_records_gives_
     let id = unique("t");
     store_journal(&id, &batches).await;
 
-    let node = starts_without_the_stored_chain(&id, "does not match its header").await;
+    let node = verifying_start_drops_the_stored_chain(&id, "does not match its header").await;
     assert_eq!(node.balance(&address(3)).expect("an address"), 0);
     node.close();
 }
@@ -248,8 +270,13 @@ async fn a_journal_record_numbered_past_2_pow_53_is_not_trusted_to_order_later_w
     let (_, batches) = small_chain_with_reorg();
     let id = unique("t");
     store_journal(&id, &batches[..4]).await;
-    let record: JsValue =
-        js_sys::Uint8Array::from(codec::encode(&vec![batches[4].clone()]).as_slice()).into();
+    let (file, _) = BodyFile::open(&format!("bodies-{id}"))
+        .await
+        .expect("body file");
+    let bodies = StoredBodies::new(file, Default::default());
+    let last = journaled(&bodies, batches[4].clone());
+    bodies.file().close();
+    let record: JsValue = js_sys::Uint8Array::from(codec::encode(&vec![last]).as_slice()).into();
     put_raw(
         &format!("chain-{id}"),
         "journal",

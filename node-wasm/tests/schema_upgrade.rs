@@ -41,21 +41,25 @@ async fn a_chain_database_left_at_schema_1_opens_with_its_old_stores_dropped_and
     old.close();
 
     let store = ChainStore::open(&name).await.expect("the upgrade runs");
+    let bodies = std::sync::Arc::new(node_wasm::stored_bodies::StoredBodies::new(
+        node_wasm::body_file::BodyFile::in_memory(),
+        Default::default(),
+    ));
     let chain = store
-        .load(ChainParams::default())
+        .load(ChainParams::default(), &bodies, false)
         .await
         .expect("an empty journal loads");
     assert!(chain.is_none(), "nothing was stored in the journal");
     store.close();
 
-    assert_eq!(schema_of(&name).await, (vec!["journal".to_string()], 2.0));
+    assert_eq!(schema_of(&name).await, (vec!["journal".to_string()], 3.0));
 }
 
 #[wasm_bindgen_test]
 async fn new_databases_are_created_with_their_stores() {
     let chain = format!("chain-{}", unique("fresh"));
     ChainStore::open(&chain).await.expect("created").close();
-    assert_eq!(schema_of(&chain).await, (vec!["journal".to_string()], 2.0));
+    assert_eq!(schema_of(&chain).await, (vec!["journal".to_string()], 3.0));
 
     let wallet = format!("wallet-{}", unique("fresh"));
     Wallet::open(&wallet).await.expect("created").close();

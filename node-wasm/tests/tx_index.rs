@@ -7,6 +7,7 @@ use node_core::primitives::hash::PubKeyHash;
 use node_core::primitives::tx::Transaction;
 use node_core::{BlockHash, Hash256, Txid};
 use node_wasm::tx_index::{TxIndex, MAX_INDEXED_TXS};
+use std::borrow::Cow;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -37,7 +38,12 @@ fn a_block_connected_again_at_a_height_replaces_what_was_there() {
         block(1, ALICE, 9),
     );
     let stored = store(&[&b0, &b1, &b2, &b1b]);
-    let block_of = |h: &BlockHash| stored.iter().find(|(s, _)| s == h).map(|(_, b)| b);
+    let block_of = |h: &BlockHash| {
+        stored
+            .iter()
+            .find(|(s, _)| s == h)
+            .map(|(_, b)| Cow::Borrowed(b))
+    };
     let ((h0, _, t0), (h1, _, t1), (h2, _, t2), (h1b, _, t1b)) = (&b0, &b1, &b2, &b1b);
     let (h0, h1, h2, h1b) = (*h0, *h1, *h2, *h1b);
     index.connect(0, h0, 1);
@@ -77,7 +83,7 @@ fn a_block_connected_again_at_a_height_replaces_what_was_there() {
 fn the_index_keeps_only_the_newest_transactions() {
     let mut index = TxIndex::default();
     let (_, b, _) = block(0, ALICE, 0);
-    let block_of = |_: &BlockHash| Some(&b);
+    let block_of = |_: &BlockHash| Some(Cow::Borrowed(&b));
     let blocks = MAX_INDEXED_TXS as u64 + 5;
     for height in 0..blocks {
         let hash = BlockHash::from_hash(Hash256([(height % 251) as u8; 32]));
@@ -96,7 +102,12 @@ fn a_gap_starts_the_index_again() {
     let mut index = TxIndex::default();
     let (b0, b5) = (block(0, ALICE, 0), block(5, ALICE, 0));
     let stored = store(&[&b0, &b5]);
-    let block_of = |h: &BlockHash| stored.iter().find(|(s, _)| s == h).map(|(_, b)| b);
+    let block_of = |h: &BlockHash| {
+        stored
+            .iter()
+            .find(|(s, _)| s == h)
+            .map(|(_, b)| Cow::Borrowed(b))
+    };
     let ((h0, _, t0), (h5, _, t5)) = (&b0, &b5);
     let (h0, h5) = (*h0, *h5);
     assert!(index.connect(0, h0, 1), "the genesis starts an index");

@@ -20,14 +20,21 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 mod common;
-use common::{key, offline_config, small_chain_with_reorg, unique, Net, BITS};
+use common::{
+    journaled, key, memory_bodies, offline_config, small_chain_with_reorg, store_chain, unique,
+    Net, BITS,
+};
 
-wasm_bindgen_test_configure!(run_in_browser);
+// In a dedicated worker, as the node runs (www/node-worker.js): only there are block
+// bodies kept in a file (the origin private file system's sync access handles).
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 #[wasm_bindgen_test]
 async fn indexeddb_round_trip_restores_tip_utxo_and_side_branches() {
     let (chain, batches) = small_chain_with_reorg();
     let name = unique("test-chain");
+    let bodies = memory_bodies();
+    let batches: Vec<_> = batches.into_iter().map(|b| journaled(&bodies, b)).collect();
     let store = ChainStore::open(&name).await.expect("open");
     // The first two batches in one transaction (as the driver batches while syncing), the
     // rest one each.
@@ -42,7 +49,7 @@ async fn indexeddb_round_trip_restores_tip_utxo_and_side_branches() {
 
     let again = ChainStore::open(&name).await.expect("reopen");
     let loaded = again
-        .load(ChainParams::default())
+        .load(ChainParams::default(), &bodies, true)
         .await
         .expect("load")
         .expect("a chain was stored");
@@ -67,9 +74,10 @@ async fn a_long_journal_compacts_while_writes_go_on_and_loads_the_same_chain() {
     let genesis = chain::mine_genesis(m.pubkey_hash(), 10, net.t0, BITS, b"genesis");
     let mut chain = Chain::new(ChainParams::default(), genesis, net.now).expect("genesis is valid");
     let name = unique("test-compact");
+    let bodies = memory_bodies();
     let store = ChainStore::open(&name).await.expect("open");
     store
-        .persist(&[chain.take_changes()])
+        .persist(&[journaled(&bodies, chain.take_changes())])
         .await
         .expect("persist");
     // One record per block, as a mining tab writes them: 300 records.
@@ -78,14 +86,14 @@ async fn a_long_journal_compacts_while_writes_go_on_and_loads_the_same_chain() {
         let b = net.block(&chain, m.pubkey_hash(), vec![], n / 10, &tag);
         chain.accept_block(b, net.now).expect("a valid block");
         store
-            .persist(&[chain.take_changes()])
+            .persist(&[journaled(&bodies, chain.take_changes())])
             .await
             .expect("persist");
     }
     assert_eq!(store.read().await.expect("read").records, 300);
 
     let loaded = store
-        .load(ChainParams::default())
+        .load(ChainParams::default(), &bodies, false)
         .await
         .expect("load")
         .expect("a chain was stored");
@@ -93,11 +101,11 @@ async fn a_long_journal_compacts_while_writes_go_on_and_loads_the_same_chain() {
     assert!(store.needs_compaction());
     // Compaction starts its transaction at once: a write begun after it, even before its
     // commit, lands after it (and is not wiped by its clear).
-    let commit = store.compact(&loaded).expect("compaction starts");
+    let commit = store.compact(&loaded, &bodies).expect("compaction starts");
     let b = net.block(&chain, m.pubkey_hash(), vec![], 31, b"after");
     chain.accept_block(b, net.now).expect("a valid block");
     store
-        .persist(&[chain.take_changes()])
+        .persist(&[journaled(&bodies, chain.take_changes())])
         .await
         .expect("persist");
     commit.await.expect("compaction commits");
@@ -111,7 +119,7 @@ async fn a_long_journal_compacts_while_writes_go_on_and_loads_the_same_chain() {
     store.close();
     let again = ChainStore::open(&name).await.expect("reopen");
     let reloaded = again
-        .load(ChainParams::default())
+        .load(ChainParams::default(), &bodies, true)
         .await
         .expect("load")
         .expect("a chain was stored");
@@ -137,7 +145,10 @@ async fn a_schema_1_database_is_replaced_and_downloads_again() {
         .expect("a schema 1 database");
     old.close();
     let store = ChainStore::open(&name).await.expect("upgrade");
-    let loaded = store.load(ChainParams::default()).await.expect("load");
+    let loaded = store
+        .load(ChainParams::default(), &memory_bodies(), false)
+        .await
+        .expect("load");
     assert!(loaded.is_none(), "nothing of schema 1 is read");
     assert_eq!(store.read().await.expect("read").records, 0);
 }
@@ -145,7 +156,10 @@ async fn a_schema_1_database_is_replaced_and_downloads_again() {
 #[wasm_bindgen_test]
 async fn an_empty_database_loads_no_chain() {
     let store = ChainStore::open(&unique("test-empty")).await.expect("open");
-    let loaded = store.load(ChainParams::default()).await.expect("load");
+    let loaded = store
+        .load(ChainParams::default(), &memory_bodies(), false)
+        .await
+        .expect("load");
     assert!(loaded.is_none());
 }
 
@@ -248,11 +262,7 @@ async fn a_reloaded_node_resumes_its_chain_and_wallet() {
     let (chain, batches) = small_chain_with_reorg();
     let id = unique("t");
     // A previous session stored the chain...
-    let store = ChainStore::open(&format!("chain-{id}"))
-        .await
-        .expect("open");
-    store.persist(&batches).await.expect("persist");
-    store.close();
+    store_chain(&id, &batches).await;
 
     // ...and a first start of the node finds it, offline, and makes a key.
     let first = Driver::start(offline_config(&id)).await.expect("start");
@@ -280,11 +290,7 @@ async fn a_reloaded_node_resumes_its_chain_and_wallet() {
 async fn send_explains_what_is_wrong() {
     let (_chain, batches) = small_chain_with_reorg();
     let id = unique("t");
-    let store = ChainStore::open(&format!("chain-{id}"))
-        .await
-        .expect("open");
-    store.persist(&batches).await.expect("persist");
-    store.close();
+    store_chain(&id, &batches).await;
     let node = Driver::start(offline_config(&id)).await.expect("start");
     let mine = node.create_wallet().await.expect("create");
     let other = node_core::Address(key(9).pubkey_hash()).to_string();

@@ -1,6 +1,6 @@
 // Initial sync of a fresh tab, and start-up of a tab that already holds the chain:
 //   cargo run --release -p relay-server --example make_chain -- --data-dir DIR --blocks 10000
-//   node tests/bench/sync.mjs DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE] [--view ID] [--trace FILE]
+//   node tests/bench/sync.mjs DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE] [--view ID] [--trace FILE] [--incognito]
 // Starts the relay on DIR and, in headless Chromium, opens a new node in each mode and
 // measures from page load until the tab has every block validated and stored; then reloads
 // it and measures until it is ready (tip known, balances available) again:
@@ -19,6 +19,9 @@
 // page first answered window.node.status(), i.e. once it has loaded and started its node),
 // and how long a click waited for its handler (click_max_ms, click_p50_ms over `clicks`
 // clicks dispatched every CLICK_EVERY_MS through the browser's input pipeline).
+// Each mode runs in a browser profile of its own on disk, as a user's is; --incognito runs it
+// in a private context instead, whose IndexedDB and origin private file system live in
+// memory (here, file access there was ~20× slower than on disk: a private window's cost).
 // --view ID scrolls the page to the element with that id (e.g. explorer, inspector) once it
 // loads, so that panel is on screen during the sync (by default the top of the page is).
 // --trace FILE records a Chrome trace of the first chosen mode's sync and prints what its
@@ -31,8 +34,11 @@
 // bytes). Chrome's performance.measureUserAgentSpecificMemory() needs a cross-origin
 // isolated page, which this one is not.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { freePort, launchBrowser, waitFor, RELAY_BIN } from '../browser/harness.mjs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { BROWSER_ARGS, freePort, launchBrowser, waitFor, RELAY_BIN } from '../browser/harness.mjs';
 import { busiestTask, report } from './long-tasks.mjs';
 
 /** How often a click is dispatched on the page during a sync. */
@@ -56,7 +62,7 @@ function watchResponsiveness() {
 
 const dir = process.argv[2];
 if (!dir) {
-  console.error('usage: node tests/bench/sync.mjs DATA_DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE] [--view ID] [--trace FILE]');
+  console.error('usage: node tests/bench/sync.mjs DATA_DIR [--wasm-signatures] [--www PAGE_DIR] [--only MODE] [--view ID] [--trace FILE] [--incognito]');
   process.exit(2);
 }
 const modes = [['assume-valid', ''], ['full', '&assumevalid=0']];
@@ -77,15 +83,25 @@ const relay = spawn(RELAY_BIN, ['--data-dir', dir, 'startnode', '--listen', `127
 const url = `http://127.0.0.1:${port}`;
 const target = await waitFor('relay', async () => (await (await fetch(`${url}/status`)).json()).height, 60_000);
 
-const browser = await launchBrowser();
-const browserCdp = await browser.newBrowserCDPSession();
-/** Resident megabytes of the browser's renderer processes (one tab open at a time here). */
+const incognito = process.argv.includes('--incognito');
+/** @type {import('playwright-core').Browser | null} */
+const browser = incognito ? await launchBrowser() : null;
+/** A context for one mode: a private one, or a browser on a fresh profile on disk. */
+async function openContext() {
+  if (browser) return { context: await browser.newContext(), profile: '' };
+  const profile = mkdtempSync(join(tmpdir(), 'bench-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: BROWSER_ARGS,
+  });
+  return { context, profile };
+}
+/** Resident megabytes of Chromium's renderer processes (one tab open at a time here). */
 async function rendererRssMb() {
-  const { processInfo } = await browserCdp.send('SystemInfo.getProcessInfo');
   let kb = 0;
-  for (const p of processInfo.filter((p) => p.type === 'renderer')) {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.id}/status`, 'utf8'))?.[1] ?? 0);
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     } catch { /* gone since listed */ }
   }
   return +(kb / 1024).toFixed(1);
@@ -105,7 +121,7 @@ async function memoryOf(page, cdp) {
 const results = {};
 try {
   for (const [mode, query] of chosen) {
-    const context = await browser.newContext();
+    const { context, profile } = await openContext();
     const page = await context.newPage();
     await page.addInitScript(watchResponsiveness);
     const cdp = await context.newCDPSession(page);
@@ -153,6 +169,7 @@ try {
     const readyMs = Date.now() - t1;
     const reloaded_memory = await memoryOf(page, cdp);
     await context.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
     results[mode] = { mode, blocks: target, initial_sync_ms: syncMs, ms_per_block: syncMs / target,
       page_task_ms: Math.round(cpu.TaskDuration * 1000), page_script_ms: Math.round(cpu.ScriptDuration * 1000),
       page_layout_ms: Math.round((cpu.LayoutDuration + cpu.RecalcStyleDuration) * 1000), ready_after_reload_ms: readyMs,
@@ -167,7 +184,7 @@ try {
     console.log(JSON.stringify(results[mode]));
   }
 } finally {
-  await browser.close();
+  await browser?.close();
   relay.kill('SIGTERM');
 }
 /** Clicks an empty spot of the page's header every CLICK_EVERY_MS until `done()`.

@@ -101,13 +101,16 @@ export class Relay {
   }
 }
 
+/** Chromium's flags for every test and bench browser. */
+export const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'];
+
 /** Headless Chromium; `extraArgs` are added to its command line. */
 export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic', ...extraArgs],
+    args: [...BROWSER_ARGS, ...extraArgs],
   });
 }
 

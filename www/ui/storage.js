@@ -72,7 +72,7 @@ export function mountStorage(page) {
 }
 
 /** "Verify my chain": the node restarts from its storage, which checks every stored block
- *  as a reload does (www/node-worker.js verifyChain); a block that fails is named, and the
+ *  by replaying it from the first block (www/node-worker.js verifyChain); a block that fails is named, and the
  *  node downloads its chain again instead of serving it. @param {any} node */
 function mountVerify(node) {
   const button = /** @type {HTMLButtonElement} */ ($('verify-chain'));

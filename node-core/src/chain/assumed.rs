@@ -244,6 +244,12 @@ impl Chain {
         }
     }
 
+    /// The blocks connected without a signature check and not checked since (what a store
+    /// keeps through [`super::ChainChanges::unchecked`]).
+    pub fn unchecked(&self) -> impl Iterator<Item = BlockHash> + '_ {
+        self.assume_valid.unchecked.iter().copied()
+    }
+
     /// Marks stored blocks as connected without a signature check (what a store recorded
     /// through [`super::ChainChanges::unchecked`]). Those on the active chain that the
     /// assumed block given now does not vouch for are checked again, a slice at a time, by

@@ -10,11 +10,11 @@
 //! not grow with its history (Bitcoin Core keeps block files and undo files on disk the same
 //! way).
 
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 use alloc::borrow::Cow;
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 use alloc::collections::VecDeque;
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 use alloc::sync::Arc;
 use core::fmt;
 
@@ -24,25 +24,25 @@ use crate::util::keyed_map::KeyedMap;
 use crate::utxo::BlockUndo;
 
 /// A body the chain lends: borrowed from memory, or read from the [`BodySource`].
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 pub type BodyRef<'a> = Cow<'a, Block>;
 /// A body the chain lends: always borrowed from memory without a body source.
-#[cfg(not(feature = "body-source"))]
+#[cfg(not(feature = "stored-bodies"))]
 pub type BodyRef<'a> = Lent<'a, Block>;
 /// An undo record the chain lends, as [`BodyRef`].
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 pub(super) type UndoRef<'a> = Cow<'a, BlockUndo>;
 /// An undo record the chain lends, as [`BodyRef`].
-#[cfg(not(feature = "body-source"))]
+#[cfg(not(feature = "stored-bodies"))]
 pub(super) type UndoRef<'a> = Lent<'a, BlockUndo>;
 
 /// A value borrowed from memory, used like the `Cow` a body source's build lends, so the
 /// chain's code reads the same with and without the feature.
-#[cfg(not(feature = "body-source"))]
+#[cfg(not(feature = "stored-bodies"))]
 #[derive(Debug, Clone, Copy)]
 pub struct Lent<'a, T>(&'a T);
 
-#[cfg(not(feature = "body-source"))]
+#[cfg(not(feature = "stored-bodies"))]
 impl<T> core::ops::Deref for Lent<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
@@ -52,9 +52,9 @@ impl<T> core::ops::Deref for Lent<'_, T> {
 
 /// The lent body as an owned one (moved when it was read from the source).
 pub fn owned(body: BodyRef<'_>) -> Block {
-    #[cfg(feature = "body-source")]
+    #[cfg(feature = "stored-bodies")]
     return body.into_owned();
-    #[cfg(not(feature = "body-source"))]
+    #[cfg(not(feature = "stored-bodies"))]
     return body.0.clone();
 }
 
@@ -62,13 +62,13 @@ pub fn owned(body: BodyRef<'_>) -> Block {
 /// confirmed stored: the tip's neighbourhood, which peers ask for as it is announced and a
 /// short reorganisation disconnects, without a disk read. 64 blocks of the largest size
 /// are 64 MiB at most; a usual block is a few KB.
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 pub const RECENT_BODIES: usize = 64;
 
 /// Stored bodies and undo records a chain reads when it does not hold them in memory. A
 /// shell implements it over its database; reads are synchronous (the state machine asks in
 /// the middle of a step) and must see everything the shell committed.
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 pub trait BodySource: fmt::Debug + Send + Sync {
     /// The stored body of `hash`, if stored and readable.
     fn block(&self, hash: &BlockHash) -> Option<Block>;
@@ -87,9 +87,9 @@ pub(super) struct Bodies {
     blocks: KeyedMap<BlockHash, Block>,
     undo: KeyedMap<BlockHash, BlockUndo>,
     /// Hashes in `blocks` and `undo`, oldest first (kept only with a source).
-    #[cfg(feature = "body-source")]
+    #[cfg(feature = "stored-bodies")]
     recent: VecDeque<BlockHash>,
-    #[cfg(feature = "body-source")]
+    #[cfg(feature = "stored-bodies")]
     source: Option<Arc<dyn BodySource>>,
 }
 
@@ -98,7 +98,7 @@ impl fmt::Debug for Bodies {
         let mut d = f.debug_struct("Bodies");
         d.field("blocks_in_memory", &self.blocks.len())
             .field("undo_in_memory", &self.undo.len());
-        #[cfg(feature = "body-source")]
+        #[cfg(feature = "stored-bodies")]
         d.field("source", &self.source);
         d.finish()
     }
@@ -113,29 +113,29 @@ impl Bodies {
         Bodies {
             blocks,
             undo,
-            #[cfg(feature = "body-source")]
+            #[cfg(feature = "stored-bodies")]
             recent: VecDeque::new(),
-            #[cfg(feature = "body-source")]
+            #[cfg(feature = "stored-bodies")]
             source: None,
         }
     }
 
     /// Whether bodies live on a source rather than all in memory.
     pub(super) fn is_backed(&self) -> bool {
-        #[cfg(feature = "body-source")]
+        #[cfg(feature = "stored-bodies")]
         return self.source.is_some();
-        #[cfg(not(feature = "body-source"))]
+        #[cfg(not(feature = "stored-bodies"))]
         return false;
     }
 
     /// The body of `hash`, from memory or the source.
     pub(super) fn block(&self, hash: &BlockHash) -> Option<BodyRef<'_>> {
-        #[cfg(feature = "body-source")]
+        #[cfg(feature = "stored-bodies")]
         return match self.blocks.get(hash) {
             Some(b) => Some(Cow::Borrowed(b)),
             None => self.source.as_ref()?.block(hash).map(Cow::Owned),
         };
-        #[cfg(not(feature = "body-source"))]
+        #[cfg(not(feature = "stored-bodies"))]
         return self.blocks.get(hash).map(Lent);
     }
 
@@ -146,20 +146,20 @@ impl Bodies {
 
     /// The undo record of `hash`, from memory or the source.
     pub(super) fn undo(&self, hash: &BlockHash) -> Option<UndoRef<'_>> {
-        #[cfg(feature = "body-source")]
+        #[cfg(feature = "stored-bodies")]
         return match self.undo.get(hash) {
             Some(u) => Some(Cow::Borrowed(u)),
             None => self.source.as_ref()?.undo(hash).map(Cow::Owned),
         };
-        #[cfg(not(feature = "body-source"))]
+        #[cfg(not(feature = "stored-bodies"))]
         return self.undo.get(hash).map(Lent);
     }
 
     /// Keeps a new body in memory (until stored and no longer recent).
     pub(super) fn insert_block(&mut self, hash: BlockHash, block: Block) {
-        #[cfg(not(feature = "body-source"))]
+        #[cfg(not(feature = "stored-bodies"))]
         self.blocks.insert(hash, block);
-        #[cfg(feature = "body-source")]
+        #[cfg(feature = "stored-bodies")]
         if self.blocks.insert(hash, block).is_none() && self.source.is_some() {
             self.recent.push_back(hash);
             self.evict();
@@ -169,7 +169,7 @@ impl Bodies {
     /// Keeps a new undo record in memory (until stored and no longer recent).
     pub(super) fn insert_undo(&mut self, hash: BlockHash, undo: BlockUndo) {
         self.undo.insert(hash, undo);
-        #[cfg(feature = "body-source")]
+        #[cfg(feature = "stored-bodies")]
         if self.source.is_some() && !self.recent.contains(&hash) {
             self.recent.push_back(hash);
             self.evict();
@@ -199,7 +199,7 @@ impl Bodies {
     }
 }
 
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 impl Bodies {
     /// Nothing in memory yet; everything stored is read from `source`.
     pub(super) fn over(source: Arc<dyn BodySource>) -> Self {

@@ -9,6 +9,7 @@ use super::assumed::block_has_signatures;
 use super::bodies::owned;
 use super::{Chain, TipStep};
 use crate::consensus::validation::{self, ValidationError};
+use crate::primitives::block::Block;
 use crate::primitives::hash::{BlockHash, Txid};
 use crate::util::keyed_map::KeyedMap;
 use crate::utxo::UtxoSet;
@@ -121,28 +122,29 @@ impl Chain {
         }
         for (i, h) in branch.iter().enumerate() {
             let txids = just_checked.filter(|c| c.hash == *h).map(|c| c.txids);
-            if let Err(e) = self.connect(*h, txids) {
-                for _ in 0..i {
-                    self.disconnect_tip();
+            let connected = match self.connect(*h, txids) {
+                Ok(block) => block,
+                Err(e) => {
+                    for _ in 0..i {
+                        self.disconnect_tip();
+                    }
+                    for h in &branch[..i] {
+                        // Never connected after all.
+                        self.assume_valid.unchecked.remove(h);
+                    }
+                    for h in &old {
+                        self.connect_unchecked(*h);
+                    }
+                    // The restore undid every UTXO write of the attempt.
+                    self.changes.utxo.truncate(mark);
+                    self.changes.unchecked.truncate(unchecked_mark);
+                    self.changes.tip = tip_mark;
+                    let failed = branch[i];
+                    self.forget_branch(&branch[i..], validation::condemns_header(&e));
+                    return Err((failed, e));
                 }
-                for h in &branch[..i] {
-                    // Never connected after all.
-                    self.assume_valid.unchecked.remove(h);
-                }
-                for h in &old {
-                    self.connect_unchecked(*h);
-                }
-                // The restore undid every UTXO write of the attempt.
-                self.changes.utxo.truncate(mark);
-                self.changes.unchecked.truncate(unchecked_mark);
-                self.changes.tip = tip_mark;
-                let failed = branch[i];
-                self.forget_branch(&branch[i..], validation::condemns_header(&e));
-                return Err((failed, e));
-            }
-            if let Some(b) = self.bodies.block(h) {
-                local.push(TipStep::Connected(owned(b)));
-            }
+            };
+            local.push(TipStep::Connected(connected));
         }
         for h in &old {
             let size = self.bodies.block(h).map_or(0, |b| b.encoded_size());
@@ -157,16 +159,22 @@ impl Chain {
 
     /// Checks every input of the block at the tip's next height, then connects it. `txids`
     /// are its transactions' ids when the check that admitted it just computed them.
-    fn connect(&mut self, hash: BlockHash, txids: Option<&[Txid]>) -> Result<(), ValidationError> {
+    /// Returns the block, which a chain over a body source may have read from it: read once.
+    fn connect(
+        &mut self,
+        hash: BlockHash,
+        txids: Option<&[Txid]>,
+    ) -> Result<Block, ValidationError> {
         let height = self.index.entry(&hash).height;
         let skip_signatures = self.assume_valid.is_vouched(&hash, height);
         let presigned = self.presigned.take(&hash);
         // A body the store lost cannot connect; the block is forgotten (not condemned) and
         // may be fetched again.
-        let block = self
-            .bodies
-            .block(&hash)
-            .ok_or(ValidationError::NoTransactions)?;
+        let block = owned(
+            self.bodies
+                .block(&hash)
+                .ok_or(ValidationError::NoTransactions)?,
+        );
         let txids = txids_of(&block, txids);
         validation::check_block_spends(
             &block,
@@ -176,13 +184,12 @@ impl Chain {
             self.params.subsidy,
         )?;
         let unchecked = skip_signatures && !presigned && block_has_signatures(&block);
-        // Connecting looks the body up again: a block just checked is among those in memory.
-        self.connect_with_txids(hash, &txids);
+        self.apply_block(hash, &block, &txids);
         if unchecked {
             self.assume_valid.unchecked.insert(hash);
             self.changes.unchecked.push((hash, true));
         }
-        Ok(())
+        Ok(block)
     }
 
     /// Connects a block known to be valid on the active tip.
@@ -190,22 +197,23 @@ impl Chain {
         self.connect_known(hash, None);
     }
 
-    /// [`Chain::connect_unchecked`] with the block's txids already computed.
-    pub(super) fn connect_with_txids(&mut self, hash: BlockHash, txids: &[Txid]) {
-        self.connect_known(hash, Some(txids));
-    }
-
     /// Connects a block known to be valid (it was connected before, or is genesis), recording
     /// it as the new tip with its undo data.
     fn connect_known(&mut self, hash: BlockHash, txids: Option<&[Txid]>) {
-        let height = self.index.entry(&hash).height;
-        let Some(block) = self.bodies.block(&hash) else {
+        let Some(block) = self.bodies.block(&hash).map(owned) else {
             // A body the store lost: the chain stops below it (the next block to arrive
             // on it is an orphan until this one is fetched again).
             return;
         };
         let txids = txids_of(&block, txids);
-        let undo = self.utxo.apply_with_txids(&block, height, &txids);
+        self.apply_block(hash, &block, &txids);
+    }
+
+    /// Applies `block` (of `hash`, whose transactions' ids are `txids`) to the UTXO set as
+    /// the new tip, recording its undo data.
+    pub(super) fn apply_block(&mut self, hash: BlockHash, block: &Block, txids: &[Txid]) {
+        let height = self.index.entry(&hash).height;
+        let undo = self.utxo.apply_with_txids(block, height, txids);
         self.changes.utxo.extend(self.utxo.changes_for_apply(&undo));
         self.changes.undo.push((hash, undo.clone()));
         self.bodies.insert_undo(hash, undo);

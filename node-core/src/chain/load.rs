@@ -2,13 +2,13 @@
 //! chain rebuilt from stored headers alone, without a body or a replay.
 
 use alloc::collections::VecDeque;
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::active_chain::ActiveChain;
 use super::bodies::Bodies;
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 use super::bodies::BodySource;
 use super::{BlockEntry, BlockIndex, Chain, ChainError};
 use crate::consensus::params::ChainParams;
@@ -65,6 +65,37 @@ impl Chain {
         let active = linked_index(&mut index, bits, tip)?;
         let bodies = Bodies::over(source);
         Ok(Chain::loaded(params, bits, index, bodies, active, utxo))
+    }
+
+    /// Restores a chain from stored headers without revalidating it, reading any body or
+    /// replaying: the index is built down from genesis through the headers' parents (so
+    /// every entry links), and bodies and undo data stay in `source`, read when needed, with
+    /// only recent ones in memory. The browser tab's load: its journal keeps headers, coins
+    /// and where each body lies in its body file, never the bodies themselves.
+    #[cfg(feature = "stored-bodies")]
+    pub fn from_stored_headers(
+        params: ChainParams,
+        headers: Vec<(BlockHash, BlockHeader)>,
+        tip: BlockHash,
+        utxo: UtxoSet,
+        source: Arc<dyn BodySource>,
+    ) -> Result<Self, ChainError> {
+        let (
+            LoadedIndex {
+                index,
+                active,
+                bits,
+            },
+            _,
+        ) = index_stored(headers, |(h, _)| *h, |(_, header)| header, tip)?;
+        Ok(Chain::loaded(
+            params,
+            bits,
+            index,
+            Bodies::over(source),
+            active,
+            utxo,
+        ))
     }
 
     /// A chain of loaded parts, its assume-valid state and side branches resumed.

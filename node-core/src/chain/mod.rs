@@ -45,7 +45,7 @@
 //! `primitives`, `utxo`, `util`. Not on `store`, `mempool`, `protocol` or `node`: they
 //! depend on the chain.
 
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
@@ -56,11 +56,11 @@ use crate::consensus::validation::{check_block, CheckedBlock, ValidationError, M
 use crate::primitives::block::{Block, BlockHeader};
 use crate::primitives::hash::{BlockHash, PubKeyHash};
 use crate::primitives::tx::Transaction;
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 use crate::util::keyed_map::KeyedMap;
 use crate::util::keyed_map::KeyedSet;
 use crate::util::ordering;
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 use crate::utxo::BlockUndo;
 use crate::utxo::UtxoSet;
 
@@ -86,7 +86,7 @@ use side_branches::SideBranches;
 pub use assumed::ASSUMED_BLOCK_PATIENCE_MS;
 pub use block_index::{BlockIndex, Position, Unlinked};
 pub use bodies::{owned as owned_body, BodyRef};
-#[cfg(feature = "body-source")]
+#[cfg(feature = "stored-bodies")]
 pub use bodies::{BodySource, RECENT_BODIES};
 pub use changes::{snapshot, ChainChanges};
 pub use connect::CONNECT_STEP_BLOCKS;
@@ -248,8 +248,8 @@ impl Chain {
         let _ = chain.index.insert(hash, entry);
         let (genesis, txids) = checked.into_parts();
         chain.changes.blocks.push(genesis.clone());
+        chain.apply_block(hash, &genesis, &txids);
         chain.bodies.insert_block(hash, genesis);
-        chain.connect_with_txids(hash, &txids);
         chain.note_assumed_indexed(hash, 0);
         Ok(chain)
     }
@@ -283,7 +283,7 @@ impl Chain {
 
     /// Keeps bodies and undo data in `source` from now on: those in memory stay until the
     /// source holds them and they are no longer among the [`RECENT_BODIES`].
-    #[cfg(feature = "body-source")]
+    #[cfg(feature = "stored-bodies")]
     pub fn keep_bodies_in(&mut self, source: Arc<dyn BodySource>) {
         self.bodies.back_with(source);
     }
@@ -294,7 +294,7 @@ impl Chain {
     /// the invalid-block memory are not stored.
     /// Lazy, as [`snapshot`]: each batch's blocks are copied as it is taken.
     pub fn snapshot(&self, blocks_per_batch: usize) -> impl Iterator<Item = ChainChanges> + '_ {
-        #[cfg(feature = "body-source")]
+        #[cfg(feature = "stored-bodies")]
         if self.bodies.is_backed() {
             return alloc::boxed::Box::new(self.snapshot_from_source(blocks_per_batch).into_iter())
                 as alloc::boxed::Box<dyn Iterator<Item = ChainChanges> + '_>;
@@ -307,13 +307,13 @@ impl Chain {
             Some(self.tip()),
             blocks_per_batch,
         );
-        #[cfg(feature = "body-source")]
+        #[cfg(feature = "stored-bodies")]
         let batches = alloc::boxed::Box::new(batches);
         batches
     }
 
     /// [`Chain::snapshot`] of a chain whose bodies are on disk: each read once, to hand over.
-    #[cfg(feature = "body-source")]
+    #[cfg(feature = "stored-bodies")]
     fn snapshot_from_source(&self, blocks_per_batch: usize) -> Vec<ChainChanges> {
         let blocks: Vec<(BlockHash, Block)> = self
             .index

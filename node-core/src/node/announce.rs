@@ -6,7 +6,6 @@
 //! than [`BLOCK_ANNOUNCE_MAX_HOLD_MS`]; transactions wait up to [`TX_INV_DELAY_MS`] to share
 //! an `inv` with others.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::primitives::hash::{BlockHash, Txid};
@@ -14,7 +13,7 @@ use crate::protocol::{InvItem, Message, MAX_INV_ITEMS};
 use crate::util::keyed_map::KeyedSet;
 
 use super::outbox::Outbox;
-use super::peers::{Peer, PeerId};
+use super::peers::PeerId;
 use super::Node;
 
 /// How long a transaction announcement may wait to share an `inv` with others.
@@ -90,7 +89,7 @@ impl Announcements {
 /// Sends every handshaken peer an `inv` of the items `items(peer)` it does not know yet,
 /// and remembers them as known to it.
 fn announce(
-    peers: &mut BTreeMap<PeerId, Peer>,
+    peers: &mut super::peer_table::PeerTable,
     out: &mut Outbox,
     items: impl Fn(PeerId) -> Vec<InvItem>,
 ) {

@@ -131,9 +131,9 @@ impl Node {
             return;
         }
         match Chain::new(self.config.params.clone(), block, self.now) {
-            #[allow(unused_mut)] // mutated only with the `body-source` feature
+            #[allow(unused_mut)] // mutated only with the `stored-bodies` feature
             Ok(mut chain) => {
-                #[cfg(feature = "body-source")]
+                #[cfg(feature = "stored-bodies")]
                 if let Some(source) = &self.body_source {
                     chain.keep_bodies_in(source.clone());
                 }

@@ -64,6 +64,7 @@ mod liveness;
 mod mining;
 mod orphan_txs;
 mod outbox;
+pub mod peer_table;
 pub mod peers;
 mod report;
 mod score;
@@ -72,7 +73,6 @@ pub mod shell;
 mod sync;
 mod tx_intake;
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -87,6 +87,7 @@ use announce::Announcements;
 use genesis::GenesisWait;
 use mining::Mining;
 use outbox::Outbox;
+use peer_table::PeerTable;
 use peers::{Peer, PeerId};
 use sync::Download;
 use tx_intake::TxIntake;
@@ -187,7 +188,7 @@ pub struct Node {
     config: NodeConfig,
     chain: Option<Chain>,
     mempool: Mempool,
-    peers: BTreeMap<PeerId, Peer>,
+    peers: PeerTable,
     genesis: GenesisWait,
     sync: Download,
     announce: Announcements,
@@ -201,7 +202,7 @@ pub struct Node {
     /// The block of the next frame whose signatures the shell verified (for that frame only).
     next_block_verified: Option<BlockHash>,
     /// Where the shell stores bodies, for a chain downloaded from its genesis later.
-    #[cfg(feature = "body-source")]
+    #[cfg(feature = "stored-bodies")]
     body_source: Option<alloc::sync::Arc<dyn crate::chain::BodySource>>,
     /// Where the shell stores coins, for a chain downloaded from its genesis later.
     #[cfg(feature = "body-source")]
@@ -224,7 +225,7 @@ impl Node {
             config,
             chain,
             mempool,
-            peers: BTreeMap::new(),
+            peers: PeerTable::new(),
             genesis: GenesisWait::default(),
             sync: Download::new(height),
             announce: Announcements::default(),
@@ -233,7 +234,7 @@ impl Node {
             next_ping: 1,
             now: 0,
             next_block_verified: None,
-            #[cfg(feature = "body-source")]
+            #[cfg(feature = "stored-bodies")]
             body_source: None,
             #[cfg(feature = "body-source")]
             coin_source: None,
@@ -247,7 +248,7 @@ impl Node {
 
     /// Keeps block bodies and undo data in the shell's storage (read through `source`)
     /// rather than all in memory: for the chain held now and one downloaded later.
-    #[cfg(feature = "body-source")]
+    #[cfg(feature = "stored-bodies")]
     pub fn keep_bodies_in(&mut self, source: alloc::sync::Arc<dyn crate::chain::BodySource>) {
         if let Some(chain) = self.chain.as_mut() {
             chain.keep_bodies_in(source.clone());

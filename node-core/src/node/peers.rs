@@ -1,14 +1,14 @@
 //! What a node keeps about each connected peer: handshake, scores, what it knows, what we
 //! asked it for.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use alloc::string::String;
 
 use crate::primitives::hash::BlockHash;
 use crate::protocol::{InvItem, Version, MAX_INV_ITEMS};
-use crate::util::keyed_map::{KeyedSet, MapKey};
+use crate::util::keyed_map::{KeyedMap, KeyedSet, MapKey};
 
 /// The caller's handle for a connection.
 pub type PeerId = u64;
@@ -228,7 +228,7 @@ pub struct Peer {
     /// Misbehaviour score; at the threshold the peer is disconnected.
     pub score: u32,
     /// Blocks requested from it, with when.
-    pub in_flight: BTreeMap<BlockHash, u64>,
+    pub in_flight: KeyedMap<BlockHash, u64>,
     /// Blocks it announced that we still want, in announcement order.
     pub to_fetch: FetchQueue,
     /// Inventory it has or we sent it: not announced to it again.
@@ -271,7 +271,7 @@ impl Peer {
             connected_at: now,
             handshake: Handshake::default(),
             score: 0,
-            in_flight: BTreeMap::new(),
+            in_flight: KeyedMap::new(),
             to_fetch: FetchQueue::default(),
             known: RecentSet::new(KNOWN_INVENTORY_CAP),
             getblocks_sent: None,

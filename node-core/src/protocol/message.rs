@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::primitives::block::Block;
 use crate::primitives::hash::{BlockHash, Hash256, Txid};
 use crate::primitives::tx::{OutPoint, Transaction};
-use crate::util::keyed_map::MapKey;
+use crate::util::keyed_map::{MapKey, RawKey};
 
 /// Protocol version spoken by this code.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -199,17 +199,17 @@ pub fn short(h: &Hash256) -> String {
     s
 }
 
-/// An announced item is keyed by its hash, then its kind (an outpoint's `vout` field holds
-/// the kind), so sets of items share the outpoint-keyed B-tree.
+/// An announced item is keyed by its hash, then its kind (blocks first), as an outpoint of
+/// that hash whose output index is the kind.
 impl MapKey for InvItem {
-    type Raw = OutPoint;
-    fn raw(&self) -> OutPoint {
+    fn raw(&self) -> RawKey {
         match *self {
             InvItem::Block(h) => OutPoint {
                 txid: Txid::from_hash(h.to_hash()),
                 vout: 0,
-            },
-            InvItem::Tx(t) => OutPoint { txid: t, vout: 1 },
+            }
+            .raw(),
+            InvItem::Tx(t) => OutPoint { txid: t, vout: 1 }.raw(),
         }
     }
 }

@@ -191,8 +191,8 @@ impl Driver {
         (0..=chain.height())
             .rev()
             .take(limit)
-            .filter_map(|h| chain.block_at(h))
-            .map(|b| BlockView::of(b, chain))
+            .filter_map(|h| chain.body_at(h))
+            .map(|b| BlockView::of(&b, chain))
             .collect()
     }
 
@@ -201,7 +201,7 @@ impl Driver {
         let hash = BlockHash::from_hex(hash)?;
         let node = self.inner.node.borrow();
         let chain = node.chain()?;
-        chain.block(&hash).map(|b| BlockView::of(b, chain))
+        chain.body(&hash).map(|b| BlockView::of(&b, chain))
     }
 
     /// Every known block of the last `depth` heights, side branches included.
@@ -264,19 +264,20 @@ impl Driver {
         let place = self.place_of(&txid);
         let node = self.inner.node.borrow();
         let found = match place {
-            Place::Waiting => node.mempool().get(&txid).map(|tx| (tx, None)),
+            Place::Waiting => node.mempool().get(&txid).map(|tx| (tx.clone(), None)),
             Place::Confirmed(height, hash) => node.chain().and_then(|chain| {
                 let tx = chain
-                    .block(&hash)?
+                    .body(&hash)?
                     .transactions
                     .iter()
-                    .find(|t| t.txid() == txid)?;
+                    .find(|t| t.txid() == txid)?
+                    .clone();
                 let confirmations = chain.height().saturating_sub(height) + 1;
                 Some((tx, Some((height, hash.to_string(), confirmations))))
             }),
             Place::Unknown => None,
         };
-        found.map_or(JsValue::NULL, |(tx, place)| views::placed_tx(tx, place))
+        found.map_or(JsValue::NULL, |(tx, place)| views::placed_tx(&tx, place))
     }
 
     /// What paid or spent `address`, newest first: `{indexedFrom, items}`, waiting
@@ -300,18 +301,18 @@ impl Driver {
             }
         }
         if let Some(chain) = node.chain() {
-            let block_of = |h: &BlockHash| chain.block(h);
+            let block_of = |h: &BlockHash| chain.body(h);
             let room = limit.saturating_sub(items.length() as usize);
             for (height, hash, txid) in index.history(&owner, &block_of, room) {
                 let Some(tx) = chain
-                    .block(&hash)
-                    .and_then(|b| b.transactions.iter().find(|t| t.txid() == txid))
+                    .body(&hash)
+                    .and_then(|b| b.transactions.iter().find(|t| t.txid() == txid).cloned())
                 else {
                     continue;
                 };
                 let confirmations = chain.height().saturating_sub(height) + 1;
                 items.push(&views::placed_tx(
-                    tx,
+                    &tx,
                     Some((height, hash.to_string(), confirmations)),
                 ));
             }

@@ -29,7 +29,7 @@ impl Driver {
     /// write happen in one step, so every write queued after it lands after it.
     async fn compact(&self) {
         let started = match self.inner.node.borrow().chain() {
-            Some(chain) => self.inner.store.compact(chain),
+            Some(chain) => self.inner.store.compact(chain, &self.inner.bodies),
             None => return,
         };
         let result = match started {

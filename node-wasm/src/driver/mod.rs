@@ -51,6 +51,7 @@ mod tab_shell;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use gloo_timers::callback::Interval;
 use gloo_timers::future::TimeoutFuture;
@@ -60,11 +61,13 @@ use node_core::protocol::Role;
 use node_core::{Action, ChainParams, Event, Node, NodeConfig, Notification};
 use wasm_bindgen_futures::spawn_local;
 
+use crate::body_file::BodyFile;
 use crate::error::NodeError;
 use crate::inbound::InboundQueue;
 use crate::miner::{MinerPool, WorkerReport};
 use crate::peer_text::console_warn;
 use crate::storage::ChainStore;
+use crate::stored_bodies::StoredBodies;
 use crate::transport::Backoff;
 use crate::tx_index::TxIndex;
 use crate::verifier::VerifierPool;
@@ -103,12 +106,18 @@ pub struct DriverConfig {
     pub verify_workers: usize,
     /// URL of `verify-worker.js`.
     pub verify_worker_url: String,
+    /// Replay the stored chain from genesis before using it (option `verifyStorage`, the
+    /// page's "verify my chain"); a plain start only checks what needs no body read
+    /// ([`crate::journal_audit`]).
+    pub replay_storage: bool,
 }
 
 struct Inner {
     node_id: String,
     node: RefCell<Node>,
     store: ChainStore,
+    /// Block bodies and undo records, in the body file.
+    bodies: Arc<StoredBodies>,
     wallet: Wallet,
     queue: RefCell<VecDeque<Action>>,
     /// Actions in `queue` that reach outside (all but writes and notifications).
@@ -158,13 +167,20 @@ impl Driver {
         };
         let mut storage_warnings = Vec::new();
         let store = ChainStore::open(&format!("chain-{}", config.node_id)).await?;
-        let chain = match store.load(params.clone()).await {
+        let (file, in_memory) = BodyFile::open(&format!("bodies-{}", config.node_id)).await?;
+        storage_warnings.extend(in_memory);
+        let bodies = Arc::new(StoredBodies::new(file, Default::default()));
+        let chain = match store
+            .load(params.clone(), &bodies, config.replay_storage)
+            .await
+        {
             Ok(chain) => chain,
             Err(NodeError::Corrupt(why)) => {
                 storage_warnings.push(format!(
                     "the stored chain was not used ({why}); it is downloaded again"
                 ));
                 store.clear().await?;
+                bodies.clear()?;
                 None
             }
             Err(e) => return Err(e),
@@ -186,7 +202,8 @@ impl Driver {
             ..NodeConfig::default()
         };
         let index = chain.as_ref().map(TxIndex::of_chain).unwrap_or_default();
-        let node = Node::new(node_config, chain);
+        let mut node = Node::new(node_config, chain);
+        node.keep_bodies_in(bodies.clone());
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
             let report = {
                 let weak = weak.clone();
@@ -203,6 +220,7 @@ impl Driver {
                 node_id: config.node_id.clone(),
                 node: RefCell::new(node),
                 store,
+                bodies,
                 wallet,
                 queue: RefCell::new(VecDeque::new()),
                 outward_queued: Cell::new(0),
@@ -301,6 +319,8 @@ impl Driver {
             pool.shutdown();
         }
         self.inner.listeners.borrow_mut().clear();
+        // Written bodies are flushed; a node started again in this worker opens the file.
+        self.inner.bodies.file().close();
     }
 
     /// Resolves once every queued action (writes included) has been carried out.

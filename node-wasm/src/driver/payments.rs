@@ -122,7 +122,7 @@ impl Driver {
     pub(super) fn place_of(&self, txid: &Txid) -> Place {
         let node = self.inner.node.borrow();
         let chain = node.chain();
-        let block_of = |h: &node_core::BlockHash| chain.and_then(|c| c.block(h));
+        let block_of = |h: &node_core::BlockHash| chain.and_then(|c| c.body(h));
         let active = self
             .inner
             .index

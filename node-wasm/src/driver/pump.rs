@@ -12,6 +12,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use super::{now_ms, Driver};
 use crate::peer_text::console_error;
+use crate::storage::JournalBatch;
 
 /// Actions carried out between two yields to the browser.
 const ACTIONS_PER_YIELD: usize = 256;
@@ -51,7 +52,12 @@ impl Driver {
         }
         {
             let mut queue = self.inner.queue.borrow_mut();
-            for action in actions {
+            for mut action in actions {
+                // Bodies go to the body file at once, so the chain can let them go from
+                // memory; the journal record naming them follows in the pump.
+                if let Action::Persist(changes) = &mut action {
+                    self.write_bodies(changes);
+                }
                 let request = matches!(&action, Action::Send { frame, .. }
                     if protocol::frame_only_requests(frame));
                 if request && self.inner.outward_queued.get() == 0 {
@@ -105,7 +111,7 @@ impl Driver {
                     }
                 }
                 let batch = self.take_persist_batch(first);
-                self.persist(&batch).await;
+                self.persist(batch).await;
             }
             since_yield += 1;
             if since_yield >= ACTIONS_PER_YIELD {
@@ -137,14 +143,35 @@ impl Driver {
         batch
     }
 
-    /// Writes a batch, or records why storage failed. After a failure nothing more is
-    /// written: the stored chain stays whole at its last good state, and a reload resumes
-    /// from there.
-    async fn persist(&self, batch: &[ChainChanges]) {
+    /// Writes the bodies and undo records of `changes` to the body file (see
+    /// [`crate::stored_bodies::StoredBodies::write`]), or records why storage failed.
+    fn write_bodies(&self, changes: &mut ChainChanges) {
         if self.inner.storage_error.borrow().is_some() {
             return;
         }
-        if let Err(e) = self.inner.store.persist(batch).await {
+        if let Err(e) = self.inner.bodies.write(changes) {
+            console_error(&format!("node {}: {e}", self.inner.node_id));
+            *self.inner.storage_error.borrow_mut() = Some(e.to_string());
+        }
+    }
+
+    /// Writes a batch, or records why storage failed. After a failure nothing more is
+    /// written: the stored chain stays whole at its last good state, and a reload resumes
+    /// from there.
+    async fn persist(&self, batch: Vec<ChainChanges>) {
+        if self.inner.storage_error.borrow().is_some() {
+            return;
+        }
+        let batch: Vec<JournalBatch> = batch
+            .into_iter()
+            .map(|c| JournalBatch::of(c, &self.inner.bodies))
+            .collect();
+        // The records the batch names reach the file before the journal names them.
+        let written = match self.inner.bodies.file().write_out() {
+            Ok(()) => self.inner.store.persist(&batch).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             console_error(&format!("node {}: {e}", self.inner.node_id));
             *self.inner.storage_error.borrow_mut() = Some(e.to_string());
         }

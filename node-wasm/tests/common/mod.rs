@@ -6,7 +6,11 @@ use node_core::chain::{self, AcceptOutcome, ChainChanges};
 use node_core::{
     consensus::pow, Block, Chain, ChainParams, KeyPair, PubKeyHash, Transaction, TxOut,
 };
+use node_wasm::body_file::BodyFile;
 use node_wasm::driver::DriverConfig;
+use node_wasm::storage::{ChainStore, JournalBatch};
+use node_wasm::stored_bodies::StoredBodies;
+use std::sync::Arc;
 
 pub const BITS: u32 = 8;
 
@@ -127,5 +131,44 @@ pub fn offline_config(node_id: &str) -> DriverConfig {
         assume_valid: None,
         verify_workers: 1,
         verify_worker_url: "./no-such-verify-worker.js".into(),
+        replay_storage: false,
     }
+}
+
+/// Bodies kept in this session's memory, as on a page's thread.
+pub fn memory_bodies() -> Arc<StoredBodies> {
+    Arc::new(StoredBodies::new(BodyFile::in_memory(), Default::default()))
+}
+
+/// `changes` as the driver journals them: its bodies written to `bodies`, named by place.
+pub fn journaled(bodies: &StoredBodies, mut changes: ChainChanges) -> JournalBatch {
+    bodies.write(&mut changes).expect("bodies written");
+    JournalBatch::of(changes, bodies)
+}
+
+/// Stores `batches` as node `id`'s chain, as an earlier session of its driver did: bodies
+/// in its body file (in the origin private file system, where this runs in a worker),
+/// one journal record each.
+pub async fn store_chain(id: &str, batches: &[ChainChanges]) {
+    let (file, in_memory) = BodyFile::open(&format!("bodies-{id}"))
+        .await
+        .expect("body file");
+    assert!(
+        in_memory.is_none(),
+        "a worker has sync file access: {in_memory:?}"
+    );
+    let bodies = StoredBodies::new(file, Default::default());
+    let store = ChainStore::open(&format!("chain-{id}"))
+        .await
+        .expect("open");
+    for b in batches {
+        let batch = journaled(&bodies, b.clone());
+        bodies.file().write_out().expect("written");
+        store
+            .persist(std::slice::from_ref(&batch))
+            .await
+            .expect("persist");
+    }
+    store.close();
+    bodies.file().close();
 }
