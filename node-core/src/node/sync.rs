@@ -23,7 +23,6 @@
 //!   ahead, from a peer that never sends what comes before them) are written off: they no
 //!   longer count, and the pool lets them go first.
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::ToString;
 use alloc::vec::Vec;
@@ -119,7 +118,7 @@ impl Download {
     /// Whether the orphans counted in the window wait on no block in flight, nor on one
     /// owed and queued to be asked of another peer: nothing the download is about to ask
     /// for connects them.
-    fn orphans_are_stranded(&self, chain: &Chain, peers: &BTreeMap<PeerId, Peer>) -> bool {
+    fn orphans_are_stranded(&self, chain: &Chain, peers: &super::peer_table::PeerTable) -> bool {
         chain
             .orphan_roots_since(self.written_off)
             .iter()
