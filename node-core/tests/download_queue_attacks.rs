@@ -10,11 +10,12 @@
 
 mod support;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
+use node_core::consensus::params::ChainParams;
 use node_core::node::{Action, Event, Node};
 use node_core::protocol::{self, decode_frame, InvItem, Message, Role};
-use node_core::{BlockHash, Hash256};
+use node_core::{Block, BlockHash, Hash256};
 use support::net::*;
 use support::*;
 
@@ -50,6 +51,8 @@ struct Lab {
     to_relay: Vec<Vec<u8>>,
     to_attacker: Vec<Message>,
     steps: usize,
+    /// The most orphans the node held after any step.
+    most_orphans: usize,
 }
 
 /// A made-up block hash: nobody holds such a block.
@@ -93,6 +96,7 @@ impl Lab {
             to_relay: Vec::new(),
             to_attacker: Vec::new(),
             steps: 0,
+            most_orphans: 0,
         };
         lab.relay.handle(
             now,
@@ -218,6 +222,8 @@ impl Lab {
             self.relay.handle(now, Event::Tick);
         }
         self.collect();
+        let orphans = self.node.chain().map_or(0, |c| c.orphan_count());
+        self.most_orphans = self.most_orphans.max(orphans);
     }
 
     /// Steps until the node holds the relay's tip, or [`STEP_LIMIT`] steps.
@@ -245,6 +251,16 @@ impl Lab {
         let c = self.node.chain().expect("a chain");
         let ours: Vec<BlockHash> = (0..=c.height()).filter_map(|h| c.hash_at(h)).collect();
         assert_eq!(ours, self.honest_chain());
+    }
+
+    /// Asserts the node never held a full orphan pool: none of its blocks had to be let go.
+    fn assert_the_orphan_pool_never_filled(&self) {
+        let capacity = ChainParams::default().max_orphans;
+        assert!(
+            self.most_orphans < capacity,
+            "the node held {} orphans, the pool's capacity",
+            self.most_orphans
+        );
     }
 }
 
@@ -391,18 +407,15 @@ fn the_whole_real_chain_announced_every_step_and_never_delivered_is_taken_from_t
     lab.assert_node_holds_the_honest_chain();
 }
 
-/// Open: the stall above, against a longer chain. While the attacker holds the first 128
-/// blocks for the 30 s stall timeout, the node fetches the relay's later blocks as orphans,
-/// and past the orphan pool (512 blocks) the oldest are let go. Once the attacker is
-/// dropped, the node must fetch those again from the relay, which charges a block asked
-/// for twice on one connection (5 points a `getdata`): with 2,500 blocks the honest relay
-/// drops the node at 100 points, at height 1,280. (With 1,200 blocks it ends at 45.) The
-/// fix is a download window: no more blocks requested than the orphan pool can hold
-/// beside those it holds, with the blocks a dropped peer owed asked first; not made in
-/// this session (the attempt stalled the download, and the sync code is being changed
-/// elsewhere).
+/// The stall above, against a longer chain. While the attacker holds the first 128 blocks
+/// for the 30 s stall timeout, the node fetches the relay's later blocks as orphans. Past
+/// the orphan pool (512 blocks) the oldest used to be let go, and once the attacker was
+/// dropped the node fetched them again from the relay, which charges a block asked for
+/// twice on one connection (5 points a `getdata`): with 2,500 blocks the honest relay
+/// dropped the node at 100 points, at height 1,280. The download window keeps what is in
+/// flight and held within the pool, and the blocks the attacker owed are asked of the relay
+/// first, as all the rest waits on them.
 #[test]
-#[ignore = "open: a 30 s stall overflows the orphan pool and the refetch gets the node dropped"]
 fn a_stall_that_overflows_the_orphan_pool_does_not_get_the_node_dropped_by_the_relay() {
     let first = first_honest_blocks(2_500);
     let mut lab = Lab::with_blocks(
@@ -413,4 +426,79 @@ fn a_stall_that_overflows_the_orphan_pool_does_not_get_the_node_dropped_by_the_r
         2_500,
     );
     lab.assert_node_holds_the_honest_chain();
+    lab.assert_the_orphan_pool_never_filled();
+}
+
+/// The honest relay's chain of `blocks` blocks (genesis first): what an attacker that
+/// watches the network has too.
+fn honest_blocks(blocks: u64) -> Vec<Block> {
+    let lab = Lab::with_blocks(Box::new(|_| vec![]), blocks);
+    let c = lab.relay.chain().expect("the relay has a chain");
+    (0..=c.height())
+        .filter_map(|h| c.hash_at(h))
+        .map(|h| {
+            c.block(&h)
+                .cloned()
+                .expect("a simulated chain keeps its blocks")
+        })
+        .collect()
+}
+
+/// An attacker holding the real chain of `blocks`: it answers each `getblocks` with the
+/// next 500 of its blocks from height `from` on, and each `getdata` with every block asked
+/// but `withheld` (of which it says nothing).
+fn real_chain_from(blocks: u64, from: usize, withheld: Option<BlockHash>) -> Script {
+    let chain = honest_blocks(blocks);
+    let by_hash: HashMap<BlockHash, Block> = chain.iter().map(|b| (b.hash(), b.clone())).collect();
+    let mut next = from;
+    Box::new(move |m| match m {
+        Some(Message::GetBlocks { .. }) if next < chain.len() => {
+            let end = (next + 500).min(chain.len());
+            let inv = blocks_inv(chain[next..end].iter().map(Block::hash));
+            next = end;
+            vec![inv]
+        }
+        Some(Message::GetData(items)) => items
+            .iter()
+            .filter_map(|i| match i {
+                InvItem::Block(h) if Some(*h) != withheld => by_hash.get(h).cloned(),
+                _ => None,
+            })
+            .map(Message::Block)
+            .collect(),
+        _ => vec![],
+    })
+}
+
+/// The attacker holds the real chain, announces it before the relay does and sends at once
+/// every block asked of it but one: the first the node lacks, which it never sends. All it
+/// delivers waits as orphans on that block, and the window fills with them. That block stays
+/// asked of the attacker until the stall timeout drops it; then it is asked of the relay
+/// first, ahead of everything else, and all that waited connects. The orphan pool never
+/// fills, so the relay is never asked again for a block it sent.
+#[test]
+fn a_peer_that_withholds_only_the_next_block_holds_the_download_until_it_is_dropped() {
+    let withheld = honest_blocks(2_500)[1].hash();
+    let mut lab = Lab::with_blocks(real_chain_from(2_500, 1, Some(withheld)), 2_500);
+    lab.assert_node_holds_the_honest_chain();
+    let why = lab
+        .attacker_dropped
+        .clone()
+        .expect("the attacker that withheld a block was dropped");
+    assert!(why.contains("stalled"), "{why}");
+    lab.assert_the_orphan_pool_never_filled();
+}
+
+/// The attacker holds the real chain but answers each `getblocks` with blocks far ahead of
+/// the node (from height 1,001 on, 500 more each time), before the relay answers, and sends
+/// every block asked of it at once: the window fills with blocks that cannot connect, and
+/// nobody is asked for the thousand blocks below them. The attacker is never slow, so no
+/// timeout drops it. The node must see that nothing it waits for connects what it holds,
+/// stop counting those orphans, and take the blocks it lacks from the relay, in order, to
+/// the honest tip, without the relay ever being asked again for a block it sent.
+#[test]
+fn a_peer_that_only_sends_blocks_far_ahead_does_not_keep_the_node_from_the_next_block() {
+    let mut lab = Lab::with_blocks(real_chain_from(2_500, 1_001, None), 2_500);
+    lab.assert_node_holds_the_honest_chain();
+    lab.assert_the_orphan_pool_never_filled();
 }

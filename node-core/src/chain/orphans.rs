@@ -17,9 +17,16 @@ pub const MAX_ORPHAN_BYTES: usize = 16 << 20;
 pub(super) struct OrphanPool {
     blocks: KeyedMap<BlockHash, Block>,
     by_parent: KeyedMap<BlockHash, Vec<BlockHash>>,
-    order: VecDeque<BlockHash>,
+    /// Held blocks, oldest first, each with its [`OrphanMark`] of arrival.
+    order: VecDeque<(OrphanMark, BlockHash)>,
+    /// The mark the next block to arrive gets.
+    next: OrphanMark,
     bytes: usize,
 }
+
+/// When an orphan arrived, as a count of arrivals: [`OrphanPool::held_since`] counts the
+/// blocks that arrived at or after a mark and are still held (the oldest leave first).
+pub type OrphanMark = u64;
 
 impl OrphanPool {
     /// Keeps `block` (at most `max` blocks and [`MAX_ORPHAN_BYTES`], evicting the oldest).
@@ -31,13 +38,14 @@ impl OrphanPool {
         let size = block.encoded_size();
         while self.blocks.len() >= max || self.bytes.saturating_add(size) > MAX_ORPHAN_BYTES {
             match self.order.pop_front() {
-                Some(old) => self.remove(&old),
+                Some((_, old)) => self.remove(&old),
                 None => break,
             }
         }
         self.by_parent.get_or_default(block.header.prev).push(hash);
         self.blocks.insert(hash, block);
-        self.order.push_back(hash);
+        self.order.push_back((self.next, hash));
+        self.next += 1;
         self.bytes += size;
     }
 
@@ -50,7 +58,7 @@ impl OrphanPool {
                     self.by_parent.remove(&b.header.prev);
                 }
             }
-            self.order.retain(|h| h != hash);
+            self.order.retain(|(_, h)| h != hash);
         }
     }
 
@@ -61,7 +69,7 @@ impl OrphanPool {
         for h in hashes {
             if let Some(b) = self.blocks.remove(&h) {
                 self.bytes = self.bytes.saturating_sub(b.encoded_size());
-                self.order.retain(|x| *x != h);
+                self.order.retain(|(_, x)| *x != h);
                 out.push(b);
             }
         }
@@ -89,5 +97,50 @@ impl OrphanPool {
     /// Number of blocks waiting.
     pub(super) fn len(&self) -> usize {
         self.blocks.len()
+    }
+
+    /// The mark of the next block to arrive.
+    pub(super) fn mark(&self) -> OrphanMark {
+        self.next
+    }
+
+    /// Blocks held that arrived at or after `mark`.
+    pub(super) fn held_since(&self, mark: OrphanMark) -> usize {
+        self.order.len() - self.order.partition_point(|(m, _)| *m < mark)
+    }
+
+    /// The parents missing under the blocks held that arrived at or after `mark`: the
+    /// blocks they wait on.
+    pub(super) fn roots_since(&self, mark: OrphanMark) -> Vec<BlockHash> {
+        let first = self.order.partition_point(|(m, _)| *m < mark);
+        self.order
+            .range(first..)
+            .filter_map(|(_, h)| self.blocks.get(h))
+            .map(|b| b.header.prev)
+            .filter(|prev| !self.blocks.contains_key(prev))
+            .collect()
+    }
+
+    /// The parents missing under the blocks held, each with the height the block waiting
+    /// on it claims (its coinbase's) less one.
+    pub(super) fn roots(&self) -> Vec<(u64, BlockHash)> {
+        self.order
+            .iter()
+            .filter_map(|(_, h)| self.blocks.get(h))
+            .filter(|b| !self.blocks.contains_key(&b.header.prev))
+            .map(|b| {
+                let height = b.coinbase_height().unwrap_or(0).saturating_sub(1);
+                (height, b.header.prev)
+            })
+            .collect()
+    }
+
+    /// How many blocks the pool holds before it evicts: `max`, or fewer when the blocks
+    /// it holds are so large that [`MAX_ORPHAN_BYTES`] comes first.
+    pub(super) fn capacity(&self, max: usize) -> usize {
+        match self.bytes.checked_div(self.blocks.len()) {
+            Some(average) if average > 0 => max.min(MAX_ORPHAN_BYTES / average),
+            _ => max,
+        }
     }
 }

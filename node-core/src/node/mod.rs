@@ -411,6 +411,7 @@ impl Node {
     /// chain or the mempool).
     fn after_event(&mut self) {
         self.connect_pending_blocks();
+        self.refill_starved_peers();
         self.retry_orphans_after_arrivals();
         self.flush_block_announcements();
         self.flush_tx_announcements(false);
@@ -437,7 +438,6 @@ impl Node {
         if peer.tx_requests > 0 {
             self.txs.release(id);
         }
-        let released = self.sync.release(&peer);
         self.addrs.book.source_gone(id);
         if self.genesis.probe.is_some_and(|(p, _)| p == id) {
             self.genesis.probe = None;
@@ -446,10 +446,8 @@ impl Node {
             peer: id,
             reason: reason.into(),
         });
-        if released {
-            // Ask someone else for what this peer owed us.
-            self.ask_another_peer();
-        }
+        // Ask someone else for what this peer owed us, first.
+        self.ask_others_for_what_was_owed(&peer);
     }
 
     /// Drops a peer now: its state goes, and the caller is told to close the connection.

@@ -91,6 +91,33 @@ impl FetchQueue {
         true
     }
 
+    /// Queues a hash ahead of all the others (a block others wait on), moving it there if
+    /// it was queued already; false if the queue is full.
+    pub fn push_front(&mut self, h: BlockHash) -> bool {
+        if self.set.contains(&h) {
+            self.order.retain(|x| *x != h);
+        } else if self.set.len() >= Self::CAP {
+            return false;
+        }
+        self.set.insert(h);
+        self.order.push_front(h);
+        true
+    }
+
+    /// Takes `h` out of the queue, wherever it is; returns whether it was there.
+    pub fn remove(&mut self, h: &BlockHash) -> bool {
+        if !self.set.remove(h) {
+            return false;
+        }
+        self.order.retain(|x| x != h);
+        true
+    }
+
+    /// The oldest queued hash, left in the queue.
+    pub fn front(&self) -> Option<BlockHash> {
+        self.order.front().copied()
+    }
+
     /// The oldest queued hash.
     pub fn pop(&mut self) -> Option<BlockHash> {
         let h = self.order.pop_front()?;

@@ -6,30 +6,76 @@
 //! batches of `getdata`, up to [`NodeConfig::max_blocks_in_flight`](super::NodeConfig) at a
 //! time, each block of one peer only. A full batch of announcements means the peer has more:
 //! the next `getblocks` goes out while this batch downloads.
+//!
+//! # The download window
+//! Blocks that arrive before their parent wait in the chain's bounded orphan pool, which
+//! lets the oldest go when full; fetching a let-go block again from the peer that sent it
+//! is charged by that peer (an honest relay drops a node that does it often). So the
+//! blocks requested and not yet arrived, with the orphans held, never exceed the pool's
+//! capacity less a margin ([`WINDOW_MARGIN_SHARE`]): whatever order they arrive in, none
+//! is let go. So that the block the others wait on is always asked for:
+//! - the blocks a peer owed and did not deliver (it went away or stalled, said `notfound`,
+//!   sent a bad body) go first to another peer that announced them, and may take the
+//!   margin;
+//! - the next block the chain needs, when orphans wait on it and a peer announced it, is
+//!   asked for however full the window is;
+//! - orphans that wait on nothing in flight or owed while the window is full (blocks far
+//!   ahead, from a peer that never sends what comes before them) are written off: they no
+//!   longer count, and the pool lets them go first.
 
 use alloc::format;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use crate::chain::{AcceptOutcome, Chain, TipStep};
+use crate::chain::{AcceptOutcome, Chain, OrphanMark, TipStep};
 use crate::consensus::validation::ValidationError;
 use crate::primitives::block::Block;
 use crate::primitives::hash::BlockHash;
 use crate::protocol::{InvItem, Message, MAX_INV_ITEMS};
 use crate::util::keyed_map::{KeyedMap, KeyedSet};
 
-use super::peers::{Peer, PeerId};
+use super::peers::{Peer, PeerId, RecentSet};
 use super::{score, Node, Notification};
 
 /// Blocks re-checked per tick when blocks restored as connected unchecked lose the assumed
 /// block that vouched for them: a slice small enough that a tick stays short.
 const RECHECK_BLOCKS_PER_TICK: u64 = 20;
 
+/// The share of the orphan pool's capacity kept out of the download window (a quarter): room
+/// for the requests that pass the window (blocks a dropped peer owed that nobody else had
+/// announced yet, asked for once someone does) and for orphans nobody asked for (a block
+/// mined and announced while the download is far behind).
+pub const WINDOW_MARGIN_SHARE: usize = 4;
+
+/// Blocks remembered as owed by a peer that did not deliver them, to be asked of the next
+/// peer announcing them ahead of its other blocks: a few peers' blocks in flight.
+pub const OWED_BLOCKS_CAP: usize = 1_024;
+
+/// How many more blocks may be requested.
+#[derive(Debug, Clone, Copy)]
+struct Room {
+    /// Within the window: any block.
+    window: usize,
+    /// Within the orphan pool's whole capacity: blocks another peer owed.
+    pool: usize,
+}
+
 /// The download's own state: what is asked of whom.
-#[derive(Default)]
 pub(super) struct Download {
     /// Blocks requested, and from whom.
     requested: KeyedMap<BlockHash, PeerId>,
+    /// Blocks a peer owed and did not deliver: asked of another ahead of anything else and
+    /// whether or not the window has room, as the blocks after them wait on them.
+    owed: RecentSet<BlockHash>,
+    /// Orphans that arrived before this mark no longer count in the window: they waited
+    /// while the window was full on no block in flight or owed, so nothing the download
+    /// would ask for could connect them.
+    written_off: OrphanMark,
+    /// A peer's queued blocks waited for room in the window: refill once there is some, or
+    /// once the chain or the orphans moved (the next block needed may be another).
+    starved: bool,
+    /// The best height and orphan mark when peers were last refilled.
+    refilled_at: (u64, OrphanMark),
     /// The height last reported in [`Notification::SyncProgress`].
     last_progress: u64,
 }
@@ -39,8 +85,49 @@ impl Download {
     pub(super) fn new(height: u64) -> Self {
         Download {
             requested: KeyedMap::new(),
+            owed: RecentSet::new(OWED_BLOCKS_CAP),
+            written_off: 0,
+            starved: false,
+            refilled_at: (0, 0),
             last_progress: height,
         }
+    }
+
+    /// Blocks that may still be requested: within the window (the orphan pool's capacity
+    /// less [`WINDOW_MARGIN_SHARE`] of it), and within the whole capacity (blocks owed by
+    /// another peer), less the blocks in flight and the orphans held but those written off.
+    fn room(&self, chain: Option<&Chain>) -> Room {
+        let Some(chain) = chain else {
+            // No chain yet: no orphan pool either; the genesis wait bounds what is held.
+            return Room {
+                window: usize::MAX,
+                pool: usize::MAX,
+            };
+        };
+        let capacity = chain.orphan_capacity();
+        let window = capacity
+            .saturating_sub(capacity / WINDOW_MARGIN_SHARE)
+            .max(1);
+        let used = self.requested.len() + chain.orphans_since(self.written_off);
+        Room {
+            window: window.saturating_sub(used),
+            pool: capacity.saturating_sub(used),
+        }
+    }
+
+    /// Whether the orphans counted in the window wait on no block in flight, nor on one
+    /// owed and queued to be asked of another peer: nothing the download is about to ask
+    /// for connects them.
+    fn orphans_are_stranded(&self, chain: &Chain, peers: &super::peer_table::PeerTable) -> bool {
+        chain
+            .orphan_roots_since(self.written_off)
+            .iter()
+            .all(|root| {
+                let awaited = self.requested.contains_key(root);
+                let owed_and_queued =
+                    self.owed.contains(root) && peers.values().any(|p| p.to_fetch.contains(root));
+                !awaited && !owed_and_queued
+            })
     }
 
     /// Whether any block is being downloaded.
@@ -54,16 +141,19 @@ impl Download {
             || chain.is_some_and(|c| c.contains(h) || c.is_orphan(h) || c.is_invalid(h))
     }
 
-    /// Forgets the requests `peer` was answering; returns whether there were any.
-    pub(super) fn release(&mut self, peer: &Peer) -> bool {
-        let mut any = false;
-        for h in peer.in_flight.keys() {
+    /// Forgets the requests `peer` was answering; returns those blocks, oldest request
+    /// first, remembered as owed.
+    fn release(&mut self, peer: &Peer) -> Vec<BlockHash> {
+        let mut owed: Vec<(u64, BlockHash)> = Vec::new();
+        for (h, at) in &peer.in_flight {
             if self.requested.get(h) == Some(&peer.id) {
                 self.requested.remove(h);
-                any = true;
+                self.owed.insert(*h);
+                owed.push((*at, *h));
             }
         }
-        any
+        owed.sort_by_key(|(at, _)| *at);
+        owed.into_iter().map(|(_, h)| h).collect()
     }
 
     /// Block `h` is no longer awaited from `id`; returns whether it was.
@@ -129,6 +219,44 @@ impl Node {
         );
     }
 
+    /// `peer` went away: the blocks it owed are asked, ahead of anything else, of peers that
+    /// announced them; if some were announced by nobody else, the best peer is asked for the
+    /// blocks after ours, and they go first once it names them.
+    pub(super) fn ask_others_for_what_was_owed(&mut self, peer: &Peer) {
+        let owed = self.sync.release(peer);
+        if owed.is_empty() {
+            return;
+        }
+        let mut unannounced = false;
+        let mut asked = Vec::new();
+        // Latest first, each to the front: the oldest request ends up first in line.
+        for h in owed.iter().rev() {
+            let other = self.peers.values_mut().find(|p| {
+                p.handshake.is_complete()
+                    && p.known.contains(&InvItem::Block(*h))
+                    && !p.lacks.contains(h)
+            });
+            match other {
+                Some(p) => {
+                    if !p.to_fetch.push_front(*h) {
+                        unannounced = true;
+                        continue;
+                    }
+                    if !asked.contains(&p.id) {
+                        asked.push(p.id);
+                    }
+                }
+                None => unannounced = true,
+            }
+        }
+        for id in asked {
+            self.fill_block_requests(id);
+        }
+        if unannounced {
+            self.ask_another_peer();
+        }
+    }
+
     /// Asks the peer that looks best (peers whose height claim held first; the claim only
     /// orders them) for the blocks after ours: a peer that owed us blocks went away.
     pub(super) fn ask_another_peer(&mut self) {
@@ -186,14 +314,24 @@ impl Node {
         }
         let can_take_blocks = chain.is_some() || genesis.expected.is_some();
         let mut any_fresh = false;
+        let mut owed = Vec::new();
         for h in blocks {
             if p.lacks.contains(h) || sync.block_is_known(chain.as_ref(), h) {
                 continue;
             }
             any_fresh = true;
-            if can_take_blocks {
+            if !can_take_blocks {
+                continue;
+            }
+            if sync.owed.contains(h) {
+                owed.push(*h);
+            } else {
                 p.to_fetch.push(*h);
             }
+        }
+        // Blocks another peer owed us go first: the blocks after them wait on them.
+        for h in owed.iter().rev() {
+            p.to_fetch.push_front(*h);
         }
         // An answer to our `getblocks` that names nothing new disproves a claim to be
         // ahead; a block we lack restores it.
@@ -214,7 +352,8 @@ impl Node {
         }
     }
 
-    /// Keeps up to `max_blocks_in_flight` block requests outstanding with `id`.
+    /// Keeps up to `max_blocks_in_flight` block requests outstanding with `id`, within the
+    /// download window but for blocks owed by another peer, which go first.
     pub(super) fn fill_block_requests(&mut self, id: PeerId) {
         let Node {
             peers,
@@ -229,25 +368,94 @@ impl Node {
             return;
         };
         let max = config.max_blocks_in_flight.max(1);
-        // Refill in batches, once half the window has arrived: one getdata per batch rather
-        // than one per block, and the pipe never runs dry.
-        if p.in_flight.len() > max / 2 {
+        let mut room = sync.room(chain.as_ref());
+        // The window is full: the next block the chain needs, which orphans wait on, is
+        // asked for all the same, else the orphans that fill it could wait for ever.
+        let mut needed = Vec::new();
+        if room.window == 0 {
+            if let Some(c) = chain.as_ref() {
+                let next = c.best_height().saturating_add(1);
+                for (height, h) in c.orphan_roots() {
+                    if height == next
+                        && !needed.contains(&h)
+                        && p.to_fetch.contains(&h)
+                        && !p.lacks.contains(&h)
+                        && !sync.block_is_known(Some(c), &h)
+                    {
+                        needed.push(h);
+                    }
+                }
+            }
+        }
+        let urgent =
+            !needed.is_empty() || p.to_fetch.front().is_some_and(|h| sync.owed.contains(&h));
+        // Refill in batches, once half of what may be in flight has arrived: one getdata
+        // per batch rather than one per block, and the pipe never runs dry. Blocks others
+        // wait on do not wait.
+        if p.in_flight.len() > max / 2 && !urgent {
             return;
         }
         let mut batch = Vec::new();
+        for h in needed {
+            if p.in_flight.len() >= max {
+                break;
+            }
+            p.to_fetch.remove(&h);
+            room.pool = room.pool.saturating_sub(1);
+            p.in_flight.insert(h, *now);
+            sync.requested.insert(h, id);
+            batch.push(InvItem::Block(h));
+        }
         while p.in_flight.len() < max {
-            let Some(h) = p.to_fetch.pop() else {
+            let Some(h) = p.to_fetch.front() else {
                 break;
             };
             if p.lacks.contains(&h) || sync.block_is_known(chain.as_ref(), &h) {
+                p.to_fetch.pop();
                 continue;
             }
+            let owed = sync.owed.contains(&h);
+            let left = if owed { room.pool } else { room.window };
+            if left == 0 {
+                sync.starved = true;
+                break;
+            }
+            p.to_fetch.pop();
+            room.window = room.window.saturating_sub(1);
+            room.pool = room.pool.saturating_sub(1);
             p.in_flight.insert(h, *now);
             sync.requested.insert(h, id);
             batch.push(InvItem::Block(h));
         }
         if !batch.is_empty() {
             out.send(id, &Message::GetData(batch));
+        }
+    }
+
+    /// Refills the peers whose queued blocks waited for room in the window, once there is
+    /// some or the next block needed may have changed (after every event: a block that
+    /// arrived, connected or was let go).
+    pub(super) fn refill_starved_peers(&mut self) {
+        if !self.sync.starved {
+            return;
+        }
+        let Some(chain) = self.chain.as_ref() else {
+            return;
+        };
+        let now_at = (chain.best_height(), chain.orphan_mark());
+        if self.sync.room(Some(chain)).window == 0 && self.sync.refilled_at == now_at {
+            return;
+        }
+        self.sync.refilled_at = now_at;
+        self.sync.starved = false;
+        let waiting: Vec<PeerId> = self
+            .peers
+            .values()
+            .filter(|p| !p.to_fetch.is_empty())
+            .map(|p| p.id)
+            .collect();
+        for id in waiting {
+            self.fill_block_requests(id);
         }
     }
 
@@ -277,6 +485,7 @@ impl Node {
     pub(super) fn on_block(&mut self, id: PeerId, block: Block) {
         let hash = block.hash();
         let was_requested = self.sync.settle(&hash, id);
+        self.sync.owed.remove(&hash);
         if let Some(p) = self.peers.get_mut(&id) {
             p.in_flight.remove(&hash);
             p.known.insert(InvItem::Block(hash));
@@ -379,9 +588,9 @@ impl Node {
         }
     }
 
-    /// Asks another peer that announced block `hash` for it (`from` did not deliver it, or
-    /// its body failed checks that do not condemn the header); returns whether one was
-    /// found with room for it in its queue.
+    /// Asks another peer that announced block `hash` for it, ahead of its other blocks
+    /// (`from` did not deliver it, or its body failed checks that do not condemn the
+    /// header); returns whether one was found with room for it in its queue.
     fn refetch_elsewhere(&mut self, hash: BlockHash, from: PeerId) -> bool {
         let other = self.peers.values_mut().find(|p| {
             p.id != from
@@ -392,8 +601,11 @@ impl Node {
         let Some(p) = other else {
             return false;
         };
-        let queued = p.to_fetch.push(hash) || p.to_fetch.contains(&hash);
+        let queued = p.to_fetch.push_front(hash);
         let other = p.id;
+        if queued {
+            self.sync.owed.insert(hash);
+        }
         self.fill_block_requests(other);
         queued
     }
@@ -515,8 +727,22 @@ impl Node {
     }
 
     /// If we are behind and nothing is being downloaded or asked for (blocks were evicted
-    /// from the orphan pool, a peer went away), ask the best peer again.
+    /// from the orphan pool, a peer went away), ask the best peer again. If the window is
+    /// full of orphans that wait on nothing in flight or owed, and no `getblocks` is
+    /// unanswered, they are written off and the queued blocks asked for.
     pub(super) fn resume_stalled_sync(&mut self) {
+        let asking = self.peers.values().any(|p| p.getblocks_sent.is_some());
+        if let Some(chain) = &self.chain {
+            if !asking
+                && self.sync.room(Some(chain)).window == 0
+                && self.sync.orphans_are_stranded(chain, &self.peers)
+            {
+                self.sync.written_off = chain.orphan_mark();
+                self.sync.starved = true;
+                self.sync.refilled_at = (u64::MAX, 0);
+                self.refill_starved_peers();
+            }
+        }
         if self.sync.is_downloading() {
             return;
         }
