@@ -63,7 +63,9 @@ impl Span {
 enum Backing {
     /// A file of the origin private file system.
     Opfs(FileSystemSyncAccessHandle),
-    /// Wasm memory, for this session only (no sync access handle here).
+    /// Wasm memory, for this session only: tests of storage on a page's thread (feature
+    /// `memory-bodies`, which only the tests enable).
+    #[cfg(feature = "memory-bodies")]
     Memory(RefCell<Vec<u8>>),
 }
 
@@ -88,26 +90,19 @@ const OPEN_RETRY_MS: u32 = 150;
 /// a bound on the memory they hold.
 const PENDING_MAX_BYTES: usize = 4 << 20;
 
-impl std::fmt::Debug for BodyFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BodyFile")
-    }
-}
-
 impl BodyFile {
     /// Opens (creating if needed) the file `name` of the origin private file system. Where
-    /// this browser or thread has no sync access handles the file is kept in memory, with
-    /// the reason as the second value (see the module docs). A file that exists but cannot
-    /// be opened (still held by a node closing in this tab) is an error: the stored chain
-    /// must not be taken for lost.
+    /// this browser or thread has no sync access handles the node cannot keep a chain: an
+    /// error (with `memory-bodies`, tests get a file in memory instead, and the reason as
+    /// the second value). A file that exists but cannot be opened (still held by a node
+    /// closing in this tab) is an error too: the stored chain must not be taken for lost.
     pub async fn open(name: &str) -> Result<(BodyFile, Option<String>), NodeError> {
+        let no_sync_access = "this browser gives workers no synchronous file access: no body file";
         let Some(file) = file_handle(name).await? else {
-            let why = "this browser gives no synchronous file access here; block bodies are \
-                       kept in memory and downloaded again on the next start";
-            return Ok((
-                BodyFile::over(Backing::Memory(RefCell::default()), 0),
-                Some(why.into()),
-            ));
+            #[cfg(feature = "memory-bodies")]
+            return Ok((BodyFile::in_memory(), Some(no_sync_access.into())));
+            #[cfg(not(feature = "memory-bodies"))]
+            return Err(NodeError::Browser(no_sync_access.into()));
         };
         let mut last = JsValue::UNDEFINED;
         for _ in 0..OPEN_ATTEMPTS {
@@ -122,12 +117,13 @@ impl BodyFile {
             gloo_timers::future::TimeoutFuture::new(OPEN_RETRY_MS).await;
         }
         Err(NodeError::Storage(format!(
-            "the block body file {name} cannot be opened: {}",
+            "body file {name}: {}",
             js_message(&last)
         )))
     }
 
-    /// A file in wasm memory (tests, and browsers without sync access handles).
+    /// A file in wasm memory, for this session only (tests).
+    #[cfg(feature = "memory-bodies")]
     pub fn in_memory() -> BodyFile {
         BodyFile::over(Backing::Memory(RefCell::default()), 0)
     }
@@ -139,11 +135,6 @@ impl BodyFile {
             pending: RefCell::default(),
             closed: Cell::new(false),
         }
-    }
-
-    /// Whether the bytes outlive this session.
-    pub fn is_on_disk(&self) -> bool {
-        matches!(self.backing, Backing::Opfs(_))
     }
 
     /// Where the next record will go: the file's size at open, or after the last append.
@@ -199,7 +190,7 @@ impl BodyFile {
                 options.set_at(at as f64);
                 let written = handle
                     .write_with_u8_array_and_options(&pending, &options)
-                    .map_err(|e| NodeError::Storage(format!("body file: {}", js_message(&e))))?;
+                    .map_err(failed)?;
                 if written as usize != pending.len() {
                     return Err(NodeError::Storage(format!(
                         "body file: wrote {} of {} bytes (disk full?)",
@@ -208,6 +199,7 @@ impl BodyFile {
                     )));
                 }
             }
+            #[cfg(feature = "memory-bodies")]
             Backing::Memory(v) => {
                 let mut v = v.borrow_mut();
                 v.truncate(at as usize);
@@ -216,9 +208,6 @@ impl BodyFile {
         }
         self.on_file.set(at + pending.len() as u64);
         pending.clear();
-        if pending.capacity() > PENDING_MAX_BYTES {
-            pending.shrink_to(PENDING_MAX_BYTES);
-        }
         Ok(())
     }
 
@@ -227,9 +216,7 @@ impl BodyFile {
     pub fn flush(&self) -> Result<(), NodeError> {
         self.write_out()?;
         match &self.backing {
-            Backing::Opfs(handle) if !self.closed.get() => handle
-                .flush()
-                .map_err(|e| NodeError::Storage(format!("body file: {}", js_message(&e)))),
+            Backing::Opfs(handle) if !self.closed.get() => handle.flush().map_err(failed),
             _ => Ok(()),
         }
     }
@@ -262,6 +249,7 @@ impl BodyFile {
                     .ok()?;
                 (read as usize == buf.len()).then_some(buf)
             }
+            #[cfg(feature = "memory-bodies")]
             Backing::Memory(v) => {
                 let v = v.borrow();
                 let start = usize::try_from(span.offset).ok()?;
@@ -276,9 +264,8 @@ impl BodyFile {
     pub fn clear(&self) -> Result<(), NodeError> {
         self.pending.borrow_mut().clear();
         match &self.backing {
-            Backing::Opfs(handle) => handle
-                .truncate_with_f64(0.0)
-                .map_err(|e| NodeError::Storage(format!("body file: {}", js_message(&e))))?,
+            Backing::Opfs(handle) => handle.truncate_with_f64(0.0).map_err(failed)?,
+            #[cfg(feature = "memory-bodies")]
             Backing::Memory(v) => v.borrow_mut().clear(),
         }
         self.on_file.set(0);
@@ -295,8 +282,10 @@ impl BodyFile {
         }
         let _ = self.flush();
         self.closed.set(true);
-        if let Backing::Opfs(handle) = &self.backing {
-            handle.close();
+        match &self.backing {
+            Backing::Opfs(handle) => handle.close(),
+            #[cfg(feature = "memory-bodies")]
+            Backing::Memory(_) => {}
         }
     }
 }
@@ -307,14 +296,17 @@ impl Drop for BodyFile {
     }
 }
 
+/// A failed file access, as the node reports it.
+fn failed(e: JsValue) -> NodeError {
+    NodeError::Storage(format!("body file: {}", js_message(&e)))
+}
+
 /// The handle of file `name` in the origin private file system, if this thread can open it
 /// for synchronous access (only dedicated workers can); an error if it should and cannot.
 async fn file_handle(name: &str) -> Result<Option<FileSystemFileHandle>, NodeError> {
     let Some(storage) = crate::global_scope::storage_manager() else {
         return Ok(None);
     };
-    let failed =
-        |e: JsValue| NodeError::Storage(format!("the block body file: {}", js_message(&e)));
     let dir: FileSystemDirectoryHandle = JsFuture::from(storage.get_directory())
         .await
         .map_err(failed)?

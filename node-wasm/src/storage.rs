@@ -393,13 +393,8 @@ impl ChainStore {
         let end = stored.file_end();
         if end > bodies.file().end() {
             return Err(NodeError::Corrupt(format!(
-                "the journal names {end} bytes of block bodies, the body file holds {}{}",
-                bodies.file().end(),
-                if bodies.file().is_on_disk() {
-                    ""
-                } else {
-                    " (this browser kept them in memory only)"
-                }
+                "the body file holds {} of the {end} bytes the journal names",
+                bodies.file().end()
             )));
         }
         // Bytes past the last record named were never journaled: the next write reuses them.
@@ -410,8 +405,7 @@ impl ChainStore {
             unchecked,
             ..
         } = stored;
-        let headers: Vec<(BlockHash, BlockHeader)> =
-            located.iter().map(|(h, l)| (*h, l.header)).collect();
+        let hashes: Vec<BlockHash> = located.keys().copied().collect();
         bodies.replace_located(located);
         let utxo = UtxoSet::from_entries(utxo);
         if replay {
@@ -419,8 +413,10 @@ impl ChainStore {
         }
         let source: Arc<dyn node_core::chain::BodySource> = bodies.clone();
         let subsidy = params.subsidy;
-        let mut chain = Chain::from_stored_headers(params, headers, tip, utxo, source)
-            .map_err(|e| NodeError::Corrupt(e.to_string()))?;
+        let header = |h: &BlockHash| bodies.locate(h).map(|l| l.header);
+        let mut chain =
+            Chain::from_stored_headers(params, hashes.into_iter(), header, tip, utxo, source)
+                .map_err(|e| NodeError::Corrupt(e.to_string()))?;
         journal_audit::quick_check(&chain, bodies, subsidy).map_err(NodeError::Corrupt)?;
         chain.restore_unchecked(unchecked);
         Ok(Some(chain))

@@ -30,14 +30,19 @@ impl Chain {
         utxo: UtxoSet,
         undo: Vec<(BlockHash, BlockUndo)>,
     ) -> Result<Self, ChainError> {
-        let (
-            LoadedIndex {
-                index,
-                active,
-                bits,
-            },
-            mut by_hash,
-        ) = index_stored(blocks, Block::hash, |b| &b.header, tip)?;
+        let mut by_hash: KeyedMap<BlockHash, Block> = KeyedMap::new();
+        for b in blocks {
+            by_hash.insert(b.hash(), b);
+        }
+        let LoadedIndex {
+            index,
+            active,
+            bits,
+        } = index_stored(
+            by_hash.keys().copied(),
+            |h| by_hash.get(h).map(|b| b.header),
+            tip,
+        )?;
         by_hash.retain(|h, _| index.contains_key(h));
         let mut undo_by_hash = KeyedMap::new();
         undo_by_hash.extend(undo);
@@ -73,21 +78,21 @@ impl Chain {
     /// only recent ones in memory. The browser tab's load: its journal keeps headers, coins
     /// and where each body lies in its body file, never the bodies themselves.
     #[cfg(feature = "stored-bodies")]
+    /// `hashes` are the stored blocks' and `header` gives each one's stored header (the
+    /// shell's own table of them: nothing is copied on the way).
     pub fn from_stored_headers(
         params: ChainParams,
-        headers: Vec<(BlockHash, BlockHeader)>,
+        hashes: impl Iterator<Item = BlockHash>,
+        header: impl Fn(&BlockHash) -> Option<BlockHeader>,
         tip: BlockHash,
         utxo: UtxoSet,
         source: Arc<dyn BodySource>,
     ) -> Result<Self, ChainError> {
-        let (
-            LoadedIndex {
-                index,
-                active,
-                bits,
-            },
-            _,
-        ) = index_stored(headers, |(h, _)| *h, |(_, header)| header, tip)?;
+        let LoadedIndex {
+            index,
+            active,
+            bits,
+        } = index_stored(hashes, header, tip)?;
         Ok(Chain::loaded(
             params,
             bits,
@@ -124,21 +129,20 @@ pub(super) struct LoadedIndex {
     pub(super) bits: u32,
 }
 
-/// The block index of stored blocks or headers (`hash` and `header` read one's), the
-/// active chain ending at `tip`, the network's bits (genesis's), and the items by hash.
-/// Generic so that a tab's build compiles one instance, over its blocks, in one pass.
-pub(super) fn index_stored<T>(
-    items: Vec<T>,
-    hash: impl Fn(&T) -> BlockHash,
-    header: impl Fn(&T) -> &BlockHeader,
+/// The block index of stored blocks (`hashes`, each one's header given by `header`), the
+/// active chain ending at `tip` and the network's bits (genesis's). A hash whose header
+/// `header` does not give is left out.
+pub(super) fn index_stored(
+    hashes: impl Iterator<Item = BlockHash>,
+    header: impl Fn(&BlockHash) -> Option<BlockHeader>,
     tip: BlockHash,
-) -> Result<(LoadedIndex, KeyedMap<BlockHash, T>), ChainError> {
-    let mut by_hash: KeyedMap<BlockHash, T> = KeyedMap::new();
+) -> Result<LoadedIndex, ChainError> {
     let mut children: KeyedMap<BlockHash, Vec<BlockHash>> = KeyedMap::new();
     let mut genesis = None;
-    for item in items {
-        let h = hash(&item);
-        let prev = header(&item).prev;
+    for h in hashes {
+        let Some(prev) = header(&h).map(|hd| hd.prev) else {
+            continue;
+        };
         if prev == BlockHash::ZERO {
             if genesis.is_some_and(|g| g != h) {
                 return Err(ChainError::Corrupt("two genesis blocks"));
@@ -147,14 +151,17 @@ pub(super) fn index_stored<T>(
         } else {
             children.get_or_default(prev).push(h);
         }
-        by_hash.insert(h, item);
     }
     let genesis = genesis.ok_or(ChainError::Corrupt("no genesis block"))?;
-    let bits = header(&by_hash[&genesis]).bits;
+    let bits = header(&genesis)
+        .ok_or(ChainError::Corrupt("no genesis block"))?
+        .bits;
     let mut index = BlockIndex::new();
     let mut queue = VecDeque::from([(genesis, 0u64, 0u128)]);
     while let Some((h, height, parent_work)) = queue.pop_front() {
-        let entry_header = header(&by_hash[&h]);
+        let Some(entry_header) = header(&h) else {
+            continue;
+        };
         let chain_work = parent_work.saturating_add(pow::work(entry_header.bits));
         let entry = BlockEntry {
             height,
@@ -190,14 +197,11 @@ pub(super) fn index_stored<T>(
     }
     positions.reverse();
     let active = ActiveChain::from_positions(positions);
-    Ok((
-        LoadedIndex {
-            index,
-            active,
-            bits,
-        },
-        by_hash,
-    ))
+    Ok(LoadedIndex {
+        index,
+        active,
+        bits,
+    })
 }
 
 /// The active chain ending at `tip`, walked down to genesis through `index`, every step
