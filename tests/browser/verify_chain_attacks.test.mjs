@@ -169,8 +169,9 @@ test('a UTXO entry made to hold more coins than its block created is named at th
   const { tab, address } = await victim('5006');
   const { height } = await relay.status();
   const hash = await keyHash(tab, address);
-  // The newest record: the block paying PAID coins, its undo data, then its UTXO writes;
-  // the last time the key hash occurs is the tab's new UTXO entry, its value the byte before.
+  // The newest record: the block paying PAID coins (its header and where its body lies),
+  // where its undo data lies, then its UTXO writes; the last time the key hash occurs is the
+  // tab's new UTXO entry (value, key hash, height, coinbase flag), its value the byte before.
   const forged = await editJournal(tab, (store, keys, values, [needle, paid]) => {
     const bytes = new Uint8Array(values[values.length - 1]);
     let at = -1;
@@ -190,35 +191,102 @@ test('a UTXO entry made to hold more coins than its block created is named at th
   assert.equal(await call(tab, 'getBalance', address), PAID * 3);
 });
 
-test('a block\'s undo data changed (the output it spent) is named at that block', { timeout: 300_000 }, async () => {
+test('a block\'s undo data changed (its record pointed at another block\'s) is named at that block', { timeout: 300_000 }, async () => {
   const { tab, address } = await victim('5007');
-  const [block] = await call(tab, 'printChain', 1);
-  // The newest record holds the block, then its undo data keyed by the block's hash: the
-  // first spent output's txid follows the hash and the spent list's length.
-  const changed = await editJournal(tab, (store, keys, values, [header, hash]) => {
-    const bytes = new Uint8Array(values[values.length - 1]);
-    const find = (needle, from) => {
+  const [block, below] = await call(tab, 'printChain', 2);
+  // Undo records live in the body file (node-wasm/src/body_file.rs), which the node's worker
+  // holds open; the journal names each by its place: the block's hash, then the span's
+  // offset and length (postcard varints), after the block's header in the record that
+  // stored it. Pointing the tip's entry at the block below's undo record (well formed,
+  // but another block's spends) is what an edit of the journal can do to undo data.
+  const moved = await editJournal(tab, (store, keys, values, blocks) => {
+    const find = (bytes, needle, from) => {
       outer: for (let i = from; i + needle.length <= bytes.length; i++) {
         for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
         return i;
       }
       return -1;
     };
-    const h = find(header, 0);
-    const u = h < 0 ? -1 : find(hash, h);
-    if (u < 0 || bytes[u + 32] < 1) return false;
-    bytes[u + 33] ^= 0x01;
-    store.put(bytes, keys[keys.length - 1]);
-    return true;
-  }, [[...hexBytes(block.prev), ...hexBytes(block.merkleRoot)], hexBytes(block.hash)]);
-  assert.equal(changed, true, 'the undo data of the newest block was found');
+    const varint = (bytes, at) => {
+      let v = 0;
+      for (let mul = 1; at < bytes.length; mul *= 128) {
+        const b = bytes[at++];
+        v += (b & 0x7f) * mul;
+        if (b < 0x80) return [v, at];
+      }
+      return [NaN, at];
+    };
+    const encode = (v) => {
+      const out = [];
+      for (; v >= 0x80; v = Math.floor(v / 128)) out.push((v % 128) | 0x80);
+      out.push(v);
+      return out;
+    };
+    // The undo entry of `b`: in the newest record holding its header, its hash's first
+    // occurrence after it (the undo list follows the blocks and the empty removed list).
+    const undoOf = (b) => {
+      for (let r = values.length - 1; r >= 0; r--) {
+        const bytes = new Uint8Array(values[r]);
+        const h = find(bytes, b.header, 0);
+        if (h < 0) continue;
+        const u = find(bytes, b.hash, h + b.header.length);
+        if (u < 0) return null;
+        const [offset, o] = varint(bytes, u + 32);
+        const [len, end] = varint(bytes, o);
+        return { record: r, bytes, at: u + 32, end, offset, len };
+      }
+      return null;
+    };
+    const [tip, under] = blocks.map(undoOf);
+    if (!tip || !under || tip.offset === under.offset) return null;
+    const edited = new Uint8Array([...tip.bytes.slice(0, tip.at), ...encode(under.offset), ...encode(under.len), ...tip.bytes.slice(tip.end)]);
+    store.put(edited, keys[tip.record]);
+    return { was: [tip.offset, tip.len], now: [under.offset, under.len] };
+  }, [block, below].map((b) => ({ header: [...hexBytes(b.prev), ...hexBytes(b.merkleRoot)], hash: hexBytes(b.hash) })));
+  assert.ok(moved, 'the undo entries of the two newest blocks were found in the journal');
+  assert.ok(Number.isSafeInteger(moved.now[0]) && moved.now[1] > 0, JSON.stringify(moved));
   await refusedThenRepaired(tab, address, new RegExp(`^block #${block.height} has undo data that does not match it$`), block.height);
+
+  // Shifted by a byte instead: the entry names bytes that are not this block's undo record
+  // (garbled ones are compared as no undo data), and the block is named the same.
+  const [again] = await call(tab, 'printChain', 1);
+  const shifted = await editJournal(tab, (store, keys, values, [header, hash]) => {
+    const find = (bytes, needle, from) => {
+      outer: for (let i = from; i + needle.length <= bytes.length; i++) {
+        for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
+        return i;
+      }
+      return -1;
+    };
+    for (let r = values.length - 1; r >= 0; r--) {
+      const bytes = new Uint8Array(values[r]);
+      const h = find(bytes, header, 0);
+      if (h < 0) continue;
+      const u = find(bytes, hash, h + header.length);
+      if (u < 0) return false;
+      // The offset one byte lower (the tip's undo record is the file's last, so one higher
+      // would name bytes past its end, a different fault); the varint's first byte holds
+      // its lowest seven bits. Should they be zero, the length one lower instead.
+      let at = u + 32;
+      if ((bytes[at] & 0x7f) === 0) {
+        while (bytes[at] >= 0x80) at++;
+        at++;
+        if ((bytes[at] & 0x7f) === 0) return false;
+      }
+      bytes[at] -= 1;
+      store.put(bytes, keys[r]);
+      return true;
+    }
+    return false;
+  }, [[...hexBytes(again.prev), ...hexBytes(again.merkleRoot)], hexBytes(again.hash)]);
+  assert.equal(shifted, true, 'the undo entry of the newest block was found in the journal');
+  await refusedThenRepaired(tab, address, new RegExp(`^block #${again.height} has undo data that does not match it$`), again.height);
 });
 
 test('an appended record holding an empty batch is not damage: verify passes', { timeout: 300_000 }, async () => {
   const { tab, address } = await victim('5008', 1);
   const { height, tip } = await relay.status();
-  // postcard: a Vec of one ChainChanges whose five lists are empty, no UTXO reset, no tip.
+  // postcard: a Vec of one JournalBatch whose five lists are empty, no UTXO reset, no tip.
   await editJournal(tab, (store, keys) => { store.put(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]), keys[keys.length - 1] + 1); });
   assert.deepEqual(await call(tab, 'verifyChain'), { ok: true, height });
   assert.equal((await call(tab, 'status')).tip, tip);
@@ -330,17 +398,17 @@ test('a tampered store verified from the owner tab and a view tab at once: one r
 
 test('the database upgraded under the node to a schema it does not know: verify says why, and later calls fail instead of hanging', { timeout: 300_000 }, async () => {
   // Another page of the origin (a newer version of the site, say) opens the chain database
-  // at schema 3 and drops the journal; the upgrade waits until verify closes the node's
-  // connections. The restarted node cannot open a database newer than its own schema 2.
+  // at schema 4 and drops the journal; the upgrade waits until verify closes the node's
+  // connections. The restarted node cannot open a database newer than its own schema 3.
   const tab = await openTab(browser, relay.url, '5014', { context });
   await call(tab, 'createWallet');
   await call(tab, 'flush');
   await tab.page.evaluate((id) => {
-    const req = indexedDB.open(`chain-${id}`, 3);
+    const req = indexedDB.open(`chain-${id}`, 4);
     req.onupgradeneeded = () => req.result.deleteObjectStore('journal');
     window.__upgraded = new Promise((resolve) => { req.onsuccess = () => { req.result.close(); resolve('upgraded'); }; req.onerror = () => resolve(String(req.error)); });
   }, tab.id);
-  const why = /opening chain-5014: The requested version \(2\) is less than the existing version \(3\)\.$/;
+  const why = /opening chain-5014: The requested version \(3\) is less than the existing version \(4\)\.$/;
   const verified = await tab.page.evaluate(() => window.node.verifyChain().then((v) => JSON.stringify(v), (e) => `rejected: ${e.message}`));
   assert.match(verified, /^rejected: /);
   assert.match(verified, why);

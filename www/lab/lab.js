@@ -331,7 +331,7 @@ async function main() {
   const buttons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('[data-run]')]);
   const runs = { seed: ['The seed\'s scenario', seedScenario], race: ['Two miners race', raceScenario], 'double-spend': ['A double spend across a partition', doubleSpendScenario],
     hostile: ['A hostile relay forges a block', hostileScenario],
-    tamper: ['A block rewritten in a node\'s storage', tamperScenario] };
+    tamper: ['A coin rewritten in a node\'s storage', tamperScenario] };
   lab.runner.onState = (state) => {
     $('run-state').textContent = state;
     document.body.dataset.run = state;
