@@ -153,7 +153,15 @@ impl BodyFile {
 
     /// Appends are made from `end` on: a load sets it just past the last record its journal
     /// names, so bytes no journal record names are overwritten rather than kept.
+    /// An end past the bytes the file holds is refused: appends would leave a hole that
+    /// the file in memory would not keep where the spans say.
     pub fn set_end(&self, end: u64) -> Result<(), NodeError> {
+        if end > self.end() {
+            return Err(NodeError::Storage(format!(
+                "body file: an end at {end} is past its {} bytes",
+                self.end()
+            )));
+        }
         self.write_out()?;
         self.on_file.set(end);
         Ok(())

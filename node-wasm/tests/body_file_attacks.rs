@@ -852,3 +852,21 @@ async fn disk_size_while_open(id: &str) -> Option<u64> {
         .as_f64()
         .map(|s| s as u64)
 }
+
+#[wasm_bindgen_test]
+async fn a_file_end_set_past_its_bytes_is_refused_rather_than_leaving_a_hole() {
+    for file in [
+        BodyFile::in_memory(),
+        BodyFile::open(&format!("bodies-{}", unique("f")))
+            .await
+            .expect("file")
+            .0,
+    ] {
+        file.append(&[7u8; 50]).expect("a");
+        assert!(file.set_end(100).is_err(), "only bytes the file holds");
+        let b = file.append(b"after").expect("b");
+        file.write_out().expect("written");
+        assert_eq!(file.read(b).as_deref(), Some(&b"after"[..]));
+        file.close();
+    }
+}
