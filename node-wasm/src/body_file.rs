@@ -101,13 +101,14 @@ impl BodyFile {
     /// be opened (still held by a node closing in this tab) is an error: the stored chain
     /// must not be taken for lost.
     pub async fn open(name: &str) -> Result<(BodyFile, Option<String>), NodeError> {
-        let Some(file) = file_handle(name).await? else {
-            let why = "this browser gives no synchronous file access here; block bodies are \
-                       kept in memory and downloaded again on the next start";
-            return Ok((
-                BodyFile::over(Backing::Memory(RefCell::default()), 0),
-                Some(why.into()),
-            ));
+        let file = match file_handle(name).await? {
+            Ok(file) => file,
+            Err(why) => {
+                return Ok((
+                    BodyFile::over(Backing::Memory(RefCell::default()), 0),
+                    Some(why),
+                ))
+            }
         };
         let mut last = JsValue::UNDEFINED;
         for _ in 0..OPEN_ATTEMPTS {
@@ -316,10 +317,18 @@ impl Drop for BodyFile {
 }
 
 /// The handle of file `name` in the origin private file system, if this thread can open it
-/// for synchronous access (only dedicated workers can); an error if it should and cannot.
-async fn file_handle(name: &str) -> Result<Option<FileSystemFileHandle>, NodeError> {
+/// for synchronous access (only dedicated workers can), else why the bodies are kept in
+/// memory (`Ok(Err(why))`): no such access here, or something other than a file under that
+/// name (a damaged origin storage must not stop the node from starting); an error if it
+/// should be opened and cannot.
+async fn file_handle(name: &str) -> Result<Result<FileSystemFileHandle, String>, NodeError> {
+    let no_sync = || {
+        Ok(Err("this browser gives no synchronous file access here; block bodies are \
+                kept in memory and downloaded again on the next start"
+            .into()))
+    };
     let Some(storage) = crate::global_scope::storage_manager() else {
-        return Ok(None);
+        return no_sync();
     };
     let failed =
         |e: JsValue| NodeError::Storage(format!("the block body file: {}", js_message(&e)));
@@ -330,10 +339,24 @@ async fn file_handle(name: &str) -> Result<Option<FileSystemFileHandle>, NodeErr
     let create = FileSystemGetFileOptions::new();
     create.set_create(true);
     let file: FileSystemFileHandle =
-        JsFuture::from(dir.get_file_handle_with_options(name, &create))
-            .await
-            .map_err(failed)?
-            .unchecked_into();
+        match JsFuture::from(dir.get_file_handle_with_options(name, &create)).await {
+            Ok(file) => file.unchecked_into(),
+            Err(e)
+                if e.dyn_ref::<web_sys::DomException>()
+                    .is_some_and(|e| e.name() == "TypeMismatchError") =>
+            {
+                return Ok(Err(format!(
+                    "{name} in this origin's file system is not a file ({}); block bodies \
+                     are kept in memory for this session",
+                    js_message(&e)
+                )));
+            }
+            Err(e) => return Err(failed(e)),
+        };
     let sync = js_sys::Reflect::has(&file, &"createSyncAccessHandle".into()).unwrap_or(false);
-    Ok(sync.then_some(file))
+    if sync {
+        Ok(Ok(file))
+    } else {
+        no_sync()
+    }
 }

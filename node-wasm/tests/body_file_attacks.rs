@@ -870,3 +870,39 @@ async fn a_file_end_set_past_its_bytes_is_refused_rather_than_leaving_a_hole() {
         file.close();
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_directory_in_place_of_the_body_file_never_stops_the_node_from_starting() {
+    let (_, batches) = small_chain_with_reorg();
+    let id = unique("t");
+    let name = format!("bodies-{id}");
+    // Only a journal; where the body file goes, someone made a directory of that name.
+    store_chain(&id, &batches).await;
+    remove_file(&id).await;
+    let storage = node_wasm::global_scope::storage_manager().expect("navigator.storage");
+    let dir: web_sys::FileSystemDirectoryHandle = JsFuture::from(storage.get_directory())
+        .await
+        .expect("the origin's directory")
+        .unchecked_into();
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"create".into(), &true.into()).expect("an option");
+    let make: js_sys::Function = js_sys::Reflect::get(&dir, &"getDirectoryHandle".into())
+        .expect("getDirectoryHandle")
+        .unchecked_into();
+    let made: js_sys::Promise = make
+        .call2(&dir, &name.as_str().into(), &options)
+        .expect("called")
+        .unchecked_into();
+    JsFuture::from(made).await.expect("a directory in the file's place");
+
+    let node = Driver::start(offline_config(&id))
+        .await
+        .expect("damaged storage never stops the node from starting");
+    let status = node.status();
+    assert_eq!(status.tip, None, "no body of the stored chain can be read");
+    assert!(!status.storage_warnings.is_empty());
+    for line in &status.storage_warnings {
+        assert!(!line.contains('\n'), "one line: {line}");
+    }
+    node.close();
+}
