@@ -109,19 +109,26 @@ pub struct JournalBatch {
 
 impl JournalBatch {
     /// The journal's batch for `changes` whose bodies [`StoredBodies::write`] wrote: each
-    /// block and undo record named by where it went. A block no longer stored (found
-    /// invalid in a later batch already written) is left out.
+    /// block and undo record named by where it went. Batches are journaled in the order
+    /// they were written: a block a later batch (written, not yet journaled) forgot is still
+    /// named here, so that a record making it the tip names it too.
     pub fn of(changes: ChainChanges, bodies: &StoredBodies) -> Self {
         let blocks = changes
             .blocks
             .iter()
-            .filter_map(|b| Some((b.header, bodies.locate(&b.header.hash())?.block)))
+            .filter_map(|b| {
+                Some((
+                    b.header,
+                    bodies.locate_for_journal(&b.header.hash())?.block,
+                ))
+            })
             .collect();
         let undo = changes
             .undo
             .iter()
-            .filter_map(|(h, _)| Some((*h, bodies.locate(h)?.undo?)))
+            .filter_map(|(h, _)| Some((*h, bodies.locate_for_journal(h)?.undo?)))
             .collect();
+        bodies.journaled_removal(&changes.removed);
         JournalBatch {
             unchecked: changes.unchecked,
             blocks,

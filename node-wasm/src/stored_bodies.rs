@@ -44,6 +44,11 @@ pub struct Located {
 pub struct StoredBodies {
     file: BodyFile,
     located: RefCell<KeyedMap<BlockHash, Located>>,
+    /// Blocks a batch forgot ([`ChainChanges::removed`]) whose places an earlier batch's
+    /// journal record, built later, must still name (a block connected, then found invalid
+    /// on a recheck): kept until the batch that forgot them is journaled
+    /// ([`StoredBodies::journaled_removal`]).
+    forgotten: RefCell<KeyedMap<BlockHash, Located>>,
 }
 
 impl std::fmt::Debug for StoredBodies {
@@ -64,12 +69,14 @@ impl StoredBodies {
         StoredBodies {
             file,
             located: RefCell::new(located),
+            forgotten: RefCell::default(),
         }
     }
 
     /// Takes `located` as every stored block (a load's, or nothing after a clear).
     pub fn replace_located(&self, located: KeyedMap<BlockHash, Located>) {
         *self.located.borrow_mut() = located;
+        self.forgotten.borrow_mut().clear();
     }
 
     /// The body file.
@@ -111,8 +118,11 @@ impl StoredBodies {
                 l.undo = Some(span);
             }
         }
+        let mut forgotten = self.forgotten.borrow_mut();
         for hash in &changes.removed {
-            located.remove(hash);
+            if let Some(l) = located.remove(hash) {
+                forgotten.insert(*hash, l);
+            }
         }
         Ok(())
     }
@@ -136,6 +146,21 @@ impl StoredBodies {
     /// Where a stored block lies, if stored.
     pub fn locate(&self, hash: &BlockHash) -> Option<Located> {
         self.located.borrow().get(hash).copied()
+    }
+
+    /// Where a block lies for a journal record: stored, or forgotten by a batch not yet
+    /// journaled (see `forgotten`).
+    pub fn locate_for_journal(&self, hash: &BlockHash) -> Option<Located> {
+        self.locate(hash)
+            .or_else(|| self.forgotten.borrow().get(hash).copied())
+    }
+
+    /// The batch that forgot `removed` is journaled: no earlier record names them any more.
+    pub fn journaled_removal(&self, removed: &[BlockHash]) {
+        let mut forgotten = self.forgotten.borrow_mut();
+        for hash in removed {
+            forgotten.remove(hash);
+        }
     }
 
     /// Every stored block, as the journal would name them.

@@ -906,3 +906,53 @@ async fn a_directory_in_place_of_the_body_file_never_stops_the_node_from_startin
     }
     node.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_block_removed_after_its_connecting_batch_was_written_still_leaves_that_record_whole(
+) {
+    // The driver writes every batch's bodies as soon as the node gives it up, and builds
+    // each batch's journal record (`JournalBatch::of`) later, when the pump reaches it. When
+    // a later batch (already written) forgets a block an earlier one connected as the tip
+    // (found invalid on a recheck), and a frame sits between the two so they commit apart,
+    // the earlier record must still name the block it makes the tip: a tab closed between
+    // the two commits otherwise leaves a journal whose tip it does not hold, and the whole
+    // stored chain is dropped on the next start.
+    let (_, batches) = small_chain_with_reorg();
+    let n = named(&batches);
+    let id = unique("t");
+    let bodies = Arc::new(open_bodies(&id).await);
+    let store = ChainStore::open(&format!("chain-{id}"))
+        .await
+        .expect("open");
+    for b in &batches[..4] {
+        let batch = journaled(&bodies, b.clone());
+        bodies.file().write_out().expect("written");
+        store
+            .persist(std::slice::from_ref(&batch))
+            .await
+            .expect("persist");
+    }
+    // Both later batches are written (drain), the first journaled alone (persist).
+    let mut connect_x3 = batches[4].clone();
+    bodies.write(&mut connect_x3).expect("written");
+    let mut forget_x3 = ChainChanges {
+        removed: vec![n.x3],
+        tip: Some(n.x2),
+        ..ChainChanges::default()
+    };
+    bodies.write(&mut forget_x3).expect("written");
+    let record = JournalBatch::of(connect_x3, &bodies);
+    bodies.file().write_out().expect("written");
+    store
+        .persist(std::slice::from_ref(&record))
+        .await
+        .expect("persist");
+    store.close();
+    bodies.file().close();
+    drop(bodies);
+    // The tab closes here. The next start finds the chain up to x3.
+    let (chain, bodies) = load(&id, true).await;
+    let chain = chain.expect("the journal is whole").expect("a chain");
+    assert_eq!(chain.tip(), n.x3);
+    bodies.file().close();
+}
