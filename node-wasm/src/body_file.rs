@@ -323,9 +323,11 @@ impl Drop for BodyFile {
 /// should be opened and cannot.
 async fn file_handle(name: &str) -> Result<Result<FileSystemFileHandle, String>, NodeError> {
     let no_sync = || {
-        Ok(Err("this browser gives no synchronous file access here; block bodies are \
+        Ok(Err(
+            "this browser gives no synchronous file access here; block bodies are \
                 kept in memory and downloaded again on the next start"
-            .into()))
+                .into(),
+        ))
     };
     let Some(storage) = crate::global_scope::storage_manager() else {
         return no_sync();

@@ -116,12 +116,7 @@ impl JournalBatch {
         let blocks = changes
             .blocks
             .iter()
-            .filter_map(|b| {
-                Some((
-                    b.header,
-                    bodies.locate_for_journal(&b.header.hash())?.block,
-                ))
-            })
+            .filter_map(|b| Some((b.header, bodies.locate_for_journal(&b.header.hash())?.block)))
             .collect();
         let undo = changes
             .undo

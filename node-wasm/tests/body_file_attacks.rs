@@ -139,7 +139,11 @@ async fn starts_without(id: &str, why: &str, replay: bool) -> Driver {
     let store = ChainStore::open(&format!("chain-{id}"))
         .await
         .expect("open");
-    assert_eq!(store.read().await.expect("read").records, 0, "journal cleared");
+    assert_eq!(
+        store.read().await.expect("read").records,
+        0,
+        "journal cleared"
+    );
     store.close();
     node
 }
@@ -171,7 +175,11 @@ async fn load(id: &str, replay: bool) -> (Result<Option<Chain>, NodeError>, Arc<
 async fn load_keeping_store(
     id: &str,
     replay: bool,
-) -> (Result<Option<Chain>, NodeError>, Arc<StoredBodies>, ChainStore) {
+) -> (
+    Result<Option<Chain>, NodeError>,
+    Arc<StoredBodies>,
+    ChainStore,
+) {
     let bodies = Arc::new(open_bodies(id).await);
     let store = ChainStore::open(&format!("chain-{id}"))
         .await
@@ -207,10 +215,10 @@ fn set_span(journal: &mut [JournalBatch], hash: BlockHash, span: Span) {
 fn undo_span_of(journal: &[JournalBatch], hash: BlockHash) -> Span {
     journal
         .iter()
-        .flat_map(|b| b.undo.iter())
-        .filter(|(h, _)| *h == hash)
+        .rev()
+        .flat_map(|b| b.undo.iter().rev())
+        .find(|(h, _)| *h == hash)
         .map(|(_, s)| *s)
-        .last()
         .expect("a journaled undo record")
 }
 
@@ -282,7 +290,11 @@ async fn a_journal_span_past_the_files_end_drops_the_chain_and_the_next_start_is
 
     let node = starts_without(&id, "the body file holds", false).await;
     node.close();
-    assert_eq!(file_size(&id).await, 0, "the file was emptied with the journal");
+    assert_eq!(
+        file_size(&id).await,
+        0,
+        "the file was emptied with the journal"
+    );
     let again = Driver::start(offline_config(&id)).await.expect("start");
     assert!(again.status().storage_warnings.is_empty());
     assert_eq!(again.status().tip, None);
@@ -450,7 +462,10 @@ async fn overlapping_spans_read_as_missing_and_verifying_refuses_them() {
     store_edited(&id, &batches, edit).await;
     let node = starts_with_chain(&id, false, 3).await;
     assert!(node.block(&n.x2.to_string()).is_none());
-    assert!(node.block(&n.b1.to_string()).is_some(), "b1 itself is whole");
+    assert!(
+        node.block(&n.b1.to_string()).is_some(),
+        "b1 itself is whole"
+    );
     node.close();
 
     let id = unique("t");
@@ -547,7 +562,11 @@ async fn a_journal_cleared_under_a_full_file_empties_the_file_so_no_old_byte_is_
     let node = Driver::start(offline_config(&id)).await.expect("start");
     assert_eq!(node.status().tip, None);
     node.close();
-    assert_eq!(file_size(&id).await, 0, "nothing named: the file is emptied");
+    assert_eq!(
+        file_size(&id).await,
+        0,
+        "nothing named: the file is emptied"
+    );
 
     // A new chain stored from there verifies: its spans name its own bytes only.
     store_chain(&id, &batches[..3]).await;
@@ -602,7 +621,11 @@ async fn a_body_file_replaced_by_a_larger_one_loads_without_bodies_and_verifying
     let node = starts_with_chain(&id, false, 3).await;
     assert!(node.block(&n.x3.to_string()).is_none());
     assert!(node.print_chain(None).is_empty());
-    assert_eq!(node.balance(&address(2)).expect("address"), 20, "coins as stored");
+    assert_eq!(
+        node.balance(&address(2)).expect("address"),
+        20,
+        "coins as stored"
+    );
     node.close();
 
     let id2 = unique("t");
@@ -650,8 +673,7 @@ async fn a_failed_reorganisation_over_lost_bodies_leaves_the_tip_on_the_active_c
 // ---------------------------------------------------------------------------------------
 
 #[wasm_bindgen_test]
-async fn coins_moved_between_owners_pass_a_plain_start_a_known_limit_and_verifying_refuses_them()
-{
+async fn coins_moved_between_owners_pass_a_plain_start_a_known_limit_and_verifying_refuses_them() {
     let (_, batches) = small_chain_with_reorg();
     let thief = key(9).pubkey_hash();
     let edit = |j: &mut [JournalBatch]| {
@@ -783,7 +805,10 @@ async fn writes_after_close_fail_and_reads_find_nothing_on_disk_or_in_memory() {
         file.close();
         assert_eq!(file.read(a), None);
         assert!(matches!(file.append(b"more"), Err(NodeError::Closed)));
-        assert!(file.write_out().is_ok(), "nothing pending: flushed at close");
+        assert!(
+            file.write_out().is_ok(),
+            "nothing pending: flushed at close"
+        );
         file.close();
     }
     // The bytes appended before the close were flushed by it.
@@ -824,7 +849,10 @@ async fn a_compaction_while_records_are_still_pending_names_only_bytes_already_i
     store.close();
     let on_disk = disk_size_while_open(&id).await;
     let on_disk = on_disk.expect("this browser reads a file a sync handle holds");
-    assert!(named <= on_disk, "journal names {named} bytes, file has {on_disk}");
+    assert!(
+        named <= on_disk,
+        "journal names {named} bytes, file has {on_disk}"
+    );
     bodies.file().close();
     drop(bodies);
     let (again, bodies) = load(&id, true).await;
@@ -893,7 +921,9 @@ async fn a_directory_in_place_of_the_body_file_never_stops_the_node_from_startin
         .call2(&dir, &name.as_str().into(), &options)
         .expect("called")
         .unchecked_into();
-    JsFuture::from(made).await.expect("a directory in the file's place");
+    JsFuture::from(made)
+        .await
+        .expect("a directory in the file's place");
 
     let node = Driver::start(offline_config(&id))
         .await
@@ -908,8 +938,7 @@ async fn a_directory_in_place_of_the_body_file_never_stops_the_node_from_startin
 }
 
 #[wasm_bindgen_test]
-async fn a_block_removed_after_its_connecting_batch_was_written_still_leaves_that_record_whole(
-) {
+async fn a_block_removed_after_its_connecting_batch_was_written_still_leaves_that_record_whole() {
     // The driver writes every batch's bodies as soon as the node gives it up, and builds
     // each batch's journal record (`JournalBatch::of`) later, when the pump reaches it. When
     // a later batch (already written) forgets a block an earlier one connected as the tip
