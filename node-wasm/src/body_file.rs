@@ -145,6 +145,12 @@ impl BodyFile {
     /// Appends are made from `end` on: a load sets it just past the last record its journal
     /// names, so bytes no journal record names are overwritten rather than kept.
     pub fn set_end(&self, end: u64) -> Result<(), NodeError> {
+        // Past the bytes there are, later records would not land where their spans say.
+        if end > self.end() {
+            return Err(NodeError::Storage(
+                "body file: an end past its bytes".into(),
+            ));
+        }
         self.write_out()?;
         self.on_file.set(end);
         Ok(())
@@ -313,11 +319,21 @@ async fn file_handle(name: &str) -> Result<Option<FileSystemFileHandle>, NodeErr
         .unchecked_into();
     let create = FileSystemGetFileOptions::new();
     create.set_create(true);
-    let file: FileSystemFileHandle =
-        JsFuture::from(dir.get_file_handle_with_options(name, &create))
-            .await
-            .map_err(failed)?
-            .unchecked_into();
+    let file = match JsFuture::from(dir.get_file_handle_with_options(name, &create)).await {
+        Ok(file) => file,
+        // Something else under that name (damage, or edits with developer tools) would
+        // stop the node from starting at all: it names no body of ours, so it goes, and
+        // the journal, which named bodies in it, is found wanting and cleared.
+        Err(_) => {
+            let all = web_sys::FileSystemRemoveOptions::new();
+            all.set_recursive(true);
+            let _ = JsFuture::from(dir.remove_entry_with_options(name, &all)).await;
+            JsFuture::from(dir.get_file_handle_with_options(name, &create))
+                .await
+                .map_err(failed)?
+        }
+    };
+    let file: FileSystemFileHandle = file.unchecked_into();
     let sync = js_sys::Reflect::has(&file, &"createSyncAccessHandle".into()).unwrap_or(false);
     Ok(sync.then_some(file))
 }

@@ -101,7 +101,7 @@ pub fn audit(
         ));
     }
     let mut side = Vec::new();
-    bodies.each_located(|h, _| {
+    bodies.each_located(&mut |h, _| {
         if !on_active.contains(h) {
             side.push(*h);
         }
@@ -124,7 +124,7 @@ pub fn audit(
 pub fn quick_check(chain: &Chain, bodies: &StoredBodies, subsidy: u64) -> Result<(), String> {
     let bits = chain.bits();
     let mut unproven = None;
-    bodies.each_located(|h, l| {
+    bodies.each_located(&mut |h, l| {
         if l.header.bits != bits || !node_core::consensus::pow::meets_target(h, bits) {
             unproven = Some(*h);
         }

@@ -44,6 +44,11 @@ pub struct Located {
 pub struct StoredBodies {
     file: BodyFile,
     located: RefCell<KeyedMap<BlockHash, Located>>,
+    /// Blocks a batch forgot ([`ChainChanges::removed`]) whose places an earlier batch's
+    /// journal record, built later, must still name (a block connected, then found invalid
+    /// on a recheck): kept until the batch that forgot them is journaled
+    /// ([`StoredBodies::journaled_removal`]).
+    forgotten: RefCell<KeyedMap<BlockHash, Located>>,
 }
 
 impl std::fmt::Debug for StoredBodies {
@@ -64,12 +69,14 @@ impl StoredBodies {
         StoredBodies {
             file,
             located: RefCell::new(located),
+            forgotten: RefCell::default(),
         }
     }
 
     /// Takes `located` as every stored block (a load's, or nothing after a clear).
     pub fn replace_located(&self, located: KeyedMap<BlockHash, Located>) {
         *self.located.borrow_mut() = located;
+        self.forgotten.borrow_mut().clear();
     }
 
     /// The body file.
@@ -84,35 +91,29 @@ impl StoredBodies {
     /// that closes or crashes never leaves a record naming bytes that are not there (see
     /// [`crate::body_file`] on durability).
     pub fn write(&self, changes: &mut ChainChanges) -> Result<(), NodeError> {
-        let mut written = Vec::with_capacity(changes.blocks.len());
+        let mut located = self.located.borrow_mut();
         for block in &mut changes.blocks {
             let span = self.file.append(&codec::encode(&*block))?;
             block.transactions = Vec::new();
-            written.push((block.header.hash(), block.header, span));
+            let l = Located {
+                header: block.header,
+                block: span,
+                undo: None,
+            };
+            located.insert(block.header.hash(), l);
         }
-        let mut undo_written = Vec::with_capacity(changes.undo.len());
         for (hash, undo) in &mut changes.undo {
-            undo_written.push((*hash, self.file.append(&codec::encode(&*undo))?));
+            let span = self.file.append(&codec::encode(&*undo))?;
             *undo = BlockUndo::default();
-        }
-        let mut located = self.located.borrow_mut();
-        for (hash, header, block) in written {
-            located.insert(
-                hash,
-                Located {
-                    header,
-                    block,
-                    undo: None,
-                },
-            );
-        }
-        for (hash, span) in undo_written {
-            if let Some(l) = located.get_mut(&hash) {
+            if let Some(l) = located.get_mut(hash) {
                 l.undo = Some(span);
             }
         }
+        let mut forgotten = self.forgotten.borrow_mut();
         for hash in &changes.removed {
-            located.remove(hash);
+            if let Some(l) = located.remove(hash) {
+                forgotten.insert(*hash, l);
+            }
         }
         Ok(())
     }
@@ -138,8 +139,23 @@ impl StoredBodies {
         self.located.borrow().get(hash).copied()
     }
 
+    /// Where a block lies for a journal record: stored, or forgotten by a batch not yet
+    /// journaled (see `forgotten`).
+    pub fn locate_for_journal(&self, hash: &BlockHash) -> Option<Located> {
+        self.locate(hash)
+            .or_else(|| self.forgotten.borrow().get(hash).copied())
+    }
+
+    /// The batch that forgot `removed` is journaled: no earlier record names them any more.
+    pub fn journaled_removal(&self, removed: &[BlockHash]) {
+        let mut forgotten = self.forgotten.borrow_mut();
+        for hash in removed {
+            forgotten.remove(hash);
+        }
+    }
+
     /// Every stored block, as the journal would name them.
-    pub fn each_located(&self, mut f: impl FnMut(&BlockHash, &Located)) {
+    pub fn each_located(&self, f: &mut dyn FnMut(&BlockHash, &Located)) {
         for (h, l) in self.located.borrow().iter() {
             f(h, l);
         }
