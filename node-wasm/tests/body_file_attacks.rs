@@ -636,7 +636,6 @@ async fn a_body_file_replaced_by_a_larger_one_loads_without_bodies_and_verifying
 }
 
 #[wasm_bindgen_test]
-#[ignore = "open: node-core Chain::activate puts the old blocks back with connect_unchecked and goes on past one whose body is lost, stacking x3 on b1 (tip at height 2, indexed at 3); the fix is in node-core/src/chain/connect.rs (stop putting blocks back at the first that cannot be)"]
 async fn a_failed_reorganisation_over_lost_bodies_leaves_the_tip_on_the_active_chain() {
     // A plain start over a file where x2's and b2's bodies are lost (their spans name
     // genesis): a heavier branch on b2 disconnects x3 and x2, fails to connect b2, and puts

@@ -132,13 +132,15 @@ impl Chain {
                         // Never connected after all.
                         self.assume_valid.unchecked.remove(h);
                     }
-                    for h in &old {
-                        self.connect_unchecked(*h);
+                    // Put back as far as the bodies allow: a block whose body the store
+                    // lost cannot be, and none above it can stand on it.
+                    let restored = old.iter().all(|h| self.connect_unchecked(*h));
+                    if restored {
+                        // The restore undid every UTXO write of the attempt.
+                        self.changes.utxo.truncate(mark);
+                        self.changes.unchecked.truncate(unchecked_mark);
+                        self.changes.tip = tip_mark;
                     }
-                    // The restore undid every UTXO write of the attempt.
-                    self.changes.utxo.truncate(mark);
-                    self.changes.unchecked.truncate(unchecked_mark);
-                    self.changes.tip = tip_mark;
                     let failed = branch[i];
                     self.forget_branch(&branch[i..], validation::condemns_header(&e));
                     return Err((failed, e));
@@ -193,20 +195,22 @@ impl Chain {
     }
 
     /// Connects a block known to be valid on the active tip.
-    pub(super) fn connect_unchecked(&mut self, hash: BlockHash) {
-        self.connect_known(hash, None);
+    /// Returns whether it connected (its body could be read).
+    pub(super) fn connect_unchecked(&mut self, hash: BlockHash) -> bool {
+        self.connect_known(hash, None)
     }
 
     /// Connects a block known to be valid (it was connected before, or is genesis), recording
     /// it as the new tip with its undo data.
-    fn connect_known(&mut self, hash: BlockHash, txids: Option<&[Txid]>) {
+    fn connect_known(&mut self, hash: BlockHash, txids: Option<&[Txid]>) -> bool {
         let Some(block) = self.bodies.block(&hash).map(owned) else {
             // A body the store lost: the chain stops below it (the next block to arrive
             // on it is an orphan until this one is fetched again).
-            return;
+            return false;
         };
         let txids = txids_of(&block, txids);
         self.apply_block(hash, &block, &txids);
+        true
     }
 
     /// Applies `block` (of `hash`, whose transactions' ids are `txids`) to the UTXO set as
