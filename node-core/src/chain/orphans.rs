@@ -24,7 +24,7 @@ pub(super) struct OrphanPool {
     bytes: usize,
 }
 
-/// When an orphan arrived, as a count of arrivals: [`OrphanPool::held_since`] counts the
+/// When an orphan arrived, as a count of arrivals: `OrphanPool::held_since` counts the
 /// blocks that arrived at or after a mark and are still held (the oldest leave first).
 pub type OrphanMark = u64;
 

@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(ids(&mut list), map.keys().copied().collect::<Vec<_>>());
         for id in 0..10 {
             assert_eq!(list.contains_key(&id), map.contains_key(&id), "id {id}");
-            assert_eq!(list.get(&id).is_some(), map.get(&id).is_some());
+            assert_eq!(list.get(&id).map(|p| p.id), map.get(&id).map(|p| p.id));
         }
     }
 }
