@@ -23,7 +23,7 @@ impl Ord for Hash256 {
 /// Byte-order comparison of two equally long byte strings, eight bytes at a time, then four,
 /// then byte by byte.
 #[inline(always)]
-pub(crate) fn compare_words(mut a: &[u8], mut b: &[u8]) -> core::cmp::Ordering {
+fn compare_words(mut a: &[u8], mut b: &[u8]) -> core::cmp::Ordering {
     while let (Some((x, rest_a)), Some((y, rest_b))) =
         (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
     {
