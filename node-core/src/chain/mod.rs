@@ -411,42 +411,9 @@ impl Chain {
     pub fn contains(&self, hash: &BlockHash) -> bool {
         self.index.contains_key(hash)
     }
-    /// Whether a block is waiting in the orphan pool.
-    pub fn is_orphan(&self, hash: &BlockHash) -> bool {
-        self.orphans.contains(hash)
-    }
     /// Whether a block was found invalid.
     pub fn is_invalid(&self, hash: &BlockHash) -> bool {
         self.invalid.contains(hash)
-    }
-    /// Number of blocks in the orphan pool.
-    pub fn orphan_count(&self) -> usize {
-        self.orphans.len()
-    }
-    /// The orphan pool's mark for the next block to arrive in it (see
-    /// [`Chain::orphans_since`]).
-    pub fn orphan_mark(&self) -> OrphanMark {
-        self.orphans.mark()
-    }
-    /// Orphans held that arrived at or after `mark`: a download counts only these once it
-    /// has written older ones off.
-    pub fn orphans_since(&self, mark: OrphanMark) -> usize {
-        self.orphans.held_since(mark)
-    }
-    /// The missing parents of the orphans that arrived at or after `mark`: the blocks they
-    /// wait on.
-    pub fn orphan_roots_since(&self, mark: OrphanMark) -> Vec<BlockHash> {
-        self.orphans.roots_since(mark)
-    }
-    /// The missing parents of the orphans: the blocks they wait on, each with the height
-    /// the orphan waiting on it claims, less one (a claim, checked only once it connects).
-    pub fn orphan_roots(&self) -> Vec<(u64, BlockHash)> {
-        self.orphans.roots()
-    }
-    /// Orphans the pool holds before it evicts one: [`ChainParams::max_orphans`], or fewer
-    /// when blocks the size of those it holds would reach [`MAX_ORPHAN_BYTES`] first.
-    pub fn orphan_capacity(&self) -> usize {
-        self.orphans.capacity(self.params.max_orphans)
     }
     /// A block held in memory, by hash: any indexed block of a chain kept all in memory (a
     /// tab's, the simulator's); only recent ones of a chain over a body source (the
@@ -574,11 +541,6 @@ impl Chain {
             height += 1;
         }
         out
-    }
-
-    /// For an orphan, the earliest missing ancestor to ask peers for.
-    pub fn missing_ancestor(&self, orphan: &BlockHash) -> BlockHash {
-        self.orphans.missing_root(*orphan)
     }
 
     /// Median timestamp of the [`MEDIAN_TIME_SPAN`] blocks ending at `hash`.

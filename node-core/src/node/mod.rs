@@ -58,6 +58,7 @@ mod addr_exchange;
 mod announce;
 mod config;
 pub mod dialer;
+mod download;
 mod genesis;
 mod handshake;
 mod liveness;
@@ -84,12 +85,12 @@ use crate::protocol::{decode_frame, FrameError, InvItem, Message, PeerAddr};
 
 use addr_exchange::AddrExchange;
 use announce::Announcements;
+use download::Download;
 use genesis::GenesisWait;
 use mining::Mining;
 use outbox::Outbox;
 use peer_table::PeerTable;
 use peers::{Peer, PeerId};
-use sync::Download;
 use tx_intake::TxIntake;
 
 pub use addr_exchange::GETADDR_ANSWER_MAX;
