@@ -84,20 +84,21 @@ pub fn touched(tx: &node_core::primitives::tx::Transaction) -> Vec<PubKeyHash> {
 impl TxIndex {
     /// The index of a chain loaded from storage: its newest blocks, up to the bound.
     pub fn of_chain(chain: &Chain) -> TxIndex {
-        let mut from = chain.height();
-        let mut count = 0;
-        while let Some(block) = chain.body_at(from) {
-            count += block.transactions.len();
-            if from == 0 || count > MAX_INDEXED_TXS {
+        // Each body is read once (from the body file, for all but the newest few).
+        let mut newest_first = Vec::new();
+        let (mut height, mut count) = (chain.height(), 0);
+        while let (Some(hash), Some(block)) = (chain.hash_at(height), chain.body_at(height)) {
+            let txs = block.transactions.len();
+            newest_first.push((height, hash, txs));
+            count += txs;
+            if height == 0 || count > MAX_INDEXED_TXS {
                 break;
             }
-            from -= 1;
+            height -= 1;
         }
         let mut index = TxIndex::default();
-        for height in from..=chain.height() {
-            if let (Some(hash), Some(block)) = (chain.hash_at(height), chain.body_at(height)) {
-                index.connect(height, hash, block.transactions.len());
-            }
+        for (height, hash, txs) in newest_first.into_iter().rev() {
+            index.connect(height, hash, txs);
         }
         index
     }
